@@ -1,0 +1,87 @@
+//! The one source of "now". Every expiry decision and every timestamp written to a store comes
+//! from here, never from the database's `now()`, so application and SQL never disagree.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use time::{Duration, OffsetDateTime};
+
+/// A source of the current UTC time. [`Clock::system`] in production; [`Clock::manual`] in
+/// tests that need to move time forward.
+///
+/// ```
+/// use sessionward::Clock;
+/// use time::{Duration, macros::datetime};
+///
+/// let (clock, control) = Clock::manual(datetime!(2030-01-01 0:00 UTC));
+/// control.advance(Duration::hours(2));
+/// assert_eq!(clock.now(), datetime!(2030-01-01 2:00 UTC));
+/// ```
+#[derive(Clone, Default)]
+pub struct Clock {
+    manual: Option<Arc<Mutex<OffsetDateTime>>>,
+}
+
+impl Clock {
+    /// The system's UTC clock.
+    pub fn system() -> Self {
+        Self { manual: None }
+    }
+
+    /// A clock that stands still until moved through the returned [`ManualClock`].
+    pub fn manual(start: OffsetDateTime) -> (Self, ManualClock) {
+        let cell = Arc::new(Mutex::new(start));
+        (
+            Self {
+                manual: Some(cell.clone()),
+            },
+            ManualClock { cell },
+        )
+    }
+
+    /// The current time, truncated to whole microseconds (the finest unit every backend keeps,
+    /// so a value read back equals the value written).
+    pub fn now(&self) -> OffsetDateTime {
+        let now = match &self.manual {
+            Some(cell) => *cell.lock().unwrap_or_else(|p| p.into_inner()),
+            None => OffsetDateTime::now_utc(),
+        };
+        truncate_to_micros(now)
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.manual.is_some() {
+            "Clock::Manual"
+        } else {
+            "Clock::System"
+        })
+    }
+}
+
+/// The handle that moves a [`Clock::manual`] clock.
+#[derive(Clone, Debug)]
+pub struct ManualClock {
+    cell: Arc<Mutex<OffsetDateTime>>,
+}
+
+impl ManualClock {
+    /// Moves the clock forward (or backward, with a negative duration).
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.cell.lock().unwrap_or_else(|p| p.into_inner());
+        *now += by;
+    }
+
+    /// Sets the clock to an exact time.
+    pub fn set(&self, to: OffsetDateTime) {
+        *self.cell.lock().unwrap_or_else(|p| p.into_inner()) = to;
+    }
+}
+
+/// Drops sub-microsecond precision.
+pub(crate) fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
+    let nanos = t.nanosecond();
+    t.replace_nanosecond(nanos - nanos % 1_000)
+        .expect("a smaller nanosecond value is always valid")
+}

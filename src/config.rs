@@ -1,0 +1,334 @@
+//! [`SessionConfig`]: the cookie, the lifetimes, and the request checks, with secure defaults.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::clock::Clock;
+use crate::cookie::{CookieConfig, SameSite};
+
+/// How sessions behave: cookie attributes, lifetimes, store timeout, cross-origin checks.
+///
+/// Every setting has a secure default, so `SessionConfig::default()` is ready for production:
+/// cookie `session-id` (HttpOnly, Secure, SameSite=Lax, Path=/), sessions that live 7 days
+/// after their last extension, are extended at most once a day, never live past 30 days, and a
+/// store that does not answer within 3 seconds fails the request with 503.
+///
+/// ```
+/// use sessionward::{SameSite, SessionConfig};
+/// use time::Duration;
+///
+/// let config = SessionConfig::default()
+///     .cookie_name("__Host-session")
+///     .same_site(SameSite::Strict)
+///     .max_age(Duration::days(14))
+///     .update_age(Duration::hours(6))
+///     .absolute_timeout(Duration::days(60));
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub(crate) cookie: CookieConfig,
+    pub(crate) lifetimes: Lifetimes,
+    pub(crate) store_timeout: std::time::Duration,
+    pub(crate) origin_check: OriginCheck,
+    pub(crate) accept_bearer: bool,
+    pub(crate) clock: Clock,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            cookie: CookieConfig::default(),
+            lifetimes: Lifetimes {
+                max_age: Duration::days(7),
+                idle_timeout: None,
+                absolute_timeout: Duration::days(30),
+                update_age: Duration::days(1),
+            },
+            store_timeout: std::time::Duration::from_secs(3),
+            origin_check: OriginCheck {
+                enabled: true,
+                trusted: Arc::new(Vec::new()),
+            },
+            accept_bearer: true,
+            clock: Clock::system(),
+        }
+    }
+}
+
+impl SessionConfig {
+    /// The session cookie's name (default `session-id`). A name starting with `__Host-` makes
+    /// browsers enforce Secure, Path=/ and no Domain; the layer checks that the rest of the
+    /// configuration agrees when it is built.
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default().cookie_name("__Host-sid");
+    /// ```
+    pub fn cookie_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.cookie.name = name.into();
+        self
+    }
+
+    /// The cookie's `Domain` attribute (default none: the cookie goes only to the exact host
+    /// that set it).
+    ///
+    /// ⚠️ A domain shares the session with every subdomain; leave it unset unless you need that.
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default().cookie_domain("example.com");
+    /// ```
+    pub fn cookie_domain(mut self, domain: impl Into<Cow<'static, str>>) -> Self {
+        self.cookie.domain = Some(domain.into());
+        self
+    }
+
+    /// The cookie's `Path` attribute (default `/`).
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default().cookie_path("/app");
+    /// ```
+    pub fn cookie_path(mut self, path: impl Into<Cow<'static, str>>) -> Self {
+        self.cookie.path = path.into();
+        self
+    }
+
+    /// Whether the cookie carries `Secure` (default `true`). Browsers treat `localhost` and
+    /// `127.0.0.1` as secure, so development over plain http works with the default.
+    ///
+    /// ⚠️ Turning this off lets the cookie travel over plain http, where anyone on the path can
+    /// read it. Only for plain-http hosts other than localhost.
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default().secure(false);
+    /// ```
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.cookie.secure = secure;
+        self
+    }
+
+    /// The cookie's `SameSite` attribute (default `Lax`).
+    ///
+    /// ```
+    /// use sessionward::{SameSite, SessionConfig};
+    /// let config = SessionConfig::default().same_site(SameSite::Strict);
+    /// ```
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.cookie.same_site = same_site;
+        self
+    }
+
+    /// How long a session lives after its last extension (default 7 days).
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default().max_age(time::Duration::days(1));
+    /// ```
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.lifetimes.max_age = max_age;
+        self
+    }
+
+    /// An inactivity limit tighter than [`max_age`](Self::max_age) (default none). With an
+    /// idle timeout `I`, a session expires `I` after its last recorded activity, and activity is
+    /// recorded at most every `min(update_age, I / 10)`: a session idle for `I` is always
+    /// rejected, one idle for less than `0.9 × I` never is.
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default()
+    ///     .idle_timeout(Some(time::Duration::minutes(30)));
+    /// ```
+    pub fn idle_timeout(mut self, idle_timeout: Option<Duration>) -> Self {
+        self.lifetimes.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// The hard limit counted from login (default 30 days): no refresh extends a session past
+    /// it, so a stolen session dies at the latest this long after its login.
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default()
+    ///     .absolute_timeout(time::Duration::hours(12));
+    /// ```
+    pub fn absolute_timeout(mut self, absolute_timeout: Duration) -> Self {
+        self.lifetimes.absolute_timeout = absolute_timeout;
+        self
+    }
+
+    /// How long after its last extension a session is extended again by a request (default 1
+    /// day, Auth.js's `updateAge`). Requests in between write nothing to the store and send no
+    /// cookie.
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default().update_age(time::Duration::hours(1));
+    /// ```
+    pub fn update_age(mut self, update_age: Duration) -> Self {
+        self.lifetimes.update_age = update_age;
+        self
+    }
+
+    /// How long one store call may take before the request fails with 503 (default 3 s).
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default()
+    ///     .store_timeout(std::time::Duration::from_secs(1));
+    /// ```
+    pub fn store_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.store_timeout = timeout;
+        self
+    }
+
+    /// Also accepts an `Origin` (scheme, host and port, e.g. `https://app.example.com`) as
+    /// same-origin for state-changing requests, for a front end served from another origin.
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default()
+    ///     .trusted_origin("https://app.example.com");
+    /// ```
+    pub fn trusted_origin(mut self, origin: impl Into<String>) -> Self {
+        let origin = origin.into().trim_end_matches('/').to_ascii_lowercase();
+        Arc::make_mut(&mut self.origin_check.trusted).push(origin);
+        self
+    }
+
+    /// Turns off the cross-origin check (on by default): a POST, PUT, PATCH or DELETE that
+    /// carries the session cookie and an `Origin` (or, without one, a `Referer`) of another
+    /// origin is refused with 403.
+    ///
+    /// ⚠️ Without it, only `SameSite` stands between your users and cross-site request forgery.
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default().allow_cross_origin_requests();
+    /// ```
+    pub fn allow_cross_origin_requests(mut self) -> Self {
+        self.origin_check.enabled = false;
+        self
+    }
+
+    /// Whether `Authorization: Bearer <token>` is accepted when no session cookie is present
+    /// (default `true`), for API clients.
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default().accept_bearer(false);
+    /// ```
+    pub fn accept_bearer(mut self, accept: bool) -> Self {
+        self.accept_bearer = accept;
+        self
+    }
+
+    /// The clock every expiry decision uses (default [`Clock::system`]). Tests inject a
+    /// [`Clock::manual`].
+    ///
+    /// ```
+    /// use sessionward::{Clock, SessionConfig};
+    /// let (clock, _control) = Clock::manual(time::OffsetDateTime::now_utc());
+    /// let config = SessionConfig::default().clock(clock);
+    /// ```
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks that the settings agree with each other.
+    ///
+    /// # Panics
+    ///
+    /// On a contradiction that would make sessions silently fail in browsers or never expire,
+    /// with a message that says which setting to change.
+    pub(crate) fn validate(&self) {
+        let l = &self.lifetimes;
+        assert!(
+            l.max_age > Duration::ZERO && l.absolute_timeout > Duration::ZERO,
+            "sessionward: max_age and absolute_timeout must be positive"
+        );
+        assert!(
+            l.update_age >= Duration::ZERO,
+            "sessionward: update_age must not be negative"
+        );
+        if let Some(idle) = l.idle_timeout {
+            assert!(
+                idle > Duration::ZERO,
+                "sessionward: idle_timeout must be positive"
+            );
+        }
+        self.cookie.validate();
+    }
+}
+
+/// Session lifetimes, and the arithmetic every strategy shares.
+#[derive(Clone, Debug)]
+pub(crate) struct Lifetimes {
+    pub(crate) max_age: Duration,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) absolute_timeout: Duration,
+    pub(crate) update_age: Duration,
+}
+
+impl Lifetimes {
+    /// How long a session lives after an extension.
+    fn window(&self) -> Duration {
+        match self.idle_timeout {
+            Some(idle) => idle.min(self.max_age),
+            None => self.max_age,
+        }
+    }
+
+    /// How long after an extension a request extends again.
+    fn refresh_interval(&self) -> Duration {
+        match self.idle_timeout {
+            Some(idle) => (idle / 10_i32).min(self.update_age),
+            None => self.update_age,
+        }
+    }
+
+    /// The hard limit of a session that starts now.
+    pub(crate) fn absolute_expiry(&self, now: OffsetDateTime) -> OffsetDateTime {
+        now + self.absolute_timeout
+    }
+
+    /// The expiry of a session extended now: never past its absolute limit.
+    pub(crate) fn expiry(
+        &self,
+        now: OffsetDateTime,
+        absolute_expires_at: OffsetDateTime,
+    ) -> OffsetDateTime {
+        (now + self.window()).min(absolute_expires_at)
+    }
+
+    /// Whether a session last extended at `refreshed_at` is due for a sliding extension now.
+    pub(crate) fn due_for_refresh(&self, refreshed_at: OffsetDateTime, now: OffsetDateTime) -> bool {
+        now - refreshed_at >= self.refresh_interval()
+    }
+}
+
+/// The cross-origin check for state-changing requests.
+#[derive(Clone, Debug)]
+pub(crate) struct OriginCheck {
+    pub(crate) enabled: bool,
+    pub(crate) trusted: Arc<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn extension_never_passes_the_absolute_limit() {
+        let l = SessionConfig::default().lifetimes;
+        let now = datetime!(2030-01-01 0:00 UTC);
+        let cap = now + Duration::days(3);
+        assert_eq!(l.expiry(now, cap), cap);
+        assert_eq!(l.expiry(now, now + Duration::days(30)), now + Duration::days(7));
+    }
+
+    #[test]
+    fn idle_timeout_tightens_window_and_refresh_interval() {
+        let l = SessionConfig::default()
+            .idle_timeout(Some(Duration::minutes(30)))
+            .lifetimes;
+        let now = datetime!(2030-01-01 0:00 UTC);
+        assert_eq!(l.expiry(now, now + Duration::days(30)), now + Duration::minutes(30));
+        assert!(!l.due_for_refresh(now, now + Duration::minutes(2)));
+        assert!(l.due_for_refresh(now, now + Duration::minutes(3)));
+    }
+}

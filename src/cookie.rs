@@ -1,0 +1,211 @@
+//! The session cookie: reading it from a request and writing the one `Set-Cookie` a response
+//! may carry.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use time::Duration;
+
+/// The cookie's `SameSite` attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameSite {
+    /// Sent only on same-site requests: the strongest, but a link from another site arrives
+    /// logged out.
+    Strict,
+    /// Sent on same-site requests and top-level navigations (the default).
+    Lax,
+    /// Sent everywhere; requires `Secure`.
+    None,
+}
+
+/// Browsers cap a cookie's lifetime at 400 days.
+const MAX_COOKIE_AGE: Duration = Duration::days(400);
+
+#[derive(Clone, Debug)]
+pub(crate) struct CookieConfig {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) domain: Option<Cow<'static, str>>,
+    pub(crate) path: Cow<'static, str>,
+    pub(crate) secure: bool,
+    pub(crate) same_site: SameSite,
+}
+
+impl Default for CookieConfig {
+    fn default() -> Self {
+        Self {
+            name: Cow::Borrowed("session-id"),
+            domain: None,
+            path: Cow::Borrowed("/"),
+            secure: true,
+            same_site: SameSite::Lax,
+        }
+    }
+}
+
+/// What the request's `Cookie` headers say about the session cookie.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum CookieValue<'a> {
+    /// The cookie is not there.
+    Absent,
+    /// Exactly one session cookie.
+    One(&'a str),
+    /// Two or more session cookies, or one in a header that is not valid text: no session.
+    Unusable,
+}
+
+impl CookieConfig {
+    pub(crate) fn validate(&self) {
+        let valid_name = !self.name.is_empty()
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
+        assert!(
+            valid_name,
+            "sessionward: cookie name {:?} is not a valid cookie name",
+            self.name
+        );
+        assert!(
+            self.path.starts_with('/') && !self.path.contains([';', '\r', '\n']),
+            "sessionward: cookie path must start with '/'"
+        );
+        if let Some(domain) = &self.domain {
+            assert!(
+                !domain.is_empty() && !domain.contains([';', '\r', '\n', ' ']),
+                "sessionward: cookie domain {domain:?} is not valid"
+            );
+        }
+        if self.name.starts_with("__Host-") {
+            assert!(
+                self.secure && self.domain.is_none() && self.path == "/",
+                "sessionward: a `__Host-` cookie needs secure(true), no domain and path \"/\""
+            );
+        }
+        if self.name.starts_with("__Secure-") || self.same_site == SameSite::None {
+            assert!(
+                self.secure,
+                "sessionward: `__Secure-` cookies and SameSite=None need secure(true)"
+            );
+        }
+    }
+
+    /// Finds the session cookie among every `Cookie` header of a request.
+    pub(crate) fn read<'a>(&self, headers: &'a HeaderMap) -> CookieValue<'a> {
+        let mut found = CookieValue::Absent;
+        for value in headers.get_all(header::COOKIE) {
+            let Ok(text) = value.to_str() else {
+                if contains_name(value.as_bytes(), self.name.as_bytes()) {
+                    return CookieValue::Unusable;
+                }
+                continue;
+            };
+            for pair in text.split(';') {
+                let Some((name, value)) = pair.trim().split_once('=') else {
+                    continue;
+                };
+                if name.trim() == self.name {
+                    if found != CookieValue::Absent {
+                        return CookieValue::Unusable;
+                    }
+                    found = CookieValue::One(value.trim());
+                }
+            }
+        }
+        found
+    }
+
+    /// `Set-Cookie` that hands the client a token for `max_age`.
+    pub(crate) fn set(&self, token: &str, max_age: Duration) -> HeaderValue {
+        let seconds = max_age.clamp(Duration::ZERO, MAX_COOKIE_AGE).whole_seconds();
+        self.header(token, seconds)
+    }
+
+    /// `Set-Cookie` that removes the session cookie.
+    pub(crate) fn clear(&self) -> HeaderValue {
+        self.header("", 0)
+    }
+
+    fn header(&self, value: &str, max_age_seconds: i64) -> HeaderValue {
+        let mut s = String::with_capacity(128);
+        let _ = write!(
+            s,
+            "{}={}; Path={}; Max-Age={}",
+            self.name, value, self.path, max_age_seconds
+        );
+        if max_age_seconds == 0 {
+            s.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+        }
+        if let Some(domain) = &self.domain {
+            let _ = write!(s, "; Domain={domain}");
+        }
+        s.push_str("; HttpOnly");
+        if self.secure {
+            s.push_str("; Secure");
+        }
+        s.push_str(match self.same_site {
+            SameSite::Strict => "; SameSite=Strict",
+            SameSite::Lax => "; SameSite=Lax",
+            SameSite::None => "; SameSite=None",
+        });
+        HeaderValue::from_str(&s)
+            .expect("validated cookie attributes and token alphabet form a valid header")
+    }
+}
+
+fn contains_name(haystack: &[u8], name: &[u8]) -> bool {
+    haystack.windows(name.len()).any(|w| w == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&[u8]]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(header::COOKIE, HeaderValue::from_bytes(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn reads_the_one_session_cookie_among_others() {
+        let c = CookieConfig::default();
+        let h = headers(&[b"a=1; session-id=abc ; b=2"]);
+        assert_eq!(c.read(&h), CookieValue::One("abc"));
+        assert_eq!(c.read(&headers(&[b"a=1"])), CookieValue::Absent);
+        assert_eq!(c.read(&headers(&[b"xsession-id=1"])), CookieValue::Absent);
+    }
+
+    #[test]
+    fn duplicate_or_undecodable_session_cookies_are_unusable() {
+        let c = CookieConfig::default();
+        let h = headers(&[b"session-id=a", b"session-id=b"]);
+        assert_eq!(c.read(&h), CookieValue::Unusable);
+        let h = headers(&[b"session-id=\xff\xfe"]);
+        assert_eq!(c.read(&h), CookieValue::Unusable);
+    }
+
+    #[test]
+    fn set_cookie_carries_secure_defaults() {
+        let v = CookieConfig::default().set("tok", Duration::days(7));
+        assert_eq!(
+            v.to_str().unwrap(),
+            "session-id=tok; Path=/; Max-Age=604800; HttpOnly; Secure; SameSite=Lax"
+        );
+        let v = CookieConfig::default().clear();
+        assert!(v.to_str().unwrap().contains("Max-Age=0; Expires=Thu, 01 Jan 1970"));
+    }
+
+    #[test]
+    #[should_panic(expected = "__Host-")]
+    fn host_prefix_rejects_a_domain() {
+        CookieConfig {
+            name: "__Host-s".into(),
+            domain: Some("example.com".into()),
+            ..CookieConfig::default()
+        }
+        .validate();
+    }
+}

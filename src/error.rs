@@ -1,0 +1,109 @@
+//! Errors, and how each one answers over HTTP.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// What can go wrong with a session. Every variant maps to one HTTP answer (see
+/// [`Error::status`]); none of them ever carries a token or a secret.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No session, or the one presented is unknown, expired, revoked or malformed. 401.
+    #[error("no valid session")]
+    Unauthenticated,
+    /// A guard refused the session: it lacks the role, permission or property the route needs.
+    /// 403.
+    #[error("forbidden")]
+    Forbidden,
+    /// The session's data was changed by a concurrent request since this request read it;
+    /// nothing was written. Retry with [`Sessions::modify`](crate::Sessions::modify). 409.
+    #[error("the session was changed by a concurrent request")]
+    Conflict,
+    /// The session store could not answer in time or failed. 503: a check that cannot be made
+    /// never lets a request through.
+    #[error("the session store is unavailable")]
+    Store(#[source] Arc<StoreError>),
+    /// Session data could not be encoded, or stored data does not fit the requested type. 500.
+    #[error("session data does not match the expected type")]
+    Data(#[source] Arc<serde_json::Error>),
+    /// The request did not pass through a [`SessionLayer`](crate::SessionLayer). 500: a
+    /// wiring mistake in the application.
+    #[error("no SessionLayer is installed on this route")]
+    MissingLayer,
+}
+
+impl Error {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::Conflict => StatusCode::CONFLICT,
+            Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Data(_) | Error::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Store(Arc::new(e))
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Data(Arc::new(e))
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match &self {
+            Error::Store(source) => tracing::error!(error = %source, "session store unavailable"),
+            Error::Data(source) => tracing::error!(error = %source, "session data error"),
+            Error::MissingLayer => tracing::error!("session extractor used without SessionLayer"),
+            Error::Unauthenticated | Error::Forbidden | Error::Conflict => {}
+        }
+        json_error(self.status(), &self.to_string())
+    }
+}
+
+/// A small JSON error body: `{"error": "..."}`.
+pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// A failure inside a [`SessionStore`](crate::SessionStore).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// `create` found a session with the same id or token hash; nothing was overwritten.
+    #[error("a session with this id or token already exists")]
+    Duplicate,
+    /// The store did not answer within the configured timeout.
+    #[error("the session store did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+    /// A row in the store could not be decoded (for example a corrupt token hash).
+    #[error("a stored session row is malformed: {0}")]
+    Corrupt(&'static str),
+    /// The backend failed (connection refused, pool exhausted, query error, ...).
+    #[error("the session store backend failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        let duplicate = e
+            .as_database_error()
+            .is_some_and(|db| db.is_unique_violation());
+        if duplicate {
+            StoreError::Duplicate
+        } else {
+            StoreError::Backend(Box::new(e))
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Route guards: [`require_session`], [`require_role`] and [`require_permission`], for
+//! `Router::route_layer`.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::de::DeserializeOwned;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::error::Error;
+use crate::request::RequestSession;
+
+/// How a guard reads roles and permissions from the application's session data. Implement it
+/// on your data type.
+///
+/// ```
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct UserData { role: String, permissions: Vec<String> }
+///
+/// impl sessionward::Authorize for UserData {
+///     fn has_role(&self, role: &str) -> bool {
+///         self.role == role
+///     }
+///     fn has_permission(&self, permission: &str) -> bool {
+///         self.permissions.iter().any(|p| p == permission)
+///     }
+/// }
+/// ```
+pub trait Authorize {
+    /// Whether the session holds `role`.
+    fn has_role(&self, role: &str) -> bool;
+
+    /// Whether the session holds `permission` (default: none).
+    fn has_permission(&self, permission: &str) -> bool {
+        let _ = permission;
+        false
+    }
+}
+
+type Check = dyn Fn(&str) -> Result<bool, Error> + Send + Sync;
+
+/// A route guard: a layer that lets a request through only with a valid session that passes
+/// its check. API routes get 401 (no session), 403 (check failed) or 503 (store down) with a
+/// small JSON body; with [`redirect_to`](Guard::redirect_to), HTML routes send visitors without
+/// a session to the login page instead.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use sessionward::{require_role, require_session};
+/// # #[derive(serde::Deserialize)] struct UserData { role: String }
+/// # impl sessionward::Authorize for UserData {
+/// #     fn has_role(&self, role: &str) -> bool { self.role == role }
+/// # }
+///
+/// let app: Router = Router::new()
+///     .route("/dashboard", get(|| async { "dashboard" }))
+///     .route_layer(require_session().redirect_to("/login"))
+///     .merge(
+///         Router::new()
+///             .route("/api/admin", get(|| async { "admin only" }))
+///             .route_layer(require_role::<UserData>("admin")),
+///     );
+/// ```
+#[derive(Clone)]
+pub struct Guard {
+    check: Arc<Check>,
+    login_url: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("login_url", &self.login_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A guard that requires a valid session.
+pub fn require_session() -> Guard {
+    Guard {
+        check: Arc::new(|_| Ok(true)),
+        login_url: None,
+    }
+}
+
+/// A guard that requires a valid session whose data `D` has `role`.
+pub fn require_role<D>(role: impl Into<String>) -> Guard
+where
+    D: Authorize + DeserializeOwned + 'static,
+{
+    let role = role.into();
+    Guard::with_data_check(move |data: &D| data.has_role(&role))
+}
+
+/// A guard that requires a valid session whose data `D` has `permission`.
+pub fn require_permission<D>(permission: impl Into<String>) -> Guard
+where
+    D: Authorize + DeserializeOwned + 'static,
+{
+    let permission = permission.into();
+    Guard::with_data_check(move |data: &D| data.has_permission(&permission))
+}
+
+impl Guard {
+    /// A guard with a check of your own on the session data `D`.
+    ///
+    /// ```
+    /// # #[derive(serde::Deserialize)] struct UserData { verified: bool }
+    /// let verified_only = sessionward::Guard::with_data_check(|d: &UserData| d.verified);
+    /// ```
+    pub fn with_data_check<D, F>(check: F) -> Guard
+    where
+        D: DeserializeOwned + 'static,
+        F: Fn(&D) -> bool + Send + Sync + 'static,
+    {
+        Guard {
+            check: Arc::new(move |json| Ok(check(&serde_json::from_str::<D>(json)?))),
+            login_url: None,
+        }
+    }
+
+    /// For HTML routes: a request without a valid session is redirected (303) to `login_url`
+    /// with `?next=<the original path and query>`, and a refused check gets an HTML 403 page.
+    pub fn redirect_to(mut self, login_url: impl Into<String>) -> Guard {
+        self.login_url = Some(login_url.into().into());
+        self
+    }
+
+    fn refuse(&self, error: Error, original: &str) -> Response {
+        match (&self.login_url, error) {
+            (Some(login), Error::Unauthenticated) => {
+                let mut target = String::from(&**login);
+                target.push(if login.contains('?') { '&' } else { '?' });
+                target.push_str("next=");
+                percent_encode_into(&mut target, original);
+                Redirect::to(&target).into_response()
+            }
+            (Some(_), Error::Forbidden) => forbidden_page(),
+            (_, error) => error.into_response(),
+        }
+    }
+}
+
+fn forbidden_page() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Forbidden</title></head>\
+             <body><h1>403 Forbidden</h1><p>Your account may not open this page.</p>\
+             <p><a href=\"/\">Home</a></p></body></html>",
+        ),
+    )
+        .into_response()
+}
+
+/// A redirect target taken from a `next` parameter, if it is safe: a path on this site
+/// (`/...`, not `//host` or `/\host`), so a login form never becomes an open redirect.
+///
+/// ```
+/// use sessionward::safe_redirect_target;
+/// assert_eq!(safe_redirect_target("/dashboard?tab=1"), Some("/dashboard?tab=1"));
+/// assert_eq!(safe_redirect_target("//evil.example"), None);
+/// assert_eq!(safe_redirect_target("https://evil.example"), None);
+/// ```
+pub fn safe_redirect_target(next: &str) -> Option<&str> {
+    let rest = next.strip_prefix('/')?;
+    let safe = !rest.starts_with(['/', '\\']) && !next.chars().any(|c| c.is_control());
+    safe.then_some(next)
+}
+
+fn percent_encode_into(out: &mut String, text: &str) {
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+impl<S> Layer<S> for Guard {
+    type Service = GuardService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GuardService {
+            inner,
+            guard: self.clone(),
+        }
+    }
+}
+
+/// The service a [`Guard`] produces.
+#[derive(Clone, Debug)]
+pub struct GuardService<S> {
+    inner: S,
+    guard: Guard,
+}
+
+impl<S> Service<Request<Body>> for GuardService<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let guard = self.guard.clone();
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let original = req
+                .uri()
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str())
+                .to_owned();
+            let verdict = match req.extensions().get::<Arc<RequestSession>>() {
+                None => Err(Error::MissingLayer),
+                Some(request) => match request.session().await {
+                    Ok(Some(session)) => match (guard.check)(&session.data) {
+                        Ok(true) => Ok(()),
+                        Ok(false) => Err(Error::Forbidden),
+                        Err(e) => Err(e),
+                    },
+                    Ok(None) => Err(Error::Unauthenticated),
+                    Err(e) => Err(e),
+                },
+            };
+            match verdict {
+                Ok(()) => inner.call(req).await,
+                Err(e) => Ok(guard.refuse(e, &original)),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_percent_encoded() {
+        let mut s = String::new();
+        percent_encode_into(&mut s, "/a b?x=1&y=2");
+        assert_eq!(s, "/a%20b%3Fx%3D1%26y%3D2");
+    }
+
+    #[test]
+    fn unsafe_redirect_targets_are_refused() {
+        assert_eq!(safe_redirect_target("/"), Some("/"));
+        assert_eq!(safe_redirect_target("/\\evil.example"), None);
+        assert_eq!(safe_redirect_target("evil"), None);
+        assert_eq!(safe_redirect_target("/a\nb"), None);
+    }
+}

@@ -1,0 +1,193 @@
+//! [`SessionLayer`] and the [`SessionService`] it wraps around a router.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::response::Response;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::config::SessionConfig;
+use crate::cookie::CookieValue;
+use crate::error::json_error;
+use crate::origin::{is_cross_origin, is_state_changing};
+use crate::request::{Presented, RequestSession, Shared};
+use crate::store::SessionStore;
+use crate::strategy::ClientMeta;
+use crate::strategy::database::DatabaseStrategy;
+
+/// The longest `User-Agent` recorded with a session.
+const MAX_USER_AGENT: usize = 512;
+
+/// The Tower layer that gives every request behind it a session.
+///
+/// It reads the session cookie (or `Authorization: Bearer`), leaves the lookup to the first
+/// extractor or guard that asks (a request that never asks costs no store round-trip), refuses
+/// cross-origin state-changing requests that carry the cookie, and writes at most one
+/// `Set-Cookie` on the way out.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use sessionward::{MemoryStore, Session, SessionConfig, SessionLayer};
+///
+/// async fn hello(session: Session<serde_json::Value>) -> String {
+///     format!("hello {}", session.user_id())
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/", get(hello))
+///     .layer(SessionLayer::database(MemoryStore::new(), SessionConfig::default()));
+/// ```
+#[derive(Clone)]
+pub struct SessionLayer {
+    shared: Arc<Shared>,
+}
+
+impl SessionLayer {
+    /// Database sessions: an opaque token in the cookie, the session in `store`.
+    ///
+    /// # Panics
+    ///
+    /// When `config` contradicts itself (for example a `__Host-` cookie with a domain), so a
+    /// misconfiguration stops the application at start-up instead of failing in browsers.
+    pub fn database(store: impl SessionStore, config: SessionConfig) -> Self {
+        config.validate();
+        let strategy = DatabaseStrategy::new(
+            store,
+            config.lifetimes.clone(),
+            config.store_timeout,
+        );
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                strategy: Box::new(strategy),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service [`SessionLayer`] produces.
+#[derive(Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> std::fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService").finish_non_exhaustive()
+    }
+}
+
+impl<S> Service<Request<Body>> for SessionService<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let config = &self.shared.config;
+        let cookie = config.cookie.read(req.headers());
+        if cookie != CookieValue::Absent
+            && config.origin_check.enabled
+            && is_state_changing(req.method())
+            && is_cross_origin(req.headers(), req.uri(), &config.origin_check.trusted)
+        {
+            tracing::warn!(method = %req.method(), "cross-origin request with session cookie refused");
+            let refused = json_error(StatusCode::FORBIDDEN, "cross-origin request refused");
+            return Box::pin(async move { Ok(refused) });
+        }
+        let presented = match cookie {
+            CookieValue::One(value) => Presented::Token {
+                value: value.to_owned(),
+                from_cookie: true,
+            },
+            CookieValue::Unusable => Presented::Unusable,
+            CookieValue::Absent if config.accept_bearer => bearer(req.headers()),
+            CookieValue::Absent => Presented::Nothing,
+        };
+        let meta = client_meta(&req);
+        let session = Arc::new(RequestSession::new(self.shared.clone(), presented, meta));
+        req.extensions_mut().insert(session.clone());
+
+        // The clone that was polled ready goes into the future; a fresh clone stays behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let mut response = inner.call(req).await?;
+            session.finish(response.headers_mut()).await;
+            Ok(response)
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if there is one.
+fn bearer(headers: &HeaderMap) -> Presented {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Presented::Nothing;
+    };
+    let token = value.to_str().ok().and_then(|v| {
+        let (scheme, token) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    match token {
+        Some(token) => Presented::Token {
+            value: token.to_owned(),
+            from_cookie: false,
+        },
+        // Some other scheme (Basic, ...) is not ours to judge.
+        None => Presented::Nothing,
+    }
+}
+
+fn client_meta(req: &Request<Body>) -> ClientMeta {
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| {
+            let mut end = ua.len().min(MAX_USER_AGENT);
+            while !ua.is_char_boundary(end) {
+                end -= 1;
+            }
+            ua[..end].to_owned()
+        });
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    ClientMeta { user_agent, ip }
+}

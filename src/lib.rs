@@ -1,0 +1,121 @@
+//! # sessionward
+//!
+//! Session management for Axum: one [`SessionLayer`], one [`Session`] extractor, route guards,
+//! and database sessions stored through sqlx (SQLite, PostgreSQL, MySQL/MariaDB) or any
+//! [`SessionStore`] of your own.
+//!
+//! ## Five minutes
+//!
+//! ```
+//! use axum::{Json, Router, routing::{get, post}};
+//! use serde::{Deserialize, Serialize};
+//! use sessionward::{
+//!     Authorize, MemoryStore, Session, SessionConfig, SessionLayer, Sessions, require_role,
+//! };
+//!
+//! // Your own session data: what Auth.js puts in its `jwt` / `session` callbacks.
+//! #[derive(Clone, Serialize, Deserialize)]
+//! struct UserData {
+//!     role: String,
+//!     permissions: Vec<String>,
+//! }
+//!
+//! impl Authorize for UserData {
+//!     fn has_role(&self, role: &str) -> bool {
+//!         self.role == role
+//!     }
+//! }
+//!
+//! async fn login(sessions: Sessions) -> Result<&'static str, sessionward::Error> {
+//!     // Check the password first; then:
+//!     let data = UserData { role: "user".into(), permissions: vec![] };
+//!     sessions.login("alice", &data).await?; // new token, cookie set, old session gone
+//!     Ok("welcome")
+//! }
+//!
+//! async fn me(session: Session<UserData>) -> Json<serde_json::Value> {
+//!     // 401 before this runs when there is no valid session.
+//!     Json(serde_json::json!({ "user_id": session.user_id(), "role": session.role }))
+//! }
+//!
+//! let store = MemoryStore::new(); // or SqliteStore / PostgresStore / MySqlStore
+//! let app: Router = Router::new()
+//!     .route("/admin", get(|| async { "admin" }))
+//!     .route_layer(require_role::<UserData>("admin"))
+//!     .route("/login", post(login))
+//!     .route("/me", get(me))
+//!     .layer(SessionLayer::database(store, SessionConfig::default()));
+//! ```
+//!
+//! ## How a request travels
+//!
+//! 1. [`SessionLayer`] reads the `session-id` cookie (or `Authorization: Bearer`). It does not
+//!    touch the store yet, and refuses a cross-origin POST/PUT/PATCH/DELETE that carries the
+//!    cookie (403).
+//! 2. The first extractor or guard that asks resolves the session, at most once per request:
+//!    the token's shape is checked (garbage never reaches the store), the store is asked for
+//!    the SHA-256 of the token, and expiry is checked with the crate's [`Clock`]. A request
+//!    that never asks costs no store round-trip.
+//! 3. Once a session is older than `update_age` since its last extension, that lookup extends
+//!    it (never past the absolute limit) and the cookie is re-sent. Any other request writes
+//!    nothing.
+//! 4. The handler works through [`Sessions`]: login (with rotation), logout, rotate, update,
+//!    modify, refresh, list, revoke.
+//! 5. The response carries at most one `Set-Cookie` (with `Cache-Control: no-store`): a new
+//!    token, an extended lifetime, or a removal when the request's cookie was invalid, expired
+//!    or logged out.
+//!
+//! ## Failures
+//!
+//! | situation | answer |
+//! | --- | --- |
+//! | no cookie, garbage, tampered, expired or revoked token | no session: 401 from `Session<D>` and guards, `None` from `Option<Session<D>>`, the cookie cleared |
+//! | guard check fails | 403 |
+//! | store down, slow past `store_timeout`, pool exhausted | 503, never a request let through |
+//! | two requests change the same session's data | compare-and-swap on a version: [`Sessions::update`] answers [`Error::Conflict`], [`Sessions::modify`] retries; no write is lost |
+//!
+//! ## Storage at rest
+//!
+//! Stores keep the SHA-256 of the token, never the token: a copy of the sessions table logs
+//! nobody in. Each session also has a public UUID for "your sessions" pages and revoke links.
+//! Run expired-session cleanup with [`spawn_cleanup`].
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+
+mod cleanup;
+mod clock;
+mod config;
+mod cookie;
+mod error;
+mod extract;
+mod guard;
+mod layer;
+mod origin;
+mod request;
+mod session;
+mod sessions;
+pub mod store;
+mod strategy;
+mod token;
+
+pub use cleanup::{delete_expired_sessions, spawn_cleanup};
+pub use clock::{Clock, ManualClock};
+pub use config::SessionConfig;
+pub use cookie::SameSite;
+pub use error::{Error, StoreError};
+pub use guard::{
+    Authorize, Guard, GuardService, require_permission, require_role, require_session,
+    safe_redirect_target,
+};
+pub use layer::{SessionLayer, SessionService};
+pub use session::{Session, SessionInfo};
+pub use sessions::Sessions;
+pub use store::{MemoryStore, SessionRecord, SessionStore};
+#[cfg(feature = "mysql")]
+pub use store::MySqlStore;
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
+pub use token::{SessionToken, TokenHash};

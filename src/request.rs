@@ -1,0 +1,172 @@
+//! The per-request session state the layer puts in the request's extensions: resolved lazily,
+//! at most once, and turned into at most one `Set-Cookie` on the way out.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::config::SessionConfig;
+use crate::error::Error;
+use crate::strategy::{ClientMeta, Issued, Resolution, Resolved, Strategy};
+
+/// What the layer shares with every request: configuration and strategy.
+pub(crate) struct Shared {
+    pub(crate) config: SessionConfig,
+    pub(crate) strategy: Box<dyn Strategy>,
+}
+
+/// The credential a request came with.
+#[derive(Debug)]
+pub(crate) enum Presented {
+    /// No session cookie and no bearer token.
+    Nothing,
+    /// One token, from the session cookie or from `Authorization: Bearer`.
+    Token { value: String, from_cookie: bool },
+    /// A session cookie that cannot be used (duplicated, not valid text).
+    Unusable,
+}
+
+/// What the response must do with the session cookie.
+#[derive(Debug)]
+pub(crate) enum CookieAction {
+    Keep,
+    Set(Issued),
+    Clear,
+}
+
+pub(crate) enum Current {
+    Unresolved,
+    Known(Option<Arc<Resolved>>),
+    Failed(Error),
+}
+
+pub(crate) struct State {
+    pub(crate) current: Current,
+    pub(crate) cookie: CookieAction,
+}
+
+impl State {
+    /// The resolved session; the resolution error if resolving failed.
+    pub(crate) fn session(&self) -> Result<Option<Arc<Resolved>>, Error> {
+        match &self.current {
+            Current::Known(s) => Ok(s.clone()),
+            Current::Failed(e) => Err(e.clone()),
+            Current::Unresolved => unreachable!("State::session is only called after resolving"),
+        }
+    }
+
+    /// Makes `session` the request's session and sends `issued` to the client, if any.
+    pub(crate) fn replace(&mut self, session: Option<Resolved>, issued: Option<Issued>) {
+        self.current = Current::Known(session.map(Arc::new));
+        match issued {
+            Some(issued) => self.cookie = CookieAction::Set(issued),
+            None if matches!(self.current, Current::Known(None)) => {
+                self.cookie = CookieAction::Clear
+            }
+            None => {}
+        }
+    }
+}
+
+/// One request's view of its session.
+pub(crate) struct RequestSession {
+    pub(crate) shared: Arc<Shared>,
+    presented: Presented,
+    pub(crate) meta: ClientMeta,
+    state: Mutex<State>,
+}
+
+impl RequestSession {
+    pub(crate) fn new(shared: Arc<Shared>, presented: Presented, meta: ClientMeta) -> Self {
+        Self {
+            shared,
+            presented,
+            meta,
+            state: Mutex::new(State {
+                current: Current::Unresolved,
+                cookie: CookieAction::Keep,
+            }),
+        }
+    }
+
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.shared.config.clock.now()
+    }
+
+    pub(crate) fn strategy(&self) -> &dyn Strategy {
+        &*self.shared.strategy
+    }
+
+    /// The request's session, resolving it on first use (at most one lookup per request).
+    pub(crate) async fn session(&self) -> Result<Option<Arc<Resolved>>, Error> {
+        self.resolved_state().await.session()
+    }
+
+    /// The locked state, resolved. Hold it for the whole of an operation that changes the
+    /// session, so two extractors of one request never interleave.
+    pub(crate) async fn resolved_state(&self) -> MutexGuard<'_, State> {
+        let mut state = self.state.lock().await;
+        if matches!(state.current, Current::Unresolved) {
+            self.resolve_into(&mut state).await;
+        }
+        state
+    }
+
+    async fn resolve_into(&self, state: &mut State) {
+        let (value, from_cookie) = match &self.presented {
+            Presented::Nothing => {
+                state.current = Current::Known(None);
+                return;
+            }
+            Presented::Unusable => {
+                tracing::info!(reason = "unusable session cookie", "session rejected");
+                state.current = Current::Known(None);
+                state.cookie = CookieAction::Clear;
+                return;
+            }
+            Presented::Token { value, from_cookie } => (value, *from_cookie),
+        };
+        state.current = match self.strategy().resolve(value, self.now()).await {
+            Ok(Resolution::Valid { session, reissue }) => {
+                if let (Some(issued), true) = (reissue, from_cookie) {
+                    state.cookie = CookieAction::Set(issued);
+                }
+                Current::Known(Some(Arc::from(session)))
+            }
+            Ok(Resolution::Invalid(reason)) => {
+                tracing::info!(reason, "session rejected");
+                if from_cookie {
+                    state.cookie = CookieAction::Clear;
+                }
+                Current::Known(None)
+            }
+            Err(e) => Current::Failed(e),
+        };
+    }
+
+    fn carried_cookie(&self) -> bool {
+        matches!(
+            self.presented,
+            Presented::Unusable
+                | Presented::Token {
+                    from_cookie: true,
+                    ..
+                }
+        )
+    }
+
+    /// Writes the response's one `Set-Cookie` (and `Cache-Control: no-store` with it).
+    pub(crate) async fn finish(&self, headers: &mut HeaderMap) {
+        let state = self.state.lock().await;
+        let cookie = &self.shared.config.cookie;
+        let value = match &state.cookie {
+            CookieAction::Keep => return,
+            CookieAction::Set(issued) => cookie.set(&issued.token, issued.expires_at - self.now()),
+            CookieAction::Clear if self.carried_cookie() => cookie.clear(),
+            CookieAction::Clear => return,
+        };
+        headers.append(header::SET_COOKIE, value);
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}

@@ -1,0 +1,122 @@
+//! What a handler sees of a session.
+
+use std::ops::Deref;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// One session's public facts: what a "your sessions" page lists. Holds no credential.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SessionInfo {
+    /// Public id, safe to show and to use in revoke URLs.
+    pub id: Uuid,
+    /// The user the session belongs to.
+    pub user_id: String,
+    /// When the session was created (login).
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When its lifetime was last extended.
+    #[serde(with = "time::serde::rfc3339")]
+    pub refreshed_at: OffsetDateTime,
+    /// When it expires unless extended.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// The hard limit no extension passes.
+    #[serde(with = "time::serde::rfc3339")]
+    pub absolute_expires_at: OffsetDateTime,
+    /// The `User-Agent` it was created with.
+    pub user_agent: Option<String>,
+    /// The client address it was created from.
+    pub ip: Option<String>,
+    /// Whether this is the session of the request that asked.
+    pub current: bool,
+}
+
+/// The current request's session, with the application's own data `D`.
+///
+/// As an extractor it answers 401 when the request has no valid session; use
+/// `Option<Session<D>>` where a session is optional. It dereferences to `D`.
+///
+/// ```
+/// use axum::{Json, Router, routing::get};
+/// use serde::{Deserialize, Serialize};
+/// use sessionward::Session;
+///
+/// #[derive(Clone, Serialize, Deserialize)]
+/// struct UserData {
+///     role: String,
+///     permissions: Vec<String>,
+/// }
+///
+/// async fn me(session: Session<UserData>) -> Json<serde_json::Value> {
+///     Json(serde_json::json!({
+///         "user_id": session.user_id(),
+///         "role": session.role,
+///         "expires_at": session.expires_at().to_string(),
+///     }))
+/// }
+///
+/// let app: Router = Router::new().route("/api/me", get(me));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Session<D> {
+    pub(crate) info: SessionInfo,
+    pub(crate) data: D,
+    pub(crate) version: i64,
+}
+
+impl<D> Session<D> {
+    /// Public id of the session.
+    pub fn id(&self) -> Uuid {
+        self.info.id
+    }
+
+    /// The user the session belongs to.
+    pub fn user_id(&self) -> &str {
+        &self.info.user_id
+    }
+
+    /// The application's data.
+    pub fn data(&self) -> &D {
+        &self.data
+    }
+
+    /// Takes the application's data out.
+    pub fn into_data(self) -> D {
+        self.data
+    }
+
+    /// When the session was created.
+    pub fn created_at(&self) -> OffsetDateTime {
+        self.info.created_at
+    }
+
+    /// When the session expires unless extended.
+    pub fn expires_at(&self) -> OffsetDateTime {
+        self.info.expires_at
+    }
+
+    /// The hard limit no extension passes.
+    pub fn absolute_expires_at(&self) -> OffsetDateTime {
+        self.info.absolute_expires_at
+    }
+
+    /// The data's version number: bumped by every successful update.
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// All public facts about the session.
+    pub fn info(&self) -> &SessionInfo {
+        &self.info
+    }
+}
+
+impl<D> Deref for Session<D> {
+    type Target = D;
+
+    fn deref(&self) -> &D {
+        &self.data
+    }
+}

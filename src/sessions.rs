@@ -1,0 +1,326 @@
+//! [`Sessions`]: the handle a handler uses to log in, log out, rotate, update, refresh, list and
+//! revoke.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::request::RequestSession;
+use crate::session::{Session, SessionInfo};
+use crate::strategy::Resolved;
+
+/// How many times [`Sessions::modify`] re-reads and retries after a concurrent change.
+const MODIFY_ATTEMPTS: usize = 64;
+
+/// The session handle. Extract it in any handler behind a [`SessionLayer`](crate::SessionLayer);
+/// it never rejects (except when the layer is missing).
+///
+/// Every change is written to the store before the method returns, and the response carries
+/// the matching `Set-Cookie`.
+///
+/// ```
+/// use axum::{Json, Router, http::StatusCode, routing::post};
+/// use serde::{Deserialize, Serialize};
+/// use sessionward::Sessions;
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct UserData { role: String }
+///
+/// async fn login(sessions: Sessions) -> Result<StatusCode, sessionward::Error> {
+///     // ... check the password first ...
+///     sessions.login("alice", &UserData { role: "user".into() }).await?;
+///     Ok(StatusCode::NO_CONTENT)
+/// }
+///
+/// async fn logout(sessions: Sessions) -> Result<StatusCode, sessionward::Error> {
+///     sessions.logout().await?;
+///     Ok(StatusCode::NO_CONTENT)
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/login", post(login))
+///     .route("/logout", post(logout));
+/// ```
+#[derive(Clone)]
+pub struct Sessions {
+    pub(crate) request: Arc<RequestSession>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions").finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn to_session<D: DeserializeOwned>(resolved: &Resolved) -> Result<Session<D>, Error> {
+    Ok(Session {
+        info: resolved.info.clone(),
+        data: serde_json::from_str(&resolved.data)?,
+        version: resolved.version,
+    })
+}
+
+impl Sessions {
+    /// The current session, if the request has a valid one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store cannot answer; [`Error::Data`] when the stored data does
+    /// not fit `D`.
+    pub async fn current<D: DeserializeOwned>(&self) -> Result<Option<Session<D>>, Error> {
+        match self.request.session().await? {
+            Some(resolved) => to_session(&resolved).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Starts a session for `user_id` with `data` and sets the cookie. Any session the request
+    /// came with is ended first, so a token planted before login is dead after it (session
+    /// fixation).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store cannot answer; [`Error::Data`] when `data` does not
+    /// serialize.
+    pub async fn login<D: Serialize>(
+        &self,
+        user_id: impl Into<String>,
+        data: &D,
+    ) -> Result<SessionInfo, Error> {
+        let data = serde_json::to_string(data)?;
+        let mut state = self.request.resolved_state().await;
+        let previous = state.session().ok().flatten();
+        let (session, issued) = self
+            .request
+            .strategy()
+            .login(
+                user_id.into(),
+                data,
+                self.request.meta.clone(),
+                previous.as_deref(),
+                self.request.now(),
+            )
+            .await?;
+        let info = session.info.clone();
+        state.replace(Some(session), Some(issued));
+        Ok(info)
+    }
+
+    /// Ends the current session in the store and clears the cookie. Returns whether there was
+    /// a session to end.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store cannot answer (the cookie is then left alone, so the user
+    /// can retry).
+    pub async fn logout(&self) -> Result<bool, Error> {
+        let mut state = self.request.resolved_state().await;
+        let Some(current) = state.session()? else {
+            return Ok(false);
+        };
+        self.request.strategy().logout(&current).await?;
+        state.replace(None, None);
+        Ok(true)
+    }
+
+    /// Gives the current session a new token (after a privilege change, for example); the old
+    /// token stops working at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
+    /// answer.
+    pub async fn rotate(&self) -> Result<(), Error> {
+        let mut state = self.request.resolved_state().await;
+        let current = state.session()?.ok_or(Error::Unauthenticated)?;
+        let (session, issued) = self
+            .request
+            .strategy()
+            .rotate(&current, self.request.now())
+            .await?;
+        state.replace(Some(session), Some(issued));
+        Ok(())
+    }
+
+    /// Replaces the session's data, if no other request changed it since this request read it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Conflict`] when another request changed the data first (nothing is written:
+    /// use [`modify`](Self::modify) to merge instead); [`Error::Unauthenticated`] without a
+    /// session; [`Error::Store`] when the store cannot answer.
+    pub async fn update<D: Serialize>(&self, data: &D) -> Result<(), Error> {
+        let data = serde_json::to_string(data)?;
+        let mut state = self.request.resolved_state().await;
+        let current = state.session()?.ok_or(Error::Unauthenticated)?;
+        let (session, issued) = self
+            .request
+            .strategy()
+            .update(&current, data, self.request.now())
+            .await?;
+        state.replace(Some(session), issued);
+        Ok(())
+    }
+
+    /// Changes the session's data with `change`, re-reading and re-applying it when another
+    /// request changed the data in between, so concurrent changes all survive. Returns what
+    /// `change` returned on the attempt that was written.
+    ///
+    /// ```
+    /// # async fn handler(sessions: sessionward::Sessions) -> Result<(), sessionward::Error> {
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Cart { items: Vec<String> }
+    ///
+    /// let count = sessions
+    ///     .modify(|cart: &mut Cart| {
+    ///         cart.items.push("book".into());
+    ///         cart.items.len()
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Conflict`] after 64 lost races in a row; [`Error::Unauthenticated`] without a
+    /// session; [`Error::Store`] and [`Error::Data`] as for [`update`](Self::update).
+    pub async fn modify<D, R, F>(&self, mut change: F) -> Result<R, Error>
+    where
+        D: Serialize + DeserializeOwned,
+        F: FnMut(&mut D) -> R,
+    {
+        let mut state = self.request.resolved_state().await;
+        let mut current = state.session()?.ok_or(Error::Unauthenticated)?;
+        let strategy = self.request.strategy();
+        for _ in 0..MODIFY_ATTEMPTS {
+            let mut data: D = serde_json::from_str(&current.data)?;
+            let result = change(&mut data);
+            let json = serde_json::to_string(&data)?;
+            match strategy.update(&current, json, self.request.now()).await {
+                Ok((session, issued)) => {
+                    state.replace(Some(session), issued);
+                    return Ok(result);
+                }
+                Err(Error::Conflict) => {
+                    match strategy.reload(&current, self.request.now()).await? {
+                        Some(fresh) => current = Arc::new(fresh),
+                        None => {
+                            state.replace(None, None);
+                            return Err(Error::Unauthenticated);
+                        }
+                    }
+                }
+                Err(Error::Unauthenticated) => {
+                    state.replace(None, None);
+                    return Err(Error::Unauthenticated);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict)
+    }
+
+    /// Extends the current session now (the seed's refresh endpoint), never past its absolute
+    /// limit, and re-sends the cookie.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
+    /// answer.
+    pub async fn refresh(&self) -> Result<SessionInfo, Error> {
+        let mut state = self.request.resolved_state().await;
+        let current = state.session()?.ok_or(Error::Unauthenticated)?;
+        match self
+            .request
+            .strategy()
+            .refresh(&current, self.request.now())
+            .await
+        {
+            Ok((session, issued)) => {
+                let info = session.info.clone();
+                state.replace(Some(session), Some(issued));
+                Ok(info)
+            }
+            Err(Error::Unauthenticated) => {
+                state.replace(None, None);
+                Err(Error::Unauthenticated)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The current user's live sessions, newest first, with `current` marking this one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
+    /// answer.
+    pub async fn list(&self) -> Result<Vec<SessionInfo>, Error> {
+        let current = self.request.session().await?.ok_or(Error::Unauthenticated)?;
+        self.request
+            .strategy()
+            .list(
+                &current.info.user_id,
+                Some(current.info.id),
+                self.request.now(),
+            )
+            .await
+    }
+
+    /// Ends one of the current user's sessions by its public id. Returns `false` when the user
+    /// has no session with that id (someone else's id included). Revoking the current session
+    /// also clears the cookie.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
+    /// answer.
+    pub async fn revoke(&self, id: Uuid) -> Result<bool, Error> {
+        let mut state = self.request.resolved_state().await;
+        let current = state.session()?.ok_or(Error::Unauthenticated)?;
+        let revoked = self
+            .request
+            .strategy()
+            .revoke(&current.info.user_id, id)
+            .await?;
+        if revoked && id == current.info.id {
+            state.replace(None, None);
+        }
+        Ok(revoked)
+    }
+
+    /// Ends every session of the current user except this one ("sign out everywhere else").
+    /// Returns how many were ended.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
+    /// answer.
+    pub async fn revoke_others(&self) -> Result<u64, Error> {
+        let current = self.request.session().await?.ok_or(Error::Unauthenticated)?;
+        self.request
+            .strategy()
+            .revoke_all(&current.info.user_id, Some(current.info.id))
+            .await
+    }
+
+    /// Ends every session of `user_id` (after a password change, or from an admin tool). Needs
+    /// no session of its own; if the current session is among them, its cookie is cleared.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store cannot answer.
+    pub async fn revoke_all(&self, user_id: &str) -> Result<u64, Error> {
+        let count = self.request.strategy().revoke_all(user_id, None).await?;
+        let mut state = self.request.resolved_state().await;
+        if let Ok(Some(current)) = state.session()
+            && current.info.user_id == user_id
+        {
+            state.replace(None, None);
+        }
+        Ok(count)
+    }
+}

@@ -1,0 +1,192 @@
+//! An in-process store: for tests, demos and single-instance services that can lose sessions on
+//! restart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{SessionRecord, SessionStore};
+use crate::error::StoreError;
+use crate::token::TokenHash;
+
+/// Sessions in a `HashMap` behind a mutex, indexed by token hash. Keeps the full
+/// [`SessionStore`] contract (no upsert, no resurrection, version checks), so it behaves like
+/// the SQL stores, but everything is gone when the process exits. Clones share the same map.
+///
+/// ```
+/// use sessionward::{MemoryStore, SessionConfig, SessionLayer};
+///
+/// let layer = SessionLayer::database(MemoryStore::new(), SessionConfig::default());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Rows>>,
+}
+
+#[derive(Debug, Default)]
+struct Rows {
+    by_id: HashMap<Uuid, SessionRecord>,
+    id_by_hash: HashMap<TokenHash, Uuid>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many sessions are held, expired ones included.
+    pub fn len(&self) -> usize {
+        self.rows().by_id.len()
+    }
+
+    /// Whether the store holds no session.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn rows(&self) -> MutexGuard<'_, Rows> {
+        // No code path panics while holding the lock; recover the data if one ever did.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Rows {
+    fn remove(&mut self, id: Uuid) -> bool {
+        match self.by_id.remove(&id) {
+            Some(record) => {
+                self.id_by_hash.remove(&record.token_hash);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        let mut rows = self.rows();
+        if rows.by_id.contains_key(&record.id) || rows.id_by_hash.contains_key(&record.token_hash)
+        {
+            return Err(StoreError::Duplicate);
+        }
+        rows.id_by_hash.insert(record.token_hash, record.id);
+        rows.by_id.insert(record.id, record.clone());
+        Ok(())
+    }
+
+    async fn load(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let rows = self.rows();
+        Ok(rows
+            .id_by_hash
+            .get(token_hash)
+            .and_then(|id| rows.by_id.get(id))
+            .cloned())
+    }
+
+    async fn touch(
+        &self,
+        id: Uuid,
+        refreshed_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(match self.rows().by_id.get_mut(&id) {
+            Some(record) => {
+                record.refreshed_at = refreshed_at;
+                record.expires_at = expires_at;
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn update_data(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        data: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(match self.rows().by_id.get_mut(&id) {
+            Some(record) if record.version == expected_version => {
+                record.data = data.to_owned();
+                record.version += 1;
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn rotate(
+        &self,
+        id: Uuid,
+        old: &TokenHash,
+        new: &TokenHash,
+    ) -> Result<bool, StoreError> {
+        let mut rows = self.rows();
+        if rows.id_by_hash.contains_key(new) {
+            return Err(StoreError::Duplicate);
+        }
+        let Some(record) = rows.by_id.get_mut(&id).filter(|r| r.token_hash == *old) else {
+            return Ok(false);
+        };
+        record.token_hash = *new;
+        rows.id_by_hash.remove(old);
+        rows.id_by_hash.insert(*new, id);
+        Ok(true)
+    }
+
+    async fn delete(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
+        let mut rows = self.rows();
+        let owned = rows.by_id.get(&id).is_some_and(|r| r.user_id == user_id);
+        Ok(owned && rows.remove(id))
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+    ) -> Result<u64, StoreError> {
+        let mut rows = self.rows();
+        let doomed: Vec<Uuid> = rows
+            .by_id
+            .values()
+            .filter(|r| r.user_id == user_id && Some(r.id) != keep)
+            .map(|r| r.id)
+            .collect();
+        for id in &doomed {
+            rows.remove(*id);
+        }
+        Ok(doomed.len() as u64)
+    }
+
+    async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut list: Vec<SessionRecord> = self
+            .rows()
+            .by_id
+            .values()
+            .filter(|r| r.user_id == user_id)
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(list)
+    }
+
+    async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
+        let mut rows = self.rows();
+        let doomed: Vec<Uuid> = rows
+            .by_id
+            .values()
+            .filter(|r| r.expires_at <= now)
+            .map(|r| r.id)
+            .take(batch as usize)
+            .collect();
+        for id in &doomed {
+            rows.remove(*id);
+        }
+        Ok(doomed.len() as u64)
+    }
+}

@@ -1,0 +1,178 @@
+//! The storage contract for database sessions, and the stores that ship with the crate.
+//!
+//! Implement [`SessionStore`] to keep sessions anywhere (the seed's "custom session storage").
+//! The contract every implementation must keep:
+//!
+//! - [`create`](SessionStore::create) inserts and fails with [`StoreError::Duplicate`] on a
+//!   conflicting id or token hash; it never overwrites.
+//! - Writes to an existing session ([`touch`](SessionStore::touch),
+//!   [`update_data`](SessionStore::update_data), [`rotate`](SessionStore::rotate)) are
+//!   conditional: they change nothing and return `false` when the row is gone, so a request in
+//!   flight never resurrects a session that a concurrent logout deleted.
+//! - [`update_data`](SessionStore::update_data) is a compare-and-swap on the version number, so
+//!   two concurrent writers never silently lose an update.
+//! - Stores never read a clock: every time comes from the caller.
+//! - [`delete_expired`](SessionStore::delete_expired) deletes at most `batch` rows per call.
+//!
+//! The generic test suite in `tests/` runs the same checks against every store.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::token::TokenHash;
+
+mod memory;
+pub use memory::MemoryStore;
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod migrate;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use migrate::MIGRATIONS_TABLE;
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "mysql")]
+pub use mysql::MySqlStore;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// One stored session: a row of the `sessionward_sessions` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionRecord {
+    /// Public id: safe to show in a "your sessions" list and to use in revoke URLs. Never a
+    /// credential.
+    pub id: Uuid,
+    /// SHA-256 of the secret token (unique). The raw token is never stored.
+    pub token_hash: TokenHash,
+    /// The user the session belongs to (indexed, for list and revoke-all).
+    pub user_id: String,
+    /// The application's custom data, as JSON text.
+    pub data: String,
+    /// Bumped on every data change; the compare-and-swap key of
+    /// [`SessionStore::update_data`].
+    pub version: i64,
+    /// When the session was created (login).
+    pub created_at: OffsetDateTime,
+    /// When the session's lifetime was last extended (creation, sliding refresh, refresh()).
+    pub refreshed_at: OffsetDateTime,
+    /// When the session expires unless extended before then.
+    pub expires_at: OffsetDateTime,
+    /// The hard limit: no extension ever goes past it.
+    pub absolute_expires_at: OffsetDateTime,
+    /// The `User-Agent` the session was created with, for session lists.
+    pub user_agent: Option<String>,
+    /// The client address the session was created from, for session lists.
+    pub ip: Option<String>,
+}
+
+/// Where database sessions live. Implemented by [`MemoryStore`] and, behind their features, by
+/// `SqliteStore`, `PostgresStore` and `MySqlStore`. See the [module docs](self) for the contract.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Inserts a new session. Fails with [`StoreError::Duplicate`] when the id or token hash
+    /// already exists, and never overwrites.
+    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError>;
+
+    /// Finds the session whose token hashes to `token_hash`, expired or not (the caller
+    /// decides expiry with its own clock).
+    async fn load(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Extends a session: sets `refreshed_at` and `expires_at` if the row still exists.
+    /// Returns `false`, writing nothing, when it does not.
+    async fn touch(
+        &self,
+        id: Uuid,
+        refreshed_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces the data and bumps the version, only if the row exists with
+    /// `expected_version`. Returns `false`, writing nothing, otherwise.
+    async fn update_data(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        data: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Swaps the token hash (rotation), only if the row still holds `old`. Returns `false`,
+    /// writing nothing, otherwise.
+    async fn rotate(&self, id: Uuid, old: &TokenHash, new: &TokenHash)
+    -> Result<bool, StoreError>;
+
+    /// Deletes one session of `user_id`. Returns whether a row was deleted; a session of another
+    /// user is never touched.
+    async fn delete(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError>;
+
+    /// Deletes every session of `user_id`, except `keep` if given. Returns how many.
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+    ) -> Result<u64, StoreError>;
+
+    /// Every session of `user_id` (expired ones included), newest first.
+    async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Deletes at most `batch` sessions whose `expires_at` is at or before `now`. Returns how
+    /// many; call again while it returns `batch`.
+    async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
+}
+
+#[async_trait]
+impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<S> {
+    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        (**self).create(record).await
+    }
+    async fn load(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        (**self).load(token_hash).await
+    }
+    async fn touch(
+        &self,
+        id: Uuid,
+        refreshed_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        (**self).touch(id, refreshed_at, expires_at).await
+    }
+    async fn update_data(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        data: &str,
+    ) -> Result<bool, StoreError> {
+        (**self).update_data(id, expected_version, data).await
+    }
+    async fn rotate(
+        &self,
+        id: Uuid,
+        old: &TokenHash,
+        new: &TokenHash,
+    ) -> Result<bool, StoreError> {
+        (**self).rotate(id, old, new).await
+    }
+    async fn delete(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
+        (**self).delete(user_id, id).await
+    }
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+    ) -> Result<u64, StoreError> {
+        (**self).delete_user_sessions(user_id, keep).await
+    }
+    async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        (**self).list_user_sessions(user_id).await
+    }
+    async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
+        (**self).delete_expired(now, batch).await
+    }
+}

@@ -1,0 +1,286 @@
+//! Database sessions: an opaque random token in the cookie, its SHA-256 in a [`SessionStore`].
+
+use std::future::Future;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{ClientMeta, Issued, Resolution, Resolved, Strategy};
+use crate::config::Lifetimes;
+use crate::error::{Error, StoreError};
+use crate::session::SessionInfo;
+use crate::store::{SessionRecord, SessionStore};
+use crate::token::SessionToken;
+
+pub(crate) struct DatabaseStrategy<S> {
+    store: S,
+    lifetimes: Lifetimes,
+    timeout: std::time::Duration,
+}
+
+impl<S: SessionStore> DatabaseStrategy<S> {
+    pub(crate) fn new(store: S, lifetimes: Lifetimes, timeout: std::time::Duration) -> Self {
+        Self {
+            store,
+            lifetimes,
+            timeout,
+        }
+    }
+
+    /// Runs one store call under the configured timeout: a store that hangs is a store that is
+    /// down (503), never a request that hangs.
+    async fn timed<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, Error> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result.map_err(Error::from),
+            Err(_) => Err(StoreError::Timeout(self.timeout).into()),
+        }
+    }
+
+    fn valid_at(record: &SessionRecord, now: OffsetDateTime) -> bool {
+        now < record.expires_at && now < record.absolute_expires_at
+    }
+
+    fn to_resolved(record: SessionRecord, token: String) -> Resolved {
+        Resolved {
+            info: info(&record, true),
+            data: record.data,
+            version: record.version,
+            token,
+        }
+    }
+
+    /// Extends `session` to the normal window from `now`, if that moves its expiry.
+    async fn extend(
+        &self,
+        session: &Resolved,
+        now: OffsetDateTime,
+    ) -> Result<Option<(Resolved, Issued)>, Error> {
+        let expires_at = self
+            .lifetimes
+            .expiry(now, session.info.absolute_expires_at);
+        if !self
+            .timed(self.store.touch(session.info.id, now, expires_at))
+            .await?
+        {
+            return Ok(None);
+        }
+        let mut extended = session.clone();
+        extended.info.refreshed_at = now;
+        extended.info.expires_at = expires_at;
+        let issued = Issued {
+            token: session.token.clone(),
+            expires_at,
+        };
+        Ok(Some((extended, issued)))
+    }
+}
+
+fn info(record: &SessionRecord, current: bool) -> SessionInfo {
+    SessionInfo {
+        id: record.id,
+        user_id: record.user_id.clone(),
+        created_at: record.created_at,
+        refreshed_at: record.refreshed_at,
+        expires_at: record.expires_at,
+        absolute_expires_at: record.absolute_expires_at,
+        user_agent: record.user_agent.clone(),
+        ip: record.ip.clone(),
+        current,
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
+    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
+        let Some(token) = SessionToken::parse(token) else {
+            return Ok(Resolution::Invalid("malformed token"));
+        };
+        let Some(record) = self.timed(self.store.load(&token.hash())).await? else {
+            return Ok(Resolution::Invalid("unknown token"));
+        };
+        if !Self::valid_at(&record, now) {
+            return Ok(Resolution::Invalid("expired"));
+        }
+        let due = self.lifetimes.due_for_refresh(record.refreshed_at, now)
+            && self.lifetimes.expiry(now, record.absolute_expires_at) > record.expires_at;
+        let session = Self::to_resolved(record, token.as_str().to_owned());
+        if !due {
+            return Ok(Resolution::Valid {
+                session: Box::new(session),
+                reissue: None,
+            });
+        }
+        Ok(match self.extend(&session, now).await? {
+            Some((session, issued)) => {
+                tracing::debug!(session = %session.info.id, "session refreshed");
+                Resolution::Valid {
+                    session: Box::new(session),
+                    reissue: Some(issued),
+                }
+            }
+            None => Resolution::Invalid("revoked while refreshing"),
+        })
+    }
+
+    async fn login(
+        &self,
+        user_id: String,
+        data: String,
+        meta: ClientMeta,
+        replacing: Option<&Resolved>,
+        now: OffsetDateTime,
+    ) -> Result<(Resolved, Issued), Error> {
+        if let Some(old) = replacing {
+            self.logout(old).await?;
+        }
+        let absolute_expires_at = self.lifetimes.absolute_expiry(now);
+        let mut record = SessionRecord {
+            id: Uuid::new_v4(),
+            token_hash: SessionToken::generate().hash(),
+            user_id,
+            data,
+            version: 0,
+            created_at: now,
+            refreshed_at: now,
+            expires_at: self.lifetimes.expiry(now, absolute_expires_at),
+            absolute_expires_at,
+            user_agent: meta.user_agent,
+            ip: meta.ip,
+        };
+        // A collision of 256-bit tokens or v4 ids does not happen; if a store reports one, draw
+        // again rather than overwrite anything.
+        for _ in 0..3 {
+            let token = SessionToken::generate();
+            record.id = Uuid::new_v4();
+            record.token_hash = token.hash();
+            match self.timed(self.store.create(&record)).await {
+                Ok(()) => {
+                    tracing::info!(session = %record.id, "session created");
+                    let issued = Issued {
+                        token: token.as_str().to_owned(),
+                        expires_at: record.expires_at,
+                    };
+                    return Ok((Self::to_resolved(record, issued.token.clone()), issued));
+                }
+                Err(Error::Store(e)) if matches!(*e, StoreError::Duplicate) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Duplicate.into())
+    }
+
+    async fn logout(&self, session: &Resolved) -> Result<(), Error> {
+        self.timed(self.store.delete(&session.info.user_id, session.info.id))
+            .await?;
+        tracing::info!(session = %session.info.id, "session revoked (logout)");
+        Ok(())
+    }
+
+    async fn rotate(
+        &self,
+        session: &Resolved,
+        _now: OffsetDateTime,
+    ) -> Result<(Resolved, Issued), Error> {
+        let old = SessionToken::parse(&session.token).ok_or(Error::Unauthenticated)?;
+        let new = SessionToken::generate();
+        if !self
+            .timed(self.store.rotate(session.info.id, &old.hash(), &new.hash()))
+            .await?
+        {
+            return Err(Error::Unauthenticated);
+        }
+        tracing::info!(session = %session.info.id, "session token rotated");
+        let mut rotated = session.clone();
+        rotated.token = new.as_str().to_owned();
+        let issued = Issued {
+            token: rotated.token.clone(),
+            expires_at: rotated.info.expires_at,
+        };
+        Ok((rotated, issued))
+    }
+
+    async fn update(
+        &self,
+        session: &Resolved,
+        data: String,
+        _now: OffsetDateTime,
+    ) -> Result<(Resolved, Option<Issued>), Error> {
+        let written = self
+            .timed(
+                self.store
+                    .update_data(session.info.id, session.version, &data),
+            )
+            .await?;
+        if written {
+            let mut updated = session.clone();
+            updated.data = data;
+            updated.version += 1;
+            return Ok((updated, None));
+        }
+        // Nothing written: either someone else changed the data, or the session is gone.
+        let token = SessionToken::parse(&session.token).ok_or(Error::Unauthenticated)?;
+        match self.timed(self.store.load(&token.hash())).await? {
+            Some(record) if record.id == session.info.id => Err(Error::Conflict),
+            _ => Err(Error::Unauthenticated),
+        }
+    }
+
+    async fn reload(
+        &self,
+        session: &Resolved,
+        now: OffsetDateTime,
+    ) -> Result<Option<Resolved>, Error> {
+        let Some(token) = SessionToken::parse(&session.token) else {
+            return Ok(None);
+        };
+        Ok(self
+            .timed(self.store.load(&token.hash()))
+            .await?
+            .filter(|r| r.id == session.info.id && Self::valid_at(r, now))
+            .map(|r| Self::to_resolved(r, session.token.clone())))
+    }
+
+    async fn refresh(
+        &self,
+        session: &Resolved,
+        now: OffsetDateTime,
+    ) -> Result<(Resolved, Issued), Error> {
+        let refreshed = self.extend(session, now).await?.ok_or(Error::Unauthenticated)?;
+        tracing::debug!(session = %session.info.id, "session refreshed on request");
+        Ok(refreshed)
+    }
+
+    async fn list(
+        &self,
+        user_id: &str,
+        current: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionInfo>, Error> {
+        let records = self.timed(self.store.list_user_sessions(user_id)).await?;
+        Ok(records
+            .iter()
+            .filter(|r| Self::valid_at(r, now))
+            .map(|r| info(r, Some(r.id) == current))
+            .collect())
+    }
+
+    async fn revoke(&self, user_id: &str, id: Uuid) -> Result<bool, Error> {
+        let deleted = self.timed(self.store.delete(user_id, id)).await?;
+        if deleted {
+            tracing::info!(session = %id, "session revoked");
+        }
+        Ok(deleted)
+    }
+
+    async fn revoke_all(&self, user_id: &str, keep: Option<Uuid>) -> Result<u64, Error> {
+        let n = self
+            .timed(self.store.delete_user_sessions(user_id, keep))
+            .await?;
+        tracing::info!(count = n, kept = ?keep, "user sessions revoked");
+        Ok(n)
+    }
+}

@@ -1,0 +1,115 @@
+//! Strategies: how a presented token becomes a session, and how sessions are issued, changed and
+//! ended. The layer, the extractors and the guards only talk to [`Strategy`], so a new strategy
+//! (JWT, Auth.js) plugs in without touching them.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::session::SessionInfo;
+
+pub(crate) mod database;
+
+/// A session the current request holds, in strategy-neutral form.
+#[derive(Clone, Debug)]
+pub(crate) struct Resolved {
+    /// Public facts (with `current` = true).
+    pub(crate) info: SessionInfo,
+    /// The application's data as JSON text.
+    pub(crate) data: String,
+    /// The data's version (compare-and-swap key).
+    pub(crate) version: i64,
+    /// The secret the client holds, needed to re-send it or rotate it. Never logged.
+    pub(crate) token: String,
+}
+
+/// A token to hand to the client in the session cookie.
+#[derive(Clone, Debug)]
+pub(crate) struct Issued {
+    pub(crate) token: String,
+    pub(crate) expires_at: OffsetDateTime,
+}
+
+/// What a presented token turned out to be.
+#[derive(Debug)]
+pub(crate) enum Resolution {
+    /// A valid session; `reissue` is set when the cookie must be re-sent (sliding refresh).
+    Valid {
+        session: Box<Resolved>,
+        reissue: Option<Issued>,
+    },
+    /// No session: malformed, unknown, expired or revoked. The reason goes to the log.
+    Invalid(&'static str),
+}
+
+/// Facts about the client recorded at login.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ClientMeta {
+    pub(crate) user_agent: Option<String>,
+    pub(crate) ip: Option<String>,
+}
+
+/// A way of keeping sessions. Every method gets "now" from the caller (the configured clock).
+#[async_trait]
+pub(crate) trait Strategy: Send + Sync + 'static {
+    /// Turns a presented token into a session, extending it when it is due.
+    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Resolution, Error>;
+
+    /// Starts a session for `user_id`, ending `replacing` first (session fixation).
+    async fn login(
+        &self,
+        user_id: String,
+        data: String,
+        meta: ClientMeta,
+        replacing: Option<&Resolved>,
+        now: OffsetDateTime,
+    ) -> Result<(Resolved, Issued), Error>;
+
+    /// Ends the session.
+    async fn logout(&self, session: &Resolved) -> Result<(), Error>;
+
+    /// Gives the session a new token; the old one stops working.
+    async fn rotate(
+        &self,
+        session: &Resolved,
+        now: OffsetDateTime,
+    ) -> Result<(Resolved, Issued), Error>;
+
+    /// Replaces the data if nobody changed it since `session` was read; [`Error::Conflict`]
+    /// otherwise, [`Error::Unauthenticated`] when the session is gone.
+    async fn update(
+        &self,
+        session: &Resolved,
+        data: String,
+        now: OffsetDateTime,
+    ) -> Result<(Resolved, Option<Issued>), Error>;
+
+    /// Reads the session again (after a conflict). `None` when it is gone or expired.
+    async fn reload(
+        &self,
+        session: &Resolved,
+        now: OffsetDateTime,
+    ) -> Result<Option<Resolved>, Error>;
+
+    /// Extends the session now.
+    async fn refresh(
+        &self,
+        session: &Resolved,
+        now: OffsetDateTime,
+    ) -> Result<(Resolved, Issued), Error>;
+
+    /// The live sessions of a user, newest first; `current` marks the one with id `current`.
+    async fn list(
+        &self,
+        user_id: &str,
+        current: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionInfo>, Error>;
+
+    /// Ends one session of `user_id`. `false` when there is no such session of that user.
+    async fn revoke(&self, user_id: &str, id: Uuid) -> Result<bool, Error>;
+
+    /// Ends every session of `user_id` except `keep`. Returns how many.
+    async fn revoke_all(&self, user_id: &str, keep: Option<Uuid>) -> Result<u64, Error>;
+}
