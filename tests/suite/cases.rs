@@ -1,0 +1,473 @@
+//! The generic HTTP-level suite: every case runs against every store (see `main.rs`).
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use time::Duration;
+
+use crate::backends::Backend;
+use crate::support::{START, TestApp, request};
+
+macro_rules! app {
+    ($backend:expr) => {
+        match TestApp::new($backend).await {
+            Some(app) => app,
+            None => return,
+        }
+    };
+    ($backend:expr, $configure:expr) => {
+        match TestApp::with_config($backend, $configure).await {
+            Some(app) => app,
+            None => return,
+        }
+    };
+}
+
+fn user() -> String {
+    format!("user-{}", uuid::Uuid::new_v4().simple())
+}
+
+pub async fn login_sets_a_secure_cookie_and_the_session_resolves(b: Backend) {
+    let app = app!(b);
+    let alice = user();
+    let login = app.login(&alice, "user").await;
+    let cookie = &login.set_cookies()[0];
+    for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=604800"] {
+        assert!(cookie.contains(attr), "{attr} missing in {cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    assert_eq!(login.headers[header::CACHE_CONTROL], "no-store");
+    let token = login.token().expect("token");
+    assert_eq!(token.len(), 43);
+
+    let me = app.call("GET", "/me", Some(&token)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["user_id"], alice.as_str());
+    assert_eq!(me.json()["role"], "user");
+    assert!(me.set_cookies().is_empty(), "an unchanged request sends no cookie");
+    assert_eq!(app.call("GET", "/maybe", Some(&token)).await.body, alice);
+}
+
+pub async fn missing_session_is_401_and_optional_is_none(b: Backend) {
+    let app = app!(b);
+    let me = app.call("GET", "/me", None).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(me.json()["error"], "no valid session");
+    assert_eq!(app.call("GET", "/maybe", None).await.body, "anonymous");
+    assert_eq!(app.counts.total(), 0, "no cookie, no store call");
+}
+
+pub async fn requests_that_never_ask_cost_no_store_call(b: Backend) {
+    let app = app!(b);
+    let token = app.login(&user(), "user").await.token().unwrap();
+    let before = app.counts.total();
+    let public = app.call("GET", "/public", Some(&token)).await;
+    assert_eq!(public.status, StatusCode::OK);
+    assert_eq!(app.counts.total(), before);
+    // Two extractors in one request: one lookup.
+    app.call("GET", "/me", Some(&token)).await;
+    assert_eq!(app.counts.loads(), 1);
+    assert_eq!(app.counts.writes(), 1, "only the login's create");
+}
+
+pub async fn guards_answer_401_403_and_redirect(b: Backend) {
+    let app = app!(b);
+    let guarded = app.call("GET", "/guarded", None).await;
+    assert_eq!(guarded.status, StatusCode::UNAUTHORIZED);
+    assert!(guarded.json()["error"].is_string());
+
+    let page = app.call("GET", "/page?tab=a%20b", None).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers[header::LOCATION], "/signin?next=/page%3Ftab%3Da%2520b");
+
+    let alice = app.login(&user(), "user").await.token().unwrap();
+    let admin = app.call("GET", "/admin", Some(&alice)).await;
+    assert_eq!(admin.status, StatusCode::FORBIDDEN);
+    assert_eq!(admin.json()["error"], "forbidden");
+    assert_eq!(app.call("GET", "/page", Some(&alice)).await.status, StatusCode::OK);
+    assert_eq!(app.call("GET", "/guarded", Some(&alice)).await.status, StatusCode::OK);
+
+    let root = app.login(&user(), "admin").await.token().unwrap();
+    let admin = app.call("GET", "/admin", Some(&root)).await;
+    assert_eq!(admin.status, StatusCode::OK);
+    assert_eq!(admin.body, "admin area");
+}
+
+pub async fn login_rotates_away_the_session_it_came_with(b: Backend) {
+    let app = app!(b);
+    let first = app.login(&user(), "user").await.token().unwrap();
+    let again = app
+        .call("POST", &format!("/login/{}?role=user", user()), Some(&first))
+        .await;
+    let second = again.token().expect("new token");
+    assert_ne!(first, second);
+    assert_eq!(app.call("GET", "/me", Some(&first)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call("GET", "/me", Some(&second)).await.status, StatusCode::OK);
+}
+
+pub async fn a_token_chosen_by_the_client_is_never_accepted(b: Backend) {
+    let app = app!(b);
+    let planted = URL_SAFE_NO_PAD.encode([7u8; 32]);
+    let me = app.call("GET", "/me", Some(&planted)).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    assert!(me.clears_cookie());
+    let login = app
+        .call("POST", &format!("/login/{}?role=user", user()), Some(&planted))
+        .await;
+    assert_ne!(login.token().unwrap(), planted);
+}
+
+pub async fn logout_kills_the_session_and_clears_the_cookie(b: Backend) {
+    let app = app!(b);
+    let token = app.login(&user(), "user").await.token().unwrap();
+    let out = app.call("POST", "/logout", Some(&token)).await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert_eq!(out.body, "true");
+    assert!(out.clears_cookie());
+    assert_eq!(out.headers[header::CACHE_CONTROL], "no-store");
+    let replay = app.call("GET", "/me", Some(&token)).await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+    assert!(replay.clears_cookie());
+    assert_eq!(app.call("POST", "/logout", None).await.body, "false");
+}
+
+pub async fn rotation_issues_a_new_token_and_kills_the_old(b: Backend) {
+    let app = app!(b);
+    let old = app.login(&user(), "user").await.token().unwrap();
+    let id_before = app.call("GET", "/me", Some(&old)).await.json()["id"].clone();
+    let rotated = app.call("POST", "/rotate", Some(&old)).await;
+    assert_eq!(rotated.status, StatusCode::NO_CONTENT);
+    let new = rotated.token().expect("rotation sets a cookie");
+    assert_ne!(new, old);
+    assert_eq!(app.call("GET", "/me", Some(&old)).await.status, StatusCode::UNAUTHORIZED);
+    let me = app.call("GET", "/me", Some(&new)).await;
+    assert_eq!(me.json()["id"], id_before, "same session, new token");
+    assert_eq!(app.call("POST", "/rotate", None).await.status, StatusCode::UNAUTHORIZED);
+}
+
+pub async fn sliding_refresh_writes_only_after_update_age(b: Backend) {
+    let app = app!(b);
+    let token = app.login(&user(), "user").await.token().unwrap();
+    let first_expiry = app.call("GET", "/me", Some(&token)).await.json()["expires_at"].clone();
+    let writes = app.counts.writes();
+
+    app.clock.advance(Duration::hours(23));
+    let quiet = app.call("GET", "/me", Some(&token)).await;
+    assert!(quiet.set_cookies().is_empty());
+    assert_eq!(quiet.json()["expires_at"], first_expiry);
+    assert_eq!(app.counts.writes(), writes, "no write before update_age");
+
+    app.clock.advance(Duration::hours(2));
+    let refreshed = app.call("GET", "/me", Some(&token)).await;
+    assert_eq!(refreshed.token().as_deref(), Some(token.as_str()), "same token re-sent");
+    assert_eq!(refreshed.headers[header::CACHE_CONTROL], "no-store");
+    let expected = (START + Duration::hours(25) + Duration::days(7)).unix_timestamp();
+    assert_eq!(refreshed.json()["expires_at"], expected);
+    assert_eq!(app.counts.writes(), writes + 1, "exactly one extension write");
+
+    let after = app.call("GET", "/me", Some(&token)).await;
+    assert!(after.set_cookies().is_empty());
+    assert_eq!(after.json()["expires_at"], expected, "the extension was stored");
+}
+
+pub async fn expired_sessions_are_rejected_before_cleanup(b: Backend) {
+    let app = app!(b);
+    let token = app.login(&user(), "user").await.token().unwrap();
+    app.clock.advance(Duration::days(7));
+    let me = app.call("GET", "/me", Some(&token)).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    assert!(me.clears_cookie());
+    if b != Backend::Memory {
+        assert_eq!(app.store.dump_rows().await.len(), 1, "still stored, yet rejected");
+    }
+}
+
+pub async fn idle_timeout_ends_an_unused_session(b: Backend) {
+    let app = app!(b, |c| c.idle_timeout(Some(Duration::minutes(30))));
+    let token = app.login(&user(), "user").await.token().unwrap();
+    // Activity every 20 minutes keeps it alive well past 30 minutes.
+    for _ in 0..6 {
+        app.clock.advance(Duration::minutes(20));
+        let me = app.call("GET", "/me", Some(&token)).await;
+        assert_eq!(me.status, StatusCode::OK);
+    }
+    app.clock.advance(Duration::minutes(31));
+    assert_eq!(app.call("GET", "/me", Some(&token)).await.status, StatusCode::UNAUTHORIZED);
+}
+
+pub async fn absolute_timeout_caps_every_extension(b: Backend) {
+    let app = app!(b, |c| c
+        .absolute_timeout(Duration::days(10))
+        .update_age(Duration::hours(1)));
+    let token = app.login(&user(), "user").await.token().unwrap();
+    let cap = (START + Duration::days(10)).unix_timestamp();
+    let mut last_expiry = 0;
+    for day in 1..10 {
+        app.clock.set(START + Duration::days(day));
+        let refreshed = app.call("POST", "/refresh", Some(&token)).await;
+        assert_eq!(refreshed.status, StatusCode::OK);
+        let expiry = refreshed.json()["expires_at"].as_i64().unwrap();
+        assert!(expiry <= cap, "day {day}: {expiry} passes the cap {cap}");
+        assert!(expiry >= last_expiry, "a refresh never shortens a session");
+        last_expiry = expiry;
+    }
+    assert_eq!(last_expiry, cap);
+    app.clock.set(START + Duration::days(10));
+    assert_eq!(app.call("GET", "/me", Some(&token)).await.status, StatusCode::UNAUTHORIZED);
+}
+
+pub async fn explicit_refresh_extends_now(b: Backend) {
+    let app = app!(b);
+    let token = app.login(&user(), "user").await.token().unwrap();
+    app.clock.advance(Duration::hours(1));
+    let refreshed = app.call("POST", "/refresh", Some(&token)).await;
+    assert_eq!(refreshed.status, StatusCode::OK);
+    let expected = (START + Duration::hours(1) + Duration::days(7)).unix_timestamp();
+    assert_eq!(refreshed.json()["expires_at"], expected);
+    assert_eq!(refreshed.token().as_deref(), Some(token.as_str()));
+    assert_eq!(app.call("POST", "/refresh", None).await.status, StatusCode::UNAUTHORIZED);
+}
+
+pub async fn list_and_revoke_own_sessions(b: Backend) {
+    let app = app!(b);
+    let alice = user();
+    let laptop = app.login(&alice, "user").await.token().unwrap();
+    app.clock.advance(Duration::seconds(1));
+    let phone = app.login(&alice, "user").await.token().unwrap();
+    let mallory = app.login(&user(), "user").await.token().unwrap();
+
+    let list = app.call("GET", "/sessions", Some(&laptop)).await.json();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["current"], false, "newest (phone) first");
+    assert_eq!(list[1]["current"], true);
+    let phone_id = list[0]["id"].as_str().unwrap().to_owned();
+
+    let foreign = app
+        .call("DELETE", &format!("/sessions/{phone_id}"), Some(&mallory))
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "someone else's session");
+    assert_eq!(app.call("GET", "/me", Some(&phone)).await.status, StatusCode::OK);
+
+    let revoked = app
+        .call("DELETE", &format!("/sessions/{phone_id}"), Some(&laptop))
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    assert!(revoked.set_cookies().is_empty(), "revoking another session keeps this cookie");
+    assert_eq!(app.call("GET", "/me", Some(&phone)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call("GET", "/me", Some(&laptop)).await.status, StatusCode::OK);
+}
+
+pub async fn revoke_others_keeps_only_this_session(b: Backend) {
+    let app = app!(b);
+    let alice = user();
+    let tokens: Vec<String> = futures_join(&app, &alice, 3).await;
+    let kept = app.call("POST", "/revoke-others", Some(&tokens[0])).await;
+    assert_eq!(kept.json(), 2);
+    assert_eq!(app.call("GET", "/me", Some(&tokens[0])).await.status, StatusCode::OK);
+    for t in &tokens[1..] {
+        assert_eq!(app.call("GET", "/me", Some(t)).await.status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+pub async fn revoke_all_ends_every_session_of_the_user(b: Backend) {
+    let app = app!(b);
+    let alice = user();
+    let bob = app.login(&user(), "user").await.token().unwrap();
+    let tokens = futures_join(&app, &alice, 3).await;
+    let all = app
+        .call("POST", &format!("/revoke-all/{alice}"), Some(&tokens[0]))
+        .await;
+    assert_eq!(all.json(), 3);
+    assert!(all.clears_cookie(), "the current session was among them");
+    for t in &tokens {
+        assert_eq!(app.call("GET", "/me", Some(t)).await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(app.call("GET", "/me", Some(&bob)).await.status, StatusCode::OK);
+}
+
+async fn futures_join(app: &TestApp, user: &str, n: usize) -> Vec<String> {
+    let mut tokens = Vec::new();
+    for _ in 0..n {
+        tokens.push(app.login(user, "user").await.token().unwrap());
+    }
+    tokens
+}
+
+pub async fn data_updates_are_stored(b: Backend) {
+    let app = app!(b);
+    let token = app.login(&user(), "user").await.token().unwrap();
+    let added = app.call("POST", "/items/book", Some(&token)).await;
+    assert_eq!(added.status, StatusCode::OK);
+    assert!(added.set_cookies().is_empty(), "a data change keeps the cookie");
+    let me = app.call("GET", "/me", Some(&token)).await.json();
+    assert_eq!(me["items"], serde_json::json!(["book"]));
+    assert_eq!(me["version"], 1);
+}
+
+pub async fn concurrent_updates_keep_every_write(b: Backend) {
+    let app = app!(b);
+    let token = app.login(&user(), "user").await.token().unwrap();
+    let n = 16;
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let router = app.router.clone();
+        let req = request("POST", &format!("/items/item{i}"), Some(&token));
+        tasks.push(tokio::spawn(async move {
+            tower::ServiceExt::oneshot(router, req).await.unwrap().status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    let me = app.call("GET", "/me", Some(&token)).await.json();
+    let mut items: Vec<String> = serde_json::from_value(me["items"].clone()).unwrap();
+    items.sort();
+    let mut expected: Vec<String> = (0..n).map(|i| format!("item{i}")).collect();
+    expected.sort();
+    assert_eq!(items, expected, "every concurrent write survived");
+    assert_eq!(me["version"], n);
+}
+
+pub async fn a_stale_plain_update_is_a_conflict_not_a_lost_write(b: Backend) {
+    let app = app!(b);
+    let token = app.login(&user(), "user").await.token().unwrap();
+    let a = app.send(request("POST", "/race-update/a", Some(&token)));
+    let b_ = app.send(request("POST", "/race-update/b", Some(&token)));
+    let (a, b_) = tokio::join!(a, b_);
+    let mut statuses = [a.status, b_.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::NO_CONTENT, StatusCode::CONFLICT]);
+    let me = app.call("GET", "/me", Some(&token)).await.json();
+    assert_eq!(me["items"].as_array().unwrap().len(), 1, "the loser wrote nothing");
+}
+
+pub async fn garbage_cookies_are_401_and_cleared_without_a_store_query(b: Backend) {
+    let app = app!(b);
+    let valid = app.login(&user(), "user").await.token().unwrap();
+    let mut flipped = valid.clone().into_bytes();
+    flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    let padded = STANDARD.encode([1u8; 32]);
+    let cases: Vec<(String, bool)> = vec![
+        ("".into(), false),
+        ("x".into(), false),
+        (valid[..42].into(), false),
+        (format!("{valid}A"), false),
+        (padded, false),
+        ("A".repeat(4096), false),
+        ("A".repeat(65536), false),
+        (format!("%{}", &valid[1..]), false),
+        (flipped, true), // well-formed: one lookup, no match
+    ];
+    for (value, well_formed) in cases {
+        let loads = app.counts.loads();
+        let res = app.call("GET", "/me", Some(&value)).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "cookie {:.40}", value);
+        assert!(res.clears_cookie(), "cookie {:.40} not cleared", value);
+        let expected = usize::from(well_formed);
+        assert_eq!(app.counts.loads() - loads, expected, "store queries for {:.40}", value);
+    }
+    // Not valid UTF-8, and duplicated cookies.
+    for raw in [&b"session-id=\xff\xfe\xfd"[..], &b"session-id=a; session-id=b"[..]] {
+        let req = Request::builder()
+            .uri("/me")
+            .header(header::COOKIE, axum::http::HeaderValue::from_bytes(raw).unwrap())
+            .body(Body::empty())
+            .unwrap();
+        let res = app.send(req).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        assert!(res.clears_cookie());
+    }
+    let bearer = Request::builder()
+        .uri("/me")
+        .header(header::AUTHORIZATION, "Bearer \u{1}garbage")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(bearer).await.status, StatusCode::UNAUTHORIZED);
+}
+
+pub async fn bearer_tokens_work_for_api_clients(b: Backend) {
+    let app = app!(b);
+    let token = app.login(&user(), "user").await.token().unwrap();
+    let req = Request::builder()
+        .uri("/me")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let res = app.send(req).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.set_cookies().is_empty());
+    let query = app.call("GET", &format!("/me?session-id={token}"), None).await;
+    assert_eq!(query.status, StatusCode::UNAUTHORIZED, "never from the query string");
+}
+
+pub async fn cross_origin_state_changes_with_the_cookie_are_refused(b: Backend) {
+    let app = app!(b);
+    let token = app.login(&user(), "user").await.token().unwrap();
+    let forged = Request::builder()
+        .method("POST")
+        .uri("/logout")
+        .header(header::HOST, "app.test")
+        .header(header::ORIGIN, "https://evil.example")
+        .header(header::COOKIE, format!("session-id={token}"))
+        .body(Body::empty())
+        .unwrap();
+    let res = app.send(forged).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.call("GET", "/me", Some(&token)).await.status, StatusCode::OK);
+
+    let referer = Request::builder()
+        .method("POST")
+        .uri("/logout")
+        .header(header::HOST, "app.test")
+        .header(header::REFERER, "https://evil.example/page")
+        .header(header::COOKIE, format!("session-id={token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(referer).await.status, StatusCode::FORBIDDEN);
+
+    let same = Request::builder()
+        .method("POST")
+        .uri("/logout")
+        .header(header::HOST, "app.test")
+        .header(header::ORIGIN, "https://app.test")
+        .header(header::COOKIE, format!("session-id={token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(same).await.status, StatusCode::OK);
+}
+
+pub async fn the_store_never_holds_the_raw_token_and_rows_make_no_cookie(b: Backend) {
+    let app = app!(b);
+    let token = app.login(&user(), "user").await.token().unwrap();
+    let raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
+    let rows = app.store.dump_rows().await;
+    if b != Backend::Memory {
+        assert_eq!(rows.len(), 1);
+    }
+    for row in &rows {
+        for column in row {
+            let hay = column.as_slice();
+            assert!(!contains(hay, token.as_bytes()), "token text stored");
+            assert!(!contains(hay, &raw), "token bytes stored");
+            // Every column, in every encoding an attacker might try, is no cookie.
+            let text = String::from_utf8_lossy(column).into_owned();
+            for candidate in [
+                text.clone(),
+                URL_SAFE_NO_PAD.encode(column),
+                STANDARD.encode(column),
+                column.iter().map(|b| format!("{b:02x}")).collect(),
+            ] {
+                let res = app.call("GET", "/me", Some(candidate.trim())).await;
+                assert_eq!(res.status, StatusCode::UNAUTHORIZED, "a column became a cookie");
+            }
+        }
+    }
+    assert_eq!(app.call("GET", "/me", Some(&token)).await.status, StatusCode::OK);
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,54 @@
+//! One integration-test binary (fewer binaries, faster builds). `cases` is the generic
+//! HTTP-level suite; the `suite!` macro below runs every case against every store.
+
+mod backends;
+mod cases;
+mod migrations;
+mod support;
+
+/// Instantiates every listed case as a `#[tokio::test]` per backend, in modules named after
+/// the backend: `cargo test --test suite postgres::` runs one backend's cases.
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {
+        suite!(@backend memory, Memory, $($case),*);
+        suite!(@backend sqlite, Sqlite, $($case),*);
+        suite!(@backend postgres, Postgres, $($case),*);
+        suite!(@backend mysql, MySql, $($case),*);
+    };
+    (@backend $module:ident, $variant:ident, $($case:ident),*) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::cases::$case(crate::backends::Backend::$variant).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    login_sets_a_secure_cookie_and_the_session_resolves,
+    missing_session_is_401_and_optional_is_none,
+    requests_that_never_ask_cost_no_store_call,
+    guards_answer_401_403_and_redirect,
+    login_rotates_away_the_session_it_came_with,
+    a_token_chosen_by_the_client_is_never_accepted,
+    logout_kills_the_session_and_clears_the_cookie,
+    rotation_issues_a_new_token_and_kills_the_old,
+    sliding_refresh_writes_only_after_update_age,
+    expired_sessions_are_rejected_before_cleanup,
+    idle_timeout_ends_an_unused_session,
+    absolute_timeout_caps_every_extension,
+    explicit_refresh_extends_now,
+    list_and_revoke_own_sessions,
+    revoke_others_keeps_only_this_session,
+    revoke_all_ends_every_session_of_the_user,
+    data_updates_are_stored,
+    concurrent_updates_keep_every_write,
+    a_stale_plain_update_is_a_conflict_not_a_lost_write,
+    garbage_cookies_are_401_and_cleared_without_a_store_query,
+    bearer_tokens_work_for_api_clients,
+    cross_origin_state_changes_with_the_cookie_are_refused,
+    the_store_never_holds_the_raw_token_and_rows_make_no_cookie,
+);

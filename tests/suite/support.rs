@@ -1,0 +1,367 @@
+//! The test application every generic HTTP case drives: a real `Router` behind a real
+//! `SessionLayer`, on a real store, with a manual clock and a store wrapper that counts calls.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use http_body_util::BodyExt as _;
+use serde::{Deserialize, Serialize};
+use sessionward::{
+    Authorize, Clock, ManualClock, Session, SessionConfig, SessionLayer, SessionRecord,
+    SessionStore, Sessions, StoreError, TokenHash, require_role, require_session,
+};
+use time::OffsetDateTime;
+use time::macros::datetime;
+use tower::ServiceExt as _;
+use uuid::Uuid;
+
+use crate::backends::{Backend, TestStore, fresh_store};
+
+/// The test's session data.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Data {
+    pub role: String,
+    pub items: Vec<String>,
+}
+
+impl Authorize for Data {
+    fn has_role(&self, role: &str) -> bool {
+        self.role == role
+    }
+    fn has_permission(&self, permission: &str) -> bool {
+        self.items.iter().any(|i| i == permission)
+    }
+}
+
+/// Counts calls into the wrapped (real) store, per kind.
+#[derive(Default, Debug)]
+pub struct Counts {
+    pub loads: AtomicUsize,
+    pub writes: AtomicUsize,
+}
+
+impl Counts {
+    pub fn loads(&self) -> usize {
+        self.loads.load(Ordering::SeqCst)
+    }
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+    pub fn total(&self) -> usize {
+        self.loads() + self.writes()
+    }
+}
+
+pub struct CountingStore {
+    inner: Arc<dyn SessionStore>,
+    counts: Arc<Counts>,
+}
+
+impl CountingStore {
+    fn read(&self) {
+        self.counts.loads.fetch_add(1, Ordering::SeqCst);
+    }
+    fn write(&self) {
+        self.counts.writes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl SessionStore for CountingStore {
+    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        self.write();
+        self.inner.create(record).await
+    }
+    async fn load(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        self.read();
+        self.inner.load(hash).await
+    }
+    async fn touch(
+        &self,
+        id: Uuid,
+        refreshed_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.write();
+        self.inner.touch(id, refreshed_at, expires_at).await
+    }
+    async fn update_data(&self, id: Uuid, version: i64, data: &str) -> Result<bool, StoreError> {
+        self.write();
+        self.inner.update_data(id, version, data).await
+    }
+    async fn rotate(&self, id: Uuid, old: &TokenHash, new: &TokenHash) -> Result<bool, StoreError> {
+        self.write();
+        self.inner.rotate(id, old, new).await
+    }
+    async fn delete(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
+        self.write();
+        self.inner.delete(user_id, id).await
+    }
+    async fn delete_user_sessions(&self, user: &str, keep: Option<Uuid>) -> Result<u64, StoreError> {
+        self.write();
+        self.inner.delete_user_sessions(user, keep).await
+    }
+    async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        self.read();
+        self.inner.list_user_sessions(user_id).await
+    }
+    async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
+        self.write();
+        self.inner.delete_expired(now, batch).await
+    }
+}
+
+pub const START: OffsetDateTime = datetime!(2030-01-01 0:00 UTC);
+
+/// A running test application.
+pub struct TestApp {
+    pub router: Router,
+    pub clock: ManualClock,
+    pub counts: Arc<Counts>,
+    pub store: TestStore,
+}
+
+#[derive(Clone)]
+struct AppState {
+    barrier: Arc<tokio::sync::Barrier>,
+}
+
+impl TestApp {
+    /// The app on `backend` with the default config; `None` when the backend is skipped.
+    pub async fn new(backend: Backend) -> Option<Self> {
+        Self::with_config(backend, |c| c).await
+    }
+
+    pub async fn with_config(
+        backend: Backend,
+        configure: impl FnOnce(SessionConfig) -> SessionConfig,
+    ) -> Option<Self> {
+        let store = fresh_store(backend).await?;
+        let (clock, control) = Clock::manual(START);
+        let counts = Arc::new(Counts::default());
+        let counting = CountingStore {
+            inner: store.store.clone(),
+            counts: counts.clone(),
+        };
+        let config = configure(SessionConfig::default().clock(clock));
+        Some(Self {
+            router: router(SessionLayer::database(counting, config)),
+            clock: control,
+            counts,
+            store,
+        })
+    }
+
+    /// Sends one request through the router.
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        Reply::read(res).await
+    }
+
+    /// `method path` with an optional session cookie.
+    pub async fn call(&self, method: &str, path: &str, cookie: Option<&str>) -> Reply {
+        self.send(request(method, path, cookie)).await
+    }
+
+    /// Logs `user` in with `role`; returns the reply (whose `token()` is the new cookie).
+    pub async fn login(&self, user: &str, role: &str) -> Reply {
+        let reply = self
+            .call("POST", &format!("/login/{user}?role={role}"), None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "login failed: {}", reply.body);
+        reply
+    }
+}
+
+/// A request with an optional session cookie.
+pub fn request(method: &str, path: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, "app.test");
+    if let Some(token) = cookie {
+        builder = builder.header(header::COOKIE, format!("session-id={token}"));
+    }
+    builder.body(Body::empty()).expect("valid request")
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    async fn read(res: Response) -> Self {
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.expect("body").to_bytes();
+        Self {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// Every `Set-Cookie` header.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect()
+    }
+
+    /// The token of the one `Set-Cookie`, if it sets a (non-empty) session cookie.
+    pub fn token(&self) -> Option<String> {
+        let cookies = self.set_cookies();
+        assert!(cookies.len() <= 1, "more than one Set-Cookie: {cookies:?}");
+        let value = cookies.first()?.strip_prefix("session-id=")?.split(';').next()?;
+        (!value.is_empty()).then(|| value.to_owned())
+    }
+
+    /// Whether the response removes the session cookie.
+    pub fn clears_cookie(&self) -> bool {
+        let cookies = self.set_cookies();
+        cookies.len() == 1 && cookies[0].starts_with("session-id=;") && cookies[0].contains("Max-Age=0")
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+#[derive(Deserialize)]
+struct RoleQuery {
+    role: String,
+}
+
+fn router(layer: SessionLayer) -> Router {
+    let guarded_admin = Router::new()
+        .route("/admin", get(|| async { "admin area" }))
+        .route_layer(require_role::<Data>("admin"));
+    let guarded_page = Router::new()
+        .route("/page", get(|| async { "members page" }))
+        .route_layer(require_session().redirect_to("/signin"));
+    let guarded_api = Router::new()
+        .route("/guarded", get(|| async { "guarded" }))
+        .route_layer(require_session());
+    Router::new()
+        .route("/public", get(|| async { "public" }))
+        .route("/login/{user}", post(login))
+        .route("/me", get(me))
+        .route("/maybe", get(maybe))
+        .route("/logout", post(logout))
+        .route("/rotate", post(rotate))
+        .route("/refresh", post(refresh))
+        .route("/sessions", get(list))
+        .route("/sessions/{id}", delete(revoke))
+        .route("/revoke-others", post(revoke_others))
+        .route("/revoke-all/{user}", post(revoke_all))
+        .route("/items/{item}", post(add_item))
+        .route("/race-update/{item}", post(race_update))
+        .merge(guarded_admin)
+        .merge(guarded_page)
+        .merge(guarded_api)
+        .with_state(AppState {
+            barrier: Arc::new(tokio::sync::Barrier::new(2)),
+        })
+        .layer(layer)
+}
+
+type Answer = Result<Response, sessionward::Error>;
+
+async fn login(
+    sessions: Sessions,
+    Path(user): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<RoleQuery>,
+) -> Answer {
+    let data = Data {
+        role: q.role,
+        items: vec![],
+    };
+    Ok(Json(sessions.login(user, &data).await?).into_response())
+}
+
+async fn me(session: Session<Data>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "id": session.id(),
+        "user_id": session.user_id(),
+        "role": session.role,
+        "items": session.items,
+        "version": session.version(),
+        "expires_at": session.expires_at().unix_timestamp(),
+        "absolute_expires_at": session.absolute_expires_at().unix_timestamp(),
+    }))
+}
+
+async fn maybe(session: Option<Session<Data>>) -> String {
+    session.map_or_else(|| "anonymous".to_owned(), |s| s.user_id().to_owned())
+}
+
+async fn logout(sessions: Sessions) -> Answer {
+    Ok(Json(sessions.logout().await?).into_response())
+}
+
+async fn rotate(sessions: Sessions) -> Answer {
+    sessions.rotate().await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn refresh(sessions: Sessions) -> Answer {
+    let info = sessions.refresh().await?;
+    Ok(Json(serde_json::json!({ "expires_at": info.expires_at.unix_timestamp() })).into_response())
+}
+
+async fn list(sessions: Sessions) -> Answer {
+    Ok(Json(sessions.list().await?).into_response())
+}
+
+async fn revoke(sessions: Sessions, Path(id): Path<Uuid>) -> Answer {
+    Ok(if sessions.revoke(id).await? {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    })
+}
+
+async fn revoke_others(sessions: Sessions) -> Answer {
+    Ok(Json(sessions.revoke_others().await?).into_response())
+}
+
+async fn revoke_all(sessions: Sessions, Path(user): Path<String>) -> Answer {
+    Ok(Json(sessions.revoke_all(&user).await?).into_response())
+}
+
+async fn add_item(sessions: Sessions, Path(item): Path<String>) -> Answer {
+    let count = sessions
+        .modify(|d: &mut Data| {
+            d.items.push(item.clone());
+            d.items.len()
+        })
+        .await?;
+    Ok(Json(count).into_response())
+}
+
+/// Reads the session, waits until a second request has read it too, then writes with a plain
+/// `update`: exactly one of the two must win and the other must get 409.
+async fn race_update(
+    State(state): State<AppState>,
+    sessions: Sessions,
+    session: Session<Data>,
+    Path(item): Path<String>,
+) -> Answer {
+    state.barrier.wait().await;
+    let mut data = session.into_data();
+    data.items.push(item);
+    sessions.update(&data).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
