@@ -382,7 +382,7 @@ pub async fn garbage_cookies_are_401_and_cleared_without_a_store_query(b: Backen
     }
     let bearer = Request::builder()
         .uri("/me")
-        .header(header::AUTHORIZATION, "Bearer \u{1}garbage")
+        .header(header::AUTHORIZATION, "Bearer not/a+token==")
         .body(Body::empty())
         .unwrap();
     assert_eq!(app.send(bearer).await.status, StatusCode::UNAUTHORIZED);
@@ -460,6 +460,10 @@ pub async fn the_store_never_holds_the_raw_token_and_rows_make_no_cookie(b: Back
                 STANDARD.encode(column),
                 column.iter().map(|b| format!("{b:02x}")).collect(),
             ] {
+                // Binary columns are no header value at all: nothing to send.
+                if axum::http::HeaderValue::from_str(&candidate).is_err() {
+                    continue;
+                }
                 let res = app.call("GET", "/me", Some(candidate.trim())).await;
                 assert_eq!(res.status, StatusCode::UNAUTHORIZED, "a column became a cookie");
             }

@@ -3,7 +3,9 @@
 
 mod backends;
 mod cases;
+mod faults;
 mod migrations;
+mod store_contract;
 mod support;
 
 /// Instantiates every listed case as a `#[tokio::test]` per backend, in modules named after
