@@ -295,7 +295,11 @@ impl Lifetimes {
     }
 
     /// Whether a session last extended at `refreshed_at` is due for a sliding extension now.
-    pub(crate) fn due_for_refresh(&self, refreshed_at: OffsetDateTime, now: OffsetDateTime) -> bool {
+    pub(crate) fn due_for_refresh(
+        &self,
+        refreshed_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> bool {
         now - refreshed_at >= self.refresh_interval()
     }
 }
@@ -318,7 +322,10 @@ mod tests {
         let now = datetime!(2030-01-01 0:00 UTC);
         let cap = now + Duration::days(3);
         assert_eq!(l.expiry(now, cap), cap);
-        assert_eq!(l.expiry(now, now + Duration::days(30)), now + Duration::days(7));
+        assert_eq!(
+            l.expiry(now, now + Duration::days(30)),
+            now + Duration::days(7)
+        );
     }
 
     #[test]
@@ -327,7 +334,10 @@ mod tests {
             .idle_timeout(Some(Duration::minutes(30)))
             .lifetimes;
         let now = datetime!(2030-01-01 0:00 UTC);
-        assert_eq!(l.expiry(now, now + Duration::days(30)), now + Duration::minutes(30));
+        assert_eq!(
+            l.expiry(now, now + Duration::days(30)),
+            now + Duration::minutes(30)
+        );
         assert!(!l.due_for_refresh(now, now + Duration::minutes(2)));
         assert!(l.due_for_refresh(now, now + Duration::minutes(3)));
     }

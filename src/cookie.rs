@@ -117,7 +117,9 @@ impl CookieConfig {
 
     /// `Set-Cookie` that hands the client a token for `max_age`.
     pub(crate) fn set(&self, token: &str, max_age: Duration) -> HeaderValue {
-        let seconds = max_age.clamp(Duration::ZERO, MAX_COOKIE_AGE).whole_seconds();
+        let seconds = max_age
+            .clamp(Duration::ZERO, MAX_COOKIE_AGE)
+            .whole_seconds();
         self.header(token, seconds)
     }
 
@@ -195,7 +197,11 @@ mod tests {
             "session-id=tok; Path=/; Max-Age=604800; HttpOnly; Secure; SameSite=Lax"
         );
         let v = CookieConfig::default().clear();
-        assert!(v.to_str().unwrap().contains("Max-Age=0; Expires=Thu, 01 Jan 1970"));
+        assert!(
+            v.to_str()
+                .unwrap()
+                .contains("Max-Age=0; Expires=Thu, 01 Jan 1970")
+        );
     }
 
     #[test]

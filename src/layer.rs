@@ -59,11 +59,7 @@ impl SessionLayer {
     /// misconfiguration stops the application at start-up instead of failing in browsers.
     pub fn database(store: impl SessionStore, config: SessionConfig) -> Self {
         config.validate();
-        let strategy = DatabaseStrategy::new(
-            store,
-            config.lifetimes.clone(),
-            config.store_timeout,
-        );
+        let strategy = DatabaseStrategy::new(store, config.lifetimes.clone(), config.store_timeout);
         Self {
             shared: Arc::new(Shared {
                 config,

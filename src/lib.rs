@@ -111,11 +111,11 @@ pub use guard::{
 pub use layer::{SessionLayer, SessionService};
 pub use session::{Session, SessionInfo};
 pub use sessions::Sessions;
-pub use store::{MemoryStore, SessionRecord, SessionStore};
 #[cfg(feature = "mysql")]
 pub use store::MySqlStore;
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
+pub use store::{MemoryStore, SessionRecord, SessionStore};
 pub use token::{SessionToken, TokenHash};

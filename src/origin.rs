@@ -81,23 +81,39 @@ mod tests {
         if let Some(r) = referer {
             h.insert(header::REFERER, HeaderValue::from_str(r).unwrap());
         }
-        is_cross_origin(&h, &Uri::from_static("/logout"), &["https://app.example.com".into()])
+        is_cross_origin(
+            &h,
+            &Uri::from_static("/logout"),
+            &["https://app.example.com".into()],
+        )
     }
 
     #[test]
     fn same_origin_passes_and_foreign_origin_fails() {
-        assert!(!check(Some("http://127.0.0.1:3000"), None, "127.0.0.1:3000"));
+        assert!(!check(
+            Some("http://127.0.0.1:3000"),
+            None,
+            "127.0.0.1:3000"
+        ));
         assert!(!check(Some("https://Example.com:443"), None, "example.com"));
         assert!(check(Some("http://127.0.0.1:4000"), None, "127.0.0.1:3000"));
         assert!(check(Some("null"), None, "127.0.0.1:3000"));
-        assert!(check(Some("https://evil.example"), Some("https://example.com/"), "example.com"));
+        assert!(check(
+            Some("https://evil.example"),
+            Some("https://example.com/"),
+            "example.com"
+        ));
     }
 
     #[test]
     fn referer_is_the_fallback_and_trusted_origins_pass() {
         assert!(!check(None, Some("https://example.com/a?b"), "example.com"));
         assert!(check(None, Some("https://evil.example/a"), "example.com"));
-        assert!(!check(Some("https://app.example.com"), None, "api.example.com"));
+        assert!(!check(
+            Some("https://app.example.com"),
+            None,
+            "api.example.com"
+        ));
         assert!(!check(None, None, "example.com"));
     }
 }

@@ -259,7 +259,11 @@ impl Sessions {
     /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
     /// answer.
     pub async fn list(&self) -> Result<Vec<SessionInfo>, Error> {
-        let current = self.request.session().await?.ok_or(Error::Unauthenticated)?;
+        let current = self
+            .request
+            .session()
+            .await?
+            .ok_or(Error::Unauthenticated)?;
         self.request
             .strategy()
             .list(
@@ -300,7 +304,11 @@ impl Sessions {
     /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
     /// answer.
     pub async fn revoke_others(&self) -> Result<u64, Error> {
-        let current = self.request.session().await?.ok_or(Error::Unauthenticated)?;
+        let current = self
+            .request
+            .session()
+            .await?
+            .ok_or(Error::Unauthenticated)?;
         self.request
             .strategy()
             .revoke_all(&current.info.user_id, Some(current.info.id))

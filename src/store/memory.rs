@@ -70,8 +70,7 @@ impl Rows {
 impl SessionStore for MemoryStore {
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
         let mut rows = self.rows();
-        if rows.by_id.contains_key(&record.id) || rows.id_by_hash.contains_key(&record.token_hash)
-        {
+        if rows.by_id.contains_key(&record.id) || rows.id_by_hash.contains_key(&record.token_hash) {
             return Err(StoreError::Duplicate);
         }
         rows.id_by_hash.insert(record.token_hash, record.id);
@@ -120,12 +119,7 @@ impl SessionStore for MemoryStore {
         })
     }
 
-    async fn rotate(
-        &self,
-        id: Uuid,
-        old: &TokenHash,
-        new: &TokenHash,
-    ) -> Result<bool, StoreError> {
+    async fn rotate(&self, id: Uuid, old: &TokenHash, new: &TokenHash) -> Result<bool, StoreError> {
         let mut rows = self.rows();
         if rows.id_by_hash.contains_key(new) {
             return Err(StoreError::Duplicate);

@@ -105,8 +105,7 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Swaps the token hash (rotation), only if the row still holds `old`. Returns `false`,
     /// writing nothing, otherwise.
-    async fn rotate(&self, id: Uuid, old: &TokenHash, new: &TokenHash)
-    -> Result<bool, StoreError>;
+    async fn rotate(&self, id: Uuid, old: &TokenHash, new: &TokenHash) -> Result<bool, StoreError>;
 
     /// Deletes one session of `user_id`. Returns whether a row was deleted; a session of another
     /// user is never touched.
@@ -151,12 +150,7 @@ impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<S> {
     ) -> Result<bool, StoreError> {
         (**self).update_data(id, expected_version, data).await
     }
-    async fn rotate(
-        &self,
-        id: Uuid,
-        old: &TokenHash,
-        new: &TokenHash,
-    ) -> Result<bool, StoreError> {
+    async fn rotate(&self, id: Uuid, old: &TokenHash, new: &TokenHash) -> Result<bool, StoreError> {
         (**self).rotate(id, old, new).await
     }
     async fn delete(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {

@@ -59,9 +59,7 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         session: &Resolved,
         now: OffsetDateTime,
     ) -> Result<Option<(Resolved, Issued)>, Error> {
-        let expires_at = self
-            .lifetimes
-            .expiry(now, session.info.absolute_expires_at);
+        let expires_at = self.lifetimes.expiry(now, session.info.absolute_expires_at);
         if !self
             .timed(self.store.touch(session.info.id, now, expires_at))
             .await?
@@ -249,7 +247,10 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         session: &Resolved,
         now: OffsetDateTime,
     ) -> Result<(Resolved, Issued), Error> {
-        let refreshed = self.extend(session, now).await?.ok_or(Error::Unauthenticated)?;
+        let refreshed = self
+            .extend(session, now)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
         tracing::debug!(session = %session.info.id, "session refreshed on request");
         Ok(refreshed)
     }

@@ -33,7 +33,13 @@ pub async fn login_sets_a_secure_cookie_and_the_session_resolves(b: Backend) {
     let alice = user();
     let login = app.login(&alice, "user").await;
     let cookie = &login.set_cookies()[0];
-    for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=604800"] {
+    for attr in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Path=/",
+        "Max-Age=604800",
+    ] {
         assert!(cookie.contains(attr), "{attr} missing in {cookie}");
     }
     assert!(!cookie.contains("Domain"), "{cookie}");
@@ -45,7 +51,10 @@ pub async fn login_sets_a_secure_cookie_and_the_session_resolves(b: Backend) {
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.json()["user_id"], alice.as_str());
     assert_eq!(me.json()["role"], "user");
-    assert!(me.set_cookies().is_empty(), "an unchanged request sends no cookie");
+    assert!(
+        me.set_cookies().is_empty(),
+        "an unchanged request sends no cookie"
+    );
     assert_eq!(app.call("GET", "/maybe", Some(&token)).await.body, alice);
 }
 
@@ -79,14 +88,23 @@ pub async fn guards_answer_401_403_and_redirect(b: Backend) {
 
     let page = app.call("GET", "/page?tab=a%20b", None).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    assert_eq!(page.headers[header::LOCATION], "/signin?next=/page%3Ftab%3Da%2520b");
+    assert_eq!(
+        page.headers[header::LOCATION],
+        "/signin?next=/page%3Ftab%3Da%2520b"
+    );
 
     let alice = app.login(&user(), "user").await.token().unwrap();
     let admin = app.call("GET", "/admin", Some(&alice)).await;
     assert_eq!(admin.status, StatusCode::FORBIDDEN);
     assert_eq!(admin.json()["error"], "forbidden");
-    assert_eq!(app.call("GET", "/page", Some(&alice)).await.status, StatusCode::OK);
-    assert_eq!(app.call("GET", "/guarded", Some(&alice)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call("GET", "/page", Some(&alice)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.call("GET", "/guarded", Some(&alice)).await.status,
+        StatusCode::OK
+    );
 
     let root = app.login(&user(), "admin").await.token().unwrap();
     let admin = app.call("GET", "/admin", Some(&root)).await;
@@ -98,12 +116,22 @@ pub async fn login_rotates_away_the_session_it_came_with(b: Backend) {
     let app = app!(b);
     let first = app.login(&user(), "user").await.token().unwrap();
     let again = app
-        .call("POST", &format!("/login/{}?role=user", user()), Some(&first))
+        .call(
+            "POST",
+            &format!("/login/{}?role=user", user()),
+            Some(&first),
+        )
         .await;
     let second = again.token().expect("new token");
     assert_ne!(first, second);
-    assert_eq!(app.call("GET", "/me", Some(&first)).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.call("GET", "/me", Some(&second)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call("GET", "/me", Some(&first)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.call("GET", "/me", Some(&second)).await.status,
+        StatusCode::OK
+    );
 }
 
 pub async fn a_token_chosen_by_the_client_is_never_accepted(b: Backend) {
@@ -113,7 +141,11 @@ pub async fn a_token_chosen_by_the_client_is_never_accepted(b: Backend) {
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
     assert!(me.clears_cookie());
     let login = app
-        .call("POST", &format!("/login/{}?role=user", user()), Some(&planted))
+        .call(
+            "POST",
+            &format!("/login/{}?role=user", user()),
+            Some(&planted),
+        )
         .await;
     assert_ne!(login.token().unwrap(), planted);
 }
@@ -140,10 +172,16 @@ pub async fn rotation_issues_a_new_token_and_kills_the_old(b: Backend) {
     assert_eq!(rotated.status, StatusCode::NO_CONTENT);
     let new = rotated.token().expect("rotation sets a cookie");
     assert_ne!(new, old);
-    assert_eq!(app.call("GET", "/me", Some(&old)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.call("GET", "/me", Some(&old)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let me = app.call("GET", "/me", Some(&new)).await;
     assert_eq!(me.json()["id"], id_before, "same session, new token");
-    assert_eq!(app.call("POST", "/rotate", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.call("POST", "/rotate", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 pub async fn sliding_refresh_writes_only_after_update_age(b: Backend) {
@@ -160,15 +198,27 @@ pub async fn sliding_refresh_writes_only_after_update_age(b: Backend) {
 
     app.clock.advance(Duration::hours(2));
     let refreshed = app.call("GET", "/me", Some(&token)).await;
-    assert_eq!(refreshed.token().as_deref(), Some(token.as_str()), "same token re-sent");
+    assert_eq!(
+        refreshed.token().as_deref(),
+        Some(token.as_str()),
+        "same token re-sent"
+    );
     assert_eq!(refreshed.headers[header::CACHE_CONTROL], "no-store");
     let expected = (START + Duration::hours(25) + Duration::days(7)).unix_timestamp();
     assert_eq!(refreshed.json()["expires_at"], expected);
-    assert_eq!(app.counts.writes(), writes + 1, "exactly one extension write");
+    assert_eq!(
+        app.counts.writes(),
+        writes + 1,
+        "exactly one extension write"
+    );
 
     let after = app.call("GET", "/me", Some(&token)).await;
     assert!(after.set_cookies().is_empty());
-    assert_eq!(after.json()["expires_at"], expected, "the extension was stored");
+    assert_eq!(
+        after.json()["expires_at"],
+        expected,
+        "the extension was stored"
+    );
 }
 
 pub async fn expired_sessions_are_rejected_before_cleanup(b: Backend) {
@@ -179,7 +229,11 @@ pub async fn expired_sessions_are_rejected_before_cleanup(b: Backend) {
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
     assert!(me.clears_cookie());
     if b != Backend::Memory {
-        assert_eq!(app.store.dump_rows().await.len(), 1, "still stored, yet rejected");
+        assert_eq!(
+            app.store.dump_rows().await.len(),
+            1,
+            "still stored, yet rejected"
+        );
     }
 }
 
@@ -193,7 +247,10 @@ pub async fn idle_timeout_ends_an_unused_session(b: Backend) {
         assert_eq!(me.status, StatusCode::OK);
     }
     app.clock.advance(Duration::minutes(31));
-    assert_eq!(app.call("GET", "/me", Some(&token)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.call("GET", "/me", Some(&token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 pub async fn absolute_timeout_caps_every_extension(b: Backend) {
@@ -214,7 +271,10 @@ pub async fn absolute_timeout_caps_every_extension(b: Backend) {
     }
     assert_eq!(last_expiry, cap);
     app.clock.set(START + Duration::days(10));
-    assert_eq!(app.call("GET", "/me", Some(&token)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.call("GET", "/me", Some(&token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 pub async fn explicit_refresh_extends_now(b: Backend) {
@@ -226,7 +286,10 @@ pub async fn explicit_refresh_extends_now(b: Backend) {
     let expected = (START + Duration::hours(1) + Duration::days(7)).unix_timestamp();
     assert_eq!(refreshed.json()["expires_at"], expected);
     assert_eq!(refreshed.token().as_deref(), Some(token.as_str()));
-    assert_eq!(app.call("POST", "/refresh", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.call("POST", "/refresh", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 pub async fn list_and_revoke_own_sessions(b: Backend) {
@@ -247,16 +310,32 @@ pub async fn list_and_revoke_own_sessions(b: Backend) {
     let foreign = app
         .call("DELETE", &format!("/sessions/{phone_id}"), Some(&mallory))
         .await;
-    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "someone else's session");
-    assert_eq!(app.call("GET", "/me", Some(&phone)).await.status, StatusCode::OK);
+    assert_eq!(
+        foreign.status,
+        StatusCode::NOT_FOUND,
+        "someone else's session"
+    );
+    assert_eq!(
+        app.call("GET", "/me", Some(&phone)).await.status,
+        StatusCode::OK
+    );
 
     let revoked = app
         .call("DELETE", &format!("/sessions/{phone_id}"), Some(&laptop))
         .await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
-    assert!(revoked.set_cookies().is_empty(), "revoking another session keeps this cookie");
-    assert_eq!(app.call("GET", "/me", Some(&phone)).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.call("GET", "/me", Some(&laptop)).await.status, StatusCode::OK);
+    assert!(
+        revoked.set_cookies().is_empty(),
+        "revoking another session keeps this cookie"
+    );
+    assert_eq!(
+        app.call("GET", "/me", Some(&phone)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.call("GET", "/me", Some(&laptop)).await.status,
+        StatusCode::OK
+    );
 }
 
 pub async fn revoke_others_keeps_only_this_session(b: Backend) {
@@ -265,9 +344,15 @@ pub async fn revoke_others_keeps_only_this_session(b: Backend) {
     let tokens: Vec<String> = futures_join(&app, &alice, 3).await;
     let kept = app.call("POST", "/revoke-others", Some(&tokens[0])).await;
     assert_eq!(kept.json(), 2);
-    assert_eq!(app.call("GET", "/me", Some(&tokens[0])).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call("GET", "/me", Some(&tokens[0])).await.status,
+        StatusCode::OK
+    );
     for t in &tokens[1..] {
-        assert_eq!(app.call("GET", "/me", Some(t)).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.call("GET", "/me", Some(t)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
     }
 }
 
@@ -282,9 +367,15 @@ pub async fn revoke_all_ends_every_session_of_the_user(b: Backend) {
     assert_eq!(all.json(), 3);
     assert!(all.clears_cookie(), "the current session was among them");
     for t in &tokens {
-        assert_eq!(app.call("GET", "/me", Some(t)).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.call("GET", "/me", Some(t)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
     }
-    assert_eq!(app.call("GET", "/me", Some(&bob)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call("GET", "/me", Some(&bob)).await.status,
+        StatusCode::OK
+    );
 }
 
 async fn futures_join(app: &TestApp, user: &str, n: usize) -> Vec<String> {
@@ -300,7 +391,10 @@ pub async fn data_updates_are_stored(b: Backend) {
     let token = app.login(&user(), "user").await.token().unwrap();
     let added = app.call("POST", "/items/book", Some(&token)).await;
     assert_eq!(added.status, StatusCode::OK);
-    assert!(added.set_cookies().is_empty(), "a data change keeps the cookie");
+    assert!(
+        added.set_cookies().is_empty(),
+        "a data change keeps the cookie"
+    );
     let me = app.call("GET", "/me", Some(&token)).await.json();
     assert_eq!(me["items"], serde_json::json!(["book"]));
     assert_eq!(me["version"], 1);
@@ -315,7 +409,10 @@ pub async fn concurrent_updates_keep_every_write(b: Backend) {
         let router = app.router.clone();
         let req = request("POST", &format!("/items/item{i}"), Some(&token));
         tasks.push(tokio::spawn(async move {
-            tower::ServiceExt::oneshot(router, req).await.unwrap().status()
+            tower::ServiceExt::oneshot(router, req)
+                .await
+                .unwrap()
+                .status()
         }));
     }
     for t in tasks {
@@ -340,7 +437,11 @@ pub async fn a_stale_plain_update_is_a_conflict_not_a_lost_write(b: Backend) {
     statuses.sort();
     assert_eq!(statuses, [StatusCode::NO_CONTENT, StatusCode::CONFLICT]);
     let me = app.call("GET", "/me", Some(&token)).await.json();
-    assert_eq!(me["items"].as_array().unwrap().len(), 1, "the loser wrote nothing");
+    assert_eq!(
+        me["items"].as_array().unwrap().len(),
+        1,
+        "the loser wrote nothing"
+    );
 }
 
 pub async fn garbage_cookies_are_401_and_cleared_without_a_store_query(b: Backend) {
@@ -367,13 +468,24 @@ pub async fn garbage_cookies_are_401_and_cleared_without_a_store_query(b: Backen
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "cookie {:.40}", value);
         assert!(res.clears_cookie(), "cookie {:.40} not cleared", value);
         let expected = usize::from(well_formed);
-        assert_eq!(app.counts.loads() - loads, expected, "store queries for {:.40}", value);
+        assert_eq!(
+            app.counts.loads() - loads,
+            expected,
+            "store queries for {:.40}",
+            value
+        );
     }
     // Not valid UTF-8, and duplicated cookies.
-    for raw in [&b"session-id=\xff\xfe\xfd"[..], &b"session-id=a; session-id=b"[..]] {
+    for raw in [
+        &b"session-id=\xff\xfe\xfd"[..],
+        &b"session-id=a; session-id=b"[..],
+    ] {
         let req = Request::builder()
             .uri("/me")
-            .header(header::COOKIE, axum::http::HeaderValue::from_bytes(raw).unwrap())
+            .header(
+                header::COOKIE,
+                axum::http::HeaderValue::from_bytes(raw).unwrap(),
+            )
             .body(Body::empty())
             .unwrap();
         let res = app.send(req).await;
@@ -399,8 +511,14 @@ pub async fn bearer_tokens_work_for_api_clients(b: Backend) {
     let res = app.send(req).await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.set_cookies().is_empty());
-    let query = app.call("GET", &format!("/me?session-id={token}"), None).await;
-    assert_eq!(query.status, StatusCode::UNAUTHORIZED, "never from the query string");
+    let query = app
+        .call("GET", &format!("/me?session-id={token}"), None)
+        .await;
+    assert_eq!(
+        query.status,
+        StatusCode::UNAUTHORIZED,
+        "never from the query string"
+    );
 }
 
 pub async fn cross_origin_state_changes_with_the_cookie_are_refused(b: Backend) {
@@ -416,7 +534,10 @@ pub async fn cross_origin_state_changes_with_the_cookie_are_refused(b: Backend) 
         .unwrap();
     let res = app.send(forged).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.call("GET", "/me", Some(&token)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call("GET", "/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
 
     let referer = Request::builder()
         .method("POST")
@@ -465,11 +586,18 @@ pub async fn the_store_never_holds_the_raw_token_and_rows_make_no_cookie(b: Back
                     continue;
                 }
                 let res = app.call("GET", "/me", Some(candidate.trim())).await;
-                assert_eq!(res.status, StatusCode::UNAUTHORIZED, "a column became a cookie");
+                assert_eq!(
+                    res.status,
+                    StatusCode::UNAUTHORIZED,
+                    "a column became a cookie"
+                );
             }
         }
     }
-    assert_eq!(app.call("GET", "/me", Some(&token)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call("GET", "/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use sessionward::{Session, SessionConfig, SessionLayer, SessionStore, SessionToken, require_session};
+use sessionward::{
+    Session, SessionConfig, SessionLayer, SessionStore, SessionToken, require_session,
+};
 use tower::ServiceExt as _;
 
 use crate::support::{Data, request};
@@ -16,7 +18,10 @@ fn app(store: impl SessionStore) -> Router {
     Router::new()
         .route("/guarded", get(|| async { "let through" }))
         .route_layer(require_session())
-        .route("/me", get(|s: Session<Data>| async move { s.user_id().to_owned() }))
+        .route(
+            "/me",
+            get(|s: Session<Data>| async move { s.user_id().to_owned() }),
+        )
         .route(
             "/maybe",
             get(|s: Option<Session<Data>>| async move { format!("{}", s.is_some()) }),
@@ -34,7 +39,11 @@ async fn assert_fails_closed(app: Router) {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
-        assert!(started.elapsed() < Duration::from_secs(5), "{path} took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{path} took {:?}",
+            started.elapsed()
+        );
         assert!(
             res.headers().get_all("set-cookie").iter().next().is_none(),
             "an unanswered check must not clear the cookie"

@@ -104,7 +104,11 @@ impl SessionStore for CountingStore {
         self.write();
         self.inner.delete(user_id, id).await
     }
-    async fn delete_user_sessions(&self, user: &str, keep: Option<Uuid>) -> Result<u64, StoreError> {
+    async fn delete_user_sessions(
+        &self,
+        user: &str,
+        keep: Option<Uuid>,
+    ) -> Result<u64, StoreError> {
         self.write();
         self.inner.delete_user_sessions(user, keep).await
     }
@@ -224,14 +228,20 @@ impl Reply {
     pub fn token(&self) -> Option<String> {
         let cookies = self.set_cookies();
         assert!(cookies.len() <= 1, "more than one Set-Cookie: {cookies:?}");
-        let value = cookies.first()?.strip_prefix("session-id=")?.split(';').next()?;
+        let value = cookies
+            .first()?
+            .strip_prefix("session-id=")?
+            .split(';')
+            .next()?;
         (!value.is_empty()).then(|| value.to_owned())
     }
 
     /// Whether the response removes the session cookie.
     pub fn clears_cookie(&self) -> bool {
         let cookies = self.set_cookies();
-        cookies.len() == 1 && cookies[0].starts_with("session-id=;") && cookies[0].contains("Max-Age=0")
+        cookies.len() == 1
+            && cookies[0].starts_with("session-id=;")
+            && cookies[0].contains("Max-Age=0")
     }
 
     pub fn json(&self) -> serde_json::Value {
