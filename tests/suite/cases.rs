@@ -603,3 +603,44 @@ pub async fn the_store_never_holds_the_raw_token_and_rows_make_no_cookie(b: Back
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
+
+pub async fn cleanup_deletes_only_expired_sessions_in_batches(b: Backend) {
+    let app = app!(b);
+    let keeper = app.login(&user(), "user").await.token().unwrap();
+    app.clock.advance(Duration::days(3));
+    for _ in 0..5 {
+        app.login(&user(), "user").await;
+    }
+    // The first session expires at day 7, the five others at day 10.
+    let (clock, control) = sessionward::Clock::manual(START + Duration::days(8));
+    let store = &*app.store.store;
+    let deleted = sessionward::delete_expired_sessions(store, &clock, 2).await.unwrap();
+    assert_eq!(deleted, 1);
+    control.set(START + Duration::days(10));
+    let deleted = sessionward::delete_expired_sessions(store, &clock, 2).await.unwrap();
+    assert_eq!(deleted, 5, "three batches of at most two");
+    assert_eq!(sessionward::delete_expired_sessions(store, &clock, 2).await.unwrap(), 0);
+    let _ = keeper;
+    if b != Backend::Memory {
+        assert!(app.store.dump_rows().await.is_empty());
+    }
+
+    // The background task does the same on its own.
+    app.clock.set(START);
+    let live = app.login(&user(), "user").await.token().unwrap();
+    let task = sessionward::spawn_cleanup(
+        app.store.store.clone(),
+        clock.clone(),
+        std::time::Duration::from_millis(20),
+        100,
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.call("GET", "/maybe", Some(&live)).await.body != "anonymous" {
+        assert!(std::time::Instant::now() < deadline, "cleanup task never ran");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    task.abort();
+    if b != Backend::Memory {
+        assert!(app.store.dump_rows().await.is_empty(), "deleted, not only expired");
+    }
+}

@@ -53,4 +53,5 @@ suite!(
     bearer_tokens_work_for_api_clients,
     cross_origin_state_changes_with_the_cookie_are_refused,
     the_store_never_holds_the_raw_token_and_rows_make_no_cookie,
+    cleanup_deletes_only_expired_sessions_in_batches,
 );
