@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
@@ -73,6 +73,7 @@ type Check = dyn Fn(&str) -> Result<bool, Error> + Send + Sync;
 pub struct Guard {
     check: Arc<Check>,
     login_url: Option<Arc<str>>,
+    forbidden_html: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -88,6 +89,7 @@ pub fn require_session() -> Guard {
     Guard {
         check: Arc::new(|_| Ok(true)),
         login_url: None,
+        forbidden_html: None,
     }
 }
 
@@ -124,43 +126,71 @@ impl Guard {
         Guard {
             check: Arc::new(move |json| Ok(check(&serde_json::from_str::<D>(json)?))),
             login_url: None,
+            forbidden_html: None,
         }
     }
 
-    /// For HTML routes: a request without a valid session is redirected (303) to `login_url`
-    /// with `?next=<the original path and query>`, and a refused check gets an HTML 403 page.
+    /// For HTML routes: a request without a valid session is redirected (303) to `login_url`,
+    /// with `?next=<the original path and query>` for GET and HEAD requests (a form POST cannot
+    /// be replayed by a redirect, so other methods go to `login_url` alone), and a refused
+    /// check gets an HTML 403 page.
+    ///
+    /// ```
+    /// let guard = sessionward::require_session().redirect_to("/login");
+    /// ```
     pub fn redirect_to(mut self, login_url: impl Into<String>) -> Guard {
         self.login_url = Some(login_url.into().into());
         self
     }
 
-    fn refuse(&self, error: Error, original: &str) -> Response {
+    /// The HTML page a refused check answers with on a [`redirect_to`](Self::redirect_to)
+    /// guard (default: a plain "403 Forbidden" page), so it can match the site's layout.
+    ///
+    /// ```
+    /// # #[derive(serde::Deserialize)] struct UserData { role: String }
+    /// # impl sessionward::Authorize for UserData {
+    /// #     fn has_role(&self, role: &str) -> bool { self.role == role }
+    /// # }
+    /// let guard = sessionward::require_role::<UserData>("admin")
+    ///     .redirect_to("/login")
+    ///     .forbidden_page("<!doctype html><title>No entry</title><h1>Admins only</h1>");
+    /// ```
+    pub fn forbidden_page(mut self, html: impl Into<String>) -> Guard {
+        self.forbidden_html = Some(html.into().into());
+        self
+    }
+
+    fn refuse(&self, error: Error, original: Option<&str>) -> Response {
         match (&self.login_url, error) {
             (Some(login), Error::Unauthenticated) => {
                 let mut target = String::from(&**login);
-                target.push(if login.contains('?') { '&' } else { '?' });
-                target.push_str("next=");
-                percent_encode_into(&mut target, original);
+                if let Some(original) = original {
+                    target.push(if login.contains('?') { '&' } else { '?' });
+                    target.push_str("next=");
+                    percent_encode_into(&mut target, original);
+                }
                 Redirect::to(&target).into_response()
             }
-            (Some(_), Error::Forbidden) => forbidden_page(),
+            (Some(_), Error::Forbidden) => {
+                let page = self
+                    .forbidden_html
+                    .as_deref()
+                    .unwrap_or(DEFAULT_FORBIDDEN_PAGE);
+                (
+                    StatusCode::FORBIDDEN,
+                    [(header::CACHE_CONTROL, "no-store")],
+                    Html(page.to_owned()),
+                )
+                    .into_response()
+            }
             (_, error) => error.into_response(),
         }
     }
 }
 
-fn forbidden_page() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        [(header::CACHE_CONTROL, "no-store")],
-        Html(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Forbidden</title></head>\
-             <body><h1>403 Forbidden</h1><p>Your account may not open this page.</p>\
-             <p><a href=\"/\">Home</a></p></body></html>",
-        ),
-    )
-        .into_response()
-}
+const DEFAULT_FORBIDDEN_PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\">\
+    <title>Forbidden</title></head><body><h1>403 Forbidden</h1>\
+    <p>Your account may not open this page.</p><p><a href=\"/\">Home</a></p></body></html>";
 
 /// A redirect target taken from a `next` parameter, if it is safe: a path on this site
 /// (`/...`, not `//host` or `/\host`), so a login form never becomes an open redirect.
@@ -223,11 +253,13 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let original = req
-                .uri()
-                .path_and_query()
-                .map_or("/", |pq| pq.as_str())
-                .to_owned();
+            // Only a GET or HEAD can be replayed by redirecting back after login.
+            let original = matches!(*req.method(), Method::GET | Method::HEAD).then(|| {
+                req.uri()
+                    .path_and_query()
+                    .map_or("/", |pq| pq.as_str())
+                    .to_owned()
+            });
             let verdict = match req.extensions().get::<Arc<RequestSession>>() {
                 None => Err(Error::MissingLayer),
                 Some(request) => match request.session().await {
@@ -242,7 +274,7 @@ where
             };
             match verdict {
                 Ok(()) => inner.call(req).await,
-                Err(e) => Ok(guard.refuse(e, &original)),
+                Err(e) => Ok(guard.refuse(e, original.as_deref())),
             }
         })
     }

@@ -93,6 +93,14 @@ pub async fn guards_answer_401_403_and_redirect(b: Backend) {
         "/signin?next=/page%3Ftab%3Da%2520b"
     );
 
+    let posted = app.call("POST", "/page", None).await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        posted.headers[header::LOCATION],
+        "/signin",
+        "a POST cannot be replayed"
+    );
+
     let alice = app.login(&user(), "user").await.token().unwrap();
     let admin = app.call("GET", "/admin", Some(&alice)).await;
     assert_eq!(admin.status, StatusCode::FORBIDDEN);
@@ -614,12 +622,21 @@ pub async fn cleanup_deletes_only_expired_sessions_in_batches(b: Backend) {
     // The first session expires at day 7, the five others at day 10.
     let (clock, control) = sessionward::Clock::manual(START + Duration::days(8));
     let store = &*app.store.store;
-    let deleted = sessionward::delete_expired_sessions(store, &clock, 2).await.unwrap();
+    let deleted = sessionward::delete_expired_sessions(store, &clock, 2)
+        .await
+        .unwrap();
     assert_eq!(deleted, 1);
     control.set(START + Duration::days(10));
-    let deleted = sessionward::delete_expired_sessions(store, &clock, 2).await.unwrap();
+    let deleted = sessionward::delete_expired_sessions(store, &clock, 2)
+        .await
+        .unwrap();
     assert_eq!(deleted, 5, "three batches of at most two");
-    assert_eq!(sessionward::delete_expired_sessions(store, &clock, 2).await.unwrap(), 0);
+    assert_eq!(
+        sessionward::delete_expired_sessions(store, &clock, 2)
+            .await
+            .unwrap(),
+        0
+    );
     let _ = keeper;
     if b != Backend::Memory {
         assert!(app.store.dump_rows().await.is_empty());
@@ -636,11 +653,17 @@ pub async fn cleanup_deletes_only_expired_sessions_in_batches(b: Backend) {
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while app.call("GET", "/maybe", Some(&live)).await.body != "anonymous" {
-        assert!(std::time::Instant::now() < deadline, "cleanup task never ran");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cleanup task never ran"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     task.abort();
     if b != Backend::Memory {
-        assert!(app.store.dump_rows().await.is_empty(), "deleted, not only expired");
+        assert!(
+            app.store.dump_rows().await.is_empty(),
+            "deleted, not only expired"
+        );
     }
 }

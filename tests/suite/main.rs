@@ -3,6 +3,7 @@
 
 mod backends;
 mod cases;
+mod demo;
 mod faults;
 mod migrations;
 mod store_contract;

@@ -259,7 +259,10 @@ fn router(layer: SessionLayer) -> Router {
         .route("/admin", get(|| async { "admin area" }))
         .route_layer(require_role::<Data>("admin"));
     let guarded_page = Router::new()
-        .route("/page", get(|| async { "members page" }))
+        .route(
+            "/page",
+            get(|| async { "members page" }).post(|| async { "posted" }),
+        )
         .route_layer(require_session().redirect_to("/signin"));
     let guarded_api = Router::new()
         .route("/guarded", get(|| async { "guarded" }))

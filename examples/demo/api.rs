@@ -1,0 +1,156 @@
+//! The JSON API: the same sessions as the pages, for scripts and single-page apps.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use sessionward::{Session, SessionInfo, Sessions};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::users::UserData;
+
+/// An API failure, always answered as `{"error": "..."}`.
+pub enum ApiError {
+    /// Store down, no session, ...: sessionward's own answer (503, 401, ...).
+    Session(sessionward::Error),
+    /// Any other refusal.
+    Status(StatusCode, String),
+}
+
+impl From<sessionward::Error> for ApiError {
+    fn from(e: sessionward::Error) -> Self {
+        ApiError::Session(e)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::Status(rejection.status(), rejection.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Session(e) => e.into_response(),
+            ApiError::Status(status, message) => {
+                (status, Json(serde_json::json!({ "error": message }))).into_response()
+            }
+        }
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::Status(StatusCode::NOT_FOUND, "no such session".to_owned())
+}
+
+/// The body of `POST /api/login`. No `Debug`: it holds a password.
+#[derive(Deserialize)]
+pub struct Credentials {
+    username: String,
+    password: String,
+}
+
+/// Who is logged in: the answer of `/api/login` and `/api/me`.
+#[derive(Serialize)]
+pub struct Me {
+    user_id: String,
+    role: String,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+/// One entry of `/api/sessions`.
+#[derive(Serialize)]
+pub struct SessionView {
+    id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+    current: bool,
+    user_agent: Option<String>,
+}
+
+impl From<SessionInfo> for SessionView {
+    fn from(info: SessionInfo) -> Self {
+        SessionView {
+            id: info.id,
+            created_at: info.created_at,
+            expires_at: info.expires_at,
+            current: info.current,
+            user_agent: info.user_agent,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Expiry {
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    sessions: Sessions,
+    body: Result<Json<Credentials>, JsonRejection>,
+) -> Result<Json<Me>, ApiError> {
+    let Json(credentials) = body?;
+    let Some(user) = state
+        .users
+        .authenticate(&credentials.username, credentials.password)
+        .await
+    else {
+        let message = "wrong username or password".to_owned();
+        return Err(ApiError::Status(StatusCode::UNAUTHORIZED, message));
+    };
+    let info = sessions.login(&user.name, &user).await?;
+    Ok(Json(Me {
+        user_id: info.user_id,
+        role: user.role,
+        expires_at: info.expires_at,
+    }))
+}
+
+pub async fn me(session: Session<UserData>) -> Json<Me> {
+    Json(Me {
+        user_id: session.user_id().to_owned(),
+        role: session.role.clone(),
+        expires_at: session.expires_at(),
+    })
+}
+
+pub async fn sessions(sessions: Sessions) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let list = sessions.list().await?;
+    Ok(Json(list.into_iter().map(SessionView::from).collect()))
+}
+
+pub async fn revoke(sessions: Sessions, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    if sessions.revoke(id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found())
+    }
+}
+
+pub async fn revoke_others(sessions: Sessions) -> Result<StatusCode, ApiError> {
+    sessions.revoke_others().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn refresh(sessions: Sessions) -> Result<Json<Expiry>, ApiError> {
+    let info = sessions.refresh().await?;
+    Ok(Json(Expiry {
+        expires_at: info.expires_at,
+    }))
+}
+
+pub async fn logout(sessions: Sessions) -> Result<StatusCode, ApiError> {
+    sessions.logout().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

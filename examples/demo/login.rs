@@ -1,0 +1,101 @@
+//! Logging in and out with the HTML form.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sessionward::{Error, Session, Sessions, safe_redirect_target};
+
+use crate::AppState;
+use crate::html::{escape, page};
+use crate::users::UserData;
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// The login form's fields. No `Debug`: it holds a password.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login_form(
+    session: Option<Session<UserData>>,
+    Query(query): Query<NextQuery>,
+) -> Response {
+    login_page(
+        session.as_ref().map(|s| s.data()),
+        query.next.as_deref(),
+        "",
+        None,
+    )
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    sessions: Sessions,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, Error> {
+    let next = form.next.as_deref().and_then(safe_redirect_target);
+    let Some(user) = state
+        .users
+        .authenticate(&form.username, form.password)
+        .await
+    else {
+        let page = login_page(
+            None,
+            next,
+            &form.username,
+            Some("Wrong username or password."),
+        );
+        return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+    };
+    sessions.login(&user.name, &user).await?;
+    Ok(Redirect::to(next.unwrap_or("/dashboard")).into_response())
+}
+
+fn login_page(
+    user: Option<&UserData>,
+    next: Option<&str>,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    let error = error.map_or(String::new(), |e| {
+        format!("<p class=\"error\">{}</p>", escape(e))
+    });
+    let next = next
+        .and_then(safe_redirect_target)
+        .map_or(String::new(), |next| {
+            format!(
+                "<input type=\"hidden\" name=\"next\" value=\"{}\">",
+                escape(next)
+            )
+        });
+    let body = format!(
+        "<div class=\"card\"><h1>Log in</h1>{error}\
+         <form method=\"post\" action=\"/login\">{next}\
+         <label for=\"username\">Username</label>\
+         <input type=\"text\" id=\"username\" name=\"username\" value=\"{username}\" \
+         autocomplete=\"username\" required autofocus>\
+         <label for=\"password\">Password</label>\
+         <input type=\"password\" id=\"password\" name=\"password\" \
+         autocomplete=\"current-password\" required>\
+         <p><button type=\"submit\">Log in</button></p></form>\
+         <p class=\"muted\">Try <code>alice</code> / <code>wonderland</code> or \
+         <code>admin</code> / <code>admin-password</code>.</p></div>",
+        username = escape(username),
+    );
+    page("Log in", user, &body)
+}
+
+pub async fn logout(sessions: Sessions) -> Result<Redirect, Error> {
+    sessions.logout().await?;
+    Ok(Redirect::to("/"))
+}

@@ -1,0 +1,156 @@
+//! A small web application on sessionward: login forms and a JSON API, role-guarded pages,
+//! a "your sessions" page with revoke buttons, sessions in SQLite, PostgreSQL or MySQL.
+//!
+//! ```text
+//! cargo run --example demo                       # http://127.0.0.1:3000, SQLite file
+//! PORT=8080 cargo run --example demo
+//! DATABASE_URL=postgres://user:pass@localhost/app cargo run --example demo --features postgres
+//! DATABASE_URL=mysql://user:pass@localhost/app cargo run --example demo --features mysql
+//! ```
+//!
+//! Log in as `alice` / `wonderland` (role `user`) or `admin` / `admin-password` (role `admin`).
+//! `INSECURE_COOKIES=1` drops the cookie's `Secure` attribute, for plain-http hosts other than
+//! localhost; `RUST_LOG` sets the log filter (default `info`).
+
+mod api;
+mod html;
+mod logging;
+mod login;
+mod pages;
+mod session_pages;
+mod store;
+mod users;
+
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::middleware::from_fn;
+use axum::routing::{delete, get, post};
+use sessionward::{
+    Clock, SessionConfig, SessionLayer, require_role, require_session, spawn_cleanup,
+};
+use tracing_subscriber::EnvFilter;
+
+use crate::users::{UserData, Users};
+
+/// How often expired sessions are deleted.
+const CLEANUP_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub users: Arc<Users>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let setting = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    let port = match setting("PORT") {
+        Some(port) => port
+            .parse::<u16>()
+            .map_err(|_| format!("PORT must be a port number, not {port:?}"))?,
+        None => 3000,
+    };
+    let url = setting("DATABASE_URL").unwrap_or_else(|| store::DEFAULT_URL.to_owned());
+    let (store, backend) = store::connect(&url).await?;
+
+    let mut config = SessionConfig::default();
+    if setting("INSECURE_COOKIES").is_some_and(|v| matches!(v.as_str(), "1" | "true")) {
+        tracing::warn!("INSECURE_COOKIES is set: the session cookie travels over plain http");
+        config = config.secure(false);
+    }
+    let _cleanup = spawn_cleanup(store.clone(), Clock::system(), CLEANUP_EVERY, 1_000);
+
+    let state = AppState {
+        users: Arc::new(Users::seed().await),
+    };
+    let app = app(state, SessionLayer::database(store, config));
+
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("sessionward demo on http://{addr}/ (sessions in {backend})");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| format!("server failed: {e}"))
+}
+
+/// Every route. Guards sit on sub-routers as `route_layer`s; the session layer wraps them all,
+/// and the request log wraps the session layer so it also sees the requests that layer refuses.
+fn app(state: AppState, sessions: SessionLayer) -> Router {
+    let public = Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(login::login_form).post(login::login))
+        .route("/logout", post(login::logout))
+        // These two send a visitor without a session to `/login?next=/sessions` themselves: a
+        // guard would send a POST to plain `/login` (a POST cannot be replayed after login).
+        .route("/sessions/{id}/revoke", post(session_pages::revoke))
+        .route(
+            "/sessions/revoke-others",
+            post(session_pages::revoke_others),
+        )
+        .route("/api/login", post(api::login))
+        .route("/api/logout", post(api::logout));
+
+    let pages = Router::new()
+        .route("/dashboard", get(pages::dashboard))
+        .route("/sessions", get(session_pages::sessions))
+        .route_layer(require_session().redirect_to("/login"));
+
+    let admin = Router::new()
+        .route("/admin", get(pages::admin))
+        .route_layer(
+            require_role::<UserData>("admin")
+                .redirect_to("/login")
+                .forbidden_page(html::standalone(
+                    "Forbidden",
+                    "<div class=\"card\"><h1>403 Forbidden</h1>\
+                     <p>Only administrators may open this page.</p>\
+                     <p><a href=\"/dashboard\">Back to the dashboard</a></p></div>",
+                )),
+        );
+
+    let api = Router::new()
+        .route("/api/me", get(api::me))
+        .route("/api/sessions", get(api::sessions))
+        .route("/api/sessions/{id}", delete(api::revoke))
+        .route("/api/sessions/revoke-others", post(api::revoke_others))
+        .route("/api/refresh", post(api::refresh))
+        .route_layer(require_session());
+
+    public
+        .merge(pages)
+        .merge(admin)
+        .merge(api)
+        .fallback(pages::not_found)
+        .with_state(state)
+        .layer(sessions)
+        .layer(from_fn(logging::log_requests))
+}
