@@ -11,9 +11,10 @@ use crate::cookie::{CookieConfig, SameSite};
 /// How sessions behave: cookie attributes, lifetimes, store timeout, cross-origin checks.
 ///
 /// Every setting has a secure default, so `SessionConfig::default()` is ready for production:
-/// cookie `session-id` (HttpOnly, Secure, SameSite=Lax, Path=/), sessions that live 7 days
-/// after their last extension, are extended at most once a day, never live past 30 days, and a
-/// store that does not answer within 3 seconds fails the request with 503.
+/// cookie `session-id` (HttpOnly, Secure, SameSite=Lax, Path=/), sessions extended at most once a
+/// day, and a store that does not answer within 3 seconds fails the request with 503. Lifetimes
+/// default per strategy: database sessions live 7 days after their last extension and never
+/// past 30 days; JWT sessions 30 days and never past 90 days.
 ///
 /// ```
 /// use sessionward::{SameSite, SessionConfig};
@@ -29,7 +30,7 @@ use crate::cookie::{CookieConfig, SameSite};
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
     pub(crate) cookie: CookieConfig,
-    pub(crate) lifetimes: Lifetimes,
+    pub(crate) lifetimes: LifetimeSettings,
     pub(crate) store_timeout: std::time::Duration,
     pub(crate) origin_check: OriginCheck,
     pub(crate) accept_bearer: bool,
@@ -40,10 +41,10 @@ impl Default for SessionConfig {
     fn default() -> Self {
         Self {
             cookie: CookieConfig::default(),
-            lifetimes: Lifetimes {
-                max_age: Duration::days(7),
+            lifetimes: LifetimeSettings {
+                max_age: None,
                 idle_timeout: None,
-                absolute_timeout: Duration::days(30),
+                absolute_timeout: None,
                 update_age: Duration::days(1),
             },
             store_timeout: std::time::Duration::from_secs(3),
@@ -118,13 +119,14 @@ impl SessionConfig {
         self
     }
 
-    /// How long a session lives after its last extension (default 7 days).
+    /// How long a session lives after its last extension (default 7 days for database
+    /// sessions, 30 days for JWT sessions).
     ///
     /// ```
     /// let config = sessionward::SessionConfig::default().max_age(time::Duration::days(1));
     /// ```
     pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.lifetimes.max_age = max_age;
+        self.lifetimes.max_age = Some(max_age);
         self
     }
 
@@ -142,15 +144,16 @@ impl SessionConfig {
         self
     }
 
-    /// The hard limit counted from login (default 30 days): no refresh extends a session past
-    /// it, so a stolen session dies at the latest this long after its login.
+    /// The hard limit counted from login (default 30 days for database sessions, 90 days for
+    /// JWT sessions): no refresh extends a session past it, so a stolen session dies at the
+    /// latest this long after its login.
     ///
     /// ```
     /// let config = sessionward::SessionConfig::default()
     ///     .absolute_timeout(time::Duration::hours(12));
     /// ```
     pub fn absolute_timeout(mut self, absolute_timeout: Duration) -> Self {
-        self.lifetimes.absolute_timeout = absolute_timeout;
+        self.lifetimes.absolute_timeout = Some(absolute_timeout);
         self
     }
 
@@ -234,8 +237,8 @@ impl SessionConfig {
     ///
     /// On a contradiction that would make sessions silently fail in browsers or never expire,
     /// with a message that says which setting to change.
-    pub(crate) fn validate(&self) {
-        let l = &self.lifetimes;
+    pub(crate) fn validate(&self, defaults: StrategyDefaults) -> Lifetimes {
+        let l = self.lifetimes.resolve(defaults);
         assert!(
             l.max_age > Duration::ZERO && l.absolute_timeout > Duration::ZERO,
             "sessionward: max_age and absolute_timeout must be positive"
@@ -251,6 +254,34 @@ impl SessionConfig {
             );
         }
         self.cookie.validate();
+        l
+    }
+}
+
+/// Lifetimes as configured; `None` takes the strategy's default.
+#[derive(Clone, Debug)]
+pub(crate) struct LifetimeSettings {
+    max_age: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    absolute_timeout: Option<Duration>,
+    update_age: Duration,
+}
+
+/// A strategy's default lifetimes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StrategyDefaults {
+    pub(crate) max_age: Duration,
+    pub(crate) absolute_timeout: Duration,
+}
+
+impl LifetimeSettings {
+    fn resolve(&self, defaults: StrategyDefaults) -> Lifetimes {
+        Lifetimes {
+            max_age: self.max_age.unwrap_or(defaults.max_age),
+            idle_timeout: self.idle_timeout,
+            absolute_timeout: self.absolute_timeout.unwrap_or(defaults.absolute_timeout),
+            update_age: self.update_age,
+        }
     }
 }
 
@@ -265,7 +296,7 @@ pub(crate) struct Lifetimes {
 
 impl Lifetimes {
     /// How long a session lives after an extension.
-    fn window(&self) -> Duration {
+    pub(crate) fn window(&self) -> Duration {
         match self.idle_timeout {
             Some(idle) => idle.min(self.max_age),
             None => self.max_age,
@@ -316,9 +347,14 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
+    const DEFAULTS: StrategyDefaults = StrategyDefaults {
+        max_age: Duration::days(7),
+        absolute_timeout: Duration::days(30),
+    };
+
     #[test]
     fn extension_never_passes_the_absolute_limit() {
-        let l = SessionConfig::default().lifetimes;
+        let l = SessionConfig::default().validate(DEFAULTS);
         let now = datetime!(2030-01-01 0:00 UTC);
         let cap = now + Duration::days(3);
         assert_eq!(l.expiry(now, cap), cap);
@@ -332,7 +368,7 @@ mod tests {
     fn idle_timeout_tightens_window_and_refresh_interval() {
         let l = SessionConfig::default()
             .idle_timeout(Some(Duration::minutes(30)))
-            .lifetimes;
+            .validate(DEFAULTS);
         let now = datetime!(2030-01-01 0:00 UTC);
         assert_eq!(
             l.expiry(now, now + Duration::days(30)),

@@ -29,6 +29,9 @@ pub enum Error {
     /// Session data could not be encoded, or stored data does not fit the requested type. 500.
     #[error("session data does not match the expected type")]
     Data(#[source] Arc<serde_json::Error>),
+    /// A session token could not be signed (a key the crypto backend refuses). 500.
+    #[error("the session token could not be signed")]
+    Signing,
     /// The request did not pass through a [`SessionLayer`](crate::SessionLayer). 500: a
     /// wiring mistake in the application.
     #[error("no SessionLayer is installed on this route")]
@@ -43,7 +46,9 @@ impl Error {
             Error::Forbidden => StatusCode::FORBIDDEN,
             Error::Conflict => StatusCode::CONFLICT,
             Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Data(_) | Error::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Data(_) | Error::Signing | Error::MissingLayer => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }
@@ -66,6 +71,7 @@ impl IntoResponse for Error {
             Error::Store(source) => tracing::error!(error = %source, "session store unavailable"),
             Error::Data(source) => tracing::error!(error = %source, "session data error"),
             Error::MissingLayer => tracing::error!("session extractor used without SessionLayer"),
+            Error::Signing => tracing::error!("session token signing failed"),
             Error::Unauthenticated | Error::Forbidden | Error::Conflict => {}
         }
         json_error(self.status(), &self.to_string())

@@ -20,8 +20,8 @@ use crate::error::json_error;
 use crate::origin::{is_cross_origin, is_state_changing};
 use crate::request::{Presented, RequestSession, Shared};
 use crate::store::SessionStore;
-use crate::strategy::ClientMeta;
-use crate::strategy::database::DatabaseStrategy;
+use crate::strategy::database::{DATABASE_DEFAULTS, DatabaseStrategy};
+use crate::strategy::{ClientMeta, Strategy};
 
 /// The longest `User-Agent` recorded with a session.
 const MAX_USER_AGENT: usize = 512;
@@ -58,13 +58,51 @@ impl SessionLayer {
     /// When `config` contradicts itself (for example a `__Host-` cookie with a domain), so a
     /// misconfiguration stops the application at start-up instead of failing in browsers.
     pub fn database(store: impl SessionStore, config: SessionConfig) -> Self {
-        config.validate();
-        let strategy = DatabaseStrategy::new(store, config.lifetimes.clone(), config.store_timeout);
+        let lifetimes = config.validate(DATABASE_DEFAULTS);
+        let strategy = DatabaseStrategy::new(store, lifetimes, config.store_timeout);
+        Self::with_strategy(config, Box::new(strategy))
+    }
+
+    /// JWT sessions: a signed token in the cookie (or `Authorization: Bearer`), the revocation
+    /// list in `revocations`. See [`jwt`](crate::jwt) for the claims and the revocation bound.
+    ///
+    /// ```
+    /// use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
+    /// use sessionward::{MemoryStore, SessionConfig, SessionLayer};
+    ///
+    /// let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "x".repeat(32));
+    /// let keys = JwtKeys::new(JwtKey::hs256("main", secret).expect("a 32-byte secret")).unwrap();
+    /// let layer = SessionLayer::jwt(
+    ///     JwtConfig::new(keys, "my-app", "my-app"),
+    ///     MemoryStore::new(),
+    ///     SessionConfig::default(),
+    /// );
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `config` contradicts itself, as for [`database`](Self::database).
+    #[cfg(feature = "jwt")]
+    pub fn jwt(
+        jwt: crate::jwt::JwtConfig,
+        revocations: impl crate::jwt::RevocationStore,
+        config: SessionConfig,
+    ) -> Self {
+        use crate::strategy::jwt::{JWT_DEFAULTS, JwtStrategy};
+        let lifetimes = config.validate(JWT_DEFAULTS);
+        let strategy = JwtStrategy::new(
+            jwt,
+            revocations,
+            lifetimes,
+            config.store_timeout,
+            config.clock.clone(),
+        );
+        Self::with_strategy(config, Box::new(strategy))
+    }
+
+    pub(crate) fn with_strategy(config: SessionConfig, strategy: Box<dyn Strategy>) -> Self {
         Self {
-            shared: Arc::new(Shared {
-                config,
-                strategy: Box::new(strategy),
-            }),
+            shared: Arc::new(Shared { config, strategy }),
         }
     }
 }

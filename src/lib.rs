@@ -90,6 +90,8 @@ mod cookie;
 mod error;
 mod extract;
 mod guard;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 mod layer;
 mod origin;
 mod request;

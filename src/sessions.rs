@@ -266,11 +266,7 @@ impl Sessions {
             .ok_or(Error::Unauthenticated)?;
         self.request
             .strategy()
-            .list(
-                &current.info.user_id,
-                Some(current.info.id),
-                self.request.now(),
-            )
+            .list(&current, self.request.now())
             .await
     }
 
@@ -285,11 +281,7 @@ impl Sessions {
     pub async fn revoke(&self, id: Uuid) -> Result<bool, Error> {
         let mut state = self.request.resolved_state().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
-        let revoked = self
-            .request
-            .strategy()
-            .revoke(&current.info.user_id, id)
-            .await?;
+        let revoked = self.request.strategy().revoke(&current, id).await?;
         if revoked && id == current.info.id {
             state.replace(None, None);
         }
@@ -297,32 +289,40 @@ impl Sessions {
     }
 
     /// Ends every session of the current user except this one ("sign out everywhere else").
-    /// Returns how many were ended.
+    /// Returns how many were ended (always 0 on JWT sessions, which cannot be counted; the
+    /// current token is re-issued there so that it survives).
     ///
     /// # Errors
     ///
     /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
     /// answer.
     pub async fn revoke_others(&self) -> Result<u64, Error> {
-        let current = self
+        let mut state = self.request.resolved_state().await;
+        let current = state.session()?.ok_or(Error::Unauthenticated)?;
+        let (count, reissued) = self
             .request
-            .session()
-            .await?
-            .ok_or(Error::Unauthenticated)?;
-        self.request
             .strategy()
-            .revoke_all(&current.info.user_id, Some(current.info.id))
-            .await
+            .revoke_others(&current, self.request.now())
+            .await?;
+        if let Some((session, issued)) = reissued {
+            state.replace(Some(session), Some(issued));
+        }
+        Ok(count)
     }
 
     /// Ends every session of `user_id` (after a password change, or from an admin tool). Needs
     /// no session of its own; if the current session is among them, its cookie is cleared.
+    /// Returns how many were ended (always 0 on JWT sessions, which cannot be counted).
     ///
     /// # Errors
     ///
     /// [`Error::Store`] when the store cannot answer.
     pub async fn revoke_all(&self, user_id: &str) -> Result<u64, Error> {
-        let count = self.request.strategy().revoke_all(user_id, None).await?;
+        let count = self
+            .request
+            .strategy()
+            .revoke_all(user_id, self.request.now())
+            .await?;
         let mut state = self.request.resolved_state().await;
         if let Ok(Some(current)) = state.session()
             && current.info.user_id == user_id

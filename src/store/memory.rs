@@ -24,6 +24,8 @@ use crate::token::TokenHash;
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Rows>>,
+    #[cfg(feature = "jwt")]
+    revocations: Arc<Mutex<Vec<crate::jwt::Revocation>>>,
 }
 
 #[derive(Debug, Default)]
@@ -182,5 +184,46 @@ impl SessionStore for MemoryStore {
             rows.remove(*id);
         }
         Ok(doomed.len() as u64)
+    }
+}
+
+#[cfg(feature = "jwt")]
+#[async_trait]
+impl crate::jwt::RevocationStore for MemoryStore {
+    async fn add_revocation(&self, revocation: &crate::jwt::Revocation) -> Result<(), StoreError> {
+        let mut list = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
+        if list.iter().any(|r| r.id == revocation.id) {
+            return Err(StoreError::Duplicate);
+        }
+        list.push(revocation.clone());
+        Ok(())
+    }
+
+    async fn revocations_since(
+        &self,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Vec<crate::jwt::Revocation>, StoreError> {
+        let list = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(list
+            .iter()
+            .filter(|r| r.revoked_at >= since && r.expires_at > now)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_expired_revocations(
+        &self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        let mut list = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
+        let mut deleted = 0;
+        list.retain(|r| {
+            let doomed = r.expires_at <= now && deleted < u64::from(batch);
+            deleted += u64::from(doomed);
+            !doomed
+        });
+        Ok(deleted)
     }
 }

@@ -7,11 +7,17 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{ClientMeta, Issued, Resolution, Resolved, Strategy};
-use crate::config::Lifetimes;
+use crate::config::{Lifetimes, StrategyDefaults};
 use crate::error::{Error, StoreError};
 use crate::session::SessionInfo;
 use crate::store::{SessionRecord, SessionStore};
 use crate::token::SessionToken;
+
+/// Database sessions live 7 days after their last extension, 30 days at most.
+pub(crate) const DATABASE_DEFAULTS: StrategyDefaults = StrategyDefaults {
+    max_age: time::Duration::days(7),
+    absolute_timeout: time::Duration::days(30),
+};
 
 pub(crate) struct DatabaseStrategy<S> {
     store: S,
@@ -257,19 +263,20 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
 
     async fn list(
         &self,
-        user_id: &str,
-        current: Option<Uuid>,
+        current: &Resolved,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, Error> {
+        let user_id = &current.info.user_id;
         let records = self.timed(self.store.list_user_sessions(user_id)).await?;
         Ok(records
             .iter()
             .filter(|r| Self::valid_at(r, now))
-            .map(|r| info(r, Some(r.id) == current))
+            .map(|r| info(r, r.id == current.info.id))
             .collect())
     }
 
-    async fn revoke(&self, user_id: &str, id: Uuid) -> Result<bool, Error> {
+    async fn revoke(&self, current: &Resolved, id: Uuid) -> Result<bool, Error> {
+        let user_id = &current.info.user_id;
         let deleted = self.timed(self.store.delete(user_id, id)).await?;
         if deleted {
             tracing::info!(session = %id, "session revoked");
@@ -277,11 +284,25 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         Ok(deleted)
     }
 
-    async fn revoke_all(&self, user_id: &str, keep: Option<Uuid>) -> Result<u64, Error> {
+    async fn revoke_others(
+        &self,
+        current: &Resolved,
+        _now: OffsetDateTime,
+    ) -> Result<(u64, Option<(Resolved, Issued)>), Error> {
+        let keep = current.info.id;
+        let store = &self.store;
         let n = self
-            .timed(self.store.delete_user_sessions(user_id, keep))
+            .timed(store.delete_user_sessions(&current.info.user_id, Some(keep)))
             .await?;
-        tracing::info!(count = n, kept = ?keep, "user sessions revoked");
+        tracing::info!(count = n, kept = %keep, "other sessions of the user revoked");
+        Ok((n, None))
+    }
+
+    async fn revoke_all(&self, user_id: &str, _now: OffsetDateTime) -> Result<u64, Error> {
+        let n = self
+            .timed(self.store.delete_user_sessions(user_id, None))
+            .await?;
+        tracing::info!(count = n, "all sessions of a user revoked");
         Ok(n)
     }
 }

@@ -10,6 +10,8 @@ use crate::error::Error;
 use crate::session::SessionInfo;
 
 pub(crate) mod database;
+#[cfg(feature = "jwt")]
+pub(crate) mod jwt;
 
 /// A session the current request holds, in strategy-neutral form.
 #[derive(Clone, Debug)]
@@ -99,17 +101,24 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<(Resolved, Issued), Error>;
 
-    /// The live sessions of a user, newest first; `current` marks the one with id `current`.
+    /// The live sessions of the current user, newest first, with `current` marked.
     async fn list(
         &self,
-        user_id: &str,
-        current: Option<Uuid>,
+        current: &Resolved,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, Error>;
 
-    /// Ends one session of `user_id`. `false` when there is no such session of that user.
-    async fn revoke(&self, user_id: &str, id: Uuid) -> Result<bool, Error>;
+    /// Ends one session of the current user. `false` when the user has no such session.
+    async fn revoke(&self, current: &Resolved, id: Uuid) -> Result<bool, Error>;
 
-    /// Ends every session of `user_id` except `keep`. Returns how many.
-    async fn revoke_all(&self, user_id: &str, keep: Option<Uuid>) -> Result<u64, Error>;
+    /// Ends every session of the current user but `current`. Returns how many (when the
+    /// strategy can count them) and, when keeping `current` alive needs a new token, that token.
+    async fn revoke_others(
+        &self,
+        current: &Resolved,
+        now: OffsetDateTime,
+    ) -> Result<(u64, Option<(Resolved, Issued)>), Error>;
+
+    /// Ends every session of `user_id`. Returns how many, when the strategy can count them.
+    async fn revoke_all(&self, user_id: &str, now: OffsetDateTime) -> Result<u64, Error>;
 }

@@ -1,0 +1,69 @@
+//! The claims of a sessionward JWT.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// Claim names the crate sets itself; custom session data may not use them.
+pub(crate) const RESERVED: [&str; 10] = [
+    "sub",
+    "sid",
+    "jti",
+    "iat",
+    "exp",
+    "nbf",
+    "iss",
+    "aud",
+    "auth_time",
+    "abs_exp",
+];
+
+/// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Every claim of a token. Times are whole seconds since the Unix epoch; a claim of the wrong
+/// JSON type fails deserialization, so such a token is never a session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Claims {
+    /// The user id.
+    pub(crate) sub: String,
+    /// The session id: the same across re-issues, the key of logout revocation.
+    pub(crate) sid: Uuid,
+    /// New on every issue.
+    pub(crate) jti: String,
+    pub(crate) iat: i64,
+    pub(crate) exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) nbf: Option<i64>,
+    pub(crate) iss: String,
+    pub(crate) aud: Audience,
+    /// Sign-in time: what "revoke all of a user's sessions" compares against.
+    pub(crate) auth_time: i64,
+    /// The absolute limit, fixed at sign-in: no re-issue goes past it.
+    pub(crate) abs_exp: i64,
+    /// The application's data, as further top-level claims.
+    #[serde(flatten)]
+    pub(crate) custom: Map<String, Value>,
+}
+
+/// Turns the application's data (JSON text) into custom claims: it must be a JSON object whose
+/// keys avoid the reserved claim names.
+pub(crate) fn custom_claims(data: &str) -> Result<Map<String, Value>, serde_json::Error> {
+    use serde::de::Error as _;
+    let Value::Object(map) = serde_json::from_str(data)? else {
+        return Err(serde_json::Error::custom(
+            "JWT session data must serialize to a JSON object (its fields become claims)",
+        ));
+    };
+    if let Some(clash) = RESERVED.iter().find(|name| map.contains_key(**name)) {
+        return Err(serde_json::Error::custom(format!(
+            "JWT session data may not use the reserved claim name {clash:?}"
+        )));
+    }
+    Ok(map)
+}

@@ -1,0 +1,151 @@
+//! [`JwtConfig`]: keys, issuer and audience, leeway, revocation refresh, and the issue callback.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::keys::JwtKeys;
+use crate::error::Error;
+
+/// Why a token is being issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IssueReason {
+    /// Sign-in ([`Sessions::login`](crate::Sessions::login)).
+    SignIn,
+    /// Sliding re-issue, [`Sessions::refresh`](crate::Sessions::refresh), rotation, or keeping
+    /// the current token alive across `revoke_others`.
+    Refresh,
+    /// [`Sessions::update`](crate::Sessions::update) / [`Sessions::modify`](crate::Sessions::modify).
+    Update,
+}
+
+/// What the issue callback sees: Auth.js's `jwt` callback, typed.
+#[derive(Clone, Debug)]
+pub struct TokenIssue<D> {
+    /// The user the token is for (`sub`).
+    pub user_id: String,
+    /// The session (`sid`).
+    pub session_id: Uuid,
+    /// Why it is being issued.
+    pub reason: IssueReason,
+    /// The session data about to become the token's custom claims.
+    pub data: D,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// The erased callback: takes and returns the data as JSON text.
+pub(crate) type IssueHook = Arc<
+    dyn Fn(String, Uuid, IssueReason, String) -> BoxFuture<Result<String, Error>> + Send + Sync,
+>;
+
+/// JWT settings. Lifetimes, cookie and timeouts come from the
+/// [`SessionConfig`](crate::SessionConfig) passed beside it.
+#[derive(Clone)]
+pub struct JwtConfig {
+    pub(crate) keys: JwtKeys,
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    pub(crate) leeway: time::Duration,
+    pub(crate) revocation_refresh: std::time::Duration,
+    pub(crate) hook: Option<IssueHook>,
+}
+
+impl fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtConfig")
+            .field("keys", &self.keys)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
+            .field("revocation_refresh", &self.revocation_refresh)
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
+}
+
+impl JwtConfig {
+    /// Tokens signed with `keys`, issued by and for `issuer` / `audience` (both required and
+    /// checked on every token). Leeway 30 s; revocation refresh every 5 s.
+    pub fn new(keys: JwtKeys, issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            keys,
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway: time::Duration::seconds(30),
+            revocation_refresh: std::time::Duration::from_secs(5),
+            hook: None,
+        }
+    }
+
+    /// Clock tolerance for `exp`, `nbf` and `iat` (default 30 s). Keep it small.
+    ///
+    /// ```
+    /// # use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
+    /// # let keys = JwtKeys::new(JwtKey::hs256("k", [7u8; 32]).unwrap()).unwrap();
+    /// let jwt = JwtConfig::new(keys, "app", "app").leeway(time::Duration::seconds(5));
+    /// ```
+    pub fn leeway(mut self, leeway: time::Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// How often the in-memory revocation list is refreshed from the store (default 5 s): the
+    /// bound on how long a revocation made by another instance takes to apply here.
+    ///
+    /// ```
+    /// # use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
+    /// # let keys = JwtKeys::new(JwtKey::hs256("k", [7u8; 32]).unwrap()).unwrap();
+    /// let jwt = JwtConfig::new(keys, "app", "app")
+    ///     .revocation_refresh(std::time::Duration::from_secs(1));
+    /// ```
+    pub fn revocation_refresh(mut self, interval: std::time::Duration) -> Self {
+        self.revocation_refresh = interval;
+        self
+    }
+
+    /// A callback run whenever a token is issued or re-issued (sign-in, refresh, update) that
+    /// may rewrite the session data, for example reload the user's role from the application's
+    /// database: Auth.js's `jwt` callback. An error fails the request that issues the token.
+    ///
+    /// ```
+    /// # use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys, TokenIssue};
+    /// # let keys = JwtKeys::new(JwtKey::hs256("k", [7u8; 32]).unwrap()).unwrap();
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct UserData { role: String }
+    ///
+    /// let jwt = JwtConfig::new(keys, "app", "app").on_issue(|issue: TokenIssue<UserData>| async move {
+    ///     let mut data = issue.data;
+    ///     data.role = "user".into(); // e.g. SELECT role FROM users WHERE id = $1
+    ///     Ok(data)
+    /// });
+    /// ```
+    pub fn on_issue<D, F, Fut>(mut self, callback: F) -> Self
+    where
+        D: Serialize + DeserializeOwned + Send + 'static,
+        F: Fn(TokenIssue<D>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<D, Error>> + Send + 'static,
+    {
+        let callback = Arc::new(callback);
+        self.hook = Some(Arc::new(move |user_id, session_id, reason, data| {
+            let callback = callback.clone();
+            Box::pin(async move {
+                let data: D = serde_json::from_str(&data)?;
+                let issue = TokenIssue {
+                    user_id,
+                    session_id,
+                    reason,
+                    data,
+                };
+                let data = callback(issue).await?;
+                Ok(serde_json::to_string(&data)?)
+            })
+        }));
+        self
+    }
+}

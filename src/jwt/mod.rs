@@ -1,0 +1,45 @@
+//! JWT sessions: signed tokens in the same cookie (or `Authorization: Bearer`), with real
+//! revocation. Behind the `jwt` feature.
+//!
+//! ```
+//! use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
+//! use sessionward::{MemoryStore, SessionConfig, SessionLayer};
+//!
+//! let key = JwtKey::hs256("2026-11", b"a-secret-of-at-least-thirty-two-bytes!").unwrap();
+//! let jwt = JwtConfig::new(JwtKeys::new(key).unwrap(), "my-app", "my-app");
+//! // The revocation list lives in a store: MemoryStore here, SqliteStore / PostgresStore /
+//! // MySqlStore in production.
+//! let layer = SessionLayer::jwt(jwt, MemoryStore::new(), SessionConfig::default());
+//! ```
+//!
+//! ## Tokens
+//!
+//! Claims: `sub` (user id), `sid` (session id, stable across re-issues), `jti` (new on every
+//! issue), `iat`, `exp`, `iss`, `aud`, `auth_time` (sign-in), `abs_exp` (the absolute limit,
+//! fixed at sign-in), plus the fields of your session data as further top-level claims. The
+//! header names the signing key's `kid`; a token is verified only with the key of that `kid`
+//! and only with that key's algorithm, so `alg: none`, algorithm confusion and unknown keys
+//! are rejected. `jku`, `jwk`, `x5u` and `x5c` headers are ignored.
+//!
+//! ## Revocation, and its bound
+//!
+//! Logout, rotation and revoke add the session's `sid` to the revocation list, which kills every
+//! token ever issued for that session. `revoke_all(user)` kills every token of that user signed
+//! in at or before that second. Every request checks an in-memory copy of the list (no store
+//! round-trip). Revocations made by this process apply at once; those made by other instances
+//! sharing the store apply within `revocation_refresh` (default 5 s) plus clock skew between the
+//! instances (entries are fetched with a 30 s overlap, so skew below that loses nothing). If
+//! the store cannot be read for `max(6 × revocation_refresh, 30 s)`, requests fail with 503
+//! rather than trust an old copy.
+
+mod claims;
+mod config;
+mod keys;
+mod revocation;
+
+pub use config::{IssueReason, JwtConfig, TokenIssue};
+pub use keys::{JwtKey, JwtKeys, KeyError, MIN_HS256_SECRET};
+pub use revocation::{Revocation, RevocationStore, Revoked};
+
+pub(crate) use claims::{Audience, Claims, custom_claims};
+pub(crate) use revocation::RevocationList;

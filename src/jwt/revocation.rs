@@ -1,0 +1,266 @@
+//! JWT revocation: the stored list, and the in-memory copy every request checks.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::error::{Error, StoreError};
+
+/// What a revocation covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revoked {
+    /// Every token of one session (its `sid`), whatever its `jti`: logout, revoke, rotation.
+    Session(Uuid),
+    /// Every token of a user signed in at or before the revocation's `revoked_at`
+    /// ("sign out everywhere", after a password change).
+    User(String),
+}
+
+/// One entry of the revocation list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    /// Unique id of the entry.
+    pub id: Uuid,
+    /// What it covers.
+    pub target: Revoked,
+    /// When it was made; for [`Revoked::User`], tokens signed in at or before this second die.
+    pub revoked_at: OffsetDateTime,
+    /// When every token it covers has expired anyway, so the entry can go.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Where the JWT revocation list lives. `MemoryStore` and, behind their features, the SQL
+/// stores implement it, in the table `sessionward_revocations`.
+#[async_trait]
+pub trait RevocationStore: Send + Sync + 'static {
+    /// Adds an entry.
+    async fn add_revocation(&self, revocation: &Revocation) -> Result<(), StoreError>;
+
+    /// Entries made at or after `since` that have not expired at `now`.
+    async fn revocations_since(
+        &self,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Revocation>, StoreError>;
+
+    /// Deletes at most `batch` entries expired at `now`. Returns how many.
+    async fn delete_expired_revocations(
+        &self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> Result<u64, StoreError>;
+}
+
+#[async_trait]
+impl<S: RevocationStore + ?Sized> RevocationStore for Arc<S> {
+    async fn add_revocation(&self, revocation: &Revocation) -> Result<(), StoreError> {
+        (**self).add_revocation(revocation).await
+    }
+    async fn revocations_since(
+        &self,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        (**self).revocations_since(since, now).await
+    }
+    async fn delete_expired_revocations(
+        &self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        (**self).delete_expired_revocations(now, batch).await
+    }
+}
+
+/// How far back each refresh looks beyond the previous one, to catch entries written by
+/// instances whose clocks run behind or whose transactions committed late.
+const OVERLAP: time::Duration = time::Duration::seconds(30);
+/// Expired entries are deleted from the store every this many refreshes.
+const CLEANUP_EVERY: u32 = 120;
+const CLEANUP_BATCH: u32 = 1_000;
+
+#[derive(Default)]
+struct Entries {
+    sessions: HashMap<Uuid, OffsetDateTime>,
+    /// user id -> (latest revoked_at, its expiry)
+    users: HashMap<String, (OffsetDateTime, OffsetDateTime)>,
+    /// Monotonic time of the last successful refresh.
+    synced_at: Option<Instant>,
+    /// Crate-clock time at which the last successful refresh started.
+    since: Option<OffsetDateTime>,
+}
+
+impl Entries {
+    fn insert(&mut self, r: Revocation) {
+        match r.target {
+            Revoked::Session(sid) => {
+                self.sessions.insert(sid, r.expires_at);
+            }
+            Revoked::User(user) => {
+                let entry = self
+                    .users
+                    .entry(user)
+                    .or_insert((r.revoked_at, r.expires_at));
+                entry.0 = entry.0.max(r.revoked_at);
+                entry.1 = entry.1.max(r.expires_at);
+            }
+        }
+    }
+
+    fn forget_expired(&mut self, now: OffsetDateTime) {
+        self.sessions.retain(|_, expires| *expires > now);
+        self.users.retain(|_, (_, expires)| *expires > now);
+    }
+}
+
+/// The in-memory copy of the revocation list. Requests read it without a store round-trip;
+/// revocations made by this process enter it at once; a background task refreshes it from the
+/// store every `interval` for revocations made by other instances. When no refresh has
+/// succeeded for `max_staleness`, checks fail (503) instead of trusting an old copy.
+pub(crate) struct RevocationList {
+    store: Box<dyn RevocationStore>,
+    entries: RwLock<Entries>,
+    refresh: tokio::sync::Mutex<u32>,
+    interval: std::time::Duration,
+    max_staleness: std::time::Duration,
+    timeout: std::time::Duration,
+    clock: Clock,
+    task: OnceLock<()>,
+}
+
+impl RevocationList {
+    pub(crate) fn new(
+        store: impl RevocationStore,
+        interval: std::time::Duration,
+        timeout: std::time::Duration,
+        clock: Clock,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store: Box::new(store),
+            entries: RwLock::new(Entries::default()),
+            refresh: tokio::sync::Mutex::new(0),
+            interval,
+            max_staleness: (interval * 6).max(std::time::Duration::from_secs(30)),
+            timeout,
+            clock,
+            task: OnceLock::new(),
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
+        self.entries.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Entries> {
+        self.entries.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn fresh(&self) -> bool {
+        self.read()
+            .synced_at
+            .is_some_and(|t| t.elapsed() <= self.max_staleness)
+    }
+
+    /// Makes sure the copy is fresh enough to answer, refreshing it inline when it is not (the
+    /// first request, or after the store was unreachable), and starts the background refresh.
+    pub(crate) async fn ready(self: &Arc<Self>) -> Result<(), Error> {
+        self.task.get_or_init(|| {
+            tokio::spawn(refresh_forever(Arc::downgrade(self), self.interval));
+        });
+        if self.fresh() {
+            return Ok(());
+        }
+        self.refresh(true).await
+    }
+
+    /// Whether a token of `sid`, for `user` signed in at `auth_time`, is revoked.
+    pub(crate) fn is_revoked(&self, sid: Uuid, user: &str, auth_time: i64) -> bool {
+        let entries = self.read();
+        entries.sessions.contains_key(&sid)
+            || entries
+                .users
+                .get(user)
+                .is_some_and(|(at, _)| auth_time <= at.unix_timestamp())
+    }
+
+    /// The earliest sign-in time a new token of `user` may carry so that no known revocation
+    /// covers it.
+    pub(crate) fn earliest_auth_time(&self, user: &str, now: i64) -> i64 {
+        match self.read().users.get(user) {
+            Some((at, _)) => now.max(at.unix_timestamp() + 1),
+            None => now,
+        }
+    }
+
+    /// Stores a revocation, then applies it here at once.
+    pub(crate) async fn add(&self, revocation: Revocation) -> Result<(), Error> {
+        match tokio::time::timeout(self.timeout, self.store.add_revocation(&revocation)).await {
+            Ok(result) => result?,
+            Err(_) => return Err(StoreError::Timeout(self.timeout).into()),
+        }
+        tracing::info!(target_kind = ?kind(&revocation.target), "session revoked (JWT)");
+        self.write().insert(revocation);
+        Ok(())
+    }
+
+    /// One refresh from the store. Refreshes are serialized; with `only_if_stale`, a caller
+    /// that waited for another refresh returns without a second one.
+    async fn refresh(&self, only_if_stale: bool) -> Result<(), Error> {
+        let mut runs = self.refresh.lock().await;
+        if only_if_stale && self.fresh() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let now = self.clock.now();
+        let since = self
+            .read()
+            .since
+            .map_or(OffsetDateTime::UNIX_EPOCH, |s| s - OVERLAP);
+        let fetched = tokio::time::timeout(self.timeout, self.store.revocations_since(since, now))
+            .await
+            .map_err(|_| StoreError::Timeout(self.timeout))??;
+        {
+            let mut entries = self.write();
+            for r in fetched {
+                entries.insert(r);
+            }
+            entries.forget_expired(now);
+            entries.synced_at = Some(started);
+            entries.since = Some(now);
+        }
+        *runs += 1;
+        if *runs % CLEANUP_EVERY == 0 {
+            let cleanup = self.store.delete_expired_revocations(now, CLEANUP_BATCH);
+            if let Ok(Err(e)) = tokio::time::timeout(self.timeout, cleanup).await {
+                tracing::warn!(error = %e, "revocation cleanup failed");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn kind(target: &Revoked) -> &'static str {
+    match target {
+        Revoked::Session(_) => "session",
+        Revoked::User(_) => "user",
+    }
+}
+
+/// Refreshes the list every `interval` until the layer that owns it is dropped.
+async fn refresh_forever(list: Weak<RevocationList>, interval: std::time::Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let Some(list) = list.upgrade() else { return };
+        if let Err(e) = list.refresh(false).await {
+            tracing::warn!(error = %e, "revocation list refresh failed");
+        }
+    }
+}
