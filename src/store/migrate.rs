@@ -1,8 +1,8 @@
 //! Running the crate's own migrations next to the application's.
 
+use sqlx::Database;
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::pool::PoolConnection;
-use sqlx::{Database, Pool};
 
 use crate::error::StoreError;
 
@@ -15,7 +15,8 @@ pub const MIGRATIONS_TABLE: &str = "_sessionward_migrations";
 
 /// Applies the pending migrations of `embedded` (built by `sqlx::migrate!("migrations/<db>")`)
 /// to `pool`, tracking them in [`MIGRATIONS_TABLE`]. Idempotent.
-pub(crate) async fn run<DB>(embedded: &Migrator, pool: &Pool<DB>) -> Result<(), StoreError>
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) async fn run<DB>(embedded: &Migrator, pool: &sqlx::Pool<DB>) -> Result<(), StoreError>
 where
     DB: Database,
     DB::Connection: Migrate,

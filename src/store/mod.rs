@@ -30,6 +30,10 @@ pub use memory::MemoryStore;
 mod migrate;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use migrate::MIGRATIONS_TABLE;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod sql;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use sql::SqlStore;
 
 #[cfg(feature = "mysql")]
 mod mysql;

@@ -1,0 +1,333 @@
+//! The one [`SessionStore`] implementation behind `SqliteStore`, `PostgresStore` and
+//! `MySqlStore`.
+//!
+//! [`SqlStore`] runs the same statements, binds the same values and decodes the same row shape on
+//! every database. What really differs is a [`Dialect`], implemented on sqlx's database type in
+//! `sqlite.rs`, `postgres.rs` and `mysql.rs`: the SQL text, how an id and a time are stored, the
+//! column limits, and how the table is migrated.
+
+use std::fmt;
+use std::future::Future;
+
+use async_trait::async_trait;
+use sqlx::query::Query;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{SessionRecord, SessionStore};
+use crate::error::StoreError;
+use crate::token::TokenHash;
+
+/// The columns of `sessionward_sessions`, in the order of every INSERT and SELECT. `$data` is
+/// what stands for the `data` column (PostgreSQL reads its JSONB back as text).
+macro_rules! columns {
+    () => {
+        columns!("data")
+    };
+    ($data:literal) => {
+        concat!(
+            "id, token_hash, user_id, ",
+            $data,
+            ", version, created_at, refreshed_at, expires_at, absolute_expires_at, user_agent, ip"
+        )
+    };
+}
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) use columns;
+
+/// What one database does differently from the others, for [`SqlStore`].
+///
+/// The statements bind their values in the order the [`SessionStore`] methods of [`SqlStore`]
+/// do. The defaults are plain SQL with `?` placeholders; SQLite runs them as they are, MySQL and
+/// PostgreSQL override the ones they write differently.
+pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
+    /// How the public id is bound and read back.
+    type Id: for<'q> Encode<'q, Self>
+        + for<'r> Decode<'r, Self>
+        + Type<Self>
+        + From<Uuid>
+        + Into<Uuid>;
+
+    /// How a time is bound and read back.
+    type Time: for<'q> Encode<'q, Self> + for<'r> Decode<'r, Self> + Type<Self>;
+
+    /// The name of the public store type, for `Debug`.
+    const STORE: &'static str;
+
+    /// How many times each statement that matches a user id binds it (consecutively).
+    const USER_ID_BINDS: usize = 1;
+
+    /// Binds id, token_hash, user_id, data, version, the four times, user_agent, ip.
+    const INSERT: &'static str = concat!(
+        "INSERT INTO sessionward_sessions (",
+        columns!(),
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    );
+    /// Binds token_hash.
+    const LOAD: &'static str = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM sessionward_sessions WHERE token_hash = ?"
+    );
+    /// Binds refreshed_at, expires_at, id.
+    const TOUCH: &'static str =
+        "UPDATE sessionward_sessions SET refreshed_at = ?, expires_at = ? WHERE id = ?";
+    /// Binds data, id, the expected version.
+    const UPDATE_DATA: &'static str = "UPDATE sessionward_sessions \
+        SET data = ?, version = version + 1 WHERE id = ? AND version = ?";
+    /// Binds the new token hash, id, the old token hash.
+    const ROTATE: &'static str =
+        "UPDATE sessionward_sessions SET token_hash = ? WHERE id = ? AND token_hash = ?";
+    /// Binds id, user_id.
+    const DELETE: &'static str = "DELETE FROM sessionward_sessions WHERE id = ? AND user_id = ?";
+    /// Binds user_id.
+    const DELETE_USER: &'static str = "DELETE FROM sessionward_sessions WHERE user_id = ?";
+    /// Binds user_id, the id to keep.
+    const DELETE_USER_EXCEPT: &'static str =
+        "DELETE FROM sessionward_sessions WHERE user_id = ? AND id <> ?";
+    /// Binds user_id; newest first.
+    const LIST_USER: &'static str = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM sessionward_sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC"
+    );
+    /// Binds now, the batch size (`i64`); deletes at most that many expired rows.
+    const DELETE_EXPIRED: &'static str = "DELETE FROM sessionward_sessions \
+        WHERE id IN (SELECT id FROM sessionward_sessions \
+        WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)";
+
+    /// A time as the database stores it.
+    fn encode_time(t: OffsetDateTime) -> Self::Time;
+
+    /// A stored time back; `None` when it is out of range.
+    fn decode_time(stored: Self::Time) -> Option<OffsetDateTime>;
+
+    /// How many rows a statement wrote (sqlx has no trait for it).
+    fn rows_affected(done: &Self::QueryResult) -> u64;
+
+    /// Checks `record` against the column sizes before it is inserted, and returns the user agent
+    /// and client address to store. By default every value fits as it is.
+    fn fit_columns(record: &SessionRecord) -> Result<(Option<&str>, Option<&str>), StoreError> {
+        Ok((record.user_agent.as_deref(), record.ip.as_deref()))
+    }
+
+    /// Creates or upgrades the `sessionward_sessions` table.
+    fn migrate(pool: &Pool<Self>) -> impl Future<Output = Result<(), StoreError>>;
+}
+
+/// Sessions in a SQL table, `sessionward_sessions`, on the sqlx database `DB`.
+///
+/// The one implementation behind `SqliteStore` (`SqlStore<sqlx::Sqlite>`), `PostgresStore`
+/// (`SqlStore<sqlx::Postgres>`) and `MySqlStore` (`SqlStore<sqlx::MySql>`): use those names; their
+/// pages say how each database stores a session. `DB` is one of these three databases (the
+/// `Dialect` trait is sealed), and the bounds on the [`SessionStore`] implementation, which only
+/// spell out what it needs from sqlx, hold for each of them. Clones share the pool.
+pub struct SqlStore<DB: Dialect> {
+    pool: Pool<DB>,
+}
+
+impl<DB: Dialect> SqlStore<DB> {
+    /// A store on `pool`. Run [`migrate`](Self::migrate) once before serving requests.
+    pub fn new(pool: Pool<DB>) -> Self {
+        Self { pool }
+    }
+
+    /// The pool the store runs on.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    /// Creates or upgrades the `sessionward_sessions` table, recording its progress in
+    /// [`MIGRATIONS_TABLE`](crate::store::MIGRATIONS_TABLE) so that it coexists with the
+    /// application's own sqlx migrations. Safe to call on every start.
+    ///
+    /// On PostgreSQL and MySQL it is also safe from several processes at once. SQLite has no
+    /// migration lock: when several processes share one database file, let one of them migrate
+    /// before the others start.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        DB::migrate(&self.pool).await
+    }
+}
+
+/// Clones share the pool.
+impl<DB: Dialect> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        Self::new(self.pool.clone())
+    }
+}
+
+/// Named after the public type: `SqliteStore { pool: .. }`, and so on.
+impl<DB: Dialect> fmt::Debug for SqlStore<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(DB::STORE).field("pool", &self.pool).finish()
+    }
+}
+
+/// Binds `user_id` as many times as the dialect's user statements match it.
+fn bind_user_id<'q, DB: Dialect>(
+    query: Query<'q, DB, DB::Arguments>,
+    user_id: &str,
+) -> Query<'q, DB, DB::Arguments>
+where
+    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
+{
+    (0..DB::USER_ID_BINDS).fold(query, |query, _| query.bind(user_id))
+}
+
+fn decode<DB: Dialect>(row: &DB::Row) -> Result<SessionRecord, StoreError>
+where
+    &'static str: ColumnIndex<DB::Row>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+{
+    fn get<'r, DB: Database, T: Decode<'r, DB> + Type<DB>>(
+        row: &'r DB::Row,
+        column: &'static str,
+    ) -> Result<T, StoreError>
+    where
+        &'static str: ColumnIndex<DB::Row>,
+    {
+        row.try_get(column).map_err(|_| StoreError::Corrupt(column))
+    }
+    let time = |column| {
+        get::<DB, DB::Time>(row, column)
+            .and_then(|t| DB::decode_time(t).ok_or(StoreError::Corrupt(column)))
+    };
+
+    let hash: Vec<u8> = get::<DB, _>(row, "token_hash")?;
+    Ok(SessionRecord {
+        id: get::<DB, DB::Id>(row, "id")?.into(),
+        token_hash: TokenHash::from_slice(&hash).ok_or(StoreError::Corrupt("token_hash"))?,
+        user_id: get::<DB, _>(row, "user_id")?,
+        data: get::<DB, _>(row, "data")?,
+        version: get::<DB, _>(row, "version")?,
+        created_at: time("created_at")?,
+        refreshed_at: time("refreshed_at")?,
+        expires_at: time("expires_at")?,
+        absolute_expires_at: time("absolute_expires_at")?,
+        user_agent: get::<DB, _>(row, "user_agent")?,
+        ip: get::<DB, _>(row, "ip")?,
+    })
+}
+
+#[async_trait]
+impl<DB: Dialect> SessionStore for SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
+    for<'a> Option<&'a str>: Encode<'a, DB>,
+    for<'a> &'a [u8]: Encode<'a, DB> + Type<DB>,
+    for<'a> i64: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
+    &'static str: ColumnIndex<DB::Row>,
+{
+    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        let (user_agent, ip) = DB::fit_columns(record)?;
+        sqlx::query(DB::INSERT)
+            .bind(DB::Id::from(record.id))
+            .bind(record.token_hash.as_bytes().as_slice())
+            .bind(record.user_id.as_str())
+            .bind(record.data.as_str())
+            .bind(record.version)
+            .bind(DB::encode_time(record.created_at))
+            .bind(DB::encode_time(record.refreshed_at))
+            .bind(DB::encode_time(record.expires_at))
+            .bind(DB::encode_time(record.absolute_expires_at))
+            .bind(user_agent)
+            .bind(ip)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn load(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        sqlx::query(DB::LOAD)
+            .bind(token_hash.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(decode::<DB>)
+            .transpose()
+    }
+
+    async fn touch(
+        &self,
+        id: Uuid,
+        refreshed_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(DB::TOUCH)
+            .bind(DB::encode_time(refreshed_at))
+            .bind(DB::encode_time(expires_at))
+            .bind(DB::Id::from(id))
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn update_data(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        data: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(DB::UPDATE_DATA)
+            .bind(data)
+            .bind(DB::Id::from(id))
+            .bind(expected_version)
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn rotate(&self, id: Uuid, old: &TokenHash, new: &TokenHash) -> Result<bool, StoreError> {
+        let done = sqlx::query(DB::ROTATE)
+            .bind(new.as_bytes().as_slice())
+            .bind(DB::Id::from(id))
+            .bind(old.as_bytes().as_slice())
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn delete(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
+        let query = sqlx::query(DB::DELETE).bind(DB::Id::from(id));
+        let done = bind_user_id(query, user_id).execute(&self.pool).await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+    ) -> Result<u64, StoreError> {
+        let query = match keep {
+            None => bind_user_id(sqlx::query(DB::DELETE_USER), user_id),
+            Some(keep) => {
+                bind_user_id(sqlx::query(DB::DELETE_USER_EXCEPT), user_id).bind(DB::Id::from(keep))
+            }
+        };
+        Ok(DB::rows_affected(&query.execute(&self.pool).await?))
+    }
+
+    async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        bind_user_id(sqlx::query(DB::LIST_USER), user_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(decode::<DB>)
+            .collect()
+    }
+
+    async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(DB::DELETE_EXPIRED)
+            .bind(DB::encode_time(now))
+            .bind(i64::from(batch))
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done))
+    }
+}
