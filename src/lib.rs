@@ -112,7 +112,7 @@ pub use guard::{
 };
 pub use layer::{SessionLayer, SessionService};
 pub use session::{Session, SessionInfo};
-pub use sessions::Sessions;
+pub use sessions::{IssuedToken, Sessions};
 #[cfg(feature = "mysql")]
 pub use store::MySqlStore;
 #[cfg(feature = "postgres")]

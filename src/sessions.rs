@@ -12,6 +12,40 @@ use crate::request::RequestSession;
 use crate::session::{Session, SessionInfo};
 use crate::strategy::Resolved;
 
+/// A session token handed to an API client by [`Sessions::login_token`]. `Debug` never shows
+/// the token.
+#[derive(Clone)]
+pub struct IssuedToken {
+    token: String,
+    info: SessionInfo,
+}
+
+impl IssuedToken {
+    /// The secret to send as `Authorization: Bearer <token>`. Treat it as a password.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// When the token stops working unless the session is extended.
+    pub fn expires_at(&self) -> time::OffsetDateTime {
+        self.info.expires_at
+    }
+
+    /// The session's public facts.
+    pub fn info(&self) -> &SessionInfo {
+        &self.info
+    }
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("token", &"<redacted>")
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
 /// How many times [`Sessions::modify`] re-reads and retries after a concurrent change.
 const MODIFY_ATTEMPTS: usize = 64;
 
@@ -107,6 +141,51 @@ impl Sessions {
         let info = session.info.clone();
         state.replace(Some(session), Some(issued));
         Ok(info)
+    }
+
+    /// Starts a session for an API client and returns its token, to be sent back as
+    /// `Authorization: Bearer <token>`, instead of setting a cookie. The request's own session,
+    /// if any, is left alone.
+    ///
+    /// ```
+    /// # async fn handler(sessions: sessionward::Sessions) -> Result<String, sessionward::Error> {
+    /// let issued = sessions.login_token("alice", &serde_json::json!({ "role": "user" })).await?;
+    /// Ok(serde_json::json!({
+    ///     "token": issued.token(),
+    ///     "token_type": "Bearer",
+    ///     "expires_at": issued.expires_at().to_string(),
+    /// })
+    /// .to_string())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`login`](Self::login).
+    pub async fn login_token<D: Serialize>(
+        &self,
+        user_id: impl Into<String>,
+        data: &D,
+    ) -> Result<IssuedToken, Error> {
+        let data = serde_json::to_string(data)?;
+        let (session, issued) = self
+            .request
+            .strategy()
+            .login(
+                user_id.into(),
+                data,
+                self.request.meta.clone(),
+                None,
+                self.request.now(),
+            )
+            .await?;
+        Ok(IssuedToken {
+            token: issued.token,
+            info: SessionInfo {
+                current: false,
+                ..session.info
+            },
+        })
     }
 
     /// Ends the current session in the store and clears the cookie. Returns whether there was

@@ -99,21 +99,54 @@ pub async fn login(
     sessions: Sessions,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Json<Me>, ApiError> {
-    let Json(credentials) = body?;
-    let Some(user) = state
-        .users
-        .authenticate(&credentials.username, credentials.password)
-        .await
-    else {
-        let message = "wrong username or password".to_owned();
-        return Err(ApiError::Status(StatusCode::UNAUTHORIZED, message));
-    };
+    let user = authenticate(&state, body).await?;
     let info = sessions.login(&user.name, &user).await?;
     Ok(Json(Me {
         user_id: info.user_id,
         role: user.role,
         expires_at: info.expires_at,
     }))
+}
+
+/// The answer of `POST /api/token`: a bearer token for API clients.
+#[derive(Serialize)]
+pub struct Token {
+    token: String,
+    token_type: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+/// `POST /api/token`: like `/api/login`, but the token comes back in the body (for
+/// `Authorization: Bearer`) and no cookie is set.
+pub async fn token(
+    State(state): State<AppState>,
+    sessions: Sessions,
+    body: Result<Json<Credentials>, JsonRejection>,
+) -> Result<Json<Token>, ApiError> {
+    let user = authenticate(&state, body).await?;
+    let issued = sessions.login_token(&user.name, &user).await?;
+    Ok(Json(Token {
+        token: issued.token().to_owned(),
+        token_type: "Bearer",
+        expires_at: issued.expires_at(),
+    }))
+}
+
+/// Checks the credentials of a JSON login body.
+async fn authenticate(
+    state: &AppState,
+    body: Result<Json<Credentials>, JsonRejection>,
+) -> Result<UserData, ApiError> {
+    let Json(credentials) = body?;
+    state
+        .users
+        .authenticate(&credentials.username, credentials.password)
+        .await
+        .ok_or_else(|| {
+            let message = "wrong username or password".to_owned();
+            ApiError::Status(StatusCode::UNAUTHORIZED, message)
+        })
 }
 
 pub async fn me(session: Session<UserData>) -> Json<Me> {

@@ -6,6 +6,7 @@
 //! PORT=8080 cargo run --example demo
 //! DATABASE_URL=postgres://user:pass@localhost/app cargo run --example demo --features postgres
 //! DATABASE_URL=mysql://user:pass@localhost/app cargo run --example demo --features mysql
+//! SESSION_STRATEGY=jwt JWT_SECRET=$(head -c 48 /dev/urandom | base64) cargo run --example demo
 //! ```
 //!
 //! Log in as `alice` / `wonderland` (role `user`) or `admin` / `admin-password` (role `admin`).
@@ -19,6 +20,7 @@ mod login;
 mod pages;
 mod session_pages;
 mod store;
+mod strategy;
 mod users;
 
 use std::io::IsTerminal as _;
@@ -35,6 +37,7 @@ use sessionward::{
 };
 use tracing_subscriber::EnvFilter;
 
+use crate::strategy::Strategy;
 use crate::users::{UserData, Users};
 
 /// How often expired sessions are deleted.
@@ -44,6 +47,7 @@ const CLEANUP_EVERY: Duration = Duration::from_secs(5 * 60);
 #[derive(Clone)]
 pub struct AppState {
     pub users: Arc<Users>,
+    pub strategy: Strategy,
 }
 
 #[tokio::main]
@@ -63,13 +67,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let setting = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    let setting = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let port = match setting("PORT") {
         Some(port) => port
             .parse::<u16>()
             .map_err(|_| format!("PORT must be a port number, not {port:?}"))?,
         None => 3000,
     };
+    let strategy = Strategy::from_setting(setting("SESSION_STRATEGY").as_deref())?;
     let url = setting("DATABASE_URL").unwrap_or_else(|| store::DEFAULT_URL.to_owned());
     let (store, backend) = store::connect(&url).await?;
 
@@ -78,19 +83,32 @@ async fn run() -> Result<(), String> {
         tracing::warn!("INSECURE_COOKIES is set: the session cookie travels over plain http");
         config = config.secure(false);
     }
-    let _cleanup = spawn_cleanup(store.clone(), Clock::system(), CLEANUP_EVERY, 1_000);
+    let layer = strategy::layer(strategy, &store, config, setting)?;
+    // JWT sessions keep only revocations, which clean themselves up.
+    let _cleanup = (strategy == Strategy::Database).then(|| {
+        spawn_cleanup(
+            store.sessions.clone(),
+            Clock::system(),
+            CLEANUP_EVERY,
+            1_000,
+        )
+    });
 
     let state = AppState {
         users: Arc::new(Users::seed().await),
+        strategy,
     };
-    let app = app(state, SessionLayer::database(store, config));
+    let app = app(state, layer);
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("sessionward demo on http://{addr}/ (sessions in {backend})");
+    println!(
+        "sessionward demo on http://{addr}/ ({}, stored in {backend})",
+        strategy.name()
+    );
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -117,6 +135,7 @@ fn app(state: AppState, sessions: SessionLayer) -> Router {
             post(session_pages::revoke_others),
         )
         .route("/api/login", post(api::login))
+        .route("/api/token", post(api::token))
         .route("/api/logout", post(api::logout));
 
     let pages = Router::new()

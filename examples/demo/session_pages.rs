@@ -1,15 +1,21 @@
 //! The "your sessions" page and its revoke forms.
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use sessionward::{Error, Session, Sessions};
 use uuid::Uuid;
 
+use crate::AppState;
 use crate::html::{escape, page, when};
 use crate::pages::not_found_page;
+use crate::strategy::Strategy;
 use crate::users::UserData;
 
-pub async fn sessions(session: Session<UserData>, sessions: Sessions) -> Result<Response, Error> {
+pub async fn sessions(
+    State(state): State<AppState>,
+    session: Session<UserData>,
+    sessions: Sessions,
+) -> Result<Response, Error> {
     let rows: String = sessions
         .list()
         .await?
@@ -33,14 +39,22 @@ pub async fn sessions(session: Session<UserData>, sessions: Sessions) -> Result<
             )
         })
         .collect();
+    let intro = match state.strategy {
+        Strategy::Database => "Every browser and client signed in as {name}, newest first.",
+        Strategy::Jwt => {
+            "This demo runs on JWT sessions, which live in signed tokens, not in the database: \
+             other devices cannot be listed, so only this browser's session shows. \
+             \u{201c}Sign out everywhere else\u{201d} still works: it revokes every other token \
+             of {name}."
+        }
+    };
     let body = format!(
-        "<div class=\"card\"><h1>Your sessions</h1><p>Every browser and client signed in as \
-         {name}, newest first.</p><table>\
+        "<div class=\"card\"><h1>Your sessions</h1><p>{intro}</p><table>\
          <tr><th>Device</th><th>Signed in</th><th>Expires</th><th></th></tr>{rows}</table>\
          <form method=\"post\" action=\"/sessions/revoke-others\"><p>\
          <button class=\"quiet\" type=\"submit\">Sign out everywhere else</button></p></form>\
          </div>",
-        name = escape(&session.name),
+        intro = intro.replace("{name}", &escape(&session.name)),
     );
     Ok(page("Sessions", Some(session.data()), &body))
 }

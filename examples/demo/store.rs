@@ -3,11 +3,27 @@
 use std::sync::Arc;
 
 use sessionward::SessionStore;
+use sessionward::jwt::RevocationStore;
 
 /// Used when `DATABASE_URL` is not set: a SQLite file in the working directory.
 pub const DEFAULT_URL: &str = "sqlite://sessionward-demo.db";
 
-pub type Store = Arc<dyn SessionStore>;
+/// One database, seen as the session store (database strategy) and as the revocation list
+/// (JWT strategy).
+#[derive(Clone)]
+pub struct Store {
+    pub sessions: Arc<dyn SessionStore>,
+    pub revocations: Arc<dyn RevocationStore>,
+}
+
+impl Store {
+    fn of<S: SessionStore + RevocationStore + Clone>(store: S) -> Self {
+        Store {
+            sessions: Arc::new(store.clone()),
+            revocations: Arc::new(store),
+        }
+    }
+}
 
 /// Connects, creates or upgrades the sessions table, and names the backend for the start-up
 /// line. Error messages never repeat the URL, which may hold a password.
@@ -75,7 +91,7 @@ async fn sqlite(url: &str) -> Result<(Store, &'static str), String> {
         .map_err(|e| failed("SQLite", e))?;
     let store = sessionward::SqliteStore::new(pool);
     store.migrate().await.map_err(|e| failed("SQLite", e))?;
-    Ok((Arc::new(store), "SQLite"))
+    Ok((Store::of(store), "SQLite"))
 }
 
 #[cfg(not(feature = "sqlite"))]
@@ -90,7 +106,7 @@ async fn postgres(url: &str) -> Result<(Store, &'static str), String> {
         .map_err(|e| failed("PostgreSQL", e))?;
     let store = sessionward::PostgresStore::new(pool);
     store.migrate().await.map_err(|e| failed("PostgreSQL", e))?;
-    Ok((Arc::new(store), "PostgreSQL"))
+    Ok((Store::of(store), "PostgreSQL"))
 }
 
 #[cfg(not(feature = "postgres"))]
@@ -105,7 +121,7 @@ async fn mysql(url: &str) -> Result<(Store, &'static str), String> {
         .map_err(|e| failed("MySQL", e))?;
     let store = sessionward::MySqlStore::new(pool);
     store.migrate().await.map_err(|e| failed("MySQL", e))?;
-    Ok((Arc::new(store), "MySQL"))
+    Ok((Store::of(store), "MySQL"))
 }
 
 #[cfg(not(feature = "mysql"))]

@@ -34,6 +34,11 @@ pub use migrate::MIGRATIONS_TABLE;
 mod sql;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use sql::SqlStore;
+#[cfg(all(
+    feature = "jwt",
+    any(feature = "sqlite", feature = "postgres", feature = "mysql")
+))]
+mod sql_revocations;
 
 #[cfg(feature = "mysql")]
 mod mysql;

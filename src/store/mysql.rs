@@ -75,6 +75,8 @@ impl Dialect for MySql {
     /// MySQL takes `ORDER BY ... LIMIT` on DELETE itself (and refuses `LIMIT` in a subquery).
     const DELETE_EXPIRED: &'static str =
         "DELETE FROM sessionward_sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?";
+    const DELETE_EXPIRED_REVOCATIONS: &'static str =
+        "DELETE FROM sessionward_revocations WHERE expires_at <= ? ORDER BY expires_at LIMIT ?";
 
     fn encode_time(t: OffsetDateTime) -> PrimitiveDateTime {
         let utc = t.to_offset(UtcOffset::UTC);

@@ -97,6 +97,18 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
         WHERE id IN (SELECT id FROM sessionward_sessions \
         WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)";
 
+    /// The JWT revocation list (`sessionward_revocations`). Binds id, kind, subject,
+    /// revoked_at, expires_at.
+    const INSERT_REVOCATION: &'static str = "INSERT INTO sessionward_revocations \
+        (id, kind, subject, revoked_at, expires_at) VALUES (?, ?, ?, ?, ?)";
+    /// Binds since, now.
+    const REVOCATIONS_SINCE: &'static str = "SELECT id, kind, subject, revoked_at, expires_at \
+        FROM sessionward_revocations WHERE revoked_at >= ? AND expires_at > ?";
+    /// Binds now, the batch size (`i64`).
+    const DELETE_EXPIRED_REVOCATIONS: &'static str = "DELETE FROM sessionward_revocations \
+        WHERE id IN (SELECT id FROM sessionward_revocations \
+        WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)";
+
     /// A time as the database stores it.
     fn encode_time(t: OffsetDateTime) -> Self::Time;
 

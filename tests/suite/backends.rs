@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use sessionward::jwt::RevocationStore;
 use sessionward::{MemoryStore, SessionStore, SqliteStore};
 use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 
@@ -45,7 +46,19 @@ impl Backend {
 /// A fresh store, plus a raw handle on its database for inspecting what was written.
 pub struct TestStore {
     pub store: Arc<dyn SessionStore>,
+    /// The same database as a JWT revocation list.
+    pub revocations: Arc<dyn RevocationStore>,
     raw: Raw,
+}
+
+impl TestStore {
+    fn new<S: SessionStore + RevocationStore + Clone>(store: S, raw: Raw) -> Self {
+        Self {
+            store: Arc::new(store.clone()),
+            revocations: Arc::new(store),
+            raw,
+        }
+    }
 }
 
 enum Raw {
@@ -155,18 +168,12 @@ impl TestStore {
 /// not configured.
 pub async fn fresh_store(backend: Backend) -> Option<TestStore> {
     match backend {
-        Backend::Memory => Some(TestStore {
-            store: Arc::new(MemoryStore::new()),
-            raw: Raw::Memory,
-        }),
+        Backend::Memory => Some(TestStore::new(MemoryStore::new(), Raw::Memory)),
         Backend::Sqlite => {
             let pool = sqlite_memory_pool().await;
             let store = SqliteStore::new(pool.clone());
             store.migrate().await.expect("migrate sqlite");
-            Some(TestStore {
-                store: Arc::new(store),
-                raw: Raw::Sqlite(pool),
-            })
+            Some(TestStore::new(store, Raw::Sqlite(pool)))
         }
         Backend::Postgres => postgres_store().await,
         Backend::MySql => mysql_store().await,
@@ -294,10 +301,7 @@ async fn postgres_store() -> Option<TestStore> {
         .expect("connect to the postgres test database");
     let store = sessionward::PostgresStore::new(pool.clone());
     store.migrate().await.expect("migrate postgres");
-    Some(TestStore {
-        store: Arc::new(store),
-        raw: Raw::Postgres(pool),
-    })
+    Some(TestStore::new(store, Raw::Postgres(pool)))
 }
 
 #[cfg(not(feature = "postgres"))]
@@ -317,10 +321,7 @@ async fn mysql_store() -> Option<TestStore> {
         .expect("connect to the mysql test database");
     let store = sessionward::MySqlStore::new(pool.clone());
     store.migrate().await.expect("migrate mysql");
-    Some(TestStore {
-        store: Arc::new(store),
-        raw: Raw::MySql(pool),
-    })
+    Some(TestStore::new(store, Raw::MySql(pool)))
 }
 
 #[cfg(not(feature = "mysql"))]

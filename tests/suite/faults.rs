@@ -83,3 +83,71 @@ async fn unreachable_mysql_is_503_within_the_timeout() {
         .unwrap();
     assert_fails_closed(app(sessionward::MySqlStore::new(pool))).await;
 }
+
+/// JWT sessions check every token against the revocation list; when the list cannot be loaded
+/// from the store, a validly signed token is neither a session nor anonymous: 503.
+#[cfg(feature = "jwt")]
+#[tokio::test]
+async fn jwt_with_a_closed_sqlite_pool_is_503_for_a_valid_token() {
+    use crate::support::{JWT_ISSUER, JWT_KID, JWT_SECRET, START, jwt_config};
+
+    let now = START.unix_timestamp();
+    let claims = serde_json::json!({
+        "sub": "alice", "sid": uuid::Uuid::new_v4(), "jti": "j1", "iat": now, "exp": now + 3600,
+        "iss": JWT_ISSUER, "aud": JWT_ISSUER, "auth_time": now, "abs_exp": now + 86_400,
+        "role": "user", "items": [],
+    });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(JWT_KID.to_owned());
+    let key = jsonwebtoken::EncodingKey::from_secret(JWT_SECRET);
+    let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+
+    let jwt_app = |store| {
+        let (clock, _) = sessionward::Clock::manual(START);
+        let config = SessionConfig::default()
+            .store_timeout(Duration::from_millis(1500))
+            .clock(clock);
+        Router::new()
+            .route("/guarded", get(|| async { "let through" }))
+            .route_layer(require_session())
+            .route(
+                "/me",
+                get(|s: Session<Data>| async move { s.user_id().to_owned() }),
+            )
+            .route(
+                "/maybe",
+                get(|s: Option<Session<Data>>| async move { format!("{}", s.is_some()) }),
+            )
+            .layer(SessionLayer::jwt(jwt_config(), store, config))
+    };
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let store = sessionward::SqliteStore::new(pool.clone());
+    store.migrate().await.unwrap();
+
+    // The token is good: on the open store it is a session.
+    let healthy = jwt_app(store.clone())
+        .oneshot(request("GET", "/me", Some(&token)))
+        .await
+        .unwrap();
+    assert_eq!(healthy.status(), StatusCode::OK);
+
+    pool.close().await;
+    let app = jwt_app(store);
+    for path in ["/me", "/maybe", "/guarded"] {
+        let started = Instant::now();
+        let res = app
+            .clone()
+            .oneshot(request("GET", path, Some(&token)))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{path}");
+        assert!(
+            res.headers().get_all("set-cookie").iter().next().is_none(),
+            "{path}: an unanswered check must not clear the cookie"
+        );
+    }
+}

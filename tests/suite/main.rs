@@ -10,27 +10,34 @@ mod store_contract;
 mod support;
 
 /// Instantiates every listed case as a `#[tokio::test]` per backend, in modules named after
-/// the backend: `cargo test --test suite postgres::` runs one backend's cases.
+/// the strategy and backend: `cargo test --test suite database::postgres::` runs one cell.
 macro_rules! suite {
-    ($($case:ident),* $(,)?) => {
-        suite!(@backend memory, Memory, $($case),*);
-        suite!(@backend sqlite, Sqlite, $($case),*);
-        suite!(@backend postgres, Postgres, $($case),*);
-        suite!(@backend mysql, MySql, $($case),*);
-    };
-    (@backend $module:ident, $variant:ident, $($case:ident),*) => {
+    ($module:ident, $strategy:ident: $($case:ident),* $(,)?) => {
         mod $module {
+            suite!(@cell memory, Memory, $strategy, $($case),*);
+            suite!(@cell sqlite, Sqlite, $strategy, $($case),*);
+            suite!(@cell postgres, Postgres, $strategy, $($case),*);
+            suite!(@cell mysql, MySql, $strategy, $($case),*);
+        }
+    };
+    (@cell $backend:ident, $variant:ident, $strategy:ident, $($case:ident),*) => {
+        mod $backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::cases::$case(crate::backends::Backend::$variant).await;
+                    crate::cases::$case(crate::support::Setup {
+                        backend: crate::backends::Backend::$variant,
+                        strategy: crate::support::Strategy::$strategy,
+                    })
+                    .await;
                 }
             )*
         }
     };
 }
 
-suite!(
+// Every case on database sessions.
+suite!(database, Database:
     login_sets_a_secure_cookie_and_the_session_resolves,
     missing_session_is_401_and_optional_is_none,
     requests_that_never_ask_cost_no_store_call,
@@ -55,4 +62,29 @@ suite!(
     cross_origin_state_changes_with_the_cookie_are_refused,
     the_store_never_holds_the_raw_token_and_rows_make_no_cookie,
     cleanup_deletes_only_expired_sessions_in_batches,
+);
+
+// The cases that apply to JWT sessions (the store holds the revocation list). Left out: the
+// ones about stored session rows, per-device lists, and server-side merging of concurrent data
+// changes, which a stateless token cannot do; `jwt_cases` covers what is JWT-specific.
+#[cfg(feature = "jwt")]
+suite!(jwt, Jwt:
+    login_sets_a_secure_cookie_and_the_session_resolves,
+    missing_session_is_401_and_optional_is_none,
+    requests_that_never_ask_cost_no_store_call,
+    guards_answer_401_403_and_redirect,
+    login_rotates_away_the_session_it_came_with,
+    a_token_chosen_by_the_client_is_never_accepted,
+    logout_kills_the_session_and_clears_the_cookie,
+    rotation_issues_a_new_token_and_kills_the_old,
+    expired_sessions_are_rejected_before_cleanup,
+    idle_timeout_ends_an_unused_session,
+    absolute_timeout_caps_every_extension,
+    explicit_refresh_extends_now,
+    revoke_others_keeps_only_this_session,
+    revoke_all_ends_every_session_of_the_user,
+    data_updates_are_stored,
+    garbage_cookies_are_401_and_cleared_without_a_store_query,
+    bearer_tokens_work_for_api_clients,
+    cross_origin_state_changes_with_the_cookie_are_refused,
 );

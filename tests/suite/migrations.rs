@@ -12,7 +12,8 @@ use sqlx::{ColumnIndex, Database, Decode, Executor, IntoArguments, Pool, Type};
 use crate::backends::Backend;
 
 /// The version of `migrations/<db>/20261127000001_create_sessions.sql`.
-const STORE_VERSION: i64 = 20261127000001;
+/// Every migration the crate ships, in order.
+const STORE_VERSIONS: [i64; 2] = [20261127000001, 20261127000002];
 
 /// A temporary directory holding the application's own migrations; removed on drop.
 struct AppMigrations(PathBuf);
@@ -95,8 +96,7 @@ async fn check_coexistence<DB>(
             .await
             .expect("read _sessionward_migrations");
     assert_eq!(
-        store_versions,
-        [STORE_VERSION],
+        store_versions, STORE_VERSIONS,
         "the crate's table holds only the crate's migrations"
     );
 

@@ -13,6 +13,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use http_body_util::BodyExt as _;
 use serde::{Deserialize, Serialize};
+use sessionward::jwt::{Revocation, RevocationStore};
 use sessionward::{
     Authorize, Clock, ManualClock, Session, SessionConfig, SessionLayer, SessionRecord,
     SessionStore, Sessions, StoreError, TokenHash, require_role, require_session,
@@ -23,6 +24,43 @@ use tower::ServiceExt as _;
 use uuid::Uuid;
 
 use crate::backends::{Backend, TestStore, fresh_store};
+
+/// Which strategy a test app runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    Database,
+    Jwt,
+}
+
+/// One cell of the test matrix: a store and a strategy (for JWT, the store holds revocations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Setup {
+    pub backend: Backend,
+    pub strategy: Strategy,
+}
+
+impl Setup {
+    pub fn is_jwt(self) -> bool {
+        self.strategy == Strategy::Jwt
+    }
+}
+
+/// The HS256 secret of the test apps' JWT key.
+pub const JWT_SECRET: &[u8; 40] = b"sessionward-test-secret-0123456789abcdef";
+pub const JWT_KID: &str = "test-1";
+pub const JWT_ISSUER: &str = "sessionward-test";
+
+/// The JWT settings of the test apps (revocations refreshed every 100 ms).
+pub fn jwt_config() -> sessionward::jwt::JwtConfig {
+    use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
+    let key = JwtKey::hs256(JWT_KID, JWT_SECRET).expect("valid key");
+    JwtConfig::new(
+        JwtKeys::new(key).expect("signing key"),
+        JWT_ISSUER,
+        JWT_ISSUER,
+    )
+    .revocation_refresh(std::time::Duration::from_millis(100))
+}
 
 /// The test's session data.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -122,6 +160,36 @@ impl SessionStore for CountingStore {
     }
 }
 
+/// Counts calls into the wrapped (real) revocation store.
+pub struct CountingRevocations {
+    inner: Arc<dyn RevocationStore>,
+    counts: Arc<Counts>,
+}
+
+#[async_trait]
+impl RevocationStore for CountingRevocations {
+    async fn add_revocation(&self, r: &Revocation) -> Result<(), StoreError> {
+        self.counts.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.add_revocation(r).await
+    }
+    async fn revocations_since(
+        &self,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        self.counts.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.revocations_since(since, now).await
+    }
+    async fn delete_expired_revocations(
+        &self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        self.counts.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.delete_expired_revocations(now, batch).await
+    }
+}
+
 pub const START: OffsetDateTime = datetime!(2030-01-01 0:00 UTC);
 
 /// A running test application.
@@ -130,6 +198,7 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub counts: Arc<Counts>,
     pub store: TestStore,
+    pub setup: Setup,
 }
 
 #[derive(Clone)]
@@ -138,29 +207,69 @@ struct AppState {
 }
 
 impl TestApp {
-    /// The app on `backend` with the default config; `None` when the backend is skipped.
-    pub async fn new(backend: Backend) -> Option<Self> {
-        Self::with_config(backend, |c| c).await
+    /// The app for `setup` with the default config; `None` when the backend is skipped.
+    pub async fn new(setup: Setup) -> Option<Self> {
+        Self::with_config(setup, |c| c).await
     }
 
     pub async fn with_config(
-        backend: Backend,
+        setup: Setup,
         configure: impl FnOnce(SessionConfig) -> SessionConfig,
     ) -> Option<Self> {
-        let store = fresh_store(backend).await?;
+        Self::build(setup, configure, jwt_config()).await
+    }
+
+    /// The app with JWT settings of the test's own (other keys, a callback, ...).
+    pub async fn build(
+        setup: Setup,
+        configure: impl FnOnce(SessionConfig) -> SessionConfig,
+        jwt: sessionward::jwt::JwtConfig,
+    ) -> Option<Self> {
+        let store = fresh_store(setup.backend).await?;
         let (clock, control) = Clock::manual(START);
         let counts = Arc::new(Counts::default());
-        let counting = CountingStore {
-            inner: store.store.clone(),
-            counts: counts.clone(),
-        };
         let config = configure(SessionConfig::default().clock(clock));
+        let layer = match setup.strategy {
+            Strategy::Database => SessionLayer::database(
+                CountingStore {
+                    inner: store.store.clone(),
+                    counts: counts.clone(),
+                },
+                config,
+            ),
+            Strategy::Jwt => SessionLayer::jwt(
+                jwt,
+                CountingRevocations {
+                    inner: store.revocations.clone(),
+                    counts: counts.clone(),
+                },
+                config,
+            ),
+        };
         Some(Self {
-            router: router(SessionLayer::database(counting, config)),
+            router: router(layer),
             clock: control,
             counts,
             store,
+            setup,
         })
+    }
+
+    /// A second router on the same store (another app instance), with its own clock.
+    pub fn second_instance(&self) -> (Router, ManualClock) {
+        self.instance_with(jwt_config())
+    }
+
+    /// Another app instance on the same store, with its own clock and, for JWT, these settings
+    /// (other keys, for key rotation).
+    pub fn instance_with(&self, jwt: sessionward::jwt::JwtConfig) -> (Router, ManualClock) {
+        let (clock, control) = Clock::manual(START);
+        let config = SessionConfig::default().clock(clock);
+        let layer = match self.setup.strategy {
+            Strategy::Database => SessionLayer::database(self.store.store.clone(), config),
+            Strategy::Jwt => SessionLayer::jwt(jwt, self.store.revocations.clone(), config),
+        };
+        (router(layer), control)
     }
 
     /// Sends one request through the router.

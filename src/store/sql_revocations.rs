@@ -1,0 +1,103 @@
+//! The JWT revocation list on the SQL stores: one implementation for every [`Dialect`].
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, Row as _, Type};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::sql::{Dialect, SqlStore};
+use crate::error::StoreError;
+use crate::jwt::{Revocation, RevocationStore, Revoked};
+
+const SESSION: &str = "session";
+const USER: &str = "user";
+
+fn corrupt<E>(column: &'static str) -> impl FnOnce(E) -> StoreError {
+    move |_| StoreError::Corrupt(column)
+}
+
+fn decode<DB: Dialect>(row: &DB::Row) -> Result<Revocation, StoreError>
+where
+    &'static str: ColumnIndex<DB::Row>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+{
+    let time = |column| {
+        row.try_get::<DB::Time, _>(column)
+            .map_err(corrupt(column))
+            .and_then(|t| DB::decode_time(t).ok_or(StoreError::Corrupt(column)))
+    };
+    let kind: String = row.try_get("kind").map_err(corrupt("kind"))?;
+    let subject: String = row.try_get("subject").map_err(corrupt("subject"))?;
+    let target = match kind.as_str() {
+        SESSION => Revoked::Session(Uuid::parse_str(&subject).map_err(corrupt("subject"))?),
+        USER => Revoked::User(subject),
+        _ => return Err(StoreError::Corrupt("kind")),
+    };
+    Ok(Revocation {
+        id: row
+            .try_get::<DB::Id, _>("id")
+            .map_err(corrupt("id"))?
+            .into(),
+        target,
+        revoked_at: time("revoked_at")?,
+        expires_at: time("expires_at")?,
+    })
+}
+
+#[async_trait]
+impl<DB: Dialect> RevocationStore for SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
+    for<'a> i64: Encode<'a, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    &'static str: ColumnIndex<DB::Row>,
+{
+    async fn add_revocation(&self, revocation: &Revocation) -> Result<(), StoreError> {
+        let sid;
+        let (kind, subject) = match &revocation.target {
+            Revoked::Session(id) => {
+                sid = id.hyphenated().to_string();
+                (SESSION, sid.as_str())
+            }
+            Revoked::User(user) => (USER, user.as_str()),
+        };
+        sqlx::query(DB::INSERT_REVOCATION)
+            .bind(DB::Id::from(revocation.id))
+            .bind(kind)
+            .bind(subject)
+            .bind(DB::encode_time(revocation.revoked_at))
+            .bind(DB::encode_time(revocation.expires_at))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn revocations_since(
+        &self,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        sqlx::query(DB::REVOCATIONS_SINCE)
+            .bind(DB::encode_time(since))
+            .bind(DB::encode_time(now))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(decode::<DB>)
+            .collect()
+    }
+
+    async fn delete_expired_revocations(
+        &self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(DB::DELETE_EXPIRED_REVOCATIONS)
+            .bind(DB::encode_time(now))
+            .bind(i64::from(batch))
+            .execute(self.pool())
+            .await?;
+        Ok(DB::rows_affected(&done))
+    }
+}
