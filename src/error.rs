@@ -26,8 +26,10 @@ pub enum Error {
     /// never lets a request through.
     #[error("the session store is unavailable")]
     Store(#[source] Arc<StoreError>),
-    /// Session data could not be encoded, or stored data does not fit the requested type. 500.
-    #[error("session data does not match the expected type")]
+    /// Session data could not be encoded (for JWT sessions: it must be a JSON object whose
+    /// fields avoid the registered claim names). 500. Stored data that does not fit the type a
+    /// handler asks for is not this error: it is no valid session (401).
+    #[error("session data could not be encoded")]
     Data(#[source] Arc<serde_json::Error>),
     /// A session token could not be signed (a key the crypto backend refuses). 500.
     #[error("the session token could not be signed")]

@@ -56,7 +56,7 @@ where
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Error> {
         let request = request_session(parts)?;
         match request.session().await? {
-            Some(resolved) => to_session(&resolved).map(Some),
+            Some(resolved) => Ok(to_session(&resolved).ok()),
             None => Ok(None),
         }
     }

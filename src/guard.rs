@@ -17,6 +17,7 @@ use tower_service::Service;
 
 use crate::error::Error;
 use crate::request::RequestSession;
+use crate::session::decode_data;
 
 /// How a guard reads roles and permissions from the application's session data. Implement it
 /// on your data type.
@@ -124,7 +125,7 @@ impl Guard {
         F: Fn(&D) -> bool + Send + Sync + 'static,
     {
         Guard {
-            check: Arc::new(move |json| Ok(check(&serde_json::from_str::<D>(json)?))),
+            check: Arc::new(move |json| Ok(check(&decode_data::<D>(json)?))),
             login_url: None,
             forbidden_html: None,
         }

@@ -120,3 +120,13 @@ impl<D> Deref for Session<D> {
         &self.data
     }
 }
+
+/// Reads a session's stored data as `D`. Data that does not fit (a session created before the
+/// application changed its data type, or custom JWT claims of the wrong type) is no valid
+/// session: a 401 and a warning in the log, never a 500.
+pub(crate) fn decode_data<D: serde::de::DeserializeOwned>(json: &str) -> Result<D, crate::Error> {
+    serde_json::from_str(json).map_err(|e| {
+        tracing::warn!(error = %e, "session data does not fit the requested type; treated as no session");
+        crate::Error::Unauthenticated
+    })
+}

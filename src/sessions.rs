@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::request::RequestSession;
-use crate::session::{Session, SessionInfo};
-use crate::strategy::Resolved;
+use crate::session::{Session, SessionInfo, decode_data};
+use crate::strategy::{Issued, Resolved};
 
 /// A session token handed to an API client by [`Sessions::login_token`]. `Debug` never shows
 /// the token.
@@ -89,24 +89,39 @@ impl std::fmt::Debug for Sessions {
     }
 }
 
+/// The session as `D`; [`Error::Unauthenticated`] when its data does not fit `D`.
 pub(crate) fn to_session<D: DeserializeOwned>(resolved: &Resolved) -> Result<Session<D>, Error> {
     Ok(Session {
         info: resolved.info.clone(),
-        data: serde_json::from_str(&resolved.data)?,
+        data: decode_data(&resolved.data)?,
         version: resolved.version,
     })
 }
 
 impl Sessions {
+    /// Starts a session through the strategy, ending `replacing` first.
+    async fn start<D: Serialize>(
+        &self,
+        user_id: String,
+        data: &D,
+        replacing: Option<&Resolved>,
+    ) -> Result<(Resolved, Issued), Error> {
+        let data = serde_json::to_string(data)?;
+        let meta = self.request.meta.clone();
+        let now = self.request.now();
+        let strategy = self.request.strategy();
+        strategy.login(user_id, data, meta, replacing, now).await
+    }
+
     /// The current session, if the request has a valid one.
     ///
     /// # Errors
     ///
-    /// [`Error::Store`] when the store cannot answer; [`Error::Data`] when the stored data does
-    /// not fit `D`.
+    /// [`Error::Store`] when the store cannot answer. Stored data that does not fit `D` is
+    /// `Ok(None)`.
     pub async fn current<D: DeserializeOwned>(&self) -> Result<Option<Session<D>>, Error> {
         match self.request.session().await? {
-            Some(resolved) => to_session(&resolved).map(Some),
+            Some(resolved) => Ok(to_session(&resolved).ok()),
             None => Ok(None),
         }
     }
@@ -124,19 +139,10 @@ impl Sessions {
         user_id: impl Into<String>,
         data: &D,
     ) -> Result<SessionInfo, Error> {
-        let data = serde_json::to_string(data)?;
         let mut state = self.request.resolved_state().await;
         let previous = state.session().ok().flatten();
         let (session, issued) = self
-            .request
-            .strategy()
-            .login(
-                user_id.into(),
-                data,
-                self.request.meta.clone(),
-                previous.as_deref(),
-                self.request.now(),
-            )
+            .start(user_id.into(), data, previous.as_deref())
             .await?;
         let info = session.info.clone();
         state.replace(Some(session), Some(issued));
@@ -167,18 +173,7 @@ impl Sessions {
         user_id: impl Into<String>,
         data: &D,
     ) -> Result<IssuedToken, Error> {
-        let data = serde_json::to_string(data)?;
-        let (session, issued) = self
-            .request
-            .strategy()
-            .login(
-                user_id.into(),
-                data,
-                self.request.meta.clone(),
-                None,
-                self.request.now(),
-            )
-            .await?;
+        let (session, issued) = self.start(user_id.into(), data, None).await?;
         Ok(IssuedToken {
             token: issued.token,
             info: SessionInfo {
@@ -275,7 +270,7 @@ impl Sessions {
         let mut current = state.session()?.ok_or(Error::Unauthenticated)?;
         let strategy = self.request.strategy();
         for _ in 0..MODIFY_ATTEMPTS {
-            let mut data: D = serde_json::from_str(&current.data)?;
+            let mut data: D = decode_data(&current.data)?;
             let result = change(&mut data);
             let json = serde_json::to_string(&data)?;
             match strategy.update(&current, json, self.request.now()).await {

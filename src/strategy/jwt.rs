@@ -88,6 +88,10 @@ impl JwtStrategy {
         let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, validation)
             .map_err(|_| "bad signature or claims")?
             .claims;
+        let times = [claims.iat, claims.exp, claims.auth_time, claims.abs_exp];
+        if !times.into_iter().chain(claims.nbf).all(plausible_time) {
+            return Err("time claim out of range");
+        }
         let leeway = self.config.leeway.whole_seconds();
         if now >= claims.exp + leeway || now >= claims.abs_exp + leeway {
             return Err("expired");
@@ -235,6 +239,12 @@ impl JwtStrategy {
             })
             .await
     }
+}
+
+/// A NumericDate between 1970 and 9999: anything else is not a time a token of ours carries,
+/// and keeping to this range keeps every later sum and difference far from overflow.
+fn plausible_time(seconds: i64) -> bool {
+    (0..=253_402_300_799).contains(&seconds)
 }
 
 fn validation(alg: Algorithm, config: &JwtConfig) -> Validation {

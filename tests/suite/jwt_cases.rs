@@ -119,7 +119,7 @@ fn user() -> String {
     format!("user-{}", Uuid::new_v4().simple())
 }
 
-/// Sends one request through `router`; a panic in the service fails the test with `what`.
+/// Sends one request through `router`; a panic in the service fails the test, saying so.
 async fn send_to(router: &Router, req: Request<Body>) -> Reply {
     use http_body_util::BodyExt as _;
     let router = router.clone();
@@ -647,6 +647,25 @@ async fn wrongly_typed_claims_are_rejected() {
             Algorithm::HS256,
         );
         assert_rejected(&app.router, &token, &format!("a payload of {payload}")).await;
+    }
+}
+
+#[tokio::test]
+async fn custom_claims_that_do_not_fit_the_data_type_are_no_session_not_a_500() {
+    let app = checked_app(jwt_config()).await;
+    for (name, value) in [
+        ("role", json!(5)),
+        ("items", json!("x")),
+        ("role", json!(null)),
+    ] {
+        let token = signed(&claims_with(&[(name, value.clone())]));
+        let what = format!("\"{name}\": {value}");
+        let res = me(&app.router, &token).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{what}: {}", res.body);
+        let maybe = send_to(&app.router, request("GET", "/maybe", Some(&token))).await;
+        assert_eq!(maybe.body, "anonymous", "{what} (/maybe)");
+        let admin = send_to(&app.router, request("GET", "/admin", Some(&token))).await;
+        assert_eq!(admin.status, StatusCode::UNAUTHORIZED, "{what} (guard)");
     }
 }
 
@@ -1196,7 +1215,8 @@ fn bad_key_configurations_fail_at_start_up() {
 // ---------------------------------------------------------------------------------------------
 
 /// Verifies the token on stdin with the key in `SW_VERIFY_KEY` (audience and issuer checked),
-/// then signs the same claim shape with `SW_SIGN_KEY` (and once with a wrong key). Prints JSON.
+/// then signs the same claim shape with `SW_SIGN_KEY` (and once with a fresh key of the
+/// same algorithm). Prints JSON.
 const PYJWT_SCRIPT: &str = r#"
 import json, os, sys, time, uuid
 import jwt
@@ -1219,7 +1239,12 @@ claims = {"sub": os.environ["SW_SUB"], "sid": str(uuid.uuid4()), "jti": uuid.uui
           "abs_exp": now + 86400, "role": "admin", "items": ["a", "b"]}
 out["signed_claims"] = claims
 out["signed"] = jwt.encode(claims, sign_key, algorithm=alg, headers={"kid": kid})
-out["wrongly_signed"] = jwt.encode(claims, b"x" * 40, algorithm="HS256", headers={"kid": kid})
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+wrong_key = {"HS256": lambda: b"x" * 40,
+             "RS256": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+             "ES256": lambda: ec.generate_private_key(ec.SECP256R1()),
+             "EdDSA": lambda: ed25519.Ed25519PrivateKey.generate()}[alg]()
+out["wrongly_signed"] = jwt.encode(claims, wrong_key, algorithm=alg, headers={"kid": kid})
 print(json.dumps(out))
 "#;
 

@@ -5,6 +5,8 @@ mod backends;
 mod cases;
 mod demo;
 mod faults;
+#[cfg(feature = "jwt")]
+mod jwt_cases;
 mod migrations;
 mod store_contract;
 mod support;
