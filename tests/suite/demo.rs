@@ -73,6 +73,11 @@ impl Demo {
     /// Starts the demo in `dir` (its working directory) with `DATABASE_URL` set to
     /// `database_url`, or unset for the default SQLite file, and waits until it listens.
     async fn start(dir: &Path, database_url: Option<&str>) -> Demo {
+        Demo::start_with(dir, database_url, &[]).await
+    }
+
+    /// As [`start`](Self::start), with further environment variables.
+    async fn start_with(dir: &Path, database_url: Option<&str>, env: &[(&str, &str)]) -> Demo {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("find a free port")
@@ -85,6 +90,8 @@ impl Demo {
             .env("PORT", port.to_string())
             .env_remove("RUST_LOG")
             .env_remove("INSECURE_COOKIES")
+            .env_remove("SESSION_STRATEGY")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("clone the log handle"))
             .stderr(out);
@@ -508,4 +515,87 @@ fn a_postgres_url_without_the_feature_says_which_feature_to_add() {
         !stderr.contains("secret"),
         "the URL's password leaked: {stderr}"
     );
+}
+
+/// A JWT secret for the demo (test-only).
+const DEMO_JWT_SECRET: &str = "demo-test-secret-of-more-than-32-bytes-0123456789";
+
+#[tokio::test]
+async fn runs_on_jwt_sessions_with_cookies_and_bearer_tokens() {
+    let dir = TempDir::new("jwt");
+    let env = [("SESSION_STRATEGY", "jwt"), ("JWT_SECRET", DEMO_JWT_SECRET)];
+    let demo = Demo::start_with(dir.path(), None, &env).await;
+    assert!(demo.output().contains("JWT sessions"), "{}", demo.output());
+
+    let alice = demo.login_form("alice", "wonderland").await;
+    assert_eq!(alice.split('.').count(), 3, "the cookie holds a JWT");
+    let dashboard = demo.get("/dashboard", Some(&alice)).await;
+    assert_eq!(dashboard.status, StatusCode::OK);
+    assert!(dashboard.body.contains("alice"));
+    assert_eq!(
+        demo.get("/admin", Some(&alice)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let sessions = demo.get("/sessions", Some(&alice)).await;
+    assert!(
+        sessions.body.contains("JWT sessions"),
+        "the page says why it lists one session"
+    );
+
+    // API clients: a bearer token from /api/token.
+    let body = json!({ "username": "admin", "password": "admin-password" });
+    let issued = send(demo.request(Method::POST, "/api/token", None).json(&body)).await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.body);
+    assert!(
+        issued.set_cookie().is_none(),
+        "a token for API clients sets no cookie"
+    );
+    let issued = issued.json();
+    assert_eq!(issued["token_type"], "Bearer");
+    rfc3339(&issued["expires_at"]);
+    let bearer = format!("Bearer {}", issued["token"].as_str().expect("token"));
+    let me = send(
+        demo.request(Method::GET, "/api/me", None)
+            .header(header::AUTHORIZATION, &bearer),
+    )
+    .await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.json()["role"], "admin");
+    let wrong = json!({ "username": "admin", "password": "nope" });
+    let refused = send(demo.request(Method::POST, "/api/token", None).json(&wrong)).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+
+    // Logout revokes the session: the old cookie is dead even though its signature is fine.
+    let out = demo.post_form("/logout", Some(&alice), &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    out.assert_clears_cookie();
+    assert_eq!(
+        demo.get("/api/me", Some(&alice)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[test]
+fn the_jwt_demo_refuses_a_short_or_missing_secret_and_says_why() {
+    let dir = TempDir::new("jwt-secret");
+    for secret in [Some("too-short"), None] {
+        let mut command = Command::new(demo_binary());
+        command
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .env("SESSION_STRATEGY", "jwt")
+            .env("PORT", "0");
+        match secret {
+            Some(secret) => command.env("JWT_SECRET", secret),
+            None => command.env_remove("JWT_SECRET"),
+        };
+        let output = command.output().expect("run the demo");
+        assert!(
+            !output.status.success(),
+            "started with JWT_SECRET={secret:?}"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("32"), "no reason given: {stderr}");
+        assert!(stderr.contains("JWT_SECRET"), "{stderr}");
+    }
 }

@@ -294,4 +294,85 @@ macro_rules! every_backend {
     };
 }
 
-every_backend!(contract, delete_expired_in_batches);
+/// The JWT revocation list: entries round-trip, `since` and expiry filter, cleanup is batched
+/// and keeps live entries.
+async fn revocation_list(backend: Backend) {
+    use sessionward::jwt::{Revocation, Revoked};
+    let Some(test) = fresh_store(backend).await else {
+        return;
+    };
+    let r = &*test.revocations;
+    let now = Clock::system().now();
+    let entry = |target, revoked_at: OffsetDateTime, expires_at| Revocation {
+        id: Uuid::new_v4(),
+        target,
+        revoked_at,
+        expires_at,
+    };
+    let sid = entry(
+        Revoked::Session(Uuid::new_v4()),
+        now,
+        now + Duration::days(30),
+    );
+    let user = entry(
+        Revoked::User("ALICE \u{1f980}".to_owned()),
+        now - Duration::minutes(5),
+        now + Duration::days(90),
+    );
+    r.add_revocation(&sid).await.expect("add sid");
+    r.add_revocation(&user).await.expect("add user");
+    assert!(matches!(
+        r.add_revocation(&sid).await,
+        Err(StoreError::Duplicate)
+    ));
+    let mut all = r
+        .revocations_since(now - Duration::hours(1), now)
+        .await
+        .unwrap();
+    all.sort_by_key(|e| e.revoked_at);
+    assert_eq!(
+        all,
+        vec![user.clone(), sid.clone()],
+        "round trip, exact times"
+    );
+    let recent = r
+        .revocations_since(now - Duration::minutes(1), now)
+        .await
+        .unwrap();
+    assert_eq!(recent, vec![sid.clone()], "`since` filters on revoked_at");
+
+    for i in 0..5 {
+        let expired = entry(
+            Revoked::Session(Uuid::new_v4()),
+            now - Duration::days(10),
+            now - Duration::seconds(i),
+        );
+        r.add_revocation(&expired).await.unwrap();
+    }
+    let far_back = now - Duration::days(365);
+    assert_eq!(
+        r.revocations_since(far_back, now).await.unwrap().len(),
+        2,
+        "expired hidden"
+    );
+    let batches: Vec<u64> = [
+        r.delete_expired_revocations(now, 2).await.unwrap(),
+        r.delete_expired_revocations(now, 2).await.unwrap(),
+        r.delete_expired_revocations(now, 2).await.unwrap(),
+        r.delete_expired_revocations(now, 2).await.unwrap(),
+    ]
+    .into();
+    assert_eq!(batches, [2, 2, 1, 0]);
+    let later = now + Duration::days(31);
+    assert_eq!(
+        r.delete_expired_revocations(later, 100).await.unwrap(),
+        1,
+        "the sid entry"
+    );
+    assert_eq!(
+        r.revocations_since(far_back, later).await.unwrap(),
+        vec![user]
+    );
+}
+
+every_backend!(contract, delete_expired_in_batches, revocation_list);
