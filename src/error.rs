@@ -95,6 +95,10 @@ pub enum StoreError {
     /// The store did not answer within the configured timeout.
     #[error("the session store did not answer within {0:?}")]
     Timeout(std::time::Duration),
+    /// The JWT revocation list could not be refreshed for longer than its staleness limit, and
+    /// the last attempt failed.
+    #[error("the revocation list is older than {0:?} and could not be refreshed")]
+    Stale(std::time::Duration),
     /// A row in the store could not be decoded (for example a corrupt token hash).
     #[error("a stored session row is malformed: {0}")]
     Corrupt(&'static str),

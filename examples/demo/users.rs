@@ -81,6 +81,9 @@ impl Users {
     pub async fn authenticate(&self, username: &str, password: String) -> Option<UserData> {
         let account = self.accounts.iter().find(|a| a.user.name == username);
         let hash = account.map_or(&self.dummy_hash, |a| &a.hash).clone();
+        // Argon2 takes 19 MiB and a core per check: a few at a time, so a burst of logins
+        // queues instead of taking all memory and every blocking thread.
+        let _turn = HASHING.acquire().await.ok()?;
         let verified = tokio::task::spawn_blocking(move || verify(&password, &hash))
             .await
             // A panicked verification is a failed one: fail closed.
@@ -88,6 +91,9 @@ impl Users {
         account.filter(|_| verified).map(|a| a.user.clone())
     }
 }
+
+/// How many password checks run at once (about one per core).
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 fn hash(password: &str) -> String {
     let salt: [u8; 16] = rand::random();

@@ -53,6 +53,7 @@ pub struct JwtConfig {
     pub(crate) audience: String,
     pub(crate) leeway: time::Duration,
     pub(crate) revocation_refresh: std::time::Duration,
+    pub(crate) revocation_max_staleness: Option<std::time::Duration>,
     pub(crate) hook: Option<IssueHook>,
 }
 
@@ -64,6 +65,7 @@ impl fmt::Debug for JwtConfig {
             .field("audience", &self.audience)
             .field("leeway", &self.leeway)
             .field("revocation_refresh", &self.revocation_refresh)
+            .field("revocation_max_staleness", &self.max_staleness())
             .field("hook", &self.hook.is_some())
             .finish()
     }
@@ -79,6 +81,7 @@ impl JwtConfig {
             audience: audience.into(),
             leeway: time::Duration::seconds(30),
             revocation_refresh: std::time::Duration::from_secs(5),
+            revocation_max_staleness: None,
             hook: None,
         }
     }
@@ -107,6 +110,27 @@ impl JwtConfig {
     pub fn revocation_refresh(mut self, interval: std::time::Duration) -> Self {
         self.revocation_refresh = interval;
         self
+    }
+
+    /// How long the in-memory revocation list may go without a successful refresh before
+    /// requests fail with 503 instead of trusting it (default `max(6 × revocation_refresh,
+    /// 30 s)`): how long JWT sessions keep working through a store outage.
+    ///
+    /// ```
+    /// # use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
+    /// # let keys = JwtKeys::new(JwtKey::hs256("k", [7u8; 32]).unwrap()).unwrap();
+    /// let jwt = JwtConfig::new(keys, "app", "app")
+    ///     .revocation_max_staleness(std::time::Duration::from_secs(10));
+    /// ```
+    pub fn revocation_max_staleness(mut self, limit: std::time::Duration) -> Self {
+        self.revocation_max_staleness = Some(limit);
+        self
+    }
+
+    pub(crate) fn max_staleness(&self) -> std::time::Duration {
+        self.revocation_max_staleness.unwrap_or_else(|| {
+            (self.revocation_refresh * 6).max(std::time::Duration::from_secs(30))
+        })
     }
 
     /// A callback run whenever a token is issued or re-issued (sign-in, refresh, update) that

@@ -29,8 +29,8 @@
 //! round-trip). Revocations made by this process apply at once; those made by other instances
 //! sharing the store apply within `revocation_refresh` (default 5 s) plus clock skew between the
 //! instances (entries are fetched with a 30 s overlap, so skew below that loses nothing). If
-//! the store cannot be read for `max(6 × revocation_refresh, 30 s)`, requests fail with 503
-//! rather than trust an old copy.
+//! the store cannot be read for `max(6 × revocation_refresh, 30 s)` (configurable:
+//! `revocation_max_staleness`), requests fail with 503 rather than trust an old copy.
 
 mod claims;
 mod config;

@@ -126,6 +126,8 @@ pub(crate) struct RevocationList {
     store: Box<dyn RevocationStore>,
     entries: RwLock<Entries>,
     refresh: tokio::sync::Mutex<u32>,
+    /// Refresh attempts finished, successful or not.
+    attempts: std::sync::atomic::AtomicU64,
     interval: std::time::Duration,
     max_staleness: std::time::Duration,
     timeout: std::time::Duration,
@@ -137,6 +139,7 @@ impl RevocationList {
     pub(crate) fn new(
         store: impl RevocationStore,
         interval: std::time::Duration,
+        max_staleness: std::time::Duration,
         timeout: std::time::Duration,
         clock: Clock,
     ) -> Arc<Self> {
@@ -144,8 +147,9 @@ impl RevocationList {
             store: Box::new(store),
             entries: RwLock::new(Entries::default()),
             refresh: tokio::sync::Mutex::new(0),
+            attempts: std::sync::atomic::AtomicU64::new(0),
             interval,
-            max_staleness: (interval * 6).max(std::time::Duration::from_secs(30)),
+            max_staleness,
             timeout,
             clock,
             task: OnceLock::new(),
@@ -208,13 +212,26 @@ impl RevocationList {
         Ok(())
     }
 
-    /// One refresh from the store. Refreshes are serialized; with `only_if_stale`, a caller
-    /// that waited for another refresh returns without a second one.
+    /// One refresh from the store. Refreshes are serialized. With `only_if_stale` (a request
+    /// that found the copy stale), a caller that waited while another refresh ran takes that
+    /// refresh's outcome instead of running a second one, so a request waits at most one store
+    /// timeout.
     async fn refresh(&self, only_if_stale: bool) -> Result<(), Error> {
+        use std::sync::atomic::Ordering;
+        let seen = self.attempts.load(Ordering::Acquire);
         let mut runs = self.refresh.lock().await;
         if only_if_stale && self.fresh() {
             return Ok(());
         }
+        if only_if_stale && self.attempts.load(Ordering::Acquire) != seen {
+            return Err(StoreError::Stale(self.max_staleness).into());
+        }
+        let result = self.refresh_now(&mut runs).await;
+        self.attempts.fetch_add(1, Ordering::Release);
+        result
+    }
+
+    async fn refresh_now(&self, runs: &mut u32) -> Result<(), Error> {
         let started = Instant::now();
         let now = self.clock.now();
         let since = self
@@ -234,7 +251,7 @@ impl RevocationList {
             entries.since = Some(now);
         }
         *runs += 1;
-        if *runs % CLEANUP_EVERY == 0 {
+        if (*runs).is_multiple_of(CLEANUP_EVERY) {
             let cleanup = self.store.delete_expired_revocations(now, CLEANUP_BATCH);
             if let Ok(Err(e)) = tokio::time::timeout(self.timeout, cleanup).await {
                 tracing::warn!(error = %e, "revocation cleanup failed");

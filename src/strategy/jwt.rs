@@ -58,8 +58,13 @@ impl JwtStrategy {
         .into_iter()
         .map(|alg| (alg, validation(alg, &config)))
         .collect();
-        let revocations =
-            RevocationList::new(store, config.revocation_refresh, timeout, clock.clone());
+        let revocations = RevocationList::new(
+            store,
+            config.revocation_refresh,
+            config.max_staleness(),
+            timeout,
+            clock.clone(),
+        );
         Self {
             config,
             validations,
