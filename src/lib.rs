@@ -1,8 +1,10 @@
 //! # sessionward
 //!
 //! Session management for Axum: one [`SessionLayer`], one [`Session`] extractor, route guards,
-//! and database sessions stored through sqlx (SQLite, PostgreSQL, MySQL/MariaDB) or any
-//! [`SessionStore`] of your own.
+//! and two strategies behind the same API: database sessions stored through sqlx (SQLite,
+//! PostgreSQL, MySQL/MariaDB) or any [`SessionStore`] of your own, and signed JWT sessions with
+//! real revocation ([`jwt`], feature `jwt`, on by default). Switching strategy changes the layer
+//! only; handlers, extractors and guards stay as they are.
 //!
 //! ## Five minutes
 //!
@@ -73,6 +75,15 @@
 //! | guard check fails | 403 |
 //! | store down, slow past `store_timeout`, pool exhausted | 503, never a request let through |
 //! | two requests change the same session's data | compare-and-swap on a version: [`Sessions::update`] answers [`Error::Conflict`], [`Sessions::modify`] retries; no write is lost |
+//!
+//! ## Strategies
+//!
+//! - [`SessionLayer::database`]: an opaque 256-bit token in the cookie; the session (user,
+//!   data, lifetimes) in the store, looked up by the token's SHA-256. Listing and revoking a
+//!   user's devices, compare-and-swap data updates.
+//! - [`SessionLayer::jwt`]: a signed token carries the session; the store holds only the
+//!   revocation list, which every request checks in memory. See [`jwt`] for keys, claims and
+//!   the revocation bound.
 //!
 //! ## Storage at rest
 //!
