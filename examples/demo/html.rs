@@ -9,29 +9,49 @@ use crate::users::UserData;
 
 const STYLE: &str = "
   * { box-sizing: border-box; }
-  body { margin: 0; font: 16px/1.5 system-ui, sans-serif; color: #1f2328; background: #f6f8fa; }
-  header { background: #24292f; color: #fff; padding: .75rem 1.5rem; display: flex;
+  body { margin: 0; font: 16px/1.5 system-ui, -apple-system, 'Segoe UI', sans-serif;
+         color: #1f2328; background: #f6f8fa; }
+  a { color: #0969da; }
+  header { background: #24292f; color: #fff; padding: 0 1.5rem; min-height: 3.5rem; display: flex;
            gap: 1.25rem; align-items: center; flex-wrap: wrap; }
-  header a { color: #fff; text-decoration: none; }
+  header a { color: #d1d9e0; text-decoration: none; }
+  header a:hover, header strong a { color: #fff; }
   header .who { margin-left: auto; display: flex; gap: .75rem; align-items: center; }
-  main { max-width: 46rem; margin: 2rem auto; padding: 0 1.5rem; }
-  .card { background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 1.25rem 1.5rem;
-          margin-bottom: 1.25rem; }
-  h1 { font-size: 1.5rem; margin-top: 0; }
-  label { display: block; margin: .75rem 0 .25rem; font-weight: 600; }
-  input[type=text], input[type=password] { width: 100%; padding: .5rem; border: 1px solid #d0d7de;
-          border-radius: 6px; font: inherit; }
+  main { max-width: 52rem; margin: 2.5rem auto; padding: 0 1.5rem; }
+  .card { background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 1.5rem;
+          margin-bottom: 1.25rem; box-shadow: 0 1px 3px #1f232814; }
+  .card.narrow { max-width: 24rem; margin-left: auto; margin-right: auto; }
+  h1 { font-size: 1.5rem; margin: 0 0 1rem; }
+  p { margin: .75rem 0; }
+  label { display: block; margin: .9rem 0 .3rem; font-weight: 600; font-size: .95rem; }
+  input[type=text], input[type=password] { width: 100%; padding: .5rem .65rem; font: inherit;
+          border: 1px solid #d0d7de; border-radius: 6px; background: #f6f8fa; }
+  input:focus { outline: 2px solid #0969da; outline-offset: -1px; background: #fff; }
   button { font: inherit; padding: .4rem .9rem; border-radius: 6px; border: 1px solid #1f883d;
-           background: #1f883d; color: #fff; cursor: pointer; }
-  button.quiet { background: #fff; color: #cf222e; border-color: #d0d7de; }
-  header button { background: transparent; border-color: #8c959f; }
+           background: #1f883d; color: #fff; cursor: pointer; white-space: nowrap; }
+  button:hover { background: #1a7f37; }
+  button.wide { width: 100%; margin-top: .75rem; padding: .55rem; font-weight: 600; }
+  button.quiet { background: #f6f8fa; color: #cf222e; border-color: #d0d7de; }
+  button.quiet:hover { background: #ffebe9; border-color: #ff8182; }
+  header button { background: transparent; border-color: #8c959f; font-size: .9rem;
+                  padding: .25rem .75rem; }
+  header button:hover { background: #32383f; }
   form.inline { display: inline; margin: 0; }
-  .error { background: #ffebe9; border: 1px solid #ff818266; padding: .5rem .75rem; border-radius: 6px; }
+  .error { background: #ffebe9; border: 1px solid #ff818266; padding: .5rem .75rem;
+           border-radius: 6px; }
   table { width: 100%; border-collapse: collapse; }
-  th, td { text-align: left; padding: .5rem .4rem; border-bottom: 1px solid #d8dee4; vertical-align: top; }
-  .tag { font-size: .8rem; background: #ddf4ff; color: #0969da; border-radius: 1em; padding: .1rem .5rem; }
+  th, td { text-align: left; padding: .6rem .5rem; border-bottom: 1px solid #d8dee4;
+           vertical-align: baseline; }
+  th { color: #59636e; font-weight: 600; font-size: .9rem; }
+  tr:last-child > td, tr:last-child > th { border-bottom: 0; }
+  table.facts th { width: 10rem; }
+  .nowrap { white-space: nowrap; }
+  td.actions { text-align: right; }
+  .tag { font-size: .8rem; background: #ddf4ff; color: #0969da; border-radius: 1em;
+         padding: .1rem .5rem; white-space: nowrap; }
   .muted { color: #59636e; font-size: .9rem; }
-  code { background: #eff1f3; padding: .1rem .3rem; border-radius: 4px; }
+  code { background: #eff1f3; padding: .1rem .3rem; border-radius: 4px; font-size: .9em;
+         white-space: nowrap; }
 ";
 
 /// Escapes text for HTML element content and quoted attribute values.

@@ -79,7 +79,7 @@ fn login_page(
             )
         });
     let body = format!(
-        "<div class=\"card\"><h1>Log in</h1>{error}\
+        "<div class=\"card narrow\"><h1>Log in</h1>{error}\
          <form method=\"post\" action=\"/login\">{next}\
          <label for=\"username\">Username</label>\
          <input type=\"text\" id=\"username\" name=\"username\" value=\"{username}\" \
@@ -87,7 +87,7 @@ fn login_page(
          <label for=\"password\">Password</label>\
          <input type=\"password\" id=\"password\" name=\"password\" \
          autocomplete=\"current-password\" required>\
-         <p><button type=\"submit\">Log in</button></p></form>\
+         <button class=\"wide\" type=\"submit\">Log in</button></form>\
          <p class=\"muted\">Try <code>alice</code> / <code>wonderland</code> or \
          <code>admin</code> / <code>admin-password</code>.</p></div>",
         username = escape(username),

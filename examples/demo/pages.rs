@@ -35,7 +35,7 @@ pub async fn dashboard(session: Session<UserData>) -> Response {
         ""
     };
     let body = format!(
-        "<div class=\"card\"><h1>Dashboard</h1><table>\
+        "<div class=\"card\"><h1>Dashboard</h1><table class=\"facts\">\
          <tr><th>User</th><td>{name}</td></tr>\
          <tr><th>Role</th><td>{role}</td></tr>\
          <tr><th>Permissions</th><td>{permissions}</td></tr>\

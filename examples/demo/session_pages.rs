@@ -26,12 +26,16 @@ pub async fn sessions(
             } else {
                 ("", "Revoke")
             };
+            let agent = s.user_agent.as_deref().unwrap_or("unknown device");
             format!(
-                "<tr><td>{agent}{mark}<div class=\"muted\">{ip}</div></td>\
-                 <td>{created}</td><td>{expires}</td>\
-                 <td><form class=\"inline\" method=\"post\" action=\"/sessions/{id}/revoke\">\
+                "<tr><td><span title=\"{agent}\">{device}</span>{mark}\
+                 <div class=\"muted\">{ip}</div></td>\
+                 <td class=\"nowrap\">{created}</td><td class=\"nowrap\">{expires}</td>\
+                 <td class=\"actions\"><form class=\"inline\" method=\"post\" \
+                 action=\"/sessions/{id}/revoke\">\
                  <button class=\"quiet\" type=\"submit\">{button}</button></form></td></tr>",
-                agent = escape(s.user_agent.as_deref().unwrap_or("unknown device")),
+                agent = escape(agent),
+                device = escape(&device(agent)),
                 ip = escape(s.ip.as_deref().unwrap_or("")),
                 created = when(s.created_at),
                 expires = when(s.expires_at),
@@ -57,6 +61,41 @@ pub async fn sessions(
         intro = intro.replace("{name}", &escape(&session.name)),
     );
     Ok(page("Sessions", Some(session.data()), &body))
+}
+
+/// A short name for a `User-Agent`, such as `Chrome on Linux`; other clients (`curl/8.5`,
+/// an app's own name) show as they are.
+fn device(user_agent: &str) -> String {
+    let has = |part: &str| user_agent.contains(part);
+    // Order matters: Edge and Opera say Chrome, Chrome says Safari, Android says Linux.
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("HeadlessChrome/", "Headless Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Chrome/", "Chrome"),
+        ("CriOS/", "Chrome"),
+        ("Safari/", "Safari"),
+    ]
+    .into_iter()
+    .find(|(part, _)| has(part));
+    let system = [
+        ("Windows", "Windows"),
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("CrOS", "ChromeOS"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .into_iter()
+    .find(|(part, _)| has(part));
+    match (browser, system) {
+        (Some((_, browser)), Some((_, system))) => format!("{browser} on {system}"),
+        (Some((_, browser)), None) => browser.to_owned(),
+        (None, _) => user_agent.to_owned(),
+    }
 }
 
 /// Where a logged-out visitor who submitted a sessions form is sent.
