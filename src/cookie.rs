@@ -91,24 +91,26 @@ impl CookieConfig {
     }
 
     /// Finds the session cookie among every `Cookie` header of a request.
+    ///
+    /// Headers are split as bytes: browsers send every cookie of the site in one header, raw
+    /// bytes included, and another cookie's non-ASCII value must not make ours unreadable.
+    /// The session cookie's own value must be ASCII text.
     pub(crate) fn read<'a>(&self, headers: &'a HeaderMap) -> CookieValue<'a> {
         let mut found = CookieValue::Absent;
-        for value in headers.get_all(header::COOKIE) {
-            let Ok(text) = value.to_str() else {
-                if contains_name(value.as_bytes(), self.name.as_bytes()) {
-                    return CookieValue::Unusable;
-                }
-                continue;
-            };
-            for pair in text.split(';') {
-                let Some((name, value)) = pair.trim().split_once('=') else {
+        for header in headers.get_all(header::COOKIE) {
+            for pair in header.as_bytes().split(|&b| b == b';') {
+                let Some(eq) = pair.iter().position(|&b| b == b'=') else {
                     continue;
                 };
-                if name.trim() == self.name {
-                    if found != CookieValue::Absent {
-                        return CookieValue::Unusable;
-                    }
-                    found = CookieValue::One(value.trim());
+                if pair[..eq].trim_ascii() != self.name.as_bytes() {
+                    continue;
+                }
+                let value = std::str::from_utf8(pair[eq + 1..].trim_ascii())
+                    .ok()
+                    .filter(|v| v.is_ascii());
+                match (&found, value) {
+                    (CookieValue::Absent, Some(value)) => found = CookieValue::One(value),
+                    _ => return CookieValue::Unusable,
                 }
             }
         }
@@ -155,10 +157,6 @@ impl CookieConfig {
     }
 }
 
-fn contains_name(haystack: &[u8], name: &[u8]) -> bool {
-    haystack.windows(name.len()).any(|w| w == name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +185,17 @@ mod tests {
         assert_eq!(c.read(&h), CookieValue::Unusable);
         let h = headers(&[b"session-id=\xff\xfe"]);
         assert_eq!(c.read(&h), CookieValue::Unusable);
+        let h = headers(&[b"session-id=a; x=\xe9; session-id=b"]);
+        assert_eq!(c.read(&h), CookieValue::Unusable);
+    }
+
+    #[test]
+    fn another_cookie_that_is_not_ascii_leaves_the_session_cookie_readable() {
+        let c = CookieConfig::default();
+        let h = headers(&[b"lang=espa\xc3\xb1ol; session-id=abc; x=\xff"]);
+        assert_eq!(c.read(&h), CookieValue::One("abc"));
+        let h = headers(&[b"x=\xe9", b"session-id=abc"]);
+        assert_eq!(c.read(&h), CookieValue::One("abc"));
     }
 
     #[test]

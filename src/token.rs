@@ -164,6 +164,58 @@ mod tests {
         assert!(SessionToken::parse(&text).is_none());
     }
 
+    /// Timing (issue 4): can comparing a presented token with a stored one leak how many of its
+    /// leading characters were right? A clock-based test of that is noise; what decides it is
+    /// the code path, which this test pins down:
+    ///
+    /// 1. The presented text never meets a stored secret: `SessionToken::parse` checks only its
+    ///    shape (length and alphabet, compared with nothing stored), and the database strategy
+    ///    looks up `SessionToken::hash`, the SHA-256 of the decoded bytes: a fixed 32-byte key.
+    ///    Whatever a store's index comparison leaks is a prefix of a SHA-256 digest, and a
+    ///    digest prefix says nothing about the token (preimage resistance).
+    /// 2. Where the crate compares digests itself (`TokenHash == TokenHash`: `MemoryStore`'s
+    ///    map), equality is the hand-written impl over `subtle::ConstantTimeEq`, which looks at
+    ///    all 32 bytes whatever they hold. A `#[derive(PartialEq)]` (a short-circuiting byte
+    ///    compare) cannot sneak in beside it: two impls conflict (E0119), so checking that the
+    ///    one impl goes through `ct_eq` is enough.
+    ///
+    /// (JWT signatures are checked by `jsonwebtoken`, whose HMAC verification is the `hmac`
+    /// crate's `verify_slice`, also constant-time.)
+    #[test]
+    fn lookups_compare_fixed_length_digests_in_constant_time() {
+        // 1. The lookup key is SHA-256 of the token's 32 bytes.
+        let token = SessionToken::generate();
+        let bytes = URL_SAFE_NO_PAD.decode(token.as_str()).unwrap();
+        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        assert_eq!(token.hash().as_bytes(), &digest);
+
+        // 2. Equality looks at every bit: no prefix decides it.
+        let a = token.hash();
+        assert!(a == TokenHash(digest));
+        for byte in 0..32 {
+            for bit in 0..8 {
+                let mut b = a;
+                b.0[byte] ^= 1 << bit;
+                assert!(a != b, "byte {byte} bit {bit} ignored");
+            }
+        }
+        // ... through `subtle`: the one `PartialEq` impl of `TokenHash` calls `ct_eq` and
+        // compares nothing with `==` itself.
+        let source = include_str!("token.rs");
+        let start = source
+            .find("impl PartialEq for TokenHash {")
+            .expect("a hand-written PartialEq");
+        let end = start + source[start..].find("\n}\n").expect("end of the impl");
+        let body = &source[start..end];
+        assert!(body.contains("self.0.ct_eq(&other.0).into()"), "{body}");
+        assert!(!body.contains("=="), "{body}");
+        let derive = source[..source.find("pub struct TokenHash").unwrap()]
+            .lines()
+            .next_back()
+            .unwrap();
+        assert!(!derive.contains("PartialEq"), "{derive}");
+    }
+
     #[test]
     fn debug_never_shows_the_secret() {
         let t = SessionToken::generate();

@@ -296,13 +296,24 @@ where
     }
 
     async fn rotate(&self, id: Uuid, old: &TokenHash, new: &TokenHash) -> Result<bool, StoreError> {
-        let done = sqlx::query(DB::ROTATE)
-            .bind(new.as_bytes().as_slice())
-            .bind(DB::Id::from(id))
-            .bind(old.as_bytes().as_slice())
-            .execute(&self.pool)
-            .await?;
-        Ok(DB::rows_affected(&done) == 1)
+        // Concurrent rotations of one session change a unique key of the same row, and InnoDB
+        // may end one of them as a deadlock victim. The others go on and rotate the session,
+        // so the victim's statement, run again, finds the old hash gone: "not rotated" (401),
+        // not a store failure (503).
+        let mut retries = 0;
+        loop {
+            let result = sqlx::query(DB::ROTATE)
+                .bind(new.as_bytes().as_slice())
+                .bind(DB::Id::from(id))
+                .bind(old.as_bytes().as_slice())
+                .execute(&self.pool)
+                .await;
+            match result {
+                Ok(done) => return Ok(DB::rows_affected(&done) == 1),
+                Err(e) if retries < 3 && is_deadlock(&e) => retries += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     async fn delete(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
@@ -342,4 +353,12 @@ where
             .await?;
         Ok(DB::rows_affected(&done))
     }
+}
+
+/// A deadlock or serialization failure (SQLSTATE 40001, or PostgreSQL's 40P01): the statement
+/// was rolled back and may simply be run again.
+fn is_deadlock(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "40001" || code == "40P01")
 }

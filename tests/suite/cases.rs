@@ -468,7 +468,7 @@ pub async fn data_updates_are_stored(t: Setup) {
 pub async fn concurrent_updates_keep_every_write(t: Setup) {
     let app = app!(t);
     let token = app.login(&user(), "user").await.token().unwrap();
-    let n = 16;
+    let n = 50;
     let mut tasks = Vec::new();
     for i in 0..n {
         let router = app.router.clone();

@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::support::logs;
+
 /// How long the demo may take to start listening (it hashes the seed passwords first).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -61,7 +63,9 @@ impl Drop for TempDir {
     }
 }
 
-/// A running demo process, killed on drop. Its output goes to `demo.log` in `dir`.
+/// A running demo process, killed on drop. Its output goes to `demo.log` in `dir`. It logs at
+/// TRACE, and when it goes its whole log is checked for every token the tests saw and every
+/// password and secret they used (`support::logs`).
 struct Demo {
     child: Child,
     base: String,
@@ -78,6 +82,7 @@ impl Demo {
 
     /// As [`start`](Self::start), with further environment variables.
     async fn start_with(dir: &Path, database_url: Option<&str>, env: &[(&str, &str)]) -> Demo {
+        logs::install();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("find a free port")
@@ -88,7 +93,7 @@ impl Demo {
         command
             .current_dir(dir)
             .env("PORT", port.to_string())
-            .env_remove("RUST_LOG")
+            .env("RUST_LOG", "trace")
             .env_remove("INSECURE_COOKIES")
             .env_remove("SESSION_STRATEGY")
             .envs(env.iter().copied())
@@ -179,6 +184,18 @@ impl Drop for Demo {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            return;
+        }
+        let output = self.output();
+        // The wrong password the browser test tries, and the JWT demo's secret.
+        let leaks = logs::leaks_in(&output, &["wonderlan", DEMO_JWT_SECRET]);
+        assert!(
+            leaks.is_empty(),
+            "the demo's log ({} lines at TRACE) holds a token, password or secret:\n{}",
+            output.lines().count(),
+            leaks.join("\n")
+        );
     }
 }
 
@@ -225,7 +242,9 @@ impl Reply {
     fn token(&self) -> Option<String> {
         let cookie = self.set_cookie()?;
         let pair = cookie.split(';').next().unwrap_or_default();
-        Some(pair.trim_start_matches("session-id=").to_owned())
+        let token = pair.trim_start_matches("session-id=");
+        logs::register(token);
+        Some(token.to_owned())
     }
 
     fn assert_clears_cookie(&self) {
@@ -553,7 +572,9 @@ async fn runs_on_jwt_sessions_with_cookies_and_bearer_tokens() {
     let issued = issued.json();
     assert_eq!(issued["token_type"], "Bearer");
     rfc3339(&issued["expires_at"]);
-    let bearer = format!("Bearer {}", issued["token"].as_str().expect("token"));
+    let token = issued["token"].as_str().expect("token");
+    logs::register(token);
+    let bearer = format!("Bearer {token}");
     let me = send(
         demo.request(Method::GET, "/api/me", None)
             .header(header::AUTHORIZATION, &bearer),

@@ -1,6 +1,7 @@
 //! One integration-test binary (fewer binaries, faster builds). `cases` is the generic
 //! HTTP-level suite; the `suite!` macro below runs every case against every store.
 
+mod attacks;
 mod backends;
 mod cases;
 mod demo;
@@ -8,6 +9,7 @@ mod faults;
 #[cfg(feature = "jwt")]
 mod jwt_cases;
 mod migrations;
+mod properties;
 mod store_contract;
 mod support;
 

@@ -225,6 +225,7 @@ impl TestApp {
         configure: impl FnOnce(SessionConfig) -> SessionConfig,
         jwt: sessionward::jwt::JwtConfig,
     ) -> Option<Self> {
+        logs::install();
         let store = fresh_store(setup.backend).await?;
         let (clock, control) = Clock::manual(START);
         let counts = Arc::new(Counts::default());
@@ -293,8 +294,20 @@ impl TestApp {
     }
 }
 
+/// Every test app checks, when it goes, that no captured log line holds a secret (see [`logs`]).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            logs::assert_no_leaks();
+        }
+    }
+}
+
 /// A request with an optional session cookie.
 pub fn request(method: &str, path: &str, cookie: Option<&str>) -> Request<Body> {
+    if let Some(token) = cookie {
+        logs::register(token);
+    }
     let mut builder = Request::builder()
         .method(method)
         .uri(path)
@@ -314,7 +327,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    async fn read(res: Response) -> Self {
+    pub async fn read(res: Response) -> Self {
         let (parts, body) = res.into_parts();
         let bytes = body.collect().await.expect("body").to_bytes();
         Self {
@@ -342,6 +355,7 @@ impl Reply {
             .strip_prefix("session-id=")?
             .split(';')
             .next()?;
+        logs::register(value);
         (!value.is_empty()).then(|| value.to_owned())
     }
 
@@ -486,4 +500,261 @@ async fn race_update(
     data.items.push(item);
     sessions.update(&data).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The whole test binary's `tracing` output, captured at TRACE and checked for secrets.
+///
+/// [`install`] sets a global subscriber (once) that formats every event, with all its fields
+/// and those of its spans, into a line and hands the line to a global registry; `log` records
+/// are forwarded too. Tests [`register`] every token they see (`Reply::token`, every cookie
+/// sent through [`request`], bearer tokens they read from bodies); the test secrets in
+/// [`STATIC_SECRETS`] are always registered. A line holding a registered secret, whichever of
+/// the two came first, is a leak: [`assert_no_leaks`] (run when every `TestApp` is dropped, and
+/// by the demo tests on the demo's own log) fails the test with the line.
+///
+/// Tokens are matched through their 43-character windows: a database token is 43 base64url
+/// characters, and a JWT is registered by its signature segment (43 characters or more, unique
+/// per token). Only lines holding a run of at least 43 base64url characters can contain one,
+/// so only those are kept, indexed by window.
+pub mod logs {
+    use std::collections::HashMap;
+    use std::io::Write;
+    use std::sync::{LazyLock, Mutex, MutexGuard, Once};
+
+    use tracing_subscriber::fmt::MakeWriter;
+
+    /// Secrets of the tests that are not tokens: checked in every line by substring search.
+    pub const STATIC_SECRETS: [&str; 3] = [
+        // `support::JWT_SECRET`, as text.
+        "sessionward-test-secret-0123456789abcdef",
+        // The demo's seed passwords.
+        "wonderland",
+        "admin-password",
+    ];
+
+    /// Every token part that is registered is at least this long (see the module docs).
+    const WINDOW: usize = 43;
+
+    #[derive(Default)]
+    struct Registry {
+        /// Captured lines that hold a run of at least `WINDOW` token characters.
+        lines: Vec<String>,
+        /// Every `WINDOW`-long window of those runs -> the lines it occurs in.
+        windows: HashMap<String, Vec<usize>>,
+        /// First `WINDOW` characters of each registered secret -> the secrets.
+        secrets: HashMap<String, Vec<String>>,
+        /// Secrets registered by the capture's own self-test: a hit is recorded, not a leak.
+        canaries: Vec<String>,
+        canary_hits: Vec<String>,
+        /// Every line found holding a secret.
+        leaks: Vec<String>,
+        /// How many lines were captured.
+        captured: usize,
+    }
+
+    static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
+
+    fn registry() -> MutexGuard<'static, Registry> {
+        REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn is_token_char(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+    }
+
+    /// The maximal runs of base64url characters in `text` that are at least `WINDOW` long.
+    fn long_runs(text: &str) -> impl Iterator<Item = &str> {
+        text.split(|c: char| !c.is_ascii() || !is_token_char(c as u8))
+            .filter(|run| run.len() >= WINDOW)
+    }
+
+    /// The part of `token` that identifies it: the signature of a JWT, a database token whole.
+    /// `None` for anything too short or not made of token characters (garbage test input).
+    fn secret_part(token: &str) -> Option<&str> {
+        let part = token.trim().rsplit('.').next()?;
+        (part.len() >= WINDOW && part.bytes().all(is_token_char)).then_some(part)
+    }
+
+    /// Sets the global subscriber: TRACE, every event formatted with all fields, into the
+    /// registry. Safe to call from every entry point; only the first call does anything.
+    pub fn install() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            use tracing_subscriber::util::SubscriberInitExt as _;
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(Capture)
+                .finish()
+                .try_init()
+                .expect("no other global tracing subscriber in the test binary");
+        });
+    }
+
+    struct Capture;
+
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Line;
+
+        fn make_writer(&'a self) -> Line {
+            Line(Vec::with_capacity(256))
+        }
+    }
+
+    /// One formatted event, handed to the registry when the formatter is done with it.
+    struct Line(Vec<u8>);
+
+    impl Write for Line {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Drop for Line {
+        fn drop(&mut self) {
+            capture(&String::from_utf8_lossy(&self.0));
+        }
+    }
+
+    /// The registered secrets (and `extra`) that occur in `line`, checked against the index.
+    fn secrets_in(registry: &Registry, line: &str, extra: &[&str]) -> Vec<String> {
+        let mut found: Vec<String> = STATIC_SECRETS
+            .iter()
+            .chain(extra)
+            .filter(|s| line.contains(**s))
+            .map(|s| (*s).to_owned())
+            .collect();
+        for run in long_runs(line) {
+            for start in 0..=run.len() - WINDOW {
+                let Some(secrets) = registry.secrets.get(&run[start..start + WINDOW]) else {
+                    continue;
+                };
+                found.extend(
+                    secrets
+                        .iter()
+                        .filter(|s| run[start..].starts_with(s.as_str()))
+                        .cloned(),
+                );
+            }
+        }
+        found
+    }
+
+    fn capture(line: &str) {
+        let mut registry = registry();
+        registry.captured += 1;
+        let found = secrets_in(&registry, line, &[]);
+        record(&mut registry, line, found);
+        if long_runs(line).next().is_none() {
+            return;
+        }
+        let index = registry.lines.len();
+        registry.lines.push(line.to_owned());
+        for run in long_runs(line) {
+            for start in 0..=run.len() - WINDOW {
+                let lines = registry
+                    .windows
+                    .entry(run[start..start + WINDOW].to_owned())
+                    .or_default();
+                if lines.last() != Some(&index) {
+                    lines.push(index);
+                }
+            }
+        }
+    }
+
+    fn record(registry: &mut Registry, line: &str, found: Vec<String>) {
+        for secret in found {
+            if registry.canaries.contains(&secret) {
+                registry.canary_hits.push(secret);
+            } else {
+                registry
+                    .leaks
+                    .push(format!("secret {:.12}... in log line: {line}", secret));
+            }
+        }
+    }
+
+    fn add(token: &str, canary: bool) {
+        let Some(secret) = secret_part(token) else {
+            return;
+        };
+        let mut registry = registry();
+        let prefix = &secret[..WINDOW];
+        if registry
+            .secrets
+            .get(prefix)
+            .is_some_and(|s| s.iter().any(|s| s == secret))
+        {
+            return;
+        }
+        if canary {
+            registry.canaries.push(secret.to_owned());
+        }
+        // Lines captured before the secret was known.
+        let earlier: Vec<String> = registry
+            .windows
+            .get(prefix)
+            .into_iter()
+            .flatten()
+            .map(|&i| &registry.lines[i])
+            .filter(|line| line.contains(secret))
+            .cloned()
+            .collect();
+        registry
+            .secrets
+            .entry(prefix.to_owned())
+            .or_default()
+            .push(secret.to_owned());
+        for line in earlier {
+            record(&mut registry, &line, vec![secret.to_owned()]);
+        }
+    }
+
+    /// Registers a token (a database token or a JWT) the tests have seen. Garbage (too short,
+    /// not token characters) is ignored.
+    pub fn register(token: &str) {
+        add(token, false);
+    }
+
+    /// Registers a token for the capture's self-test: finding it is recorded, not a leak.
+    pub fn register_canary(token: &str) {
+        add(token, true);
+    }
+
+    /// Whether a line holding the canary `token` was captured.
+    pub fn canary_seen(token: &str) -> bool {
+        secret_part(token).is_some_and(|s| registry().canary_hits.iter().any(|h| h == s))
+    }
+
+    /// How many lines were captured so far.
+    pub fn captured() -> usize {
+        registry().captured
+    }
+
+    /// Fails when any captured line held a registered secret.
+    pub fn assert_no_leaks() {
+        let registry = registry();
+        assert!(
+            registry.leaks.is_empty(),
+            "{} log line(s) hold a token or secret:\n{}",
+            registry.leaks.len(),
+            registry.leaks.join("\n")
+        );
+    }
+
+    /// The lines of `text` (another process's log) that hold a registered secret, one of
+    /// [`STATIC_SECRETS`] or one of `extra`.
+    pub fn leaks_in(text: &str, extra: &[&str]) -> Vec<String> {
+        let registry = registry();
+        text.lines()
+            .filter(|line| !secrets_in(&registry, line, extra).is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
 }
