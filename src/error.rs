@@ -38,6 +38,10 @@ pub enum Error {
     /// wiring mistake in the application.
     #[error("no SessionLayer is installed on this route")]
     MissingLayer,
+    /// The strategy cannot do this: Auth.js sessions are read-only (Next.js signs users in and
+    /// out), so `login`, `logout`, `rotate`, `update`, `refresh` and `revoke*` answer this. 501.
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
 }
 
 impl Error {
@@ -51,6 +55,7 @@ impl Error {
             Error::Data(_) | Error::Signing | Error::MissingLayer => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            Error::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
         }
     }
 }
@@ -74,6 +79,7 @@ impl IntoResponse for Error {
             Error::Data(source) => tracing::error!(error = %source, "session data error"),
             Error::MissingLayer => tracing::error!("session extractor used without SessionLayer"),
             Error::Signing => tracing::error!("session token signing failed"),
+            Error::Unsupported(what) => tracing::warn!(what, "unsupported session operation"),
             Error::Unauthenticated | Error::Forbidden | Error::Conflict => {}
         }
         json_error(self.status(), &self.to_string())

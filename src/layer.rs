@@ -15,7 +15,6 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::config::SessionConfig;
-use crate::cookie::CookieValue;
 use crate::error::json_error;
 use crate::origin::{is_cross_origin, is_state_changing};
 use crate::request::{Presented, RequestSession, Shared};
@@ -100,6 +99,30 @@ impl SessionLayer {
         Self::with_strategy(config, Box::new(strategy))
     }
 
+    /// Sessions made by a Next.js app with Auth.js v5 or NextAuth.js v4 (feature `authjs`):
+    /// the encrypted session cookie (any of the four names, chunked or not) or a bearer token
+    /// is decrypted with the app's `AUTH_SECRET`. Read-only: Next.js signs users in and out.
+    /// See [`authjs`](crate::authjs) for the formats, the claims and the checks.
+    ///
+    /// ```
+    /// use sessionward::authjs::AuthJsConfig;
+    /// use sessionward::{SessionConfig, SessionLayer};
+    ///
+    /// let secret = std::env::var("AUTH_SECRET").unwrap_or_else(|_| "x".repeat(32));
+    /// let layer = SessionLayer::authjs(AuthJsConfig::new(vec![secret]), SessionConfig::default());
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Without a secret, with an empty secret or an invalid cookie name, or when `config`
+    /// contradicts itself, as for [`database`](Self::database).
+    #[cfg(feature = "authjs")]
+    pub fn authjs(authjs: crate::authjs::AuthJsConfig, config: SessionConfig) -> Self {
+        config.cookie.validate();
+        let strategy = crate::authjs::AuthJsStrategy::new(authjs);
+        Self::with_strategy(config, Box::new(strategy))
+    }
+
     pub(crate) fn with_strategy(config: SessionConfig, strategy: Box<dyn Strategy>) -> Self {
         Self {
             shared: Arc::new(Shared { config, strategy }),
@@ -154,8 +177,8 @@ where
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let config = &self.shared.config;
-        let cookie = config.cookie.read(req.headers());
-        if cookie != CookieValue::Absent
+        let presented = self.shared.strategy.presented(req.headers(), config);
+        if presented.carries_cookie()
             && config.origin_check.enabled
             && is_state_changing(req.method())
             && is_cross_origin(req.headers(), req.uri(), &config.origin_check.trusted)
@@ -164,15 +187,6 @@ where
             let refused = json_error(StatusCode::FORBIDDEN, "cross-origin request refused");
             return Box::pin(async move { Ok(refused) });
         }
-        let presented = match cookie {
-            CookieValue::One(value) => Presented::Token {
-                value: value.to_owned(),
-                from_cookie: true,
-            },
-            CookieValue::Unusable => Presented::Unusable,
-            CookieValue::Absent if config.accept_bearer => bearer(req.headers()),
-            CookieValue::Absent => Presented::Nothing,
-        };
         let meta = client_meta(&req);
         let session = Arc::new(RequestSession::new(self.shared.clone(), presented, meta));
         req.extensions_mut().insert(session.clone());
@@ -190,19 +204,9 @@ where
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
 pub(crate) fn bearer(headers: &HeaderMap) -> Presented {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Presented::Nothing;
     };
-    if values.next().is_some() {
-        // Which of two credentials counts would depend on who reads them (a proxy may check
-        // the last, we would take the first): ambiguous credentials are no credentials.
-        tracing::info!(
-            reason = "duplicated Authorization headers",
-            "session rejected"
-        );
-        return Presented::Nothing;
-    }
     let token = value.to_str().ok().and_then(|v| {
         let (scheme, token) = v.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

@@ -27,6 +27,20 @@ pub(crate) enum Presented {
     Unusable,
 }
 
+impl Presented {
+    /// Whether the request carried a session cookie (usable or not).
+    pub(crate) fn carries_cookie(&self) -> bool {
+        matches!(
+            self,
+            Presented::Unusable
+                | Presented::Token {
+                    from_cookie: true,
+                    ..
+                }
+        )
+    }
+}
+
 /// What the response must do with the session cookie.
 #[derive(Debug)]
 pub(crate) enum CookieAction {
@@ -146,18 +160,14 @@ impl RequestSession {
     }
 
     fn carried_cookie(&self) -> bool {
-        matches!(
-            self.presented,
-            Presented::Unusable
-                | Presented::Token {
-                    from_cookie: true,
-                    ..
-                }
-        )
+        self.presented.carries_cookie()
     }
 
     /// Writes the response's one `Set-Cookie` (and `Cache-Control: no-store` with it).
     pub(crate) async fn finish(&self, headers: &mut HeaderMap) {
+        if !self.strategy().owns_cookie() {
+            return;
+        }
         let state = self.state.lock().await;
         let cookie = &self.shared.config.cookie;
         let value = match &state.cookie {

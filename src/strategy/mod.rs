@@ -3,10 +3,14 @@
 //! (JWT, Auth.js) plugs in without touching them.
 
 use async_trait::async_trait;
+use axum::http::HeaderMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::config::SessionConfig;
+use crate::cookie::CookieValue;
 use crate::error::Error;
+use crate::request::Presented;
 use crate::session::SessionInfo;
 
 pub(crate) mod database;
@@ -55,6 +59,28 @@ pub(crate) struct ClientMeta {
 /// A way of keeping sessions. Every method gets "now" from the caller (the configured clock).
 #[async_trait]
 pub(crate) trait Strategy: Send + Sync + 'static {
+    /// The credential a request carries. The default reads the configured session cookie and,
+    /// without one, `Authorization: Bearer` (when accepted); a strategy whose token lives
+    /// elsewhere (Auth.js: several names, chunked cookies) reads it itself. A cookie-borne
+    /// credential must be reported as such: the layer's cross-origin check depends on it.
+    fn presented(&self, headers: &HeaderMap, config: &SessionConfig) -> Presented {
+        match config.cookie.read(headers) {
+            CookieValue::One(value) => Presented::Token {
+                value: value.to_owned(),
+                from_cookie: true,
+            },
+            CookieValue::Unusable => Presented::Unusable,
+            CookieValue::Absent if config.accept_bearer => crate::layer::bearer(headers),
+            CookieValue::Absent => Presented::Nothing,
+        }
+    }
+
+    /// Whether the layer writes the session cookie (re-issue, removal). `false` for a
+    /// read-only strategy whose cookie belongs to another application.
+    fn owns_cookie(&self) -> bool {
+        true
+    }
+
     /// Turns a presented token into a session, extending it when it is due.
     async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Resolution, Error>;
 
