@@ -202,14 +202,23 @@ impl RevocationList {
     }
 
     /// Stores a revocation, then applies it here at once.
-    pub(crate) async fn add(&self, revocation: Revocation) -> Result<(), Error> {
-        match tokio::time::timeout(self.timeout, self.store.add_revocation(&revocation)).await {
-            Ok(result) => result?,
-            Err(_) => return Err(StoreError::Timeout(self.timeout).into()),
+    /// Returns `false` when the store already held an entry with the same id: a session
+    /// revocation's id is the session's `sid`, so this is how concurrent revocations of one
+    /// session (two rotations racing) find out that another request got there first.
+    pub(crate) async fn add(&self, revocation: Revocation) -> Result<bool, Error> {
+        let stored = tokio::time::timeout(self.timeout, self.store.add_revocation(&revocation))
+            .await
+            .map_err(|_| StoreError::Timeout(self.timeout))?;
+        let first = match stored {
+            Ok(()) => true,
+            Err(StoreError::Duplicate) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if first {
+            tracing::info!(target_kind = ?kind(&revocation.target), "session revoked (JWT)");
         }
-        tracing::info!(target_kind = ?kind(&revocation.target), "session revoked (JWT)");
         self.write().insert(revocation);
-        Ok(())
+        Ok(first)
     }
 
     /// One refresh from the store. Refreshes are serialized. With `only_if_stale` (a request

@@ -219,11 +219,14 @@ impl JwtStrategy {
         .await
     }
 
-    async fn revoke_session(&self, session: &Resolved) -> Result<(), Error> {
+    /// Revokes every token of the session. `false` when another request revoked it first.
+    async fn revoke_session(&self, session: &Resolved) -> Result<bool, Error> {
         let expires_at = session.info.absolute_expires_at + self.config.leeway;
         self.revocations
             .add(Revocation {
-                id: Uuid::new_v4(),
+                // The sid itself: a second revocation of the same session is a duplicate, which
+                // makes "revoke, then issue the successor" happen at most once per session.
+                id: session.info.id,
                 target: Revoked::Session(session.info.id),
                 revoked_at: self.clock.now(),
                 expires_at,
@@ -243,6 +246,7 @@ impl JwtStrategy {
                 expires_at,
             })
             .await
+            .map(|_| ())
     }
 }
 
@@ -327,7 +331,8 @@ impl Strategy for JwtStrategy {
     }
 
     async fn logout(&self, session: &Resolved) -> Result<(), Error> {
-        self.revoke_session(session).await
+        // Already revoked by a concurrent request is logged out all the same.
+        self.revoke_session(session).await.map(|_| ())
     }
 
     async fn rotate(
@@ -335,7 +340,10 @@ impl Strategy for JwtStrategy {
         session: &Resolved,
         now: OffsetDateTime,
     ) -> Result<(Resolved, Issued), Error> {
-        self.revoke_session(session).await?;
+        if !self.revoke_session(session).await? {
+            // A concurrent rotation (or logout) of this session won: one successor only.
+            return Err(Error::Unauthenticated);
+        }
         let mut successor = session.clone();
         successor.info.id = Uuid::new_v4();
         let data = session.data.clone();
@@ -386,8 +394,7 @@ impl Strategy for JwtStrategy {
         if id != current.info.id {
             return Ok(false);
         }
-        self.revoke_session(current).await?;
-        Ok(true)
+        Ok(self.revoke_session(current).await?)
     }
 
     async fn revoke_others(

@@ -56,11 +56,9 @@ cells!(database, Database:
     concurrent_rotations_leave_exactly_one_live_token,
 );
 
-// Left out on JWT sessions: `concurrent_rotations_leave_exactly_one_live_token`. A JWT
-// rotation revokes the old `sid` and signs a token for a new one, with no compare-and-swap in
-// the revocation list: rotations that all verified the old token before the first revocation
-// landed all succeed, each with its own new `sid` (up to 8 of 8 on PostgreSQL and MariaDB).
-// A known weakness, not fixed yet: the case fails on JWT sessions until it is.
+// On JWT sessions a rotation revokes the old `sid` under the sid itself as the entry's key, so of
+// concurrent rotations exactly one inserts it and issues a successor (before that fix, up to 8
+// of 8 succeeded on PostgreSQL and MariaDB).
 #[cfg(feature = "jwt")]
 cells!(jwt, Jwt:
     replay_after_logout_is_401_as_cookie_and_bearer,
@@ -74,6 +72,7 @@ cells!(jwt, Jwt:
     a_foreign_cookie_that_is_not_ascii_does_not_end_the_session,
     sec_fetch_site_cross_site_without_origin_or_referer_is_refused,
     logout_racing_refresh_never_resurrects_the_session,
+    concurrent_rotations_leave_exactly_one_live_token,
 );
 
 /// The app of `setup`, or return from the test (the backend is not configured: SKIP printed).
@@ -688,7 +687,7 @@ pub async fn concurrent_rotations_leave_exactly_one_live_token(t: Setup) {
         )
         .await;
         assert_alive(&app, &winners[0], &format!("round {round}: the winner")).await;
-        if t.backend != Backend::Memory {
+        if t.backend != Backend::Memory && !t.is_jwt() {
             assert_eq!(
                 stored_rows_of(&app, &alice).await,
                 1,
