@@ -204,9 +204,19 @@ where
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
 pub(crate) fn bearer(headers: &HeaderMap) -> Presented {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
         return Presented::Nothing;
     };
+    if values.next().is_some() {
+        // Which of two credentials counts would depend on who reads them (a proxy may check
+        // the last, we would take the first): ambiguous credentials are no credentials.
+        tracing::info!(
+            reason = "duplicated Authorization headers",
+            "session rejected"
+        );
+        return Presented::Nothing;
+    }
     let token = value.to_str().ok().and_then(|v| {
         let (scheme, token) = v.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

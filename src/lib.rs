@@ -134,3 +134,48 @@ pub use store::PostgresStore;
 pub use store::SqliteStore;
 pub use store::{MemoryStore, SessionRecord, SessionStore};
 pub use token::{SessionToken, TokenHash};
+
+/// Entry points for the cargo-fuzz targets in `fuzz/` (feature `fuzzing`, off by default):
+/// thin wrappers around the private parsers that turn request headers into a credential. Not
+/// part of the API; anything here may change in any release.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    use axum::http::HeaderMap;
+
+    use crate::request::Presented;
+
+    /// A credential as the layer reads it.
+    #[derive(Debug, PartialEq, Eq)]
+    pub enum Credential {
+        /// Nothing to resolve: no session.
+        Nothing,
+        /// One token to resolve.
+        Token(String),
+        /// A session cookie that cannot be used: no session, and the cookie is cleared.
+        Unusable,
+    }
+
+    fn credential(presented: Presented) -> Credential {
+        match presented {
+            Presented::Nothing => Credential::Nothing,
+            Presented::Token { value, .. } => Credential::Token(value),
+            Presented::Unusable => Credential::Unusable,
+        }
+    }
+
+    /// The session cookie (default name `session-id`) among the request's `Cookie` headers.
+    pub fn cookie(headers: &HeaderMap) -> Credential {
+        match crate::cookie::CookieConfig::default().read(headers) {
+            crate::cookie::CookieValue::Absent => Credential::Nothing,
+            crate::cookie::CookieValue::One(value) => Credential::Token(value.to_owned()),
+            crate::cookie::CookieValue::Unusable => Credential::Unusable,
+        }
+    }
+
+    /// The token of the request's `Authorization: Bearer` header (read when there is no
+    /// session cookie).
+    pub fn bearer(headers: &HeaderMap) -> Credential {
+        credential(crate::layer::bearer(headers))
+    }
+}

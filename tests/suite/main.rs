@@ -1,6 +1,7 @@
 //! One integration-test binary (fewer binaries, faster builds). `cases` is the generic
 //! HTTP-level suite; the `suite!` macro below runs every case against every store.
 
+mod attacks;
 #[cfg(feature = "authjs")]
 mod authjs;
 mod backends;
@@ -10,6 +11,7 @@ mod faults;
 #[cfg(feature = "jwt")]
 mod jwt_cases;
 mod migrations;
+mod properties;
 mod store_contract;
 mod support;
 
