@@ -5,6 +5,7 @@ mod attacks;
 #[cfg(feature = "authjs")]
 mod authjs;
 mod backends;
+mod browser;
 mod cases;
 mod demo;
 mod faults;
