@@ -329,28 +329,12 @@ impl Strategy for AuthJsStrategy {
         Err(Error::Unsupported(UNSUPPORTED))
     }
 
-    async fn reload(
-        &self,
-        session: &Resolved,
-        _now: OffsetDateTime,
-    ) -> Result<Option<Resolved>, Error> {
-        Ok(Some(session.clone()))
-    }
-
     async fn refresh(
         &self,
         _session: &Resolved,
         _now: OffsetDateTime,
     ) -> Result<(Resolved, Issued), Error> {
         Err(Error::Unsupported(UNSUPPORTED))
-    }
-
-    async fn list(
-        &self,
-        current: &Resolved,
-        _now: OffsetDateTime,
-    ) -> Result<Vec<SessionInfo>, Error> {
-        Ok(vec![current.info.clone()])
     }
 
     async fn revoke(&self, _current: &Resolved, _id: Uuid) -> Result<bool, Error> {

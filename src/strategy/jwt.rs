@@ -364,14 +364,6 @@ impl Strategy for JwtStrategy {
         Ok((session, Some(issued)))
     }
 
-    async fn reload(
-        &self,
-        session: &Resolved,
-        _now: OffsetDateTime,
-    ) -> Result<Option<Resolved>, Error> {
-        Ok(Some(session.clone()))
-    }
-
     async fn refresh(
         &self,
         session: &Resolved,
@@ -379,15 +371,6 @@ impl Strategy for JwtStrategy {
     ) -> Result<(Resolved, Issued), Error> {
         let data = session.data.clone();
         self.reissue(session, data, IssueReason::Refresh, now).await
-    }
-
-    async fn list(
-        &self,
-        current: &Resolved,
-        _now: OffsetDateTime,
-    ) -> Result<Vec<SessionInfo>, Error> {
-        // Stateless sessions cannot be enumerated: only the current one is known.
-        Ok(vec![current.info.clone()])
     }
 
     async fn revoke(&self, current: &Resolved, id: Uuid) -> Result<bool, Error> {

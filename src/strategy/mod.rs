@@ -114,11 +114,15 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     ) -> Result<(Resolved, Option<Issued>), Error>;
 
     /// Reads the session again (after a conflict). `None` when it is gone or expired.
+    ///
+    /// Default, for stateless strategies: the token in hand is the whole session.
     async fn reload(
         &self,
         session: &Resolved,
-        now: OffsetDateTime,
-    ) -> Result<Option<Resolved>, Error>;
+        _now: OffsetDateTime,
+    ) -> Result<Option<Resolved>, Error> {
+        Ok(Some(session.clone()))
+    }
 
     /// Extends the session now.
     async fn refresh(
@@ -128,11 +132,16 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     ) -> Result<(Resolved, Issued), Error>;
 
     /// The live sessions of the current user, newest first, with `current` marked.
+    ///
+    /// Default, for stateless strategies: sessions cannot be enumerated, only the current one
+    /// is known.
     async fn list(
         &self,
         current: &Resolved,
-        now: OffsetDateTime,
-    ) -> Result<Vec<SessionInfo>, Error>;
+        _now: OffsetDateTime,
+    ) -> Result<Vec<SessionInfo>, Error> {
+        Ok(vec![current.info.clone()])
+    }
 
     /// Ends one session of the current user. `false` when the user has no such session.
     async fn revoke(&self, current: &Resolved, id: Uuid) -> Result<bool, Error>;

@@ -18,7 +18,7 @@ use crate::support::logs;
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The compiled demo, next to this test binary: `target/<profile>/examples/demo`.
-fn demo_binary() -> PathBuf {
+pub(crate) fn demo_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
@@ -37,10 +37,10 @@ fn demo_binary() -> PathBuf {
 }
 
 /// A scratch directory, removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> TempDir {
+    pub(crate) fn new(name: &str) -> TempDir {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!(
@@ -52,7 +52,7 @@ impl TempDir {
         TempDir(dir)
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
