@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use crate::demo::{TempDir, demo_binary};
+use crate::demo::{TempDir, demo_binary, wait_until_listening};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -843,24 +843,8 @@ impl Demo {
             port,
             log,
         };
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = demo.child.try_wait() {
-                panic!("the demo exited with {status}:\n{}", demo.output());
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return demo;
-            }
-            assert!(
-                started.elapsed() < START_TIMEOUT,
-                "the demo did not listen within {START_TIMEOUT:?}:\n{}",
-                demo.output()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until_listening(&mut demo.child, port, &demo.log).await;
+        demo
     }
 
     fn url(&self, path: &str) -> String {

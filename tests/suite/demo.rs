@@ -17,6 +17,30 @@ use crate::support::logs;
 /// How long the demo may take to start listening (it hashes the seed passwords first).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Waits until the demo process listens on `port`; panics with its log when it exits first or
+/// takes longer than [`START_TIMEOUT`].
+pub(crate) async fn wait_until_listening(child: &mut Child, port: u16, log: &Path) {
+    let output = || std::fs::read_to_string(log).unwrap_or_default();
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the demo exited with {status}:\n{}", output());
+        }
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < START_TIMEOUT,
+            "the demo did not listen within {START_TIMEOUT:?}:\n{}",
+            output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The compiled demo, next to this test binary: `target/<profile>/examples/demo`.
 pub(crate) fn demo_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
@@ -113,24 +137,8 @@ impl Demo {
                 .build()
                 .expect("HTTP client"),
         };
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = demo.child.try_wait() {
-                panic!("the demo exited with {status}:\n{}", demo.output());
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return demo;
-            }
-            assert!(
-                started.elapsed() < START_TIMEOUT,
-                "the demo did not listen within {START_TIMEOUT:?}:\n{}",
-                demo.output()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until_listening(&mut demo.child, port, &demo.log).await;
+        demo
     }
 
     fn output(&self) -> String {
