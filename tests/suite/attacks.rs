@@ -12,7 +12,7 @@ use time::Duration;
 use tower::ServiceExt as _;
 
 use crate::backends::Backend;
-use crate::support::{Reply, Setup, TestApp, logs, request};
+use crate::support::{Reply, Setup, TestApp, logs, request, user};
 
 /// Runs each listed `async fn case(t: Setup)` of this module on every store, for one strategy:
 /// `attacks::database::postgres::<case>`, and so on.
@@ -74,20 +74,6 @@ cells!(jwt, Jwt:
     logout_racing_refresh_never_resurrects_the_session,
     concurrent_rotations_leave_exactly_one_live_token,
 );
-
-/// The app of `setup`, or return from the test (the backend is not configured: SKIP printed).
-macro_rules! app {
-    ($setup:expr) => {
-        match TestApp::new($setup).await {
-            Some(app) => app,
-            None => return,
-        }
-    };
-}
-
-fn user() -> String {
-    format!("user-{}", uuid::Uuid::new_v4().simple())
-}
 
 /// `method path` with `Authorization: Bearer <token>` and no cookie.
 fn bearer(method: &str, path: &str, token: &str) -> Request<Body> {

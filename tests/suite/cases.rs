@@ -7,22 +7,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use time::Duration;
 
 use crate::backends::Backend;
-use crate::support::{START, Setup, TestApp, request};
-
-macro_rules! app {
-    ($backend:expr) => {
-        match TestApp::new($backend).await {
-            Some(app) => app,
-            None => return,
-        }
-    };
-    ($backend:expr, $configure:expr) => {
-        match TestApp::with_config($backend, $configure).await {
-            Some(app) => app,
-            None => return,
-        }
-    };
-}
+use crate::support::{START, Setup, TestApp, request, user};
 
 /// The strategy's default lifetime after an extension.
 fn max_age(t: Setup) -> Duration {
@@ -38,10 +23,6 @@ fn follow(token: &mut String, reply: &crate::support::Reply) {
     if let Some(new) = reply.token() {
         *token = new;
     }
-}
-
-fn user() -> String {
-    format!("user-{}", uuid::Uuid::new_v4().simple())
 }
 
 pub async fn login_sets_a_secure_cookie_and_the_session_resolves(t: Setup) {

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::backends::Backend;
 use crate::support::{
     Data, JWT_ISSUER, JWT_KID, JWT_SECRET, Reply, START, Setup, Strategy, TestApp, jwt_config,
-    request,
+    request, user,
 };
 
 /// Test-only keys (see `tests/fixtures/jwt/README.md`).
@@ -83,16 +83,6 @@ every_backend!(
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// The app of `setup`, or return from the test (the backend is not configured: SKIP printed).
-macro_rules! app {
-    ($setup:expr) => {
-        match TestApp::new($setup).await {
-            Some(app) => app,
-            None => return,
-        }
-    };
-}
-
 fn memory() -> Setup {
     Setup {
         backend: Backend::Memory,
@@ -113,10 +103,6 @@ async fn memory_app(
 /// JWT settings like the test apps', with another key ring.
 fn config(keys: JwtKeys) -> JwtConfig {
     JwtConfig::new(keys, JWT_ISSUER, JWT_ISSUER).revocation_refresh(REFRESH)
-}
-
-fn user() -> String {
-    format!("user-{}", Uuid::new_v4().simple())
 }
 
 /// Sends one request through `router`; a panic in the service fails the test, saying so.

@@ -1,6 +1,10 @@
 //! One integration-test binary (fewer binaries, faster builds). `cases` is the generic
 //! HTTP-level suite; the `suite!` macro below runs every case against every store.
 
+// First: its `app!` macro serves the modules after it.
+#[macro_use]
+mod support;
+
 mod attacks;
 #[cfg(feature = "authjs")]
 mod authjs;
@@ -14,7 +18,6 @@ mod jwt_cases;
 mod migrations;
 mod properties;
 mod store_contract;
-mod support;
 
 /// Instantiates every listed case as a `#[tokio::test]` per backend, in modules named after
 /// the strategy and backend: `cargo test --test suite database::postgres::` runs one cell.

@@ -25,6 +25,28 @@ use uuid::Uuid;
 
 use crate::backends::{Backend, TestStore, fresh_store};
 
+/// The app of a [`Setup`] (optionally with a config change), or return from the test when its
+/// backend is not configured (`SKIP` is printed then).
+macro_rules! app {
+    ($setup:expr) => {
+        match $crate::support::TestApp::new($setup).await {
+            Some(app) => app,
+            None => return,
+        }
+    };
+    ($setup:expr, $configure:expr) => {
+        match $crate::support::TestApp::with_config($setup, $configure).await {
+            Some(app) => app,
+            None => return,
+        }
+    };
+}
+
+/// A user id no other test uses.
+pub fn user() -> String {
+    format!("user-{}", uuid::Uuid::new_v4().simple())
+}
+
 /// Which strategy a test app runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
