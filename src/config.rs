@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
+use crate::cache::SessionCache;
 use crate::clock::Clock;
 use crate::cookie::{CookieConfig, SameSite};
 
@@ -35,6 +36,7 @@ pub struct SessionConfig {
     pub(crate) origin_check: OriginCheck,
     pub(crate) accept_bearer: bool,
     pub(crate) clock: Clock,
+    pub(crate) cache: Option<SessionCache>,
 }
 
 impl Default for SessionConfig {
@@ -54,6 +56,7 @@ impl Default for SessionConfig {
             },
             accept_bearer: true,
             clock: Clock::system(),
+            cache: None,
         }
     }
 }
@@ -228,6 +231,21 @@ impl SessionConfig {
     /// ```
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Keeps recently read database sessions in memory (default: no cache, every request that
+    /// needs its session reads the store). See [`SessionCache`] for the staleness bound this
+    /// buys: changes made by this process apply at once, those made by other instances within
+    /// the cache's `ttl`. Ignored by the JWT strategy.
+    ///
+    /// ```
+    /// use sessionward::{SessionCache, SessionConfig};
+    /// let config = SessionConfig::default()
+    ///     .cache(SessionCache::new(std::time::Duration::from_secs(1)));
+    /// ```
+    pub fn cache(mut self, cache: SessionCache) -> Self {
+        self.cache = Some(cache);
         self
     }
 

@@ -58,7 +58,7 @@ impl SessionLayer {
     /// misconfiguration stops the application at start-up instead of failing in browsers.
     pub fn database(store: impl SessionStore, config: SessionConfig) -> Self {
         let lifetimes = config.validate(DATABASE_DEFAULTS);
-        let strategy = DatabaseStrategy::new(store, lifetimes, config.store_timeout);
+        let strategy = DatabaseStrategy::new(store, lifetimes, config.store_timeout, config.cache);
         Self::with_strategy(config, Box::new(strategy))
     }
 

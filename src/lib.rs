@@ -96,6 +96,7 @@
 
 #[cfg(feature = "authjs")]
 pub mod authjs;
+mod cache;
 mod cleanup;
 mod clock;
 mod config;
@@ -114,6 +115,7 @@ pub mod store;
 mod strategy;
 mod token;
 
+pub use cache::SessionCache;
 pub use cleanup::{delete_expired_sessions, spawn_cleanup};
 pub use clock::{Clock, ManualClock};
 pub use config::SessionConfig;

@@ -1,17 +1,20 @@
 //! Database sessions: an opaque random token in the cookie, its SHA-256 in a [`SessionStore`].
 
 use std::future::Future;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::cache::RecordCache;
 use super::{ClientMeta, Issued, Resolution, Resolved, Strategy};
+use crate::cache::SessionCache;
 use crate::config::{Lifetimes, StrategyDefaults};
 use crate::error::{Error, StoreError};
 use crate::session::SessionInfo;
 use crate::store::{SessionRecord, SessionStore};
-use crate::token::SessionToken;
+use crate::token::{SessionToken, TokenHash};
 
 /// Database sessions live 7 days after their last extension, 30 days at most.
 pub(crate) const DATABASE_DEFAULTS: StrategyDefaults = StrategyDefaults {
@@ -23,14 +26,78 @@ pub(crate) struct DatabaseStrategy<S> {
     store: S,
     lifetimes: Lifetimes,
     timeout: std::time::Duration,
+    /// Recently read sessions, when [`SessionConfig::cache`](crate::SessionConfig::cache) is
+    /// set. Every change this strategy makes drops or amends the copy before it returns.
+    cache: Option<RecordCache>,
 }
 
 impl<S: SessionStore> DatabaseStrategy<S> {
-    pub(crate) fn new(store: S, lifetimes: Lifetimes, timeout: std::time::Duration) -> Self {
+    pub(crate) fn new(
+        store: S,
+        lifetimes: Lifetimes,
+        timeout: std::time::Duration,
+        cache: Option<SessionCache>,
+    ) -> Self {
         Self {
             store,
             lifetimes,
             timeout,
+            cache: cache.map(|settings| RecordCache::new(settings, timeout)),
+        }
+    }
+
+    /// The session with this token hash: the cached copy when it is fresh and needs no
+    /// decision the store must make (expiry, sliding extension), otherwise the store's row.
+    async fn find(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, Error> {
+        if let Some(cache) = &self.cache
+            && let Some(record) = cache.get(hash)
+            && Self::valid_at(&record, now)
+            && !self.due(&record, now)
+        {
+            return Ok(Some(record));
+        }
+        self.load(hash).await
+    }
+
+    /// The store's row for this token hash, kept in the cache.
+    async fn load(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, Error> {
+        let read_started = Instant::now();
+        let record = self.timed(self.store.load(hash)).await?;
+        if let (Some(cache), Some(record)) = (&self.cache, &record) {
+            cache.put(record, read_started);
+        }
+        Ok(record)
+    }
+
+    /// Whether the session is due for its sliding extension now.
+    fn due(&self, record: &SessionRecord, now: OffsetDateTime) -> bool {
+        self.lifetimes.due_for_refresh(record.refreshed_at, now)
+            && self.lifetimes.expiry(now, record.absolute_expires_at) > record.expires_at
+    }
+
+    /// Drops the cached copy of session `id` (it was ended or changed in a way the copy cannot
+    /// follow).
+    fn forget(&self, id: Uuid) {
+        if let Some(cache) = &self.cache {
+            cache.remove(id);
+        }
+    }
+
+    /// Drops the cached copies of `user_id`'s sessions but `keep`.
+    fn forget_user(&self, user_id: &str, keep: Option<Uuid>) {
+        if let Some(cache) = &self.cache {
+            cache.remove_user(user_id, keep);
+        }
+    }
+
+    /// Applies a change this strategy just wrote to the cached copy of session `id`.
+    fn amend(&self, id: Uuid, change: impl FnOnce(&mut SessionRecord)) {
+        if let Some(cache) = &self.cache {
+            cache.amend(id, change);
         }
     }
 
@@ -70,8 +137,13 @@ impl<S: SessionStore> DatabaseStrategy<S> {
             .timed(self.store.touch(session.info.id, now, expires_at))
             .await?
         {
+            self.forget(session.info.id);
             return Ok(None);
         }
+        self.amend(session.info.id, |r| {
+            r.refreshed_at = now;
+            r.expires_at = expires_at;
+        });
         let mut extended = session.clone();
         extended.info.refreshed_at = now;
         extended.info.expires_at = expires_at;
@@ -103,14 +175,13 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         let Some(token) = SessionToken::parse(token) else {
             return Ok(Resolution::Invalid("malformed token"));
         };
-        let Some(record) = self.timed(self.store.load(&token.hash())).await? else {
+        let Some(record) = self.find(&token.hash(), now).await? else {
             return Ok(Resolution::Invalid("unknown token"));
         };
         if !Self::valid_at(&record, now) {
             return Ok(Resolution::Invalid("expired"));
         }
-        let due = self.lifetimes.due_for_refresh(record.refreshed_at, now)
-            && self.lifetimes.expiry(now, record.absolute_expires_at) > record.expires_at;
+        let due = self.due(&record, now);
         let session = Self::to_resolved(record, token.as_str().to_owned());
         if !due {
             return Ok(Resolution::Valid {
@@ -164,6 +235,9 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             match self.timed(self.store.create(&record)).await {
                 Ok(()) => {
                     tracing::info!(session = %record.id, "session created");
+                    if let Some(cache) = &self.cache {
+                        cache.put(&record, Instant::now());
+                    }
                     let issued = Issued {
                         token: token.as_str().to_owned(),
                         expires_at: record.expires_at,
@@ -178,8 +252,12 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
     }
 
     async fn logout(&self, session: &Resolved) -> Result<(), Error> {
-        self.timed(self.store.delete(&session.info.user_id, session.info.id))
-            .await?;
+        self.forget(session.info.id);
+        let deleted = self
+            .timed(self.store.delete(&session.info.user_id, session.info.id))
+            .await;
+        self.forget(session.info.id);
+        deleted?;
         tracing::info!(session = %session.info.id, "session revoked (logout)");
         Ok(())
     }
@@ -191,10 +269,12 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
     ) -> Result<(Resolved, Issued), Error> {
         let old = SessionToken::parse(&session.token).ok_or(Error::Unauthenticated)?;
         let new = SessionToken::generate();
-        if !self
+        self.forget(session.info.id);
+        let rotated = self
             .timed(self.store.rotate(session.info.id, &old.hash(), &new.hash()))
-            .await?
-        {
+            .await;
+        self.forget(session.info.id);
+        if !rotated? {
             return Err(Error::Unauthenticated);
         }
         tracing::info!(session = %session.info.id, "session token rotated");
@@ -220,14 +300,20 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             )
             .await?;
         if written {
+            self.amend(session.info.id, |r| {
+                r.data.clone_from(&data);
+                r.version = session.version + 1;
+            });
             let mut updated = session.clone();
             updated.data = data;
             updated.version += 1;
             return Ok((updated, None));
         }
-        // Nothing written: either someone else changed the data, or the session is gone.
+        // Nothing written: either someone else changed the data, or the session is gone. The
+        // cached copy is stale either way.
+        self.forget(session.info.id);
         let token = SessionToken::parse(&session.token).ok_or(Error::Unauthenticated)?;
-        match self.timed(self.store.load(&token.hash())).await? {
+        match self.load(&token.hash()).await? {
             Some(record) if record.id == session.info.id => Err(Error::Conflict),
             _ => Err(Error::Unauthenticated),
         }
@@ -242,7 +328,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             return Ok(None);
         };
         Ok(self
-            .timed(self.store.load(&token.hash()))
+            .load(&token.hash())
             .await?
             .filter(|r| r.id == session.info.id && Self::valid_at(r, now))
             .map(|r| Self::to_resolved(r, session.token.clone())))
@@ -277,7 +363,10 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
 
     async fn revoke(&self, current: &Resolved, id: Uuid) -> Result<bool, Error> {
         let user_id = &current.info.user_id;
-        let deleted = self.timed(self.store.delete(user_id, id)).await?;
+        self.forget(id);
+        let deleted = self.timed(self.store.delete(user_id, id)).await;
+        self.forget(id);
+        let deleted = deleted?;
         if deleted {
             tracing::info!(session = %id, "session revoked");
         }
@@ -291,17 +380,24 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
     ) -> Result<(u64, Option<(Resolved, Issued)>), Error> {
         let keep = current.info.id;
         let store = &self.store;
+        let user_id = &current.info.user_id;
+        self.forget_user(user_id, Some(keep));
         let n = self
-            .timed(store.delete_user_sessions(&current.info.user_id, Some(keep)))
-            .await?;
+            .timed(store.delete_user_sessions(user_id, Some(keep)))
+            .await;
+        self.forget_user(user_id, Some(keep));
+        let n = n?;
         tracing::info!(count = n, kept = %keep, "other sessions of the user revoked");
         Ok((n, None))
     }
 
     async fn revoke_all(&self, user_id: &str, _now: OffsetDateTime) -> Result<u64, Error> {
+        self.forget_user(user_id, None);
         let n = self
             .timed(self.store.delete_user_sessions(user_id, None))
-            .await?;
+            .await;
+        self.forget_user(user_id, None);
+        let n = n?;
         tracing::info!(count = n, "all sessions of a user revoked");
         Ok(n)
     }

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::request::Presented;
 use crate::session::SessionInfo;
 
+mod cache;
 pub(crate) mod database;
 #[cfg(feature = "jwt")]
 pub(crate) mod jwt;

@@ -75,8 +75,8 @@ pub async fn requests_that_never_ask_cost_no_store_call(t: Setup) {
         // The revocation list is refreshed in the background; a request writes nothing.
         assert_eq!(app.counts.writes(), 0);
     } else {
-        // Two extractors in one request: one lookup.
-        assert_eq!(app.counts.loads(), 1);
+        // Two extractors in one request: one lookup (none with the cache: login kept a copy).
+        assert_eq!(app.counts.loads(), usize::from(!t.is_cached()));
         assert_eq!(app.counts.writes(), 1, "only the login's create");
     }
 }
@@ -689,7 +689,17 @@ pub async fn cleanup_deletes_only_expired_sessions_in_batches(t: Setup) {
         100,
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.call("GET", "/maybe", Some(&live)).await.body != "anonymous" {
+    // With the cache, a delete behind the layer's back shows only after the cache's ttl:
+    // ask the store itself.
+    let hash = sessionward::SessionToken::parse(&live).unwrap().hash();
+    let gone = async || {
+        if t.is_cached() {
+            store.load(&hash).await.unwrap().is_none()
+        } else {
+            app.call("GET", "/maybe", Some(&live)).await.body == "anonymous"
+        }
+    };
+    while !gone().await {
         assert!(
             std::time::Instant::now() < deadline,
             "cleanup task never ran"
@@ -702,5 +712,72 @@ pub async fn cleanup_deletes_only_expired_sessions_in_batches(t: Setup) {
             app.store.dump_rows().await.is_empty(),
             "deleted, not only expired"
         );
+    }
+}
+
+/// The cache (cached cells only): this instance's own changes apply at once; another
+/// instance's revocation within the cache's ttl; a data change made elsewhere is never lost by
+/// a `modify` here that started from the stale copy.
+pub async fn the_cache_bounds_what_other_instances_changes_take(t: Setup) {
+    let ttl = std::time::Duration::from_millis(400);
+    let app = app!(t, |c| c.cache(sessionward::SessionCache::new(ttl)));
+    use tower::ServiceExt as _;
+    let other = app.uncached_instance();
+    let on_other = async |method: &str, path: &str, token: Option<&str>| {
+        let res = other
+            .clone()
+            .oneshot(request(method, path, token))
+            .await
+            .unwrap();
+        crate::support::Reply::read(res).await
+    };
+
+    // Own logout: at once, although the session was cached.
+    let token = app.login(&user(), "user").await.token().unwrap();
+    assert_eq!(
+        app.call("GET", "/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    app.call("POST", "/logout", Some(&token)).await;
+    assert_eq!(
+        app.call("GET", "/me", Some(&token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A session created elsewhere works here at once (unknown tokens are not cached).
+    let token = app.login(&user(), "user").await.token().unwrap();
+    let fresh = on_other("POST", &format!("/login/{}?role=user", user()), None)
+        .await
+        .token()
+        .unwrap();
+    assert_eq!(
+        app.call("GET", "/me", Some(&fresh)).await.status,
+        StatusCode::OK
+    );
+
+    // A data change elsewhere, then a modify here on the cached (stale) copy: both kept.
+    assert_eq!(
+        on_other("POST", "/items/there", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    let count = app.call("POST", "/items/here", Some(&token)).await;
+    assert_eq!(count.json(), 2, "the write made elsewhere was kept");
+    let me = on_other("GET", "/me", Some(&token)).await.json();
+    assert_eq!(me["items"], serde_json::json!(["there", "here"]));
+
+    // Another instance's logout: honoured here within the ttl.
+    assert_eq!(
+        app.call("GET", "/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    let revoked = std::time::Instant::now();
+    on_other("POST", "/logout", Some(&token)).await;
+    while app.call("GET", "/me", Some(&token)).await.status == StatusCode::OK {
+        assert!(
+            revoked.elapsed() < ttl + std::time::Duration::from_millis(200),
+            "still accepted {:?} after another instance revoked it",
+            revoked.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }

@@ -51,7 +51,15 @@ pub fn user() -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
     Database,
+    /// Database sessions with the in-process cache on (a minute's ttl, so the cases run on
+    /// cached copies).
+    DatabaseCached,
     Jwt,
+}
+
+/// The cache of the `DatabaseCached` cells.
+pub fn test_cache() -> sessionward::SessionCache {
+    sessionward::SessionCache::new(std::time::Duration::from_secs(60))
 }
 
 /// One cell of the test matrix: a store and a strategy (for JWT, the store holds revocations).
@@ -64,6 +72,10 @@ pub struct Setup {
 impl Setup {
     pub fn is_jwt(self) -> bool {
         self.strategy == Strategy::Jwt
+    }
+
+    pub fn is_cached(self) -> bool {
+        self.strategy == Strategy::DatabaseCached
     }
 }
 
@@ -251,9 +263,14 @@ impl TestApp {
         let store = fresh_store(setup.backend).await?;
         let (clock, control) = Clock::manual(START);
         let counts = Arc::new(Counts::default());
-        let config = configure(SessionConfig::default().clock(clock));
+        let base = SessionConfig::default().clock(clock);
+        let config = configure(if setup.is_cached() {
+            base.cache(test_cache())
+        } else {
+            base
+        });
         let layer = match setup.strategy {
-            Strategy::Database => SessionLayer::database(
+            Strategy::Database | Strategy::DatabaseCached => SessionLayer::database(
                 CountingStore {
                     inner: store.store.clone(),
                     counts: counts.clone(),
@@ -290,9 +307,19 @@ impl TestApp {
         let config = SessionConfig::default().clock(clock);
         let layer = match self.setup.strategy {
             Strategy::Database => SessionLayer::database(self.store.store.clone(), config),
+            Strategy::DatabaseCached => {
+                SessionLayer::database(self.store.store.clone(), config.cache(test_cache()))
+            }
             Strategy::Jwt => SessionLayer::jwt(jwt, self.store.revocations.clone(), config),
         };
         (router(layer), control)
+    }
+
+    /// Another instance on the same store with database sessions and no cache.
+    pub fn uncached_instance(&self) -> Router {
+        let (clock, _) = Clock::manual(START);
+        let config = SessionConfig::default().clock(clock);
+        router(SessionLayer::database(self.store.store.clone(), config))
     }
 
     /// Sends one request through the router.

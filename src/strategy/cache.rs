@@ -1,0 +1,357 @@
+//! The in-process copy of recently read sessions behind [`SessionCache`]: looked up by token
+//! hash, dropped by session id or by user when this process changes or ends a session.
+//!
+//! A read that was in flight while this process changed a session must not put its older copy
+//! back: every change leaves a mark (per session, or per user for revoke-all), and a copy read
+//! before a mark is not kept. Marks live as long as a store read can take (the store timeout),
+//! then nothing read before them can still arrive.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::cache::SessionCache;
+use crate::store::SessionRecord;
+use crate::token::TokenHash;
+
+/// Recently read sessions, each usable for `ttl` after it was read from the store.
+pub(crate) struct RecordCache {
+    settings: SessionCache,
+    /// How long a change mark must be kept: the longest a store read can take.
+    mark_lifetime: Duration,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    by_hash: HashMap<TokenHash, Cached>,
+    by_id: HashMap<Uuid, TokenHash>,
+    by_user: HashMap<String, HashSet<Uuid>>,
+    /// Insertion order, for eviction. May name entries already dropped or replaced (those are
+    /// skipped); compacted when it grows past twice the capacity.
+    order: VecDeque<(TokenHash, Instant)>,
+    /// When this process last changed or ended a session.
+    changed: HashMap<Uuid, Instant>,
+    /// When this process last ended a user's sessions, and the one it kept.
+    changed_users: HashMap<String, (Instant, Option<Uuid>)>,
+}
+
+struct Cached {
+    record: SessionRecord,
+    read_at: Instant,
+}
+
+impl RecordCache {
+    pub(crate) fn new(settings: SessionCache, store_timeout: Duration) -> Self {
+        Self {
+            settings,
+            mark_lifetime: store_timeout + Duration::from_secs(1),
+            entries: Mutex::new(Entries::default()),
+        }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // matters more than losing the cache: start over.
+        self.entries.lock().unwrap_or_else(|poisoned| {
+            let mut entries = poisoned.into_inner();
+            *entries = Entries::default();
+            entries
+        })
+    }
+
+    /// The cached copy of the session with this token hash, if it was read less than `ttl` ago.
+    pub(crate) fn get(&self, hash: &TokenHash) -> Option<SessionRecord> {
+        let entries = self.entries();
+        let cached = entries.by_hash.get(hash)?;
+        (cached.read_at.elapsed() < self.settings.ttl).then(|| cached.record.clone())
+    }
+
+    /// Keeps `record`, read from the store by a read that started at `read_started` (or just
+    /// written by this process), unless this process changed the session since.
+    pub(crate) fn put(&self, record: &SessionRecord, read_started: Instant) {
+        let now = Instant::now();
+        let mut entries = self.entries();
+        if entries.changed_since(record, read_started) {
+            return;
+        }
+        entries.remove_id(record.id);
+        while entries.by_hash.len() >= self.settings.capacity {
+            if !entries.evict_oldest() {
+                break;
+            }
+        }
+        entries.by_id.insert(record.id, record.token_hash);
+        entries
+            .by_user
+            .entry(record.user_id.clone())
+            .or_default()
+            .insert(record.id);
+        entries.by_hash.insert(
+            record.token_hash,
+            Cached {
+                record: record.clone(),
+                read_at: now,
+            },
+        );
+        entries.order.push_back((record.token_hash, now));
+        if entries.order.len() > 2 * self.settings.capacity {
+            entries.compact_order();
+        }
+    }
+
+    /// Changes the cached copy of session `id`, if there is one, keeping its read time (the
+    /// staleness bound counts from the last store read).
+    pub(crate) fn amend(&self, id: Uuid, change: impl FnOnce(&mut SessionRecord)) {
+        let mut entries = self.entries();
+        self.mark(&mut entries, id);
+        let Some(hash) = entries.by_id.get(&id).copied() else {
+            return;
+        };
+        if let Some(cached) = entries.by_hash.get_mut(&hash) {
+            change(&mut cached.record);
+        }
+    }
+
+    /// Drops the copy of session `id`.
+    pub(crate) fn remove(&self, id: Uuid) {
+        let mut entries = self.entries();
+        self.mark(&mut entries, id);
+        entries.remove_id(id);
+    }
+
+    /// Drops the copies of every session of `user_id` except `keep`.
+    pub(crate) fn remove_user(&self, user_id: &str, keep: Option<Uuid>) {
+        let mut entries = self.entries();
+        let now = Instant::now();
+        if entries.changed_users.len() >= MARKS_BEFORE_PRUNING {
+            let horizon = self.mark_lifetime;
+            entries
+                .changed_users
+                .retain(|_, (at, _)| at.elapsed() < horizon);
+        }
+        entries
+            .changed_users
+            .insert(user_id.to_owned(), (now, keep));
+        let Some(ids) = entries.by_user.get(user_id) else {
+            return;
+        };
+        let doomed: Vec<Uuid> = ids.iter().copied().filter(|id| Some(*id) != keep).collect();
+        for id in doomed {
+            entries.remove_id(id);
+        }
+    }
+
+    fn mark(&self, entries: &mut Entries, id: Uuid) {
+        if entries.changed.len() >= MARKS_BEFORE_PRUNING {
+            let horizon = self.mark_lifetime;
+            entries.changed.retain(|_, at| at.elapsed() < horizon);
+        }
+        entries.changed.insert(id, Instant::now());
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries().by_hash.len()
+    }
+}
+
+/// Change marks are pruned (the expired ones) once there are this many.
+const MARKS_BEFORE_PRUNING: usize = 1024;
+
+impl Entries {
+    /// Whether this process changed the session after a read that started at `read_started`.
+    fn changed_since(&self, record: &SessionRecord, read_started: Instant) -> bool {
+        let session_changed = self
+            .changed
+            .get(&record.id)
+            .is_some_and(|at| *at >= read_started);
+        let user_changed = self
+            .changed_users
+            .get(&record.user_id)
+            .is_some_and(|(at, kept)| *at >= read_started && *kept != Some(record.id));
+        session_changed || user_changed
+    }
+
+    fn remove_id(&mut self, id: Uuid) {
+        let Some(hash) = self.by_id.remove(&id) else {
+            return;
+        };
+        if let Some(cached) = self.by_hash.remove(&hash) {
+            self.forget_user_session(&cached.record.user_id, id);
+        }
+    }
+
+    fn forget_user_session(&mut self, user_id: &str, id: Uuid) {
+        if let Some(ids) = self.by_user.get_mut(user_id) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.by_user.remove(user_id);
+            }
+        }
+    }
+
+    /// Drops the oldest live entry. `false` when there is none.
+    fn evict_oldest(&mut self) -> bool {
+        while let Some((hash, inserted)) = self.order.pop_front() {
+            let Entry::Occupied(cached) = self.by_hash.entry(hash) else {
+                continue;
+            };
+            if cached.get().read_at != inserted {
+                continue; // replaced since: a later position in `order` names it
+            }
+            let record = cached.remove().record;
+            self.by_id.remove(&record.id);
+            self.forget_user_session(&record.user_id, record.id);
+            return true;
+        }
+        false
+    }
+
+    fn compact_order(&mut self) {
+        let by_hash = &self.by_hash;
+        self.order.retain(|(hash, inserted)| {
+            by_hash
+                .get(hash)
+                .is_some_and(|cached| cached.read_at == *inserted)
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::token::SessionToken;
+
+    fn record(user: &str) -> SessionRecord {
+        let now = OffsetDateTime::now_utc();
+        SessionRecord {
+            id: Uuid::new_v4(),
+            token_hash: SessionToken::generate().hash(),
+            user_id: user.into(),
+            data: "{}".into(),
+            version: 0,
+            created_at: now,
+            refreshed_at: now,
+            expires_at: now,
+            absolute_expires_at: now,
+            user_agent: None,
+            ip: None,
+        }
+    }
+
+    fn cache(capacity: usize) -> RecordCache {
+        RecordCache::new(
+            SessionCache::new(Duration::from_secs(60)).capacity(capacity),
+            Duration::from_secs(3),
+        )
+    }
+
+    #[test]
+    fn keeps_at_most_capacity_and_drops_the_oldest_first() {
+        let cache = cache(3);
+        let records: Vec<_> = (0..5).map(|_| record("u")).collect();
+        for r in &records {
+            cache.put(r, Instant::now());
+        }
+        assert_eq!(cache.len(), 3);
+        assert!(cache.get(&records[0].token_hash).is_none());
+        assert!(cache.get(&records[1].token_hash).is_none());
+        assert!(cache.get(&records[4].token_hash).is_some());
+        // Many re-reads of one session neither grow the cache nor evict the others early.
+        for _ in 0..20 {
+            cache.put(&records[4], Instant::now());
+        }
+        assert_eq!(cache.len(), 3);
+        assert!(cache.get(&records[2].token_hash).is_some());
+    }
+
+    #[test]
+    fn copies_expire_after_ttl() {
+        let cache = RecordCache::new(
+            SessionCache::new(Duration::from_millis(20)),
+            Duration::from_secs(3),
+        );
+        let r = record("u");
+        cache.put(&r, Instant::now());
+        assert!(cache.get(&r.token_hash).is_some());
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(cache.get(&r.token_hash).is_none());
+    }
+
+    #[test]
+    fn drops_by_id_and_by_user_keeping_the_named_session() {
+        let cache = cache(10);
+        let (a1, a2, a3, b) = (record("a"), record("a"), record("a"), record("b"));
+        for r in [&a1, &a2, &a3, &b] {
+            cache.put(r, Instant::now());
+        }
+        cache.remove(a1.id);
+        assert!(cache.get(&a1.token_hash).is_none());
+        cache.remove_user("a", Some(a2.id));
+        assert!(cache.get(&a2.token_hash).is_some());
+        assert!(cache.get(&a3.token_hash).is_none());
+        assert!(cache.get(&b.token_hash).is_some());
+        cache.remove_user("a", None);
+        assert!(cache.get(&a2.token_hash).is_none());
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn a_rotated_session_is_cached_under_its_new_hash_only() {
+        let cache = cache(10);
+        let old = record("a");
+        cache.put(&old, Instant::now());
+        let mut rotated = old.clone();
+        rotated.token_hash = SessionToken::generate().hash();
+        cache.put(&rotated, Instant::now());
+        assert!(cache.get(&old.token_hash).is_none());
+        assert!(cache.get(&rotated.token_hash).is_some());
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn a_read_in_flight_during_a_change_does_not_put_its_old_copy_back() {
+        let cache = cache(10);
+        let (a, a_kept, b) = (record("a"), record("a"), record("b"));
+        let read_started = Instant::now();
+        cache.remove(a.id); // logout while the read was in flight
+        cache.put(&a, read_started);
+        assert!(cache.get(&a.token_hash).is_none());
+        // Revoke-others keeps one session: its copy may still be put, the others may not.
+        let read_started = Instant::now();
+        cache.remove_user("a", Some(a_kept.id));
+        let mut a_other = record("a");
+        a_other.user_id = "a".into();
+        cache.put(&a_other, read_started);
+        cache.put(&a_kept, read_started);
+        cache.put(&b, read_started);
+        assert!(cache.get(&a_other.token_hash).is_none());
+        assert!(cache.get(&a_kept.token_hash).is_some());
+        assert!(cache.get(&b.token_hash).is_some());
+        // A read that starts after the change is kept.
+        std::thread::sleep(Duration::from_millis(1));
+        cache.put(&a, Instant::now());
+        assert!(cache.get(&a.token_hash).is_some());
+    }
+
+    #[test]
+    fn amend_changes_the_copy_in_place() {
+        let cache = cache(10);
+        let r = record("a");
+        cache.put(&r, Instant::now());
+        cache.amend(r.id, |r| {
+            r.data = "{\"n\":1}".into();
+            r.version = 1;
+        });
+        let cached = cache.get(&r.token_hash).expect("cached");
+        assert_eq!((cached.data.as_str(), cached.version), ("{\"n\":1}", 1));
+    }
+}
