@@ -22,6 +22,14 @@ pub enum SameSite {
 /// Browsers cap a cookie's lifetime at 400 days.
 const MAX_COOKIE_AGE: Duration = Duration::days(400);
 
+/// Whether `name` may be a cookie's name: RFC 6265's `token` (visible ASCII, no separators).
+pub(crate) fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct CookieConfig {
     pub(crate) name: Cow<'static, str>,
@@ -56,13 +64,8 @@ pub(crate) enum CookieValue<'a> {
 
 impl CookieConfig {
     pub(crate) fn validate(&self) {
-        let valid_name = !self.name.is_empty()
-            && self
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
         assert!(
-            valid_name,
+            is_valid_name(&self.name),
             "sessionward: cookie name {:?} is not a valid cookie name",
             self.name
         );

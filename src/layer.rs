@@ -123,6 +123,45 @@ impl SessionLayer {
         Self::with_strategy(config, Box::new(strategy))
     }
 
+    /// Database sessions made by a Next.js app with an Auth.js adapter on PostgreSQL
+    /// (features `authjs` and `postgres`): the session cookie (or a bearer token) holds the
+    /// raw session token, looked up in the adapter's own tables through `pool`. Extends
+    /// sessions by Auth.js's rule; `logout` and `revoke*` delete rows, other changes are
+    /// Auth.js's. See [`authjs`](crate::authjs#database-sessions) for what is read and written,
+    /// and why this is weaker than [`database`](Self::database)'s hashed tokens.
+    ///
+    /// ```no_run
+    /// use sessionward::authjs::AuthJsDatabaseConfig;
+    /// use sessionward::{SessionConfig, SessionLayer};
+    ///
+    /// # async fn example() -> Result<(), sqlx::Error> {
+    /// let pool = sqlx::PgPool::connect("postgres://app@localhost/app").await?;
+    /// let layer = SessionLayer::authjs_database(
+    ///     pool,
+    ///     AuthJsDatabaseConfig::pg_adapter(),
+    ///     SessionConfig::default(),
+    /// );
+    /// # let _ = layer;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// With a table name that is not a plain identifier, an invalid cookie name, an
+    /// `absolute_timeout` or `idle_timeout` (Auth.js rows keep no creation or activity time to
+    /// enforce them with), or when `config` contradicts itself, as for
+    /// [`database`](Self::database).
+    #[cfg(all(feature = "authjs", feature = "postgres"))]
+    pub fn authjs_database(
+        pool: sqlx::PgPool,
+        authjs: crate::authjs::AuthJsDatabaseConfig,
+        config: SessionConfig,
+    ) -> Self {
+        let strategy = crate::authjs::AuthJsDatabaseStrategy::new(pool, authjs, &config);
+        Self::with_strategy(config, Box::new(strategy))
+    }
+
     pub(crate) fn with_strategy(config: SessionConfig, strategy: Box<dyn Strategy>) -> Self {
         Self {
             shared: Arc::new(Shared { config, strategy }),

@@ -1,10 +1,20 @@
 //! Sessions made by a Next.js app with Auth.js (NextAuth): read its session cookie from Rust
 //! (feature `authjs`).
 //!
-//! A Next.js front end signs users in with Auth.js; an Axum API behind it uses
-//! [`SessionLayer::authjs`](crate::SessionLayer::authjs) with the same `AUTH_SECRET`, and
-//! [`Session<D>`](crate::Session), the guards and `Option<Session<D>>` work unchanged on the
-//! Next.js session:
+//! Auth.js keeps a session in one of two ways (its `session.strategy`), and an Axum API behind
+//! the Next.js app reads either, with [`Session<D>`](crate::Session), the guards and
+//! `Option<Session<D>>` working unchanged on the Next.js session:
+//!
+//! - **`"jwt"`** (Auth.js's default): the cookie is an encrypted token.
+//!   [`SessionLayer::authjs`](crate::SessionLayer::authjs) decrypts it with the same
+//!   `AUTH_SECRET`. The sections up to [Security notes](#security-notes) describe it.
+//! - **`"database"`** (with an adapter): the cookie holds a token that names a row of the
+//!   adapter's sessions table.
+//!   [`SessionLayer::authjs_database`](crate::SessionLayer::authjs_database) (feature
+//!   `postgres` too) reads the tables of `@auth/pg-adapter` or of the Prisma adapter on
+//!   PostgreSQL: see [Database sessions](#database-sessions).
+//!
+//! JWT sessions:
 //!
 //! ```
 //! use axum::{Json, Router, routing::get};
@@ -44,7 +54,8 @@
 //!   first): the first one present is used. A large session split into `<name>.0`,
 //!   `<name>.1`, ... is joined in numeric order; a missing, repeated or extra chunk, or a
 //!   chunked and an unchunked cookie of one name, is no session. Without any of these cookies,
-//!   `Authorization: Bearer <token>` (unless [`SessionConfig::accept_bearer`] is off) is tried
+//!   `Authorization: Bearer <token>` (unless
+//!   [`SessionConfig::accept_bearer`](crate::SessionConfig::accept_bearer) is off) is tried
 //!   under every configured cookie name.
 //! - **Checks**: `exp` with the layer's [`Clock`](crate::Clock) and Auth.js's 15-second
 //!   tolerance (`nbf` too, when present), the claims must be a JSON object with a string
@@ -65,7 +76,7 @@
 //!
 //! ## Read-only
 //!
-//! Next.js owns the session: the layer never writes or clears Auth.js cookies, and
+//! Next.js owns a JWT session: the layer never writes or clears Auth.js cookies, and
 //! [`Sessions`](crate::Sessions)' `login`, `logout`, `rotate`, `update`, `modify`, `refresh`
 //! and `revoke*` answer [`Error::Unsupported`](crate::Error::Unsupported) (501). Sign users in
 //! and out through Auth.js. `list` returns the current session only.
@@ -75,12 +86,107 @@
 //! Anyone holding `AUTH_SECRET` can mint sessions for any user: keep it out of logs and of the
 //! browser. A JWT session cannot be revoked before `exp` (30 days by default in Auth.js); sign-out
 //! deletes the cookie, not the token.
+//!
+//! ## Database sessions
+//!
+//! With an adapter and `session: { strategy: "database" }`, Auth.js stores each session as a
+//! row (`sessionToken`, `userId`, `expires`) and puts the raw `sessionToken` in the cookie.
+//! [`SessionLayer::authjs_database`](crate::SessionLayer::authjs_database) (features `authjs`
+//! and `postgres`) looks it up in those tables, which [`AuthJsDatabaseConfig`] names:
+//!
+//! ```no_run
+//! # #[cfg(feature = "postgres")]
+//! # mod example {
+//! use axum::{Json, Router, routing::get};
+//! use serde::Deserialize;
+//! use sessionward::authjs::AuthJsDatabaseConfig;
+//! use sessionward::{Session, SessionConfig, SessionLayer};
+//!
+//! // The adapter's user row.
+//! #[derive(Clone, Deserialize)]
+//! struct User {
+//!     name: Option<String>,
+//!     email: Option<String>,
+//! }
+//!
+//! async fn me(session: Session<User>) -> Json<serde_json::Value> {
+//!     Json(serde_json::json!({ "sub": session.user_id(), "email": session.email }))
+//! }
+//!
+//! # async fn example() -> Result<(), sqlx::Error> {
+//! let pool = sqlx::PgPool::connect("postgres://app@localhost/app").await?;
+//! let app: Router = Router::new().route("/api/me", get(me)).layer(SessionLayer::authjs_database(
+//!     pool,
+//!     AuthJsDatabaseConfig::pg_adapter(), // or ::prisma()
+//!     SessionConfig::default(),
+//! ));
+//! # Ok(())
+//! # }
+//! # }
+//! ```
+//!
+//! - **What is read**: the token from the first of the four cookie names above (or the names
+//!   set with [`AuthJsDatabaseConfig::cookie_names`]), else `Authorization: Bearer` (unless
+//!   [`SessionConfig::accept_bearer`](crate::SessionConfig::accept_bearer) is off). A token
+//!   that is not 1 to 255 printable ASCII characters is no session without a query. Otherwise
+//!   one query reads the session row joined with its user, by the raw token.
+//! - **Checks**: `expires` with the layer's [`Clock`](crate::Clock), never the database's
+//!   `now()`: a session is over once `expires <= now`. A user row that is gone is no session.
+//! - **The session**: [`Session<D>`](crate::Session) deserializes `D` from the user row as a
+//!   JSON object, `{"id","name","email","emailVerified","image"}`: ids as strings (the
+//!   pg-adapter's `SERIAL` as `"42"`), `emailVerified` as JavaScript writes a `Date`
+//!   (`"2024-05-01T10:00:00.000Z"`) or `null`. `user_id()` is the user's id, `expires_at` is
+//!   `expires`. The session id is a UUID made from the SHA-256 of the token (never the token
+//!   itself). Auth.js keeps no creation time: `created_at` and `refreshed_at` are the last
+//!   extension, `expires - maxAge`.
+//! - **Extension**, Auth.js's rule: once `expires - maxAge + updateAge <= now`, `expires`
+//!   becomes `now + maxAge`, where maxAge is
+//!   [`SessionConfig::max_age`](crate::SessionConfig::max_age) (default 30 days here,
+//!   Auth.js's) and updateAge is
+//!   [`SessionConfig::update_age`](crate::SessionConfig::update_age) (default 1 day,
+//!   Auth.js's): set them to the app's `session.maxAge` and `session.updateAge`. The update is
+//!   conditional on the `expires` that was read, so it never overwrites a change Auth.js made
+//!   meanwhile, and it never brings back a deleted row. Rows keep no creation or activity
+//!   time, so `absolute_timeout` and `idle_timeout` cannot apply: the layer refuses them.
+//! - **The cookie is not written.** It belongs to Next.js: its name and attributes are the
+//!   app's Auth.js configuration, Auth.js re-sends it with a fresh expiry each time it reads the
+//!   session, and it clears it once the row is gone. So an extension made here moves the row's
+//!   expiry, not the cookie's, and after a logout here the browser keeps a dead cookie (every
+//!   request with it is a 401) until Next.js clears it.
+//! - **Writes**: [`Sessions`](crate::Sessions)' `logout` deletes the row (which signs the user
+//!   out of the Next.js app too); `revoke`, `revoke_others` and `revoke_all` delete the user's
+//!   rows; `refresh` extends now; `list` lists the user's live sessions (newest expiry
+//!   first). `login`, `rotate`, `update` and `modify` answer
+//!   [`Error::Unsupported`](crate::Error::Unsupported) (501): sessions are made and changed by
+//!   Auth.js.
+//! - **Failures**: a database that is down, or slower than
+//!   [`SessionConfig::store_timeout`](crate::SessionConfig::store_timeout), is a 503, never a
+//!   request let through; so is a missing table or column (a broken deployment, not a signed-out
+//!   user).
+//!
+//! ⚠️ **Weaker than sessionward's own database sessions.** Auth.js stores the raw token, so this
+//! lookup is by the raw token too: **a copy of the sessions table** (a backup, a replica, a
+//! read-only credential, an SQL injection anywhere in the app) **logs in as every user who has a
+//! live session.** [`SessionLayer::database`](crate::SessionLayer::database) stores only the
+//! token's SHA-256, so its table logs nobody in. Guard the adapter's tables accordingly. The
+//! schema Auth.js documents for `@auth/pg-adapter` has no index on `"sessionToken"`: add a
+//! unique one (the Prisma schema has it).
+
+// Without `postgres`, the links to the database strategy's items have nothing to point at.
+#![cfg_attr(not(feature = "postgres"), allow(rustdoc::broken_intra_doc_links))]
 
 use std::borrow::Cow;
 
+mod cookies;
+#[cfg(feature = "postgres")]
+mod database;
 mod jwe;
 mod strategy;
 
+#[cfg(feature = "postgres")]
+pub use database::AuthJsDatabaseConfig;
+#[cfg(feature = "postgres")]
+pub(crate) use database::AuthJsDatabaseStrategy;
 pub(crate) use strategy::AuthJsStrategy;
 
 /// Which Auth.js generations a layer accepts (default: both).

@@ -1,12 +1,12 @@
 //! The read-only strategy behind [`SessionLayer::authjs`](crate::SessionLayer::authjs).
 
 use async_trait::async_trait;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::jwe::{self, DerivedKeys, MAX_TOKEN_LEN};
-use super::{AuthJsConfig, AuthJsVersion};
+use super::{AuthJsConfig, AuthJsVersion, cookies};
 use crate::config::SessionConfig;
 use crate::error::Error;
 use crate::request::Presented;
@@ -15,8 +15,6 @@ use crate::strategy::{ClientMeta, Issued, Resolution, Resolved, Strategy};
 
 /// Auth.js's `clockTolerance`.
 const CLOCK_TOLERANCE: i64 = 15;
-/// The most chunks one cookie is split into (16 KiB / 3933 characters, rounded up).
-const MAX_CHUNKS: usize = 8;
 /// Separates the cookie name from the token in the value the strategy hands itself through
 /// [`Presented::Token`]: a character neither a cookie name nor a compact JWE contains.
 const SEPARATOR: char = ':';
@@ -27,6 +25,12 @@ const ANY_NAME: &str = "*";
 struct Name {
     name: String,
     keys: Vec<DerivedKeys>,
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.name
+    }
 }
 
 pub(crate) struct AuthJsStrategy {
@@ -74,17 +78,7 @@ impl AuthJsStrategy {
                 });
             }
         }
-        assert!(
-            !names.is_empty(),
-            "sessionward: AuthJsConfig has no cookie name for the chosen version"
-        );
-        for Name { name, .. } in &names {
-            let valid = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
-            assert!(valid, "sessionward: {name:?} is not a valid cookie name");
-        }
+        cookies::assert_valid_names(&names, "AuthJsConfig");
         Self { names }
     }
 
@@ -151,116 +145,16 @@ fn at(seconds: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// The cookies of one configured name found in a request.
-#[derive(Default)]
-struct Found<'a> {
-    whole: Vec<&'a str>,
-    chunks: Vec<(usize, &'a str)>,
-    unusable: bool,
-}
-
-impl Found<'_> {
-    fn is_empty(&self) -> bool {
-        self.whole.is_empty() && self.chunks.is_empty() && !self.unusable
-    }
-
-    /// The token: the one cookie, or the chunks `0..n` joined in order.
-    fn token(mut self) -> Option<String> {
-        if self.unusable {
-            return None;
-        }
-        match (self.whole.as_slice(), self.chunks.is_empty()) {
-            ([one], true) => Some((*one).to_owned()),
-            ([], false) => {
-                self.chunks.sort_unstable_by_key(|(i, _)| *i);
-                let in_order = self.chunks.iter().enumerate().all(|(n, (i, _))| n == *i);
-                in_order.then(|| self.chunks.iter().map(|(_, v)| *v).collect())
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Which of `names` a cookie called `cookie` is: `Some((index, None))` for the whole cookie,
-/// `Some((index, Some(n)))` for chunk `n`.
-fn classify(names: &[Name], cookie: &[u8]) -> Option<(usize, Option<usize>)> {
-    names.iter().enumerate().find_map(|(i, n)| {
-        let rest = cookie.strip_prefix(n.name.as_bytes())?;
-        if rest.is_empty() {
-            return Some((i, None));
-        }
-        let digits = rest.strip_prefix(b".")?;
-        let valid =
-            !digits.is_empty() && digits.len() <= 2 && digits.iter().all(u8::is_ascii_digit);
-        if !valid {
-            return None;
-        }
-        let n = std::str::from_utf8(digits).ok()?.parse().ok()?;
-        Some((i, Some(n)))
-    })
-}
-
-impl AuthJsStrategy {
-    /// The token among the request's `Cookie` headers, as `<name>:<token>`.
-    fn read_cookies(&self, headers: &HeaderMap) -> Presented {
-        let mut found: Vec<Found<'_>> = self.names.iter().map(|_| Found::default()).collect();
-        let mut total = 0usize;
-        for value in headers.get_all(header::COOKIE) {
-            for pair in value.as_bytes().split(|&b| b == b';') {
-                let Some(eq) = pair.iter().position(|&b| b == b'=') else {
-                    continue;
-                };
-                let Some((i, chunk)) = classify(&self.names, pair[..eq].trim_ascii()) else {
-                    continue;
-                };
-                let raw = pair[eq + 1..].trim_ascii();
-                if raw.is_empty() {
-                    // Auth.js ignores empty chunks (its cleared cookies).
-                    continue;
-                }
-                total += raw.len();
-                let f = &mut found[i];
-                match std::str::from_utf8(raw).ok().filter(|v| v.is_ascii()) {
-                    None => f.unusable = true,
-                    Some(v) => match chunk {
-                        None => f.whole.push(v),
-                        Some(n) if f.chunks.len() < MAX_CHUNKS => f.chunks.push((n, v)),
-                        Some(_) => f.unusable = true,
-                    },
-                }
-            }
-        }
-        if total > MAX_TOKEN_LEN {
-            tracing::info!(reason = "oversized token", "session rejected");
-            return Presented::Unusable;
-        }
-        let Some(i) = found.iter().position(|f| !f.is_empty()) else {
-            return Presented::Nothing;
-        };
-        let name = &self.names[i].name;
-        match found.swap_remove(i).token() {
-            Some(token) => Presented::Token {
-                value: format!("{name}{SEPARATOR}{token}"),
-                from_cookie: true,
-            },
-            None => Presented::Unusable,
-        }
-    }
-}
-
 #[async_trait]
 impl Strategy for AuthJsStrategy {
     fn presented(&self, headers: &HeaderMap, config: &SessionConfig) -> Presented {
-        match self.read_cookies(headers) {
-            Presented::Nothing if config.accept_bearer => match crate::layer::bearer(headers) {
-                Presented::Token { value, .. } => Presented::Token {
-                    value: format!("{ANY_NAME}{SEPARATOR}{value}"),
-                    from_cookie: false,
-                },
-                other => other,
-            },
-            other => other,
-        }
+        cookies::presented(
+            &self.names,
+            MAX_TOKEN_LEN,
+            headers,
+            config,
+            |name, token| format!("{}{SEPARATOR}{token}", name.unwrap_or(ANY_NAME)),
+        )
     }
 
     fn owns_cookie(&self) -> bool {

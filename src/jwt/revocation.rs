@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::error::{Error, StoreError};
+use crate::store::bounded;
 
 /// What a revocation covers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,9 +207,7 @@ impl RevocationList {
     /// revocation's id is the session's `sid`, so this is how concurrent revocations of one
     /// session (two rotations racing) find out that another request got there first.
     pub(crate) async fn add(&self, revocation: Revocation) -> Result<bool, Error> {
-        let stored = tokio::time::timeout(self.timeout, self.store.add_revocation(&revocation))
-            .await
-            .map_err(|_| StoreError::Timeout(self.timeout))?;
+        let stored = bounded(self.timeout, self.store.add_revocation(&revocation)).await;
         let first = match stored {
             Ok(()) => true,
             Err(StoreError::Duplicate) => false,
@@ -247,9 +246,7 @@ impl RevocationList {
             .read()
             .since
             .map_or(OffsetDateTime::UNIX_EPOCH, |s| s - OVERLAP);
-        let fetched = tokio::time::timeout(self.timeout, self.store.revocations_since(since, now))
-            .await
-            .map_err(|_| StoreError::Timeout(self.timeout))??;
+        let fetched = bounded(self.timeout, self.store.revocations_since(since, now)).await?;
         {
             let mut entries = self.write();
             for r in fetched {
@@ -262,7 +259,7 @@ impl RevocationList {
         *runs += 1;
         if (*runs).is_multiple_of(CLEANUP_EVERY) {
             let cleanup = self.store.delete_expired_revocations(now, CLEANUP_BATCH);
-            if let Ok(Err(e)) = tokio::time::timeout(self.timeout, cleanup).await {
+            if let Err(e) = bounded(self.timeout, cleanup).await {
                 tracing::warn!(error = %e, "revocation cleanup failed");
             }
         }

@@ -13,7 +13,7 @@ use crate::cache::SessionCache;
 use crate::config::{Lifetimes, StrategyDefaults};
 use crate::error::{Error, StoreError};
 use crate::session::SessionInfo;
-use crate::store::{SessionRecord, SessionStore};
+use crate::store::{SessionRecord, SessionStore, bounded};
 use crate::token::{SessionToken, TokenHash};
 
 /// Database sessions live 7 days after their last extension, 30 days at most.
@@ -101,16 +101,12 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         }
     }
 
-    /// Runs one store call under the configured timeout: a store that hangs is a store that is
-    /// down (503), never a request that hangs.
+    /// Runs one store call under the configured timeout.
     async fn timed<T>(
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, Error> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => result.map_err(Error::from),
-            Err(_) => Err(StoreError::Timeout(self.timeout).into()),
-        }
+        Ok(bounded(self.timeout, call).await?)
     }
 
     fn valid_at(record: &SessionRecord, now: OffsetDateTime) -> bool {

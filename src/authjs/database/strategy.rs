@@ -1,0 +1,471 @@
+//! The read-mostly strategy behind
+//! [`SessionLayer::authjs_database`](crate::SessionLayer::authjs_database): Auth.js database
+//! sessions, looked up by the raw token in the adapter's own tables.
+
+use std::borrow::Cow;
+use std::future::Future;
+
+use async_trait::async_trait;
+use axum::http::HeaderMap;
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{AssertSqlSafe, Row as _};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::AuthJsDatabaseConfig;
+use super::queries::Queries;
+use crate::authjs::{cookies, jwe};
+use crate::config::{Lifetimes, SessionConfig, StrategyDefaults};
+use crate::error::{Error, StoreError};
+use crate::request::Presented;
+use crate::session::SessionInfo;
+use crate::strategy::{ClientMeta, Issued, Resolution, Resolved, Strategy};
+
+/// The longest token looked up: the adapters' column is `VARCHAR(255)`, and Auth.js's own
+/// tokens (a UUID in v5, 64 hex digits in v4) are far shorter.
+const MAX_TOKEN_LEN: usize = 255;
+
+/// Auth.js's `session.maxAge` default: 30 days. There is no absolute limit: Auth.js keeps no
+/// creation time, so the sentinel `Duration::MAX` marks "not configured" (see `new`).
+const AUTHJS_DATABASE_DEFAULTS: StrategyDefaults = StrategyDefaults {
+    max_age: Duration::days(30),
+    absolute_timeout: Duration::MAX,
+};
+
+const UNSUPPORTED: &str =
+    "Auth.js database sessions are read-mostly: sign in and change sessions through Auth.js";
+
+pub(crate) struct AuthJsDatabaseStrategy {
+    pool: PgPool,
+    queries: Queries,
+    cookie_names: Vec<Cow<'static, str>>,
+    lifetimes: Lifetimes,
+    timeout: std::time::Duration,
+}
+
+/// A session row joined with its user.
+struct Row {
+    user_id: String,
+    name: Option<String>,
+    email: Option<String>,
+    email_verified: Option<i64>,
+    image: Option<String>,
+    /// Microseconds since the epoch, exactly as the database computes them from the column:
+    /// the compare-and-swap key of an extension.
+    expires: i64,
+}
+
+impl Row {
+    /// The columns of the lookup query, in its order.
+    fn decode(row: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            user_id: row.try_get(0)?,
+            name: row.try_get(1)?,
+            email: row.try_get(2)?,
+            email_verified: row.try_get(3)?,
+            image: row.try_get(4)?,
+            expires: row.try_get(5)?,
+        })
+    }
+}
+
+/// Whether `token` can be an Auth.js session token at all: 1 to 255 printable ASCII
+/// characters. Anything else never reaches the database.
+fn well_formed(token: &str) -> bool {
+    (1..=MAX_TOKEN_LEN).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn at_micros(micros: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .map_err(|_| StoreError::Corrupt("a session or user time is out of range"))
+}
+
+/// `t` truncated to whole milliseconds: what a JavaScript `Date` (and Prisma's
+/// `TIMESTAMP(3)`) holds, so the expiry written reads back equal.
+fn to_millis(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(t)
+}
+
+fn micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+}
+
+/// A time as JavaScript's `Date.prototype.toISOString` writes it (what Auth.js's user JSON
+/// holds): `2024-05-01T10:00:00.000Z`.
+fn iso_string(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+impl AuthJsDatabaseStrategy {
+    /// # Panics
+    ///
+    /// On a table name that is not a plain identifier, a missing or invalid cookie name, an
+    /// `absolute_timeout` or `idle_timeout` in `config` (Auth.js rows keep neither a creation
+    /// nor an activity time, so neither could be enforced), or when `config` contradicts
+    /// itself.
+    pub(crate) fn new(pool: PgPool, authjs: AuthJsDatabaseConfig, config: &SessionConfig) -> Self {
+        let lifetimes = config.validate(AUTHJS_DATABASE_DEFAULTS);
+        assert!(
+            lifetimes.absolute_timeout == Duration::MAX && lifetimes.idle_timeout.is_none(),
+            "sessionward: absolute_timeout and idle_timeout do not apply to Auth.js database \
+             sessions (Auth.js keeps no creation or activity time): leave them unset"
+        );
+        cookies::assert_valid_names(&authjs.cookie_names, "AuthJsDatabaseConfig");
+        Self {
+            pool,
+            queries: Queries::new(&authjs),
+            cookie_names: authjs.cookie_names,
+            lifetimes,
+            timeout: config.store_timeout,
+        }
+    }
+
+    /// Runs one database call under the configured timeout: a database that hangs is a
+    /// database that is down (503), never a request that hangs.
+    async fn timed<T>(
+        &self,
+        call: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, Error> {
+        Ok(crate::store::bounded(self.timeout, call).await?)
+    }
+
+    async fn load(&self, token: &str) -> Result<Option<Row>, Error> {
+        let query = sqlx::query(AssertSqlSafe(self.queries.lookup.as_str())).bind(token);
+        let found = self.timed(query.fetch_optional(&self.pool)).await?;
+        found
+            .map(|row| Row::decode(&row))
+            .transpose()
+            .map_err(|e| StoreError::from(e).into())
+    }
+
+    /// The session of `row`, presented with `token`.
+    fn to_resolved(&self, row: &Row, token: &str) -> Result<Resolved, Error> {
+        let expires_at = at_micros(row.expires)?;
+        let email_verified = row
+            .email_verified
+            .map(at_micros)
+            .transpose()?
+            .map(iso_string);
+        let data = serde_json::json!({
+            "id": row.user_id,
+            "name": row.name,
+            "email": row.email,
+            "emailVerified": email_verified,
+            "image": row.image,
+        });
+        Ok(Resolved {
+            info: self.info(token, row.user_id.clone(), expires_at, true),
+            data: data.to_string(),
+            version: 0,
+            token: token.to_owned(),
+        })
+    }
+
+    /// Public facts of a session: Auth.js keeps only the expiry, so the last extension (the
+    /// creation time too, for want of one) is `expires - maxAge`.
+    fn info(
+        &self,
+        token: &str,
+        user_id: String,
+        expires_at: OffsetDateTime,
+        current: bool,
+    ) -> SessionInfo {
+        let extended_at = expires_at
+            .checked_sub(self.lifetimes.max_age)
+            .unwrap_or(expires_at);
+        SessionInfo {
+            id: jwe::token_uuid(token),
+            user_id,
+            created_at: extended_at,
+            refreshed_at: extended_at,
+            expires_at,
+            absolute_expires_at: expires_at,
+            user_agent: None,
+            ip: None,
+            current,
+        }
+    }
+
+    /// `now + maxAge`, in whole milliseconds; `None` past the end of time.
+    fn extended_expiry(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        now.checked_add(self.lifetimes.max_age).map(to_millis)
+    }
+
+    /// Extends the session to `now + maxAge` if its row still holds the expiry `read` (µs):
+    /// a row deleted or extended by someone else meanwhile is left alone (`None`).
+    async fn extend(
+        &self,
+        session: &Resolved,
+        read: i64,
+        now: OffsetDateTime,
+    ) -> Result<Option<(Resolved, Issued)>, Error> {
+        let Some(expires_at) = self.extended_expiry(now) else {
+            return Ok(None);
+        };
+        let query = sqlx::query(AssertSqlSafe(self.queries.extend.as_str()))
+            .bind(&session.token)
+            .bind(read)
+            .bind(micros(expires_at).saturating_sub(read));
+        let done = self.timed(query.execute(&self.pool)).await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let mut extended = session.clone();
+        extended.info = self.info(
+            &session.token,
+            session.info.user_id.clone(),
+            expires_at,
+            true,
+        );
+        let issued = Issued {
+            token: session.token.clone(),
+            expires_at,
+        };
+        Ok(Some((extended, issued)))
+    }
+
+    async fn tokens_of_user(&self, current: &Resolved) -> Result<Vec<(String, i64)>, Error> {
+        let query = sqlx::query(AssertSqlSafe(self.queries.list.as_str())).bind(&current.token);
+        let rows = self.timed(query.fetch_all(&self.pool)).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| StoreError::from(e).into())
+    }
+
+    async fn delete(&self, token: &str) -> Result<bool, Error> {
+        let query = sqlx::query(AssertSqlSafe(self.queries.delete.as_str())).bind(token);
+        let done = self.timed(query.execute(&self.pool)).await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl Strategy for AuthJsDatabaseStrategy {
+    /// The cookies are read with the JWE strategy's bound (16 KiB across the names), not this
+    /// strategy's 255 bytes: a stale cookie of another name (a chunked JWE from before the app
+    /// switched to database sessions) must not spoil a good one. The token used is checked
+    /// against 255 bytes in `resolve`, before any query.
+    fn presented(&self, headers: &HeaderMap, config: &SessionConfig) -> Presented {
+        let read_limit = jwe::MAX_TOKEN_LEN;
+        cookies::presented(
+            &self.cookie_names,
+            read_limit,
+            headers,
+            config,
+            |_, token| token,
+        )
+    }
+
+    /// The cookie belongs to Next.js: the layer neither re-sends it after an extension nor
+    /// clears it (see the module docs of [`authjs`](crate::authjs)).
+    fn owns_cookie(&self) -> bool {
+        false
+    }
+
+    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
+        if !well_formed(token) {
+            return Ok(Resolution::Invalid("malformed token"));
+        }
+        let Some(row) = self.load(token).await? else {
+            return Ok(Resolution::Invalid("unknown token"));
+        };
+        let session = self.to_resolved(&row, token)?;
+        let expires_at = session.info.expires_at;
+        if expires_at <= now {
+            return Ok(Resolution::Invalid("expired"));
+        }
+        // Auth.js's rule: extend once `expires - maxAge + updateAge <= now`.
+        let due = self
+            .lifetimes
+            .due_for_refresh(session.info.refreshed_at, now)
+            && self
+                .extended_expiry(now)
+                .is_some_and(|new| new > expires_at);
+        if !due {
+            return Ok(Resolution::Valid {
+                session: Box::new(session),
+                reissue: None,
+            });
+        }
+        Ok(match self.extend(&session, row.expires, now).await? {
+            Some((session, issued)) => {
+                tracing::debug!(session = %session.info.id, "session refreshed");
+                Resolution::Valid {
+                    session: Box::new(session),
+                    reissue: Some(issued),
+                }
+            }
+            // Deleted or extended by Auth.js since it was read: the session was valid when
+            // this request read it, and nothing is written over the newer row.
+            None => {
+                let id = session.info.id;
+                tracing::debug!(session = %id, "session changed meanwhile; not extended");
+                Resolution::Valid {
+                    session: Box::new(session),
+                    reissue: None,
+                }
+            }
+        })
+    }
+
+    async fn login(
+        &self,
+        _user_id: String,
+        _data: String,
+        _meta: ClientMeta,
+        _replacing: Option<&Resolved>,
+        _now: OffsetDateTime,
+    ) -> Result<(Resolved, Issued), Error> {
+        Err(Error::Unsupported(UNSUPPORTED))
+    }
+
+    async fn logout(&self, session: &Resolved) -> Result<(), Error> {
+        self.delete(&session.token).await?;
+        tracing::info!(session = %session.info.id, "session revoked (logout)");
+        Ok(())
+    }
+
+    async fn rotate(
+        &self,
+        _session: &Resolved,
+        _now: OffsetDateTime,
+    ) -> Result<(Resolved, Issued), Error> {
+        Err(Error::Unsupported(UNSUPPORTED))
+    }
+
+    async fn update(
+        &self,
+        _session: &Resolved,
+        _data: String,
+        _now: OffsetDateTime,
+    ) -> Result<(Resolved, Option<Issued>), Error> {
+        Err(Error::Unsupported(UNSUPPORTED))
+    }
+
+    async fn reload(
+        &self,
+        session: &Resolved,
+        now: OffsetDateTime,
+    ) -> Result<Option<Resolved>, Error> {
+        let Some(row) = self.load(&session.token).await? else {
+            return Ok(None);
+        };
+        let fresh = self.to_resolved(&row, &session.token)?;
+        Ok((fresh.info.expires_at > now).then_some(fresh))
+    }
+
+    async fn refresh(
+        &self,
+        session: &Resolved,
+        now: OffsetDateTime,
+    ) -> Result<(Resolved, Issued), Error> {
+        let read = micros(session.info.expires_at);
+        if let Some(extended) = self.extend(session, read, now).await? {
+            tracing::debug!(session = %session.info.id, "session refreshed on request");
+            return Ok(extended);
+        }
+        // Changed since this request read it: extend what is there now, if anything.
+        let fresh = self
+            .reload(session, now)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let read = micros(fresh.info.expires_at);
+        let extended = self
+            .extend(&fresh, read, now)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        tracing::debug!(session = %session.info.id, "session refreshed on request");
+        Ok(extended)
+    }
+
+    async fn list(
+        &self,
+        current: &Resolved,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionInfo>, Error> {
+        let mut sessions = Vec::new();
+        for (token, expires) in self.tokens_of_user(current).await? {
+            let expires_at = at_micros(expires)?;
+            if expires_at > now {
+                let user_id = current.info.user_id.clone();
+                let is_current = token == current.token;
+                sessions.push(self.info(&token, user_id, expires_at, is_current));
+            }
+        }
+        Ok(sessions)
+    }
+
+    async fn revoke(&self, current: &Resolved, id: Uuid) -> Result<bool, Error> {
+        let tokens = self.tokens_of_user(current).await?;
+        let Some((token, _)) = tokens.iter().find(|(t, _)| jwe::token_uuid(t) == id) else {
+            return Ok(false);
+        };
+        let deleted = self.delete(token).await?;
+        if deleted {
+            tracing::info!(session = %id, "session revoked");
+        }
+        Ok(deleted)
+    }
+
+    async fn revoke_others(
+        &self,
+        current: &Resolved,
+        _now: OffsetDateTime,
+    ) -> Result<(u64, Option<(Resolved, Issued)>), Error> {
+        let query =
+            sqlx::query(AssertSqlSafe(self.queries.delete_others.as_str())).bind(&current.token);
+        let n = self.timed(query.execute(&self.pool)).await?.rows_affected();
+        tracing::info!(count = n, kept = %current.info.id, "other sessions of the user revoked");
+        Ok((n, None))
+    }
+
+    async fn revoke_all(&self, user_id: &str, _now: OffsetDateTime) -> Result<u64, Error> {
+        let query = sqlx::query(AssertSqlSafe(self.queries.delete_user.as_str())).bind(user_id);
+        let n = self.timed(query.execute(&self.pool)).await?.rows_affected();
+        tracing::info!(count = n, "all sessions of a user revoked");
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn only_printable_ascii_up_to_255_bytes_is_looked_up() {
+        assert!(well_formed("0b7c5a3e-1d2f-4c6b-9a8e-7f6d5c4b3a21"));
+        assert!(well_formed(&"ab".repeat(32)));
+        assert!(well_formed(&"x".repeat(255)));
+        for bad in ["", " ", "a b", "a\tb", "é", "a\u{7f}", "a\0"] {
+            assert!(!well_formed(bad), "{bad:?}");
+        }
+        assert!(!well_formed(&"x".repeat(256)));
+    }
+
+    #[test]
+    fn times_match_javascript() {
+        let t = datetime!(2024-05-01 10:00:00.123456789 UTC);
+        assert_eq!(iso_string(t), "2024-05-01T10:00:00.123Z");
+        assert_eq!(to_millis(t), datetime!(2024-05-01 10:00:00.123 UTC));
+        assert_eq!(micros(t), 1_714_557_600_123_456);
+        assert_eq!(
+            at_micros(1_714_557_600_123_456).unwrap(),
+            datetime!(2024-05-01 10:00:00.123456 UTC)
+        );
+        assert!(at_micros(i64::MAX).is_err());
+    }
+}
