@@ -26,6 +26,16 @@ pub(crate) enum Audience {
     Many(Vec<String>),
 }
 
+impl Audience {
+    /// Whether `audience` is (one of) the token's audience(s).
+    pub(crate) fn names(&self, audience: &str) -> bool {
+        match self {
+            Audience::One(one) => one == audience,
+            Audience::Many(many) => many.iter().any(|a| a == audience),
+        }
+    }
+}
+
 /// Every claim of a token. Times are whole seconds since the Unix epoch; a claim of the wrong
 /// JSON type fails deserialization, so such a token is never a session.
 #[derive(Clone, Debug, Serialize, Deserialize)]
