@@ -5,7 +5,9 @@
 //! - `jwt`: cookie read + signature verify (HS256) + claims checks + revocation check, the
 //!   handler reading `Session<D>`;
 //! - `database_memory`: the same through database sessions on `MemoryStore` (token parse,
-//!   SHA-256, map lookup).
+//!   SHA-256, map lookup);
+//! - `database_cached`: database sessions with the in-process [`SessionCache`] (what a
+//!   PostgreSQL or MySQL store costs when the session is answered from memory).
 //!
 //! The ratio `bare / jwt` is the JWT strategy's share of a request's cost.
 
@@ -18,7 +20,7 @@ use axum::{Json, Router};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
 use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
-use sessionward::{MemoryStore, Session, SessionConfig, SessionLayer, Sessions};
+use sessionward::{MemoryStore, Session, SessionCache, SessionConfig, SessionLayer, Sessions};
 use tower::ServiceExt as _;
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -87,14 +89,19 @@ fn resolve(c: &mut Criterion) {
         MemoryStore::new(),
         SessionConfig::default(),
     ));
+    let cached_app = with_layer(SessionLayer::database(
+        MemoryStore::new(),
+        SessionConfig::default().cache(SessionCache::new(std::time::Duration::from_secs(5))),
+    ));
     let bare_app = bare();
-    let (jwt_cookie, db_cookie) = runtime.block_on(async {
+    let (jwt_cookie, db_cookie, cached_cookie) = runtime.block_on(async {
         let jwt_cookie = session_cookie(&jwt_app).await;
         let db_cookie = session_cookie(&db_app).await;
+        let cached_cookie = session_cookie(&cached_app).await;
         // Warm the revocation list before measuring.
         let res = jwt_app.clone().oneshot(request(Some(&jwt_cookie))).await;
         assert_eq!(res.expect("infallible").status(), 200);
-        (jwt_cookie, db_cookie)
+        (jwt_cookie, db_cookie, cached_cookie)
     });
 
     let mut group = c.benchmark_group("resolve");
@@ -109,6 +116,16 @@ fn resolve(c: &mut Criterion) {
     group.bench_function("database_memory", |b| {
         b.to_async(&runtime)
             .iter(|| async { black_box(db_app.clone().oneshot(request(Some(&db_cookie))).await) })
+    });
+    group.bench_function("database_cached", |b| {
+        b.to_async(&runtime).iter(|| async {
+            black_box(
+                cached_app
+                    .clone()
+                    .oneshot(request(Some(&cached_cookie)))
+                    .await,
+            )
+        })
     });
     group.finish();
 }

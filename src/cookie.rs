@@ -101,16 +101,24 @@ impl CookieConfig {
     pub(crate) fn read<'a>(&self, headers: &'a HeaderMap) -> CookieValue<'a> {
         let mut found = CookieValue::Absent;
         for header in headers.get_all(header::COOKIE) {
-            for pair in header.as_bytes().split(|&b| b == b';') {
-                let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+            let bytes = header.as_bytes();
+            let mut start = 0;
+            while start <= bytes.len() {
+                // SIMD search for the separators: a JWT cookie is hundreds of bytes.
+                let end = memchr::memchr(b';', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+                let pair = &bytes[start..end];
+                start = end + 1;
+                let Some(eq) = memchr::memchr(b'=', pair) else {
                     continue;
                 };
                 if pair[..eq].trim_ascii() != self.name.as_bytes() {
                     continue;
                 }
-                let value = std::str::from_utf8(pair[eq + 1..].trim_ascii())
-                    .ok()
-                    .filter(|v| v.is_ascii());
+                let value = pair[eq + 1..].trim_ascii();
+                let value = value
+                    .is_ascii()
+                    .then(|| std::str::from_utf8(value).ok())
+                    .flatten();
                 match (&found, value) {
                     (CookieValue::Absent, Some(value)) => found = CookieValue::One(value),
                     _ => return CookieValue::Unusable,

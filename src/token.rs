@@ -63,8 +63,12 @@ impl SessionToken {
         }
         let mut bytes = [0u8; TOKEN_BYTES];
         // The decoder rejects non-canonical trailing bits, so each token has one text form.
+        // (So `text` already is that form: no need to encode the bytes again.)
         match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
-            Ok(TOKEN_BYTES) => Some(Self::from_bytes(&bytes)),
+            Ok(TOKEN_BYTES) => Some(Self {
+                text: text.to_owned(),
+                hash: Self::digest(&bytes),
+            }),
             _ => None,
         }
     }
@@ -72,8 +76,12 @@ impl SessionToken {
     fn from_bytes(bytes: &[u8; TOKEN_BYTES]) -> Self {
         Self {
             text: URL_SAFE_NO_PAD.encode(bytes),
-            hash: TokenHash(Sha256::digest(bytes).into()),
+            hash: Self::digest(bytes),
         }
+    }
+
+    fn digest(bytes: &[u8; TOKEN_BYTES]) -> TokenHash {
+        TokenHash(Sha256::digest(bytes).into())
     }
 
     /// The text form sent to the client. Treat it as a password: never log it.

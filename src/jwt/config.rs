@@ -55,6 +55,7 @@ pub struct JwtConfig {
     pub(crate) revocation_refresh: std::time::Duration,
     pub(crate) revocation_max_staleness: Option<std::time::Duration>,
     pub(crate) hook: Option<IssueHook>,
+    pub(crate) verified_tokens: usize,
 }
 
 impl fmt::Debug for JwtConfig {
@@ -67,6 +68,7 @@ impl fmt::Debug for JwtConfig {
             .field("revocation_refresh", &self.revocation_refresh)
             .field("revocation_max_staleness", &self.max_staleness())
             .field("hook", &self.hook.is_some())
+            .field("verified_tokens", &self.verified_tokens)
             .finish()
     }
 }
@@ -83,6 +85,7 @@ impl JwtConfig {
             revocation_refresh: std::time::Duration::from_secs(5),
             revocation_max_staleness: None,
             hook: None,
+            verified_tokens: 10_000,
         }
     }
 
@@ -124,6 +127,23 @@ impl JwtConfig {
     /// ```
     pub fn revocation_max_staleness(mut self, limit: std::time::Duration) -> Self {
         self.revocation_max_staleness = Some(limit);
+        self
+    }
+
+    /// How many tokens this process remembers as verified (default 10,000; 0 turns it off).
+    /// A browser sends the same token on every request until it is re-issued; a remembered
+    /// token skips the signature check and the claims parsing, and only the **exact same
+    /// text** is remembered, so a changed byte is checked in full. Expiry and revocation are
+    /// checked on every request regardless. Each entry holds the token and its claims (about
+    /// 1 KiB for a typical session).
+    ///
+    /// ```
+    /// # use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
+    /// # let keys = JwtKeys::new(JwtKey::hs256("k", [7u8; 32]).unwrap()).unwrap();
+    /// let jwt = JwtConfig::new(keys, "app", "app").verified_tokens(50_000);
+    /// ```
+    pub fn verified_tokens(mut self, capacity: usize) -> Self {
+        self.verified_tokens = capacity;
         self
     }
 

@@ -36,6 +36,8 @@ mod claims;
 mod config;
 mod keys;
 mod revocation;
+mod verified;
+mod verifier;
 
 pub use config::{IssueReason, JwtConfig, TokenIssue};
 pub use keys::{JwtKey, JwtKeys, KeyError, MIN_HS256_SECRET};
@@ -43,3 +45,4 @@ pub use revocation::{Revocation, RevocationStore, Revoked};
 
 pub(crate) use claims::{Audience, Claims, custom_claims};
 pub(crate) use revocation::RevocationList;
+pub(crate) use verifier::Verifier;

@@ -3,8 +3,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Header;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -15,7 +13,7 @@ use crate::config::{Lifetimes, StrategyDefaults};
 use crate::error::Error;
 use crate::jwt::{
     Audience, Claims, IssueReason, JwtConfig, Revocation, RevocationList, RevocationStore, Revoked,
-    custom_claims,
+    Verifier, custom_claims,
 };
 use crate::session::SessionInfo;
 
@@ -25,13 +23,11 @@ pub(crate) const JWT_DEFAULTS: StrategyDefaults = StrategyDefaults {
     absolute_timeout: time::Duration::days(90),
 };
 
-/// Tokens longer than this are rejected unread.
-const MAX_TOKEN_LEN: usize = 8 * 1024;
 /// Browsers drop cookies over about 4 KiB.
 const COOKIE_WARN_LEN: usize = 4000;
 
 pub(crate) struct JwtStrategy {
-    config: JwtConfig,
+    verifier: Verifier,
     lifetimes: Lifetimes,
     revocations: Arc<RevocationList>,
     clock: Clock,
@@ -57,70 +53,11 @@ impl JwtStrategy {
             clock.clone(),
         );
         Self {
-            config,
+            verifier: Verifier::new(config, lifetimes.absolute_timeout),
             lifetimes,
             revocations,
             clock,
         }
-    }
-
-    /// Verifies signature, algorithm, `iss` and `aud`, and the claims' types; then checks the
-    /// times with the crate's clock. `Err` carries the reason for the log.
-    fn verify(&self, token: &str, now: i64) -> Result<Claims, &'static str> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err("oversized token");
-        }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed token")?;
-        let kid = header.kid.as_deref().ok_or("token names no key")?;
-        let key = self.config.keys.get(kid).ok_or("unknown key id")?;
-        if header.alg != key.algorithm {
-            return Err("algorithm does not match the key");
-        }
-        // One pass over the token: the signature with the key's own algorithm (pinned above),
-        // then the payload parsed once into `Claims`, whose required fields (`sub`, `sid`,
-        // `jti`, `iat`, `exp`, `iss`, `aud`, `auth_time`, `abs_exp`) and their types
-        // deserialization enforces.
-        let (message, signature) = token.rsplit_once('.').ok_or("malformed token")?;
-        let (_, payload) = message.split_once('.').ok_or("malformed token")?;
-        let signed = jsonwebtoken::crypto::verify(
-            signature,
-            message.as_bytes(),
-            &key.decoding,
-            key.algorithm,
-        )
-        .map_err(|_| "malformed signature")?;
-        if !signed {
-            return Err("bad signature");
-        }
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| "malformed claims")?;
-        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| "malformed claims")?;
-        if claims.iss != self.config.issuer {
-            return Err("wrong issuer");
-        }
-        if !claims.aud.names(&self.config.audience) {
-            return Err("wrong audience");
-        }
-        let times = [claims.iat, claims.exp, claims.auth_time, claims.abs_exp];
-        if !times.into_iter().chain(claims.nbf).all(plausible_time) {
-            return Err("time claim out of range");
-        }
-        let leeway = self.config.leeway.whole_seconds();
-        if now >= claims.exp + leeway || now >= claims.abs_exp + leeway {
-            return Err("expired");
-        }
-        if claims.iat > now + leeway || claims.nbf.is_some_and(|nbf| nbf > now + leeway) {
-            return Err("not yet valid");
-        }
-        let longest = self.lifetimes.absolute_timeout.whole_seconds();
-        if claims.exp > claims.abs_exp
-            || claims.auth_time > claims.iat
-            || claims.abs_exp - claims.auth_time > longest
-        {
-            return Err("lifetime beyond the absolute limit");
-        }
-        Ok(claims)
     }
 
     /// Signs a token for the session `sid` of `user_id` and returns it with its view.
@@ -135,7 +72,7 @@ impl JwtStrategy {
         reason: IssueReason,
         now: OffsetDateTime,
     ) -> Result<(Resolved, Issued), Error> {
-        let data = match &self.config.hook {
+        let data = match &self.verifier.config().hook {
             Some(hook) => hook(user_id.clone(), sid, reason, data).await?,
             None => data,
         };
@@ -152,13 +89,13 @@ impl JwtStrategy {
             iat,
             exp,
             nbf: None,
-            iss: self.config.issuer.clone(),
-            aud: Audience::One(self.config.audience.clone()),
+            iss: self.verifier.config().issuer.clone(),
+            aud: Audience::One(self.verifier.config().audience.clone()),
             auth_time,
             abs_exp,
             custom,
         };
-        let key = &self.config.keys.signing;
+        let key = &self.verifier.config().keys.signing;
         let mut header = Header::new(key.algorithm);
         header.kid = Some(key.kid.to_string());
         let encoding = key.encoding.as_deref().ok_or(Error::Signing)?;
@@ -173,7 +110,7 @@ impl JwtStrategy {
             );
         }
         tracing::debug!(session = %sid, ?reason, "JWT issued");
-        let session = self.resolved(&claims, token.clone())?;
+        let session = self.resolved(&claims, data, token.clone());
         Ok((
             session,
             Issued {
@@ -183,8 +120,8 @@ impl JwtStrategy {
         ))
     }
 
-    fn resolved(&self, claims: &Claims, token: String) -> Result<Resolved, Error> {
-        Ok(Resolved {
+    fn resolved(&self, claims: &Claims, data: String, token: String) -> Resolved {
+        Resolved {
             info: SessionInfo {
                 id: claims.sid,
                 user_id: claims.sub.clone(),
@@ -196,10 +133,10 @@ impl JwtStrategy {
                 ip: None,
                 current: true,
             },
-            data: serde_json::to_string(&claims.custom)?,
+            data,
             version: 0,
             token,
-        })
+        }
     }
 
     /// Re-issues the current session's token with `data`.
@@ -230,7 +167,7 @@ impl JwtStrategy {
 
     /// Revokes every token of the session. `false` when another request revoked it first.
     async fn revoke_session(&self, session: &Resolved) -> Result<bool, Error> {
-        let expires_at = session.info.absolute_expires_at + self.config.leeway;
+        let expires_at = session.info.absolute_expires_at + self.verifier.config().leeway;
         self.revocations
             .add(Revocation {
                 // The sid itself: a second revocation of the same session is a duplicate, which
@@ -246,7 +183,8 @@ impl JwtStrategy {
     async fn revoke_user(&self, user_id: &str, now: OffsetDateTime) -> Result<(), Error> {
         self.revocations.ready().await?;
         let revoked_at = at(now.unix_timestamp());
-        let expires_at = revoked_at + self.lifetimes.absolute_timeout + self.config.leeway;
+        let expires_at =
+            revoked_at + self.lifetimes.absolute_timeout + self.verifier.config().leeway;
         self.revocations
             .add(Revocation {
                 id: Uuid::new_v4(),
@@ -259,19 +197,14 @@ impl JwtStrategy {
     }
 }
 
-/// A NumericDate between 1970 and 9999: anything else is not a time a token of ours carries,
-/// and keeping to this range keeps every later sum and difference far from overflow.
-fn plausible_time(seconds: i64) -> bool {
-    (0..=253_402_300_799).contains(&seconds)
-}
-
 #[async_trait]
 impl Strategy for JwtStrategy {
     async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
-        let claims = match self.verify(token, now.unix_timestamp()) {
-            Ok(claims) => claims,
+        let verified = match self.verifier.verify(token, now.unix_timestamp()) {
+            Ok(verified) => verified,
             Err(reason) => return Ok(Resolution::Invalid(reason)),
         };
+        let claims = &verified.claims;
         self.revocations.ready().await?;
         if self
             .revocations
@@ -279,7 +212,7 @@ impl Strategy for JwtStrategy {
         {
             return Ok(Resolution::Invalid("revoked"));
         }
-        let session = self.resolved(&claims, token.to_owned())?;
+        let session = self.resolved(claims, verified.data.clone(), token.to_owned());
         let extends = self.lifetimes.expiry(now, at(claims.abs_exp)) > at(claims.exp);
         if !(extends && self.lifetimes.due_for_refresh(at(claims.iat), now)) {
             return Ok(Resolution::Valid {

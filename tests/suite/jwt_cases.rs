@@ -923,6 +923,8 @@ async fn truncated_tokens_are_rejected() {
     }
 }
 
+/// The issued token is accepted first, so it sits in the verified-token cache: a copy with one
+/// changed bit (the same signature on another payload, too) must still be checked in full.
 #[tokio::test]
 async fn flipped_bits_in_any_part_are_rejected() {
     let app = memory_app(jwt_config(), |c| c).await;

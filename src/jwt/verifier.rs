@@ -1,0 +1,133 @@
+//! Turning a presented token into verified claims: the key its `kid` names, that key's own
+//! algorithm only, the signature, `iss`, `aud`, the claims' types and lifetime limits; then,
+//! on every request, the times.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+
+use super::verified::{Verified, VerifiedTokens};
+use super::{Claims, JwtConfig};
+
+/// Tokens longer than this are rejected unread.
+pub(crate) const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// The header fields a token is verified by; every other header (`jku`, `jwk`, `x5u`, `x5c`,
+/// ...) is ignored, never followed.
+#[derive(Deserialize)]
+struct JoseHeader<'a> {
+    alg: Algorithm,
+    #[serde(borrow)]
+    kid: Option<Cow<'a, str>>,
+}
+
+pub(crate) struct Verifier {
+    config: JwtConfig,
+    /// The longest a session may live from sign-in (`abs_exp - auth_time`), in seconds.
+    longest: i64,
+    verified: VerifiedTokens,
+}
+
+impl Verifier {
+    pub(crate) fn new(config: JwtConfig, absolute_timeout: time::Duration) -> Self {
+        let verified = VerifiedTokens::new(config.verified_tokens);
+        Self {
+            config,
+            longest: absolute_timeout.whole_seconds(),
+            verified,
+        }
+    }
+
+    /// The token's claims if it is valid at `now` (Unix seconds). `Err` carries the reason for
+    /// the log.
+    pub(crate) fn verify(&self, token: &str, now: i64) -> Result<Arc<Verified>, &'static str> {
+        let verified = match self.verified.get(token) {
+            Some(verified) => verified,
+            None => {
+                let verified = Arc::new(self.check(token)?);
+                self.verified.insert(token, verified.clone());
+                verified
+            }
+        };
+        self.check_times(&verified.claims, now)?;
+        Ok(verified)
+    }
+
+    /// Every check that does not depend on the time, in one pass over the token: the header
+    /// parsed once, the signature with the key's own algorithm, the payload parsed once into
+    /// `Claims` (whose required fields and their types deserialization enforces).
+    fn check(&self, token: &str) -> Result<Verified, &'static str> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err("oversized token");
+        }
+        let (message, signature) = token.rsplit_once('.').ok_or("malformed token")?;
+        let (header, payload) = message.split_once('.').ok_or("malformed token")?;
+        let header = URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| "malformed token")?;
+        let header: JoseHeader = serde_json::from_slice(&header).map_err(|_| "malformed token")?;
+        let kid = header.kid.as_deref().ok_or("token names no key")?;
+        let key = self.config.keys.get(kid).ok_or("unknown key id")?;
+        if header.alg != key.algorithm {
+            return Err("algorithm does not match the key");
+        }
+        let signed = jsonwebtoken::crypto::verify(
+            signature,
+            message.as_bytes(),
+            &key.decoding,
+            key.algorithm,
+        )
+        .map_err(|_| "malformed signature")?;
+        if !signed {
+            return Err("bad signature");
+        }
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| "malformed claims")?;
+        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| "malformed claims")?;
+        if claims.iss != self.config.issuer {
+            return Err("wrong issuer");
+        }
+        if !claims.aud.names(&self.config.audience) {
+            return Err("wrong audience");
+        }
+        let times = [claims.iat, claims.exp, claims.auth_time, claims.abs_exp];
+        if !times.into_iter().chain(claims.nbf).all(plausible_time) {
+            return Err("time claim out of range");
+        }
+        if claims.exp > claims.abs_exp
+            || claims.auth_time > claims.iat
+            || claims.abs_exp - claims.auth_time > self.longest
+        {
+            return Err("lifetime beyond the absolute limit");
+        }
+        let data = serde_json::to_string(&claims.custom).map_err(|_| "malformed claims")?;
+        Ok(Verified { claims, data })
+    }
+
+    /// The checks that depend on the time, with the configured leeway.
+    fn check_times(&self, claims: &Claims, now: i64) -> Result<(), &'static str> {
+        let leeway = self.config.leeway.whole_seconds();
+        if now >= claims.exp + leeway || now >= claims.abs_exp + leeway {
+            return Err("expired");
+        }
+        if claims.iat > now + leeway || claims.nbf.is_some_and(|nbf| nbf > now + leeway) {
+            return Err("not yet valid");
+        }
+        Ok(())
+    }
+
+    pub(crate) fn config(&self) -> &JwtConfig {
+        &self.config
+    }
+}
+
+/// A NumericDate between 1970 and 9999: anything else is not a time a token of ours carries,
+/// and keeping to this range keeps every later sum and difference far from overflow.
+fn plausible_time(seconds: i64) -> bool {
+    (0..=253_402_300_799).contains(&seconds)
+}
