@@ -1,0 +1,198 @@
+//! The targets, as ratios computed from one run, one value per concurrency level.
+
+use crate::contenders::Contender;
+use crate::stats::{Cell, Results, Summary};
+use crate::workload::Workload;
+
+/// One target and its value at each concurrency level.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Target {
+    /// What is compared.
+    pub name: String,
+    /// The goal, as text (`>= 0.9`).
+    pub goal: String,
+    /// One value per concurrency level of the run (`None` where a side did not run).
+    pub values: Vec<Option<f64>>,
+    /// Whether every value meets the goal (`None` without a goal or without values).
+    pub met: Option<bool>,
+}
+
+/// Which number of a [`Summary`] a target looks at.
+#[derive(Clone, Copy)]
+enum Metric {
+    Rps,
+    P50,
+    WritesPerRequest,
+    DbWritesPerRequest,
+}
+
+impl Metric {
+    fn of(self, s: &Summary) -> Option<f64> {
+        match self {
+            Metric::Rps => Some(s.rps),
+            Metric::P50 => Some(s.p50_ms),
+            Metric::WritesPerRequest => Some(s.writes_per_request),
+            Metric::DbWritesPerRequest => s.db_writes_per_request,
+        }
+    }
+}
+
+/// A goal: at least, at most, or none.
+#[derive(Clone, Copy)]
+enum Goal {
+    AtLeast(f64),
+    AtMost(f64),
+    None,
+}
+
+impl Goal {
+    fn text(self) -> String {
+        match self {
+            Goal::AtLeast(v) => format!(">= {v}"),
+            Goal::AtMost(v) => format!("<= {v}"),
+            Goal::None => "(reported)".to_owned(),
+        }
+    }
+
+    fn met(self, value: f64) -> Option<bool> {
+        match self {
+            Goal::AtLeast(v) => Some(value >= v),
+            Goal::AtMost(v) => Some(value <= v + 1e-9),
+            Goal::None => None,
+        }
+    }
+}
+
+/// Every target the run has numbers for.
+pub fn compute(results: &Results, concurrency: &[usize], populations: &[u64]) -> Vec<Target> {
+    let small = populations.iter().copied().min().unwrap_or(1_000);
+    let large = populations.iter().copied().max().unwrap_or(small);
+    let mut targets = Vec::new();
+    let mut ratio = |name: String,
+                     a: (Contender, u64),
+                     b: (Contender, u64),
+                     w: Workload,
+                     m: Metric,
+                     goal: Goal| {
+        let values: Vec<Option<f64>> = concurrency
+            .iter()
+            .map(|&c| {
+                let x = value(results, a.0, a.1, w, c, m)?;
+                let y = value(results, b.0, b.1, w, c, m)?;
+                (y > 0.0).then(|| x / y)
+            })
+            .collect();
+        targets.push(finish(name, goal, values));
+    };
+    use Contender::*;
+    use Workload::*;
+    ratio(
+        "sessionward-jwt / bare, rps, read-only".into(),
+        (SessionwardJwt, small),
+        (Bare, small),
+        ReadOnly,
+        Metric::Rps,
+        Goal::AtLeast(0.9),
+    );
+    for population in [small, large] {
+        for workload in [ReadOnly, ReadMostly] {
+            ratio(
+                format!(
+                    "sessionward-pg / tower-sessions-pg, rps, {}, {population} sessions",
+                    workload.name()
+                ),
+                (SessionwardPg, population),
+                (TowerSessionsPg, population),
+                workload,
+                Metric::Rps,
+                Goal::AtLeast(1.5),
+            );
+            ratio(
+                format!(
+                    "sessionward-pg / axum-session-pg, rps, {}, {population} sessions",
+                    workload.name()
+                ),
+                (SessionwardPg, population),
+                (AxumSessionPg, population),
+                workload,
+                Metric::Rps,
+                Goal::None,
+            );
+        }
+        if large == small {
+            break;
+        }
+    }
+    if large != small {
+        ratio(
+            format!("sessionward-pg p50 latency, {large} / {small} sessions, read-only"),
+            (SessionwardPg, large),
+            (SessionwardPg, small),
+            ReadOnly,
+            Metric::P50,
+            Goal::AtMost(1.2),
+        );
+    }
+    ratio(
+        "sessionward-pg-cached / bare, rps, read-only".into(),
+        (SessionwardPgCached, small),
+        (Bare, small),
+        ReadOnly,
+        Metric::Rps,
+        Goal::AtLeast(0.8),
+    );
+    for population in [small, large] {
+        for (metric, what) in [
+            (Metric::WritesPerRequest, "store write calls"),
+            (Metric::DbWritesPerRequest, "PostgreSQL rows written"),
+        ] {
+            let values = concurrency
+                .iter()
+                .map(|&c| value(results, SessionwardPg, population, ReadOnly, c, metric))
+                .collect();
+            targets.push(finish(
+                format!("sessionward-pg {what} per request, read-only, {population} sessions"),
+                Goal::AtMost(0.0),
+                values,
+            ));
+        }
+        if large == small {
+            break;
+        }
+    }
+    targets
+}
+
+fn value(
+    results: &Results,
+    contender: Contender,
+    population: u64,
+    workload: Workload,
+    concurrency: usize,
+    metric: Metric,
+) -> Option<f64> {
+    let cell = Cell {
+        population,
+        workload,
+        concurrency,
+    };
+    metric.of(&results.summary(cell, contender)?)
+}
+
+fn finish(name: String, goal: Goal, values: Vec<Option<f64>>) -> Target {
+    let present: Vec<f64> = values.iter().flatten().copied().collect();
+    let met = if present.is_empty() {
+        None
+    } else {
+        present
+            .iter()
+            .map(|&v| goal.met(v))
+            .try_fold(true, |all, m| m.map(|m| all && m))
+    };
+    Target {
+        name,
+        goal: goal.text(),
+        values,
+        met,
+    }
+}
