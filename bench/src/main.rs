@@ -90,6 +90,8 @@ async fn harness(args: &[String]) -> Result<(), String> {
         for (contender, why) in &results.failed {
             eprintln!("failed: {}: {why}", contender.name());
         }
+        // The report is written either way; the exit status tells CI that a contender failed.
+        std::process::exit(1);
     }
     Ok(())
 }
