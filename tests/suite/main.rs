@@ -25,6 +25,11 @@ mod store_contract;
 /// Instantiates every listed case as a `#[tokio::test]` per backend, in modules named after
 /// the strategy and backend: `cargo test --test suite database::postgres::` runs one cell.
 macro_rules! suite {
+    // Several strategies, one list of cases.
+    ($module:ident, $strategy:ident; $($more:ident, $more_strategy:ident);+: $($case:ident),* $(,)?) => {
+        suite!($module, $strategy: $($case),*);
+        suite!($($more, $more_strategy);+: $($case),*);
+    };
     ($module:ident, $strategy:ident: $($case:ident),* $(,)?) => {
         mod $module {
             suite!(@cell memory, Memory, $strategy, $($case),*);
@@ -49,8 +54,9 @@ macro_rules! suite {
     };
 }
 
-// Every case on database sessions.
-suite!(database, Database:
+// Every case on database sessions, and again with the in-process session cache on: the cache
+// must change nothing a client sees.
+suite!(database, Database; database_cached, DatabaseCached:
     login_sets_a_secure_cookie_and_the_session_resolves,
     missing_session_is_401_and_optional_is_none,
     requests_that_never_ask_cost_no_store_call,
@@ -77,34 +83,8 @@ suite!(database, Database:
     cleanup_deletes_only_expired_sessions_in_batches,
 );
 
-// Every case again with the in-process session cache on: it must change nothing a client sees.
-suite!(database_cached, DatabaseCached:
-    login_sets_a_secure_cookie_and_the_session_resolves,
-    missing_session_is_401_and_optional_is_none,
-    requests_that_never_ask_cost_no_store_call,
-    guards_answer_401_403_and_redirect,
-    login_rotates_away_the_session_it_came_with,
-    a_token_chosen_by_the_client_is_never_accepted,
-    logout_kills_the_session_and_clears_the_cookie,
-    rotation_issues_a_new_token_and_kills_the_old,
-    sliding_refresh_writes_only_after_update_age,
-    expired_sessions_are_rejected_before_cleanup,
-    idle_timeout_ends_an_unused_session,
-    absolute_timeout_caps_every_extension,
-    explicit_refresh_extends_now,
-    list_and_revoke_own_sessions,
-    revoke_others_keeps_only_this_session,
-    revoke_all_ends_every_session_of_the_user,
-    data_updates_are_stored,
-    concurrent_updates_keep_every_write,
-    a_stale_plain_update_is_a_conflict_not_a_lost_write,
-    garbage_cookies_are_401_and_cleared_without_a_store_query,
-    bearer_tokens_work_for_api_clients,
-    cross_origin_state_changes_with_the_cookie_are_refused,
-    the_store_never_holds_the_raw_token_and_rows_make_no_cookie,
-    cleanup_deletes_only_expired_sessions_in_batches,
-    the_cache_bounds_what_other_instances_changes_take,
-);
+// The cache's own bound (cached cells only; the cases above run with the cache too).
+suite!(cache_bound, DatabaseCached: the_cache_bounds_what_other_instances_changes_take);
 
 // The cases that apply to JWT sessions (the store holds the revocation list). Left out: the
 // ones about stored session rows, per-device lists, and server-side merging of concurrent data
