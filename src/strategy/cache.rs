@@ -104,15 +104,21 @@ impl RecordCache {
     }
 
     /// Changes the cached copy of session `id`, if there is one, keeping its read time (the
-    /// staleness bound counts from the last store read).
-    pub(crate) fn amend(&self, id: Uuid, change: impl FnOnce(&mut SessionRecord)) {
+    /// staleness bound counts from the last store read). `change` returns `false` when the copy
+    /// is not the one the change was made from (concurrent writers of one process finish in
+    /// any order): then the copy is dropped instead, and the next request reads the store.
+    pub(crate) fn amend(&self, id: Uuid, change: impl FnOnce(&mut SessionRecord) -> bool) {
         let mut entries = self.entries();
         self.mark(&mut entries, id);
         let Some(hash) = entries.by_id.get(&id).copied() else {
             return;
         };
-        if let Some(cached) = entries.by_hash.get_mut(&hash) {
-            change(&mut cached.record);
+        let applied = entries
+            .by_hash
+            .get_mut(&hash)
+            .is_some_and(|cached| change(&mut cached.record));
+        if !applied {
+            entries.remove_id(id);
         }
     }
 
@@ -350,8 +356,12 @@ mod tests {
         cache.amend(r.id, |r| {
             r.data = "{\"n\":1}".into();
             r.version = 1;
+            true
         });
         let cached = cache.get(&r.token_hash).expect("cached");
         assert_eq!((cached.data.as_str(), cached.version), ("{\"n\":1}", 1));
+        // A change made from another version than the copy's drops the copy.
+        cache.amend(r.id, |_| false);
+        assert!(cache.get(&r.token_hash).is_none());
     }
 }

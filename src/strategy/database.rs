@@ -95,7 +95,7 @@ impl<S: SessionStore> DatabaseStrategy<S> {
     }
 
     /// Applies a change this strategy just wrote to the cached copy of session `id`.
-    fn amend(&self, id: Uuid, change: impl FnOnce(&mut SessionRecord)) {
+    fn amend(&self, id: Uuid, change: impl FnOnce(&mut SessionRecord) -> bool) {
         if let Some(cache) = &self.cache {
             cache.amend(id, change);
         }
@@ -136,9 +136,11 @@ impl<S: SessionStore> DatabaseStrategy<S> {
             self.forget(session.info.id);
             return Ok(None);
         }
+        // Extensions only move forward: a later one may have been applied first.
         self.amend(session.info.id, |r| {
-            r.refreshed_at = now;
-            r.expires_at = expires_at;
+            r.refreshed_at = r.refreshed_at.max(now);
+            r.expires_at = r.expires_at.max(expires_at);
+            true
         });
         let mut extended = session.clone();
         extended.info.refreshed_at = now;
@@ -296,9 +298,15 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             )
             .await?;
         if written {
+            // Only onto the copy this update was made from: two updates of one process can
+            // finish in either order, and the later version must not be overwritten.
             self.amend(session.info.id, |r| {
-                r.data.clone_from(&data);
-                r.version = session.version + 1;
+                let from_this_copy = r.version == session.version;
+                if from_this_copy {
+                    r.data.clone_from(&data);
+                    r.version += 1;
+                }
+                from_this_copy
             });
             let mut updated = session.clone();
             updated.data = data;
