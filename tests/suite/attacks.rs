@@ -14,53 +14,11 @@ use tower::ServiceExt as _;
 use crate::backends::Backend;
 use crate::support::{Reply, Setup, TestApp, logs, request, user};
 
-/// Runs each listed `async fn case(t: Setup)` of this module on every store, for one strategy:
-/// `attacks::database::postgres::<case>`, and so on.
-macro_rules! cells {
-    ($module:ident, $strategy:ident: $($case:ident),* $(,)?) => {
-        mod $module {
-            cells!(@cell memory, Memory, $strategy, $($case),*);
-            cells!(@cell sqlite, Sqlite, $strategy, $($case),*);
-            cells!(@cell postgres, Postgres, $strategy, $($case),*);
-            cells!(@cell mysql, MySql, $strategy, $($case),*);
-        }
-    };
-    (@cell $backend:ident, $variant:ident, $strategy:ident, $($case:ident),*) => {
-        mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    crate::attacks::$case(crate::support::Setup {
-                        backend: crate::backends::Backend::$variant,
-                        strategy: crate::support::Strategy::$strategy,
-                    })
-                    .await;
-                }
-            )*
-        }
-    };
-}
-
-cells!(database, Database:
-    replay_after_logout_is_401_as_cookie_and_bearer,
-    replay_after_revoking_a_session_is_401_as_cookie_and_bearer,
-    replay_after_revoke_others_is_401_as_cookie_and_bearer,
-    replay_after_revoke_all_is_401_as_cookie_and_bearer,
-    replay_after_rotation_is_401_as_cookie_and_bearer,
-    the_token_is_never_read_from_a_query_string_or_a_form_field,
-    abusive_cookie_headers_are_401_without_a_store_query,
-    abusive_authorization_headers_are_401_without_a_store_query,
-    a_foreign_cookie_that_is_not_ascii_does_not_end_the_session,
-    sec_fetch_site_cross_site_without_origin_or_referer_is_refused,
-    logout_racing_refresh_never_resurrects_the_session,
-    concurrent_rotations_leave_exactly_one_live_token,
-);
-
-// On JWT sessions a rotation revokes the old `sid` under the sid itself as the entry's key, so of
+// Every attack on database sessions (with and without the cache) and on JWT sessions. On JWT
+// sessions a rotation revokes the old `sid` under the sid itself as the entry's key, so of
 // concurrent rotations exactly one inserts it and issues a successor (before that fix, up to 8
 // of 8 succeeded on PostgreSQL and MariaDB).
-#[cfg(feature = "jwt")]
-cells!(jwt, Jwt:
+suite!(attacks => database, Database; database_cached, DatabaseCached; jwt, Jwt:
     replay_after_logout_is_401_as_cookie_and_bearer,
     replay_after_revoking_a_session_is_401_as_cookie_and_bearer,
     replay_after_revoke_others_is_401_as_cookie_and_bearer,

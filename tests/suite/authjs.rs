@@ -89,13 +89,14 @@ fn app(secrets: &[&str], at: i64) -> (Router, ManualClock) {
     (app_with(AuthJsConfig::new(secrets), clock), control)
 }
 
-struct Reply {
-    status: StatusCode,
-    set_cookie: bool,
-    body: Value,
+/// A response as the Auth.js tests read it (shared with `authjs_database`).
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) set_cookie: bool,
+    pub(crate) body: Value,
 }
 
-async fn send(app: &Router, req: Request<Body>) -> Reply {
+pub(crate) async fn send(app: &Router, req: Request<Body>) -> Reply {
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let set_cookie = res.headers().contains_key(header::SET_COOKIE);

@@ -10,6 +10,7 @@
 //! by SQL. PostgreSQL tests need `SESSIONWARD_TEST_POSTGRES_URL` (see `backends`); every test
 //! database runs with a non-UTC `timezone`, so no time may depend on the session's zone.
 
+use crate::authjs::{Reply, send};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::time::{Duration as StdDuration, Instant};
@@ -19,7 +20,6 @@ use axum::extract::Path as UrlPath;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use http_body_util::BodyExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sessionward::authjs::AuthJsDatabaseConfig;
@@ -29,7 +29,6 @@ use sqlx::postgres::PgPoolOptions;
 use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
-use tower::ServiceExt as _;
 use uuid::Uuid;
 
 use crate::backends::{Backend, fresh_database};
@@ -158,25 +157,6 @@ fn app(pool: PgPool, authjs: AuthJsDatabaseConfig, config: SessionConfig) -> Rou
 
 fn millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-struct Reply {
-    status: StatusCode,
-    set_cookie: bool,
-    body: Value,
-}
-
-async fn send(app: &Router, req: Request<Body>) -> Reply {
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let set_cookie = res.headers().contains_key(header::SET_COOKIE);
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Reply {
-        status,
-        set_cookie,
-        body,
-    }
 }
 
 /// `method path` with the session token in cookie `name`.

@@ -22,41 +22,9 @@ mod migrations;
 mod properties;
 mod store_contract;
 
-/// Instantiates every listed case as a `#[tokio::test]` per backend, in modules named after
-/// the strategy and backend: `cargo test --test suite database::postgres::` runs one cell.
-macro_rules! suite {
-    // Several strategies, one list of cases.
-    ($module:ident, $strategy:ident; $($more:ident, $more_strategy:ident);+: $($case:ident),* $(,)?) => {
-        suite!($module, $strategy: $($case),*);
-        suite!($($more, $more_strategy);+: $($case),*);
-    };
-    ($module:ident, $strategy:ident: $($case:ident),* $(,)?) => {
-        mod $module {
-            suite!(@cell memory, Memory, $strategy, $($case),*);
-            suite!(@cell sqlite, Sqlite, $strategy, $($case),*);
-            suite!(@cell postgres, Postgres, $strategy, $($case),*);
-            suite!(@cell mysql, MySql, $strategy, $($case),*);
-        }
-    };
-    (@cell $backend:ident, $variant:ident, $strategy:ident, $($case:ident),*) => {
-        mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    crate::cases::$case(crate::support::Setup {
-                        backend: crate::backends::Backend::$variant,
-                        strategy: crate::support::Strategy::$strategy,
-                    })
-                    .await;
-                }
-            )*
-        }
-    };
-}
-
 // Every case on database sessions, and again with the in-process session cache on: the cache
 // must change nothing a client sees.
-suite!(database, Database; database_cached, DatabaseCached:
+suite!(cases => database, Database; database_cached, DatabaseCached:
     login_sets_a_secure_cookie_and_the_session_resolves,
     missing_session_is_401_and_optional_is_none,
     requests_that_never_ask_cost_no_store_call,
@@ -84,13 +52,13 @@ suite!(database, Database; database_cached, DatabaseCached:
 );
 
 // The cache's own bound (cached cells only; the cases above run with the cache too).
-suite!(cache_bound, DatabaseCached: the_cache_bounds_what_other_instances_changes_take);
+suite!(cases => cache_bound, DatabaseCached: the_cache_bounds_what_other_instances_changes_take);
 
 // The cases that apply to JWT sessions (the store holds the revocation list). Left out: the
 // ones about stored session rows, per-device lists, and server-side merging of concurrent data
 // changes, which a stateless token cannot do; `jwt_cases` covers what is JWT-specific.
 #[cfg(feature = "jwt")]
-suite!(jwt, Jwt:
+suite!(cases => jwt, Jwt:
     login_sets_a_secure_cookie_and_the_session_resolves,
     missing_session_is_401_and_optional_is_none,
     requests_that_never_ask_cost_no_store_call,

@@ -42,6 +42,39 @@ macro_rules! app {
     };
 }
 
+/// Instantiates every listed case of module `$cases` (each an `async fn case(t: Setup)`) as a
+/// `#[tokio::test]` per backend, in modules named after the strategy and backend:
+/// `cargo test --test suite database::postgres::` runs one cell. Several `module, Strategy`
+/// pairs share one list of cases.
+macro_rules! suite {
+    ($cases:ident => $module:ident, $strategy:ident; $($more:ident, $more_strategy:ident);+: $($case:ident),* $(,)?) => {
+        suite!($cases => $module, $strategy: $($case),*);
+        suite!($cases => $($more, $more_strategy);+: $($case),*);
+    };
+    ($cases:ident => $module:ident, $strategy:ident: $($case:ident),* $(,)?) => {
+        mod $module {
+            suite!(@cell $cases, memory, Memory, $strategy, $($case),*);
+            suite!(@cell $cases, sqlite, Sqlite, $strategy, $($case),*);
+            suite!(@cell $cases, postgres, Postgres, $strategy, $($case),*);
+            suite!(@cell $cases, mysql, MySql, $strategy, $($case),*);
+        }
+    };
+    (@cell $cases:ident, $backend:ident, $variant:ident, $strategy:ident, $($case:ident),*) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::$cases::$case(crate::support::Setup {
+                        backend: crate::backends::Backend::$variant,
+                        strategy: crate::support::Strategy::$strategy,
+                    })
+                    .await;
+                }
+            )*
+        }
+    };
+}
+
 /// A user id no other test uses.
 pub fn user() -> String {
     format!("user-{}", uuid::Uuid::new_v4().simple())
