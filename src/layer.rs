@@ -20,10 +20,7 @@ use crate::origin::{is_cross_origin, is_state_changing};
 use crate::request::{Presented, RequestSession, Shared};
 use crate::store::SessionStore;
 use crate::strategy::database::{DATABASE_DEFAULTS, DatabaseStrategy};
-use crate::strategy::{ClientMeta, Strategy};
-
-/// The longest `User-Agent` recorded with a session.
-const MAX_USER_AGENT: usize = 512;
+use crate::strategy::{ClientSource, Strategy};
 
 /// The Tower layer that gives every request behind it a session.
 ///
@@ -226,8 +223,8 @@ where
             let refused = json_error(StatusCode::FORBIDDEN, "cross-origin request refused");
             return Box::pin(async move { Ok(refused) });
         }
-        let meta = client_meta(&req);
-        let session = Arc::new(RequestSession::new(self.shared.clone(), presented, meta));
+        let client = client_source(&req);
+        let session = Arc::new(RequestSession::new(self.shared.clone(), presented, client));
         req.extensions_mut().insert(session.clone());
 
         // The clone that was polled ready goes into the future; a fresh clone stays behind.
@@ -270,21 +267,12 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Presented {
     }
 }
 
-fn client_meta(req: &Request<Body>) -> ClientMeta {
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| {
-            let mut end = ua.len().min(MAX_USER_AGENT);
-            while !ua.is_char_boundary(end) {
-                end -= 1;
-            }
-            ua[..end].to_owned()
-        });
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
-    ClientMeta { user_agent, ip }
+fn client_source(req: &Request<Body>) -> ClientSource {
+    ClientSource {
+        user_agent: req.headers().get(header::USER_AGENT).cloned(),
+        ip: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip()),
+    }
 }

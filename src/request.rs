@@ -8,7 +8,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::config::SessionConfig;
 use crate::error::Error;
-use crate::strategy::{ClientMeta, Issued, Resolution, Resolved, Strategy};
+use crate::strategy::{ClientSource, Issued, Resolution, Resolved, Strategy};
 
 /// What the layer shares with every request: configuration and strategy.
 pub(crate) struct Shared {
@@ -87,16 +87,16 @@ impl State {
 pub(crate) struct RequestSession {
     pub(crate) shared: Arc<Shared>,
     presented: Presented,
-    pub(crate) meta: ClientMeta,
+    pub(crate) client: ClientSource,
     state: Mutex<State>,
 }
 
 impl RequestSession {
-    pub(crate) fn new(shared: Arc<Shared>, presented: Presented, meta: ClientMeta) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, presented: Presented, client: ClientSource) -> Self {
         Self {
             shared,
             presented,
-            meta,
+            client,
             state: Mutex::new(State {
                 current: Current::Unresolved,
                 cookie: CookieAction::Keep,

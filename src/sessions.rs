@@ -107,7 +107,7 @@ impl Sessions {
         replacing: Option<&Resolved>,
     ) -> Result<(Resolved, Issued), Error> {
         let data = serde_json::to_string(data)?;
-        let meta = self.request.meta.clone();
+        let meta = self.request.client.meta();
         let now = self.request.now();
         let strategy = self.request.strategy();
         strategy.login(user_id, data, meta, replacing, now).await

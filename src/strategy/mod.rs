@@ -57,6 +57,34 @@ pub(crate) struct ClientMeta {
     pub(crate) ip: Option<String>,
 }
 
+/// The longest `User-Agent` recorded with a session.
+const MAX_USER_AGENT: usize = 512;
+
+/// Where [`ClientMeta`] comes from, kept as the request carried it (a header value is a
+/// reference-counted buffer): the text is made only when a session is created, not on every
+/// request.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ClientSource {
+    pub(crate) user_agent: Option<axum::http::HeaderValue>,
+    pub(crate) ip: Option<std::net::IpAddr>,
+}
+
+impl ClientSource {
+    /// The `User-Agent` (visible ASCII only, as `HeaderValue::to_str` reads it, cut to 512
+    /// bytes) and the peer address.
+    pub(crate) fn meta(&self) -> ClientMeta {
+        let user_agent = self
+            .user_agent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua[..ua.len().min(MAX_USER_AGENT)].to_owned());
+        ClientMeta {
+            user_agent,
+            ip: self.ip.map(|ip| ip.to_string()),
+        }
+    }
+}
+
 /// A way of keeping sessions. Every method gets "now" from the caller (the configured clock).
 #[async_trait]
 pub(crate) trait Strategy: Send + Sync + 'static {
@@ -157,4 +185,28 @@ pub(crate) trait Strategy: Send + Sync + 'static {
 
     /// Ends every session of `user_id`. Returns how many, when the strategy can count them.
     async fn revoke_all(&self, user_id: &str, now: OffsetDateTime) -> Result<u64, Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_meta_cuts_the_user_agent_and_formats_the_address() {
+        let source = ClientSource {
+            user_agent: Some(axum::http::HeaderValue::from_str(&"a".repeat(600)).unwrap()),
+            ip: Some("2001:db8::1".parse().unwrap()),
+        };
+        let meta = source.meta();
+        assert_eq!(meta.user_agent.as_deref(), Some("a".repeat(512).as_str()));
+        assert_eq!(meta.ip.as_deref(), Some("2001:db8::1"));
+        // Bytes outside visible ASCII are not recorded (nor were they before this was lazy).
+        let other = ClientSource {
+            user_agent: Some(axum::http::HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()),
+            ip: None,
+        };
+        assert!(other.meta().user_agent.is_none());
+        let none = ClientSource::default().meta();
+        assert!(none.user_agent.is_none() && none.ip.is_none());
+    }
 }
