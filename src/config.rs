@@ -37,6 +37,7 @@ pub struct SessionConfig {
     pub(crate) accept_bearer: bool,
     pub(crate) clock: Clock,
     pub(crate) cache: Option<SessionCache>,
+    pub(crate) change_notices: bool,
 }
 
 impl Default for SessionConfig {
@@ -57,6 +58,7 @@ impl Default for SessionConfig {
             accept_bearer: true,
             clock: Clock::system(),
             cache: None,
+            change_notices: true,
         }
     }
 }
@@ -246,6 +248,22 @@ impl SessionConfig {
     /// ```
     pub fn cache(mut self, cache: SessionCache) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// Whether instances tell each other about ended and changed sessions through the store's
+    /// [`ChangeFeed`](crate::ChangeFeed) (default: yes, when the store has one). It matters
+    /// only where a process keeps copies: with the [cache](Self::cache), and for the JWT
+    /// revocation list. With notices, another instance's logout, revocation or data change
+    /// reaches this instance's copies within milliseconds; without (or while the feed is
+    /// down), within the cache's `ttl` or the JWT `revocation_refresh`.
+    ///
+    /// ```
+    /// // Copies follow other instances by polling only (and no feed connection is held).
+    /// let config = sessionward::SessionConfig::default().change_notices(false);
+    /// ```
+    pub fn change_notices(mut self, enabled: bool) -> Self {
+        self.change_notices = enabled;
         self
     }
 

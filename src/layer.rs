@@ -55,7 +55,13 @@ impl SessionLayer {
     /// misconfiguration stops the application at start-up instead of failing in browsers.
     pub fn database(store: impl SessionStore, config: SessionConfig) -> Self {
         let lifetimes = config.validate(DATABASE_DEFAULTS);
-        let strategy = DatabaseStrategy::new(store, lifetimes, config.store_timeout, config.cache);
+        let strategy = DatabaseStrategy::new(
+            store,
+            lifetimes,
+            config.store_timeout,
+            config.cache,
+            config.change_notices,
+        );
         Self::with_strategy(config, Box::new(strategy))
     }
 
@@ -92,6 +98,7 @@ impl SessionLayer {
             lifetimes,
             config.store_timeout,
             config.clock.clone(),
+            config.change_notices,
         );
         Self::with_strategy(config, Box::new(strategy))
     }

@@ -107,6 +107,7 @@ mod guard;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod layer;
+mod notify;
 mod origin;
 mod request;
 mod session;
@@ -114,6 +115,11 @@ mod sessions;
 pub mod store;
 mod strategy;
 mod token;
+
+/// The Redis client [`RedisStore`] runs on, re-exported so that applications need not depend on
+/// it themselves (feature `redis`).
+#[cfg(feature = "redis")]
+pub use fred;
 
 pub use cache::SessionCache;
 pub use cleanup::{delete_expired_sessions, spawn_cleanup};
@@ -126,12 +132,15 @@ pub use guard::{
     safe_redirect_target,
 };
 pub use layer::{SessionLayer, SessionService};
+pub use notify::{ChangeFeed, MAX_NOTICE_BYTES};
 pub use session::{Session, SessionInfo};
 pub use sessions::{IssuedToken, Sessions};
 #[cfg(feature = "mysql")]
 pub use store::MySqlStore;
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
+#[cfg(feature = "redis")]
+pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{MemoryStore, SessionRecord, SessionStore};

@@ -1,11 +1,13 @@
 //! A small web application on sessionward: login forms and a JSON API, role-guarded pages,
-//! a "your sessions" page with revoke buttons, sessions in SQLite, PostgreSQL or MySQL.
+//! a "your sessions" page with revoke buttons, sessions in SQLite, PostgreSQL, MySQL or Redis.
 //!
 //! ```text
 //! cargo run --example demo                       # http://127.0.0.1:3000, SQLite file
 //! PORT=8080 cargo run --example demo
 //! DATABASE_URL=postgres://user:pass@localhost/app cargo run --example demo --features postgres
 //! DATABASE_URL=mysql://user:pass@localhost/app cargo run --example demo --features mysql
+//! DATABASE_URL=redis://127.0.0.1:6379 cargo run --example demo --features redis
+//! DATABASE_URL='redis-cluster://127.0.0.1:7001?node=127.0.0.1:7002' cargo run --example demo --features redis
 //! SESSION_STRATEGY=jwt JWT_SECRET=$(head -c 48 /dev/urandom | base64) cargo run --example demo
 //! ```
 //!

@@ -1,4 +1,5 @@
-//! Picks the session store from `DATABASE_URL`: SQLite (default), PostgreSQL or MySQL/MariaDB.
+//! Picks the session store from `DATABASE_URL`: SQLite (default), PostgreSQL, MySQL/MariaDB,
+//! Redis or Redis Cluster.
 
 use std::sync::Arc;
 
@@ -36,9 +37,10 @@ pub async fn connect(url: &str) -> Result<(Store, &'static str), String> {
         "sqlite" => sqlite(url).await,
         "postgres" | "postgresql" => postgres(url).await,
         "mysql" | "mariadb" => mysql(url).await,
+        "redis" | "rediss" | "redis-cluster" | "rediss-cluster" => redis(url).await,
         _ => Err(
-            "DATABASE_URL must start with sqlite:, postgres:// or mysql:// \
-             (unset, it defaults to sqlite://sessionward-demo.db)"
+            "DATABASE_URL must start with sqlite:, postgres://, mysql://, redis:// or \
+             redis-cluster:// (unset, it defaults to sqlite://sessionward-demo.db)"
                 .to_owned(),
         ),
     }
@@ -46,7 +48,12 @@ pub async fn connect(url: &str) -> Result<(Store, &'static str), String> {
 
 /// The error and its causes on one line: "the backend failed: connection refused".
 #[cfg_attr(
-    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    not(any(
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "mysql",
+        feature = "redis"
+    )),
     allow(dead_code)
 )]
 fn failed(backend: &str, e: impl std::error::Error) -> String {
@@ -65,7 +72,12 @@ fn failed(backend: &str, e: impl std::error::Error) -> String {
 }
 
 #[cfg_attr(
-    all(feature = "sqlite", feature = "postgres", feature = "mysql"),
+    all(
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "mysql",
+        feature = "redis"
+    ),
     allow(dead_code)
 )]
 fn missing_feature(backend: &str, feature: &str) -> String {
@@ -127,4 +139,23 @@ async fn mysql(url: &str) -> Result<(Store, &'static str), String> {
 #[cfg(not(feature = "mysql"))]
 async fn mysql(_: &str) -> Result<(Store, &'static str), String> {
     Err(missing_feature("MySQL", "mysql"))
+}
+
+/// `redis://host:port`, or a cluster: `redis-cluster://host:port?node=host:port&node=...`.
+#[cfg(feature = "redis")]
+async fn redis(url: &str) -> Result<(Store, &'static str), String> {
+    let store = sessionward::RedisStore::connect(url)
+        .await
+        .map_err(|e| failed("Redis", e))?;
+    let backend = if url.contains("-cluster") {
+        "Redis Cluster"
+    } else {
+        "Redis"
+    };
+    Ok((Store::of(store), backend))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis(_: &str) -> Result<(Store, &'static str), String> {
+    Err(missing_feature("Redis", "redis"))
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::error::{Error, StoreError};
+use crate::notify::{Change, Follower, Notifier, WireRevocation};
 use crate::store::bounded;
 
 /// What a revocation covers.
@@ -55,6 +56,14 @@ pub trait RevocationStore: Send + Sync + 'static {
         now: OffsetDateTime,
         batch: u32,
     ) -> Result<u64, StoreError>;
+
+    /// The channel on which instances sharing this store announce new revocations, so that
+    /// every instance's copy of the list has them within milliseconds instead of within
+    /// `revocation_refresh`. `None` (the default): copies follow by polling only. See
+    /// [`SessionStore::change_feed`](crate::SessionStore::change_feed).
+    fn change_feed(&self) -> Option<Arc<dyn crate::notify::ChangeFeed>> {
+        None
+    }
 }
 
 #[async_trait]
@@ -75,6 +84,9 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Arc<S> {
         batch: u32,
     ) -> Result<u64, StoreError> {
         (**self).delete_expired_revocations(now, batch).await
+    }
+    fn change_feed(&self) -> Option<Arc<dyn crate::notify::ChangeFeed>> {
+        (**self).change_feed()
     }
 }
 
@@ -134,6 +146,9 @@ pub(crate) struct RevocationList {
     timeout: std::time::Duration,
     clock: Clock,
     task: OnceLock<()>,
+    /// Announces this process's revocations to the other instances and applies theirs, when
+    /// the store has a change feed.
+    notifier: Option<Notifier>,
 }
 
 impl RevocationList {
@@ -143,7 +158,12 @@ impl RevocationList {
         max_staleness: std::time::Duration,
         timeout: std::time::Duration,
         clock: Clock,
+        change_notices: bool,
     ) -> Arc<Self> {
+        let notifier = change_notices
+            .then(|| store.change_feed())
+            .flatten()
+            .map(|feed| Notifier::new(feed, timeout));
         Arc::new(Self {
             store: Box::new(store),
             entries: RwLock::new(Entries::default()),
@@ -154,6 +174,7 @@ impl RevocationList {
             timeout,
             clock,
             task: OnceLock::new(),
+            notifier,
         })
     }
 
@@ -177,6 +198,9 @@ impl RevocationList {
         self.task.get_or_init(|| {
             tokio::spawn(refresh_forever(Arc::downgrade(self), self.interval));
         });
+        if let Some(notifier) = &self.notifier {
+            notifier.follow(self);
+        }
         if self.fresh() {
             return Ok(());
         }
@@ -216,7 +240,12 @@ impl RevocationList {
         if first {
             tracing::info!(target_kind = ?kind(&revocation.target), "session revoked (JWT)");
         }
-        self.write().insert(revocation);
+        self.write().insert(revocation.clone());
+        if let (true, Some(notifier)) = (first, &self.notifier) {
+            notifier
+                .publish(Change::Revocation(to_wire(&revocation)))
+                .await;
+        }
         Ok(first)
     }
 
@@ -264,6 +293,59 @@ impl RevocationList {
             }
         }
         Ok(())
+    }
+}
+
+/// A revocation as a change notice carries it.
+fn to_wire(r: &Revocation) -> WireRevocation {
+    let (session, user) = match &r.target {
+        Revoked::Session(sid) => (Some(*sid), None),
+        Revoked::User(user) => (None, Some(user.clone())),
+    };
+    WireRevocation {
+        id: r.id,
+        session,
+        user,
+        revoked_at: r.revoked_at,
+        expires_at: r.expires_at,
+    }
+}
+
+/// A revocation from a change notice; `None` when it names neither a session nor a user.
+fn from_wire(w: WireRevocation) -> Option<Revocation> {
+    let target = match (w.session, w.user) {
+        (Some(sid), None) => Revoked::Session(sid),
+        (None, Some(user)) => Revoked::User(user),
+        _ => return None,
+    };
+    Some(Revocation {
+        id: w.id,
+        target,
+        revoked_at: w.revoked_at,
+        expires_at: w.expires_at,
+    })
+}
+
+/// Another instance's revocation enters the copy at once; anything else (a notice that may
+/// have been missed, an unreadable one) makes the copy refresh from the store now.
+impl Follower for RevocationList {
+    fn apply(self: Arc<Self>, change: Change) {
+        match change {
+            Change::Revocation(wire) => match from_wire(wire) {
+                Some(revocation) => self.write().insert(revocation),
+                None => self.resync(),
+            },
+            Change::Everything => self.resync(),
+            Change::Session(_) | Change::User { .. } => {}
+        }
+    }
+
+    fn resync(self: Arc<Self>) {
+        tokio::spawn(async move {
+            if let Err(e) = self.refresh(false).await {
+                tracing::warn!(error = %e, "revocation list refresh failed");
+            }
+        });
     }
 }
 

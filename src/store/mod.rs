@@ -48,6 +48,10 @@ pub use mysql::MySqlStore;
 mod postgres;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "redis")]
+pub use redis::RedisStore;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
@@ -145,6 +149,15 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Deletes at most `batch` sessions whose `expires_at` is at or before `now`. Returns how
     /// many; call again while it returns `batch`.
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
+
+    /// The channel on which instances sharing this store tell each other about ended and
+    /// changed sessions, so that their [session caches](crate::SessionCache) drop stale copies
+    /// within milliseconds instead of within the cache's `ttl`. `None` (the default): copies
+    /// follow the store within `ttl` only. PostgreSQL (`LISTEN`/`NOTIFY`), MySQL (a polled
+    /// table) and Redis (pub/sub) provide one; see [`ChangeFeed`](crate::ChangeFeed).
+    fn change_feed(&self) -> Option<std::sync::Arc<dyn crate::notify::ChangeFeed>> {
+        None
+    }
 }
 
 #[async_trait]
@@ -189,5 +202,8 @@ impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<S> {
     }
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
         (**self).delete_expired(now, batch).await
+    }
+    fn change_feed(&self) -> Option<std::sync::Arc<dyn crate::notify::ChangeFeed>> {
+        (**self).change_feed()
     }
 }

@@ -136,6 +136,13 @@ impl Dialect for MySql {
             .await?;
         Ok(())
     }
+
+    /// Rows of `sessionward_changes`, polled every 100 ms (MySQL has no `LISTEN`).
+    fn change_feed(pool: &MySqlPool) -> Option<std::sync::Arc<dyn crate::notify::ChangeFeed>> {
+        Some(std::sync::Arc::new(crate::notify::MySqlChangeFeed::new(
+            pool.clone(),
+        )))
+    }
 }
 
 /// At most `max` characters of `s`, cut on a character boundary.

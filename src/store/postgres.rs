@@ -100,4 +100,11 @@ impl Dialect for Postgres {
     async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
         migrate::run(&MIGRATOR, pool).await
     }
+
+    /// `NOTIFY` / `LISTEN` on the channel `sessionward_changes`.
+    fn change_feed(pool: &PgPool) -> Option<std::sync::Arc<dyn crate::notify::ChangeFeed>> {
+        Some(std::sync::Arc::new(crate::notify::PgChangeFeed::new(
+            pool.clone(),
+        )))
+    }
 }

@@ -126,6 +126,11 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
 
     /// Creates or upgrades the `sessionward_sessions` table.
     fn migrate(pool: &Pool<Self>) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// How instances sharing this database tell each other about changes; none by default.
+    fn change_feed(_pool: &Pool<Self>) -> Option<std::sync::Arc<dyn crate::notify::ChangeFeed>> {
+        None
+    }
 }
 
 /// Sessions in a SQL table, `sessionward_sessions`, on the sqlx database `DB`.
@@ -236,6 +241,10 @@ where
     for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
     &'static str: ColumnIndex<DB::Row>,
 {
+    fn change_feed(&self) -> Option<std::sync::Arc<dyn crate::notify::ChangeFeed>> {
+        DB::change_feed(&self.pool)
+    }
+
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
         let (user_agent, ip) = DB::fit_columns(record)?;
         sqlx::query(DB::INSERT)

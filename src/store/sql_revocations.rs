@@ -53,6 +53,10 @@ where
     for<'r> String: Decode<'r, DB> + Type<DB>,
     &'static str: ColumnIndex<DB::Row>,
 {
+    fn change_feed(&self) -> Option<std::sync::Arc<dyn crate::notify::ChangeFeed>> {
+        DB::change_feed(self.pool())
+    }
+
     async fn add_revocation(&self, revocation: &Revocation) -> Result<(), StoreError> {
         let sid;
         let (kind, subject) = match &revocation.target {

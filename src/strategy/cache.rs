@@ -37,6 +37,8 @@ struct Entries {
     changed: HashMap<Uuid, Instant>,
     /// When this process last ended a user's sessions, and the one it kept.
     changed_users: HashMap<String, (Instant, Option<Uuid>)>,
+    /// When every copy was last dropped at once (a notice said anything may have changed).
+    cleared_at: Option<Instant>,
 }
 
 struct Cached {
@@ -129,6 +131,18 @@ impl RecordCache {
         entries.remove_id(id);
     }
 
+    /// Drops every copy, and keeps none read before now.
+    pub(crate) fn clear(&self) {
+        let mut entries = self.entries();
+        let cleared_at = Some(Instant::now());
+        *entries = Entries {
+            changed: std::mem::take(&mut entries.changed),
+            changed_users: std::mem::take(&mut entries.changed_users),
+            cleared_at,
+            ..Entries::default()
+        };
+    }
+
     /// Drops the copies of every session of `user_id` except `keep`.
     pub(crate) fn remove_user(&self, user_id: &str, keep: Option<Uuid>) {
         let mut entries = self.entries();
@@ -165,6 +179,24 @@ impl RecordCache {
     }
 }
 
+/// Other instances' notices drop copies the way this process's own changes do: with a mark, so
+/// that a read in flight does not put the old copy back.
+impl crate::notify::Follower for RecordCache {
+    fn apply(self: std::sync::Arc<Self>, change: crate::notify::Change) {
+        use crate::notify::Change;
+        match change {
+            Change::Session(id) => self.remove(id),
+            Change::User { user, keep } => self.remove_user(&user, keep),
+            Change::Everything => self.clear(),
+            Change::Revocation(_) => {}
+        }
+    }
+
+    fn resync(self: std::sync::Arc<Self>) {
+        self.clear();
+    }
+}
+
 /// Change marks are pruned (the expired ones) once there are this many.
 const MARKS_BEFORE_PRUNING: usize = 1024;
 
@@ -179,7 +211,8 @@ impl Entries {
             .changed_users
             .get(&record.user_id)
             .is_some_and(|(at, kept)| *at >= read_started && *kept != Some(record.id));
-        session_changed || user_changed
+        let cleared = self.cleared_at.is_some_and(|at| at >= read_started);
+        session_changed || user_changed || cleared
     }
 
     fn remove_id(&mut self, id: Uuid) {
@@ -346,6 +379,21 @@ mod tests {
         std::thread::sleep(Duration::from_millis(1));
         cache.put(&a, Instant::now());
         assert!(cache.get(&a.token_hash).is_some());
+    }
+
+    #[test]
+    fn clear_drops_every_copy_and_keeps_no_read_that_started_before_it() {
+        let cache = cache(10);
+        let (a, b) = (record("a"), record("b"));
+        cache.put(&a, Instant::now());
+        let read_started = Instant::now();
+        cache.clear();
+        assert!(cache.get(&a.token_hash).is_none());
+        cache.put(&b, read_started);
+        assert!(cache.get(&b.token_hash).is_none());
+        std::thread::sleep(Duration::from_millis(1));
+        cache.put(&b, Instant::now());
+        assert!(cache.get(&b.token_hash).is_some());
     }
 
     #[test]

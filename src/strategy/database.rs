@@ -1,6 +1,7 @@
 //! Database sessions: an opaque random token in the cookie, its SHA-256 in a [`SessionStore`].
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -12,6 +13,7 @@ use super::{ClientMeta, Issued, Resolution, Resolved, Strategy};
 use crate::cache::SessionCache;
 use crate::config::{Lifetimes, StrategyDefaults};
 use crate::error::{Error, StoreError};
+use crate::notify::{Change, Notifier};
 use crate::session::SessionInfo;
 use crate::store::{SessionRecord, SessionStore, bounded};
 use crate::token::{SessionToken, TokenHash};
@@ -28,7 +30,10 @@ pub(crate) struct DatabaseStrategy<S> {
     timeout: std::time::Duration,
     /// Recently read sessions, when [`SessionConfig::cache`](crate::SessionConfig::cache) is
     /// set. Every change this strategy makes drops or amends the copy before it returns.
-    cache: Option<RecordCache>,
+    cache: Option<Arc<RecordCache>>,
+    /// With a cache and a store that has a change feed: tells the other instances what this
+    /// one ended or changed, and drops what they did from the cache.
+    notifier: Option<Notifier>,
 }
 
 impl<S: SessionStore> DatabaseStrategy<S> {
@@ -37,12 +42,25 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         lifetimes: Lifetimes,
         timeout: std::time::Duration,
         cache: Option<SessionCache>,
+        change_notices: bool,
     ) -> Self {
+        let notifier = match (&cache, change_notices) {
+            (Some(_), true) => store.change_feed().map(|feed| Notifier::new(feed, timeout)),
+            _ => None,
+        };
         Self {
             store,
             lifetimes,
             timeout,
-            cache: cache.map(|settings| RecordCache::new(settings, timeout)),
+            cache: cache.map(|settings| Arc::new(RecordCache::new(settings, timeout))),
+            notifier,
+        }
+    }
+
+    /// Tells the other instances about a change this one made (when they keep copies).
+    async fn announce(&self, change: Change) {
+        if let Some(notifier) = &self.notifier {
+            notifier.publish(change).await;
         }
     }
 
@@ -53,6 +71,9 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         hash: &TokenHash,
         now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, Error> {
+        if let (Some(notifier), Some(cache)) = (&self.notifier, &self.cache) {
+            notifier.follow(cache);
+        }
         if let Some(cache) = &self.cache
             && let Some(record) = cache.get(hash)
             && Self::valid_at(&record, now)
@@ -256,6 +277,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             .await;
         self.forget(session.info.id);
         deleted?;
+        self.announce(Change::Session(session.info.id)).await;
         tracing::info!(session = %session.info.id, "session revoked (logout)");
         Ok(())
     }
@@ -275,6 +297,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         if !rotated? {
             return Err(Error::Unauthenticated);
         }
+        self.announce(Change::Session(session.info.id)).await;
         tracing::info!(session = %session.info.id, "session token rotated");
         let mut rotated = session.clone();
         rotated.token = new.as_str().to_owned();
@@ -308,6 +331,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
                 }
                 from_this_copy
             });
+            self.announce(Change::Session(session.info.id)).await;
             let mut updated = session.clone();
             updated.data = data;
             updated.version += 1;
@@ -372,6 +396,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         self.forget(id);
         let deleted = deleted?;
         if deleted {
+            self.announce(Change::Session(id)).await;
             tracing::info!(session = %id, "session revoked");
         }
         Ok(deleted)
@@ -391,6 +416,11 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             .await;
         self.forget_user(user_id, Some(keep));
         let n = n?;
+        self.announce(Change::User {
+            user: user_id.clone(),
+            keep: Some(keep),
+        })
+        .await;
         tracing::info!(count = n, kept = %keep, "other sessions of the user revoked");
         Ok((n, None))
     }
@@ -402,6 +432,11 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             .await;
         self.forget_user(user_id, None);
         let n = n?;
+        self.announce(Change::User {
+            user: user_id.to_owned(),
+            keep: None,
+        })
+        .await;
         tracing::info!(count = n, "all sessions of a user revoked");
         Ok(n)
     }

@@ -44,6 +44,7 @@ impl JwtStrategy {
         lifetimes: Lifetimes,
         timeout: std::time::Duration,
         clock: Clock,
+        change_notices: bool,
     ) -> Self {
         let revocations = RevocationList::new(
             store,
@@ -51,6 +52,7 @@ impl JwtStrategy {
             config.max_staleness(),
             timeout,
             clock.clone(),
+            change_notices,
         );
         Self {
             verifier: Verifier::new(config, lifetimes.absolute_timeout),

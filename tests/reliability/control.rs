@@ -31,6 +31,8 @@ pub fn enabled(what: &str) -> bool {
 pub enum Server {
     Postgres,
     MariaDb,
+    /// The single Redis on 127.0.0.1:6379.
+    Redis,
 }
 
 fn run(program: &str, args: &[&str]) -> bool {
@@ -55,6 +57,7 @@ impl Server {
         match self {
             Server::Postgres => Backend::Postgres,
             Server::MariaDb => Backend::MySql,
+            Server::Redis => Backend::Redis,
         }
     }
 
@@ -74,6 +77,10 @@ impl Server {
                     "ping",
                 ],
             ),
+            Server::Redis => Command::new("redis-cli")
+                .args(["-h", "127.0.0.1", "-p", "6379", "ping"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "PONG"),
         }
     }
 
@@ -107,6 +114,14 @@ impl Server {
                     "shutdown",
                 ],
             ),
+            // Redis answers nothing to a SHUTDOWN that worked: its exit is checked by `wait`.
+            Server::Redis => {
+                run(
+                    "redis-cli",
+                    &["-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"],
+                );
+                true
+            }
         };
         assert!(stopped, "could not stop {self:?}");
         self.wait(false);
@@ -130,6 +145,22 @@ impl Server {
                     "--background",
                     "--exec",
                     "/usr/sbin/mariadbd",
+                ],
+            ),
+            // As .ci/run starts it: no persistence.
+            Server::Redis => run(
+                "redis-server",
+                &[
+                    "--daemonize",
+                    "yes",
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    "6379",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
                 ],
             ),
         };

@@ -8,13 +8,21 @@ use axum::http::StatusCode;
 use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys, RevocationStore};
 use sessionward::{SessionConfig, SessionLayer, SessionStore};
 
-use crate::backends::fresh_database;
+use crate::backends::{fresh_database, server_url};
 use crate::control::{Outage, SERIAL, Server, app, call, enabled, login, until_status};
 
 /// How long one store call may take in these tests.
 const STORE_TIMEOUT: Duration = Duration::from_millis(1500);
 /// An answer (503 included) must come within this.
 const BOUND: Duration = Duration::from_secs(5);
+
+/// A fresh database on `server` (Redis: the server; each store takes a key prefix of its own).
+async fn database_url(server: Server) -> Option<String> {
+    match server {
+        Server::Redis => server_url(server.backend()),
+        _ => fresh_database(server.backend()).await,
+    }
+}
 
 /// A store on `server`'s fresh database, with a pool of `connections`.
 async fn store(server: Server, url: &str, connections: u32) -> (Arc<dyn Handles>, Pool) {
@@ -43,6 +51,15 @@ async fn store(server: Server, url: &str, connections: u32) -> (Arc<dyn Handles>
             store.migrate().await.expect("migrate");
             (Arc::new(store), Pool::MySql(pool))
         }
+        #[cfg(feature = "redis")]
+        Server::Redis => {
+            let prefix = format!("sessionward_live_{}", uuid::Uuid::new_v4().simple());
+            let store = sessionward::RedisStore::connect(url)
+                .await
+                .expect("connect")
+                .key_prefix(prefix);
+            (Arc::new(store), Pool::Redis)
+        }
         #[allow(unreachable_patterns)]
         _ => unreachable!("fresh_database returned a URL for a backend built without its feature"),
     }
@@ -58,6 +75,9 @@ enum Pool {
     Postgres(sqlx::PgPool),
     #[cfg(feature = "mysql")]
     MySql(sqlx::MySqlPool),
+    /// Redis has no pool to hold or table to lock.
+    #[cfg(feature = "redis")]
+    Redis,
 }
 
 fn database_layer(store: Arc<dyn Handles>) -> SessionLayer {
@@ -89,7 +109,7 @@ async fn database_sessions_through_a_restart(server: Server) {
         return;
     }
     let _one_at_a_time = SERIAL.lock().await;
-    let Some(url) = fresh_database(server.backend()).await else {
+    let Some(url) = database_url(server).await else {
         return;
     };
     let (store, _pool) = store(server, &url, 5).await;
@@ -104,9 +124,23 @@ async fn database_sessions_through_a_restart(server: Server) {
     assert!(took < BOUND);
     drop(outage);
 
-    // The same process serves again: the pool reconnects by itself.
-    until_status(&app, &token, StatusCode::OK, Duration::from_secs(30)).await;
-    login(&app, "bob").await;
+    // The same process serves again: the pool (or fred) reconnects by itself.
+    if matches!(server, Server::Redis) {
+        // Redis runs without persistence here (as CI starts it): its sessions died with it, so
+        // the old cookie is "no session" once Redis answers again, and a new login works.
+        until_status(
+            &app,
+            &token,
+            StatusCode::UNAUTHORIZED,
+            Duration::from_secs(30),
+        )
+        .await;
+        let bob = login(&app, "bob").await;
+        until_status(&app, &bob, StatusCode::OK, BOUND).await;
+    } else {
+        until_status(&app, &token, StatusCode::OK, Duration::from_secs(30)).await;
+        login(&app, "bob").await;
+    }
 }
 
 async fn jwt_sessions_through_a_restart(server: Server) {
@@ -114,7 +148,7 @@ async fn jwt_sessions_through_a_restart(server: Server) {
         return;
     }
     let _one_at_a_time = SERIAL.lock().await;
-    let Some(url) = fresh_database(server.backend()).await else {
+    let Some(url) = database_url(server).await else {
         return;
     };
     let (store, _pool) = store(server, &url, 5).await;
@@ -143,7 +177,7 @@ async fn an_exhausted_pool_is_503_not_a_hang(server: Server) {
         return;
     }
     let _one_at_a_time = SERIAL.lock().await;
-    let Some(url) = fresh_database(server.backend()).await else {
+    let Some(url) = database_url(server).await else {
         return;
     };
     let (store, pool) = store(server, &url, 2).await;
@@ -162,6 +196,8 @@ async fn an_exhausted_pool_is_503_not_a_hang(server: Server) {
             let b = pool.acquire().await.expect("acquire");
             Box::new((a, b)) as Box<dyn std::any::Any + Send>
         }
+        #[cfg(feature = "redis")]
+        Pool::Redis => unreachable!("not run on Redis: it has no pool to exhaust"),
     };
     assert_fails_closed(&app, &token).await;
     drop(held);
@@ -173,7 +209,7 @@ async fn a_locked_table_is_503_within_the_timeout(server: Server) {
         return;
     }
     let _one_at_a_time = SERIAL.lock().await;
-    let Some(url) = fresh_database(server.backend()).await else {
+    let Some(url) = database_url(server).await else {
         return;
     };
     let (store, pool) = store(server, &url, 5).await;
@@ -203,6 +239,8 @@ async fn a_locked_table_is_503_within_the_timeout(server: Server) {
                 .await
                 .expect("unlock");
         }
+        #[cfg(feature = "redis")]
+        Pool::Redis => unreachable!("not run on Redis: it has no table to lock"),
     }
     until_status(&app, &token, StatusCode::OK, BOUND).await;
 }
@@ -236,3 +274,17 @@ on_servers!(
     an_exhausted_pool_is_503_not_a_hang,
     a_locked_table_is_503_within_the_timeout,
 );
+
+// Redis stopped and started again: 503 while it is down (fail closed, never a hang), then the
+// same process serves again once fred has reconnected.
+#[cfg(feature = "redis")]
+mod redis {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn database_sessions_through_a_restart() {
+        super::database_sessions_through_a_restart(crate::control::Server::Redis).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jwt_sessions_through_a_restart() {
+        super::jwt_sessions_through_a_restart(crate::control::Server::Redis).await;
+    }
+}

@@ -6,6 +6,14 @@
 //! in parallel (some of which delete expired rows) never see each other's sessions. Without the
 //! variable (or the cargo feature) those tests print `SKIP` and pass, unless
 //! `SESSIONWARD_REQUIRE_DATABASES=1`, which makes a missing database a failure (CI).
+//!
+//! Redis works the same way with `SESSIONWARD_TEST_REDIS_URL` (a single Redis, e.g.
+//! `redis://127.0.0.1:6379`) and `SESSIONWARD_TEST_REDIS_CLUSTER_URL` (a cluster, e.g.
+//! `redis-cluster://127.0.0.1:7001?node=127.0.0.1:7002&node=127.0.0.1:7003`, which
+//! `.ci/redis-cluster` starts) and `--features redis`: every store gets its own random key prefix
+//! (`sessionward-test:<unix seconds>:<random hex>`) instead of its own database. Keys that earlier
+//! runs left (the HTTP tests' sessions expire in 2030) are swept once per run, when older than an
+//! hour.
 
 #![allow(dead_code)]
 
@@ -22,15 +30,21 @@ pub enum Backend {
     Sqlite,
     Postgres,
     MySql,
+    /// One Redis server.
+    Redis,
+    /// A Redis Cluster (three masters in CI).
+    RedisCluster,
 }
 
 impl Backend {
     /// All backends, for tests that loop.
-    pub const ALL: [Backend; 4] = [
+    pub const ALL: [Backend; 6] = [
         Backend::Memory,
         Backend::Sqlite,
         Backend::Postgres,
         Backend::MySql,
+        Backend::Redis,
+        Backend::RedisCluster,
     ];
 
     /// The environment variable holding the server URL, for server backends.
@@ -39,7 +53,14 @@ impl Backend {
             Backend::Memory | Backend::Sqlite => None,
             Backend::Postgres => Some("SESSIONWARD_TEST_POSTGRES_URL"),
             Backend::MySql => Some("SESSIONWARD_TEST_MYSQL_URL"),
+            Backend::Redis => Some("SESSIONWARD_TEST_REDIS_URL"),
+            Backend::RedisCluster => Some("SESSIONWARD_TEST_REDIS_CLUSTER_URL"),
         }
+    }
+
+    /// Whether this is one of the Redis backends.
+    pub fn is_redis(self) -> bool {
+        matches!(self, Backend::Redis | Backend::RedisCluster)
     }
 }
 
@@ -68,9 +89,20 @@ enum Raw {
     Postgres(sqlx::PgPool),
     #[cfg(feature = "mysql")]
     MySql(sqlx::MySqlPool),
+    #[cfg(feature = "redis")]
+    Redis(sessionward::RedisStore),
 }
 
 impl TestStore {
+    /// The PostgreSQL pool of a PostgreSQL store (for what only SQL can do to it).
+    #[cfg(feature = "postgres")]
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.raw {
+            Raw::Postgres(pool) => Some(pool),
+            _ => None,
+        }
+    }
+
     /// Every column of every row of `sessionward_sessions` (ordered by id), each as the bytes of
     /// its text form, or its raw bytes for binary columns; NULL is empty. Empty for `Memory`.
     pub async fn dump_rows(&self) -> Vec<Vec<Vec<u8>>> {
@@ -123,6 +155,8 @@ impl TestStore {
             .iter()
             .map(columns)
             .collect(),
+            #[cfg(feature = "redis")]
+            Raw::Redis(store) => redis::dump(store).await,
         }
     }
 
@@ -160,6 +194,8 @@ impl TestStore {
                     .expect("corrupt mysql rows");
                 true
             }
+            #[cfg(feature = "redis")]
+            Raw::Redis(store) => redis::corrupt(store).await,
         }
     }
 }
@@ -177,6 +213,7 @@ pub async fn fresh_store(backend: Backend) -> Option<TestStore> {
         }
         Backend::Postgres => postgres_store().await,
         Backend::MySql => mysql_store().await,
+        Backend::Redis | Backend::RedisCluster => redis_store(backend).await,
     }
 }
 
@@ -200,11 +237,27 @@ pub async fn sqlite_memory_pool() -> SqlitePool {
 ///
 /// For `Memory` and `Sqlite`, which have no server.
 pub async fn fresh_database(backend: Backend) -> Option<String> {
-    let var = backend
-        .url_var()
-        .expect("fresh_database is for PostgreSQL and MySQL");
-    let base = match std::env::var(var) {
-        Ok(url) if !url.is_empty() && feature_enabled(backend) => url,
+    assert!(
+        matches!(backend, Backend::Postgres | Backend::MySql),
+        "fresh_database is for PostgreSQL and MySQL"
+    );
+    let base = server_url(backend)?;
+    let name = format!("sessionward_t_{}", uuid::Uuid::new_v4().simple());
+    create_database(backend, &base, &name).await;
+    Some(with_database(&base, &name))
+}
+
+/// The URL of the `backend` server from its environment variable, or `None` (after printing
+/// `SKIP`) when it is not set or the cargo feature is off; a panic instead when
+/// `SESSIONWARD_REQUIRE_DATABASES=1`.
+///
+/// # Panics
+///
+/// For `Memory` and `Sqlite`, which have no server.
+pub fn server_url(backend: Backend) -> Option<String> {
+    let var = backend.url_var().expect("a backend with a server");
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() && feature_enabled(backend) => Some(url),
         _ => {
             if std::env::var("SESSIONWARD_REQUIRE_DATABASES").as_deref() == Ok("1") {
                 panic!(
@@ -217,18 +270,16 @@ pub async fn fresh_database(backend: Backend) -> Option<String> {
                 "SKIP: {backend:?} tests need {var} (and --features {})",
                 feature_name(backend)
             );
-            return None;
+            None
         }
-    };
-    let name = format!("sessionward_t_{}", uuid::Uuid::new_v4().simple());
-    create_database(backend, &base, &name).await;
-    Some(with_database(&base, &name))
+    }
 }
 
 fn feature_name(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => "postgres",
         Backend::MySql => "mysql",
+        Backend::Redis | Backend::RedisCluster => "redis",
         Backend::Memory | Backend::Sqlite => "sqlite",
     }
 }
@@ -237,6 +288,7 @@ fn feature_enabled(backend: Backend) -> bool {
     match backend {
         Backend::Postgres => cfg!(feature = "postgres"),
         Backend::MySql => cfg!(feature = "mysql"),
+        Backend::Redis | Backend::RedisCluster => cfg!(feature = "redis"),
         Backend::Memory | Backend::Sqlite => true,
     }
 }
@@ -329,4 +381,219 @@ async fn mysql_store() -> Option<TestStore> {
     // Without the feature this prints SKIP (or panics when databases are required).
     let _ = fresh_database(Backend::MySql).await;
     None
+}
+
+#[cfg(feature = "redis")]
+async fn redis_store(backend: Backend) -> Option<TestStore> {
+    let store = redis::fresh(backend).await?;
+    Some(TestStore::new(store.clone(), Raw::Redis(store)))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_store(backend: Backend) -> Option<TestStore> {
+    // Without the feature this prints SKIP (or panics when databases are required).
+    let _ = server_url(backend);
+    None
+}
+
+/// The Redis side of the test stores: a fresh prefix per store, what is stored under it, and
+/// the sweep of what earlier runs left.
+#[cfg(feature = "redis")]
+pub mod redis {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use sessionward::RedisStore;
+    use sessionward::fred::prelude::*;
+
+    use super::{Backend, server_url};
+
+    /// Where every test prefix starts.
+    const TEST_PREFIX: &str = "sessionward-test";
+    /// Test keys older than this are swept.
+    const SWEEP_AFTER_SECS: u64 = 3_600;
+
+    /// A store on the `backend` server under a prefix of its own, or `None` (after `SKIP`) when
+    /// the server is not configured.
+    pub async fn fresh(backend: Backend) -> Option<RedisStore> {
+        let url = server_url(backend)?;
+        let store = RedisStore::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {backend:?} at {url}: {e:?}"));
+        sweep_once(backend, store.client()).await;
+        let prefix = format!(
+            "{TEST_PREFIX}:{}:{}",
+            unix_secs(),
+            uuid::Uuid::new_v4().simple()
+        );
+        Some(store.key_prefix(prefix))
+    }
+
+    fn unix_secs() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+    }
+
+    /// Every key matching `pattern`, from every primary of a cluster (or the one server).
+    pub async fn keys(client: &Client, pattern: &str) -> Vec<String> {
+        let nodes = client
+            .cached_cluster_state()
+            .map(|state| state.unique_primary_nodes());
+        let mut keys = Vec::new();
+        match nodes {
+            Some(nodes) => {
+                for node in nodes {
+                    let on_node = client.with_options(&Options {
+                        cluster_node: Some(node),
+                        ..Options::default()
+                    });
+                    keys.extend(scan(&on_node, pattern).await);
+                }
+            }
+            None => keys.extend(scan(client, pattern).await),
+        }
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    async fn scan(client: &(impl KeysInterface + Sync), pattern: &str) -> Vec<String> {
+        let mut cursor = "0".to_owned();
+        let mut keys = Vec::new();
+        loop {
+            let page: Value = client
+                .scan_page(cursor.clone(), pattern, Some(1_000), None)
+                .await
+                .expect("SCAN");
+            let mut page = page.into_array();
+            assert_eq!(page.len(), 2, "SCAN answers a cursor and keys");
+            let found = page.pop().expect("keys").into_array();
+            cursor = page.pop().and_then(Value::into_string).expect("cursor");
+            keys.extend(found.into_iter().filter_map(Value::into_string));
+            if cursor == "0" {
+                return keys;
+            }
+        }
+    }
+
+    /// Deletes, once per test binary and server, the test keys of runs older than an hour.
+    async fn sweep_once(backend: Backend, client: &Client) {
+        static SWEPT: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+        let flag = &SWEPT[usize::from(backend == Backend::RedisCluster)];
+        if flag.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let now = unix_secs();
+        let stale: Vec<String> = keys(client, &format!("{TEST_PREFIX}:*"))
+            .await
+            .into_iter()
+            .filter(|key| {
+                key.split(':')
+                    .nth(1)
+                    .and_then(|secs| secs.parse::<u64>().ok())
+                    .is_some_and(|secs| secs + SWEEP_AFTER_SECS < now)
+            })
+            .collect();
+        for key in stale {
+            let _: i64 = client.unlink(key.as_str()).await.expect("UNLINK");
+        }
+    }
+
+    /// One row per session record under the store's prefix, ordered by id, in the column order
+    /// of the SQL stores: id, token hash (the raw 32 bytes of the key's hex), user id, data,
+    /// version, created, refreshed, expires, absolute expiry (microseconds), user agent, ip
+    /// (empty when absent); each as the bytes Redis holds.
+    ///
+    /// Every other key must be one of the store's own, holding nothing but ids, hex token
+    /// hashes and revocation entries: checked here, so that a test looking for a raw token in
+    /// the rows covers all of storage.
+    pub async fn dump(store: &RedisStore) -> Vec<Vec<Vec<u8>>> {
+        let client = store.client();
+        let prefix = store.prefix();
+        let mut rows = Vec::new();
+        for key in keys(client, &format!("{prefix}:*")).await {
+            let kind = key[prefix.len() + 1..].split(':').next().unwrap_or("");
+            match kind {
+                "s" => {
+                    let fields: HashMap<String, String> =
+                        client.hgetall(key.as_str()).await.expect("HGETALL");
+                    if fields.is_empty() {
+                        continue; // expired between SCAN and HGETALL
+                    }
+                    let hex = &key[prefix.len() + 3..];
+                    let hash = sessionward_hex(hex).unwrap_or_else(|| panic!("key {key}"));
+                    let column = |name: &str| fields.get(name).cloned().unwrap_or_default();
+                    let mut row = vec![column("i").into_bytes(), hash];
+                    for name in ["u", "d", "v", "c", "r", "e", "a", "ua", "ip"] {
+                        row.push(column(name).into_bytes());
+                    }
+                    assert!(
+                        fields.keys().all(|f| [
+                            "i", "u", "d", "v", "c", "r", "e", "a", "ua", "ip", "m"
+                        ]
+                        .contains(&f.as_str())),
+                        "unexpected field in {fields:?}"
+                    );
+                    rows.push(row);
+                }
+                "i" => {
+                    let value: Option<String> = client.get(key.as_str()).await.expect("GET");
+                    if let Some(value) = value {
+                        assert!(sessionward_hex(&value).is_some(), "{key} holds {value:?}");
+                    }
+                }
+                "x" if key.len() == prefix.len() + 2 => {
+                    // The list of expiry buckets: hour numbers.
+                    let members: Vec<String> = client
+                        .zrange(key.as_str(), 0, -1, None, false, None, false)
+                        .await
+                        .expect("ZRANGE");
+                    for member in members {
+                        assert!(member.parse::<i64>().is_ok(), "{key} lists {member:?}");
+                    }
+                }
+                "u" | "ud" | "x" => {
+                    let members: Vec<String> = client
+                        .zrange(key.as_str(), 0, -1, None, false, None, false)
+                        .await
+                        .expect("ZRANGE");
+                    for member in members {
+                        assert!(
+                            uuid::Uuid::parse_str(&member).is_ok(),
+                            "{key} lists {member:?}"
+                        );
+                    }
+                }
+                // The JWT revocation list: ids, times, session ids and user ids.
+                "rv" => {}
+                _ => panic!("a key the store does not write: {key}"),
+            }
+        }
+        rows.sort_by(|a, b| a[0].cmp(&b[0]));
+        rows
+    }
+
+    /// A token hash's 32 bytes from its 64 hex digits.
+    fn sessionward_hex(hex: &str) -> Option<Vec<u8>> {
+        if hex.len() != 64 {
+            return None;
+        }
+        (0..32)
+            .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect()
+    }
+
+    /// Overwrites the creation time of every record with text that is no time.
+    pub async fn corrupt(store: &RedisStore) -> bool {
+        let client = store.client();
+        for key in keys(client, &format!("{}:s:*", store.prefix())).await {
+            let _: i64 = client
+                .hset(key.as_str(), ("c", "not a time"))
+                .await
+                .expect("HSET");
+        }
+        true
+    }
 }

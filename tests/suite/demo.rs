@@ -494,7 +494,7 @@ async fn default_store_is_a_sqlite_file_that_outlives_a_restart() {
 
 /// Logs in on the demo running on the server named by the variable `var` (skipped when unset,
 /// unless `SESSIONWARD_REQUIRE_DATABASES=1`). The demo shares the database with the other tests.
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "redis"))]
 async fn round_trip_on_server(var: &str, backend: &str) {
     let Ok(url) = std::env::var(var) else {
         let required = std::env::var("SESSIONWARD_REQUIRE_DATABASES").is_ok_and(|v| v == "1");
@@ -525,6 +525,18 @@ async fn runs_on_postgres() {
 #[tokio::test]
 async fn runs_on_mysql() {
     round_trip_on_server("SESSIONWARD_TEST_MYSQL_URL", "MySQL").await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn runs_on_redis() {
+    round_trip_on_server("SESSIONWARD_TEST_REDIS_URL", "Redis").await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn runs_on_redis_cluster() {
+    round_trip_on_server("SESSIONWARD_TEST_REDIS_CLUSTER_URL", "Redis Cluster").await;
 }
 
 #[cfg(not(feature = "postgres"))]

@@ -55,6 +55,8 @@ macro_rules! every_backend {
         every_backend!(@cell sqlite, Sqlite, $($case),*);
         every_backend!(@cell postgres, Postgres, $($case),*);
         every_backend!(@cell mysql, MySql, $($case),*);
+        every_backend!(@cell redis, Redis, $($case),*);
+        every_backend!(@cell redis_cluster, RedisCluster, $($case),*);
     };
     (@cell $backend:ident, $variant:ident, $($case:ident),*) => {
         mod $backend {

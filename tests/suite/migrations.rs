@@ -13,7 +13,10 @@ use crate::backends::Backend;
 
 /// The version of `migrations/<db>/20261127000001_create_sessions.sql`.
 /// Every migration the crate ships, in order.
-const STORE_VERSIONS: [i64; 2] = [20261127000001, 20261127000002];
+/// The crate's migrations on SQLite and PostgreSQL: sessions, revocations.
+const STORE_VERSIONS: &[i64] = &[20261127000001, 20261127000002];
+/// On MySQL also the change-notice table (PostgreSQL has `NOTIFY`, SQLite no other instance).
+const MYSQL_STORE_VERSIONS: &[i64] = &[20261127000001, 20261127000002, 20261128000003];
 
 /// A temporary directory holding the application's own migrations; removed on drop.
 struct AppMigrations(PathBuf);
@@ -49,6 +52,7 @@ impl Drop for AppMigrations {
 async fn check_coexistence<DB>(
     pool: &Pool<DB>,
     store: &dyn SessionStore,
+    store_versions: &[i64],
     migrate_store: impl AsyncFn() -> Result<(), StoreError>,
 ) where
     DB: Database,
@@ -90,13 +94,14 @@ async fn check_coexistence<DB>(
         [1],
         "the app's table holds only the app's migrations"
     );
+    let expected_store_versions = store_versions;
     let store_versions: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM _sessionward_migrations ORDER BY version")
             .fetch_all(pool)
             .await
             .expect("read _sessionward_migrations");
     assert_eq!(
-        store_versions, STORE_VERSIONS,
+        store_versions, expected_store_versions,
         "the crate's table holds only the crate's migrations"
     );
 
@@ -127,7 +132,10 @@ async fn sqlite_migrations_coexist_with_the_applications() {
         .await
         .expect("open sqlite file");
     let store = SqliteStore::new(pool.clone());
-    check_coexistence(&pool, &store, async || store.migrate().await).await;
+    check_coexistence(&pool, &store, STORE_VERSIONS, async || {
+        store.migrate().await
+    })
+    .await;
     pool.close().await;
 }
 
@@ -139,7 +147,10 @@ async fn postgres_migrations_coexist_with_the_applications() {
     };
     let pool = sqlx::PgPool::connect(&url).await.expect("connect");
     let store = sessionward::PostgresStore::new(pool.clone());
-    check_coexistence(&pool, &store, async || store.migrate().await).await;
+    check_coexistence(&pool, &store, STORE_VERSIONS, async || {
+        store.migrate().await
+    })
+    .await;
 }
 
 #[cfg(feature = "mysql")]
@@ -150,7 +161,10 @@ async fn mysql_migrations_coexist_with_the_applications() {
     };
     let pool = sqlx::MySqlPool::connect(&url).await.expect("connect");
     let store = sessionward::MySqlStore::new(pool.clone());
-    check_coexistence(&pool, &store, async || store.migrate().await).await;
+    check_coexistence(&pool, &store, MYSQL_STORE_VERSIONS, async || {
+        store.migrate().await
+    })
+    .await;
 }
 
 /// Several instances starting at once all migrate successfully: sqlx's migration lock

@@ -281,6 +281,8 @@ macro_rules! every_backend {
         every_backend!(@backend sqlite, Sqlite, $($test),*);
         every_backend!(@backend postgres, Postgres, $($test),*);
         every_backend!(@backend mysql, MySql, $($test),*);
+        every_backend!(@backend redis, Redis, $($test),*);
+        every_backend!(@backend redis_cluster, RedisCluster, $($test),*);
     };
     (@backend $module:ident, $variant:ident, $($test:ident),*) => {
         mod $module {

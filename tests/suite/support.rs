@@ -57,6 +57,8 @@ macro_rules! suite {
             suite!(@cell $cases, sqlite, Sqlite, $strategy, $($case),*);
             suite!(@cell $cases, postgres, Postgres, $strategy, $($case),*);
             suite!(@cell $cases, mysql, MySql, $strategy, $($case),*);
+            suite!(@cell $cases, redis, Redis, $strategy, $($case),*);
+            suite!(@cell $cases, redis_cluster, RedisCluster, $strategy, $($case),*);
         }
     };
     (@cell $cases:ident, $backend:ident, $variant:ident, $strategy:ident, $($case:ident),*) => {
@@ -180,6 +182,9 @@ impl CountingStore {
 
 #[async_trait]
 impl SessionStore for CountingStore {
+    fn change_feed(&self) -> Option<Arc<dyn sessionward::ChangeFeed>> {
+        self.inner.change_feed()
+    }
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
         self.write();
         self.inner.create(record).await
@@ -233,8 +238,25 @@ pub struct CountingRevocations {
     counts: Arc<Counts>,
 }
 
+impl CountingStore {
+    /// `inner`, its calls counted in `counts`.
+    pub fn new(inner: Arc<dyn SessionStore>, counts: Arc<Counts>) -> Self {
+        Self { inner, counts }
+    }
+}
+
+impl CountingRevocations {
+    /// `inner`, its calls counted in `counts` (a refresh of the list is a load).
+    pub fn new(inner: Arc<dyn RevocationStore>, counts: Arc<Counts>) -> Self {
+        Self { inner, counts }
+    }
+}
+
 #[async_trait]
 impl RevocationStore for CountingRevocations {
+    fn change_feed(&self) -> Option<Arc<dyn sessionward::ChangeFeed>> {
+        self.inner.change_feed()
+    }
     async fn add_revocation(&self, r: &Revocation) -> Result<(), StoreError> {
         self.counts.writes.fetch_add(1, Ordering::SeqCst);
         self.inner.add_revocation(r).await
@@ -459,7 +481,8 @@ struct RoleQuery {
     role: String,
 }
 
-fn router(layer: SessionLayer) -> Router {
+/// The test routes behind `layer`.
+pub fn router(layer: SessionLayer) -> Router {
     let guarded_admin = Router::new()
         .route("/admin", get(|| async { "admin area" }))
         .route_layer(require_role::<Data>("admin"));

@@ -1,0 +1,286 @@
+//! Change notifications between instances: how the in-memory copies of several app instances
+//! (the session cache, the JWT revocation list) learn within milliseconds that another instance
+//! ended or changed a session, instead of waiting for their polling interval.
+//!
+//! An instance that ends or changes a session, with a copy to keep fresh, publishes a short
+//! notice on its store's [`ChangeFeed`] before the request answers: PostgreSQL `NOTIFY`, Redis
+//! pub/sub, or a polled table on MySQL. Every instance follows the feed in a background task and
+//! drops (or, for JWT revocations, adds) what the notice names. Notices are an accelerator, never
+//! the only path: a lost notice, a feed that is down or an instance that was disconnected is
+//! covered by the polling bound that holds without them (the cache's `ttl`, the revocation
+//! list's `revocation_refresh`), and after every (re)subscription an instance drops every copy it
+//! holds, since it cannot know what it missed.
+//!
+//! The stores that ship with the crate provide a feed ([`SessionStore::change_feed`](crate::SessionStore::change_feed)); a
+//! custom store can provide its own by implementing [`ChangeFeed`].
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::store::bounded;
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "mysql")]
+pub(crate) use mysql::MySqlChangeFeed;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::PgChangeFeed;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub(crate) use redis::RedisChangeFeed;
+
+/// The longest notice a feed must carry, in bytes (PostgreSQL's `NOTIFY` payload limit is 8000).
+/// A longer one (a change to a user with a very long id) is published as "drop everything".
+pub const MAX_NOTICE_BYTES: usize = 7_900;
+
+/// A channel that carries short text notices from every instance to every instance.
+///
+/// Delivery is best effort: a notice may be lost (the polling bounds cover that), delivered
+/// twice, or delivered to its sender too (each notice names its sender, which ignores it).
+///
+/// ```
+/// use async_trait::async_trait;
+/// use sessionward::{ChangeFeed, StoreError};
+/// use tokio::sync::{broadcast, mpsc};
+///
+/// /// Instances in one process (a test, say) sharing a broadcast channel.
+/// struct InProcess(broadcast::Sender<String>);
+///
+/// #[async_trait]
+/// impl ChangeFeed for InProcess {
+///     async fn publish(&self, notice: &str) -> Result<(), StoreError> {
+///         let _ = self.0.send(notice.to_owned());
+///         Ok(())
+///     }
+///
+///     async fn subscribe(&self) -> Result<mpsc::Receiver<String>, StoreError> {
+///         let mut from = self.0.subscribe();
+///         let (to, receiver) = mpsc::channel(64);
+///         tokio::spawn(async move {
+///             // Ends (and so tells the follower the subscription is lost) when the
+///             // follower goes away or notices were dropped.
+///             while let Ok(notice) = from.recv().await {
+///                 if to.send(notice).await.is_err() {
+///                     break;
+///                 }
+///             }
+///         });
+///         Ok(receiver)
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait ChangeFeed: Send + Sync + 'static {
+    /// Sends `notice` (at most [`MAX_NOTICE_BYTES`]) to every subscribed instance.
+    async fn publish(&self, notice: &str) -> Result<(), StoreError>;
+
+    /// Starts receiving notices. Returns once the subscription is in place (notices published
+    /// from then on are delivered); the receiver yields them and ends when the subscription is
+    /// lost, or when notices may have been skipped. Dropping the receiver ends it.
+    async fn subscribe(&self) -> Result<mpsc::Receiver<String>, StoreError>;
+}
+
+/// What a notice says happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Change {
+    /// Session `id` was ended or changed: drop any copy of it.
+    Session(Uuid),
+    /// The sessions of `user` were ended, except `keep`.
+    User { user: String, keep: Option<Uuid> },
+    /// A JWT revocation was added.
+    Revocation(WireRevocation),
+    /// Anything may have changed: drop every copy.
+    Everything,
+}
+
+/// A [`crate::jwt::Revocation`] as a notice carries it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct WireRevocation {
+    pub(crate) id: Uuid,
+    pub(crate) session: Option<Uuid>,
+    pub(crate) user: Option<String>,
+    #[serde(with = "time::serde::timestamp::microseconds")]
+    pub(crate) revoked_at: OffsetDateTime,
+    #[serde(with = "time::serde::timestamp::microseconds")]
+    pub(crate) expires_at: OffsetDateTime,
+}
+
+/// One notice: who sent it, and what changed.
+#[derive(Debug, Serialize, Deserialize)]
+struct Notice {
+    /// Format version.
+    v: u8,
+    /// The sending layer.
+    from: Uuid,
+    change: Change,
+}
+
+const NOTICE_VERSION: u8 = 1;
+
+impl Notice {
+    fn encode(from: Uuid, change: &Change) -> String {
+        let text = serde_json::to_string(&Notice {
+            v: NOTICE_VERSION,
+            from,
+            change: change.clone(),
+        })
+        .unwrap_or_default();
+        if text.len() <= MAX_NOTICE_BYTES {
+            return text;
+        }
+        serde_json::to_string(&Notice {
+            v: NOTICE_VERSION,
+            from,
+            change: Change::Everything,
+        })
+        .unwrap_or_default()
+    }
+
+    fn decode(text: &str) -> Option<Notice> {
+        serde_json::from_str::<Notice>(text)
+            .ok()
+            .filter(|n| n.v == NOTICE_VERSION)
+    }
+}
+
+/// What follows the notices: drops or adds what they name.
+pub(crate) trait Follower: Send + Sync + 'static {
+    /// Applies another instance's change.
+    fn apply(self: Arc<Self>, change: Change);
+    /// Called after every (re)subscription: whatever happened while not subscribed is unknown.
+    fn resync(self: Arc<Self>);
+}
+
+/// One layer's side of the feed: publishes its changes, and follows the others'.
+pub(crate) struct Notifier {
+    feed: Arc<dyn ChangeFeed>,
+    /// This layer, so that it ignores its own notices.
+    origin: Uuid,
+    timeout: Duration,
+    started: std::sync::OnceLock<()>,
+}
+
+/// Longest pause between two subscription attempts while the feed is down.
+const MAX_RETRY: Duration = Duration::from_secs(5);
+/// The longest a subscription attempt may take (a silent server must not stop the retries).
+const SUBSCRIBE_LIMIT: Duration = Duration::from_secs(10);
+/// How often the follower checks that its layer still exists while no notice arrives.
+const LIVENESS_CHECK: Duration = Duration::from_secs(1);
+
+impl Notifier {
+    pub(crate) fn new(feed: Arc<dyn ChangeFeed>, timeout: Duration) -> Self {
+        Self {
+            feed,
+            origin: Uuid::new_v4(),
+            timeout,
+            started: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Tells the other instances about `change`, waiting at most the store timeout. A failure
+    /// is logged, not returned: the change itself is stored, and the polling bound still holds.
+    pub(crate) async fn publish(&self, change: Change) {
+        let notice = Notice::encode(self.origin, &change);
+        if let Err(e) = bounded(self.timeout, self.feed.publish(&notice)).await {
+            tracing::warn!(error = %e, "change notice not sent; other instances follow by polling");
+        }
+    }
+
+    /// Starts following the feed for `follower`, once; the task ends when `follower` is gone.
+    /// Must be called within a Tokio runtime.
+    pub(crate) fn follow<F: Follower>(&self, follower: &Arc<F>) {
+        self.started.get_or_init(|| {
+            tokio::spawn(follow(
+                self.feed.clone(),
+                self.origin,
+                Arc::downgrade(follower),
+            ));
+        });
+    }
+}
+
+async fn follow<F: Follower>(feed: Arc<dyn ChangeFeed>, origin: Uuid, follower: Weak<F>) {
+    let mut retry = Duration::from_millis(100);
+    loop {
+        if follower.strong_count() == 0 {
+            return;
+        }
+        match tokio::time::timeout(SUBSCRIBE_LIMIT, feed.subscribe()).await {
+            Ok(Ok(mut notices)) => {
+                retry = Duration::from_millis(100);
+                let Some(f) = follower.upgrade() else { return };
+                f.resync();
+                tracing::debug!("following change notices");
+                loop {
+                    let notice = match tokio::time::timeout(LIVENESS_CHECK, notices.recv()).await {
+                        Ok(Some(notice)) => notice,
+                        Ok(None) => break,
+                        Err(_) if follower.strong_count() == 0 => return,
+                        Err(_) => continue,
+                    };
+                    let Some(f) = follower.upgrade() else { return };
+                    match Notice::decode(&notice) {
+                        Some(n) if n.from == origin => {}
+                        Some(n) => f.apply(n.change),
+                        None => {
+                            tracing::warn!("unreadable change notice; dropping every copy");
+                            f.apply(Change::Everything);
+                        }
+                    }
+                }
+                tracing::warn!("change notices lost; copies follow by polling until they resume");
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot follow change notices; retrying");
+            }
+            Err(_) => {
+                tracing::warn!("no change-notice subscription within 10 s; retrying");
+            }
+        }
+        tokio::time::sleep(retry).await;
+        retry = (retry * 2).min(MAX_RETRY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_round_trip_and_long_ones_become_everything() {
+        let from = Uuid::new_v4();
+        let change = Change::User {
+            user: "alice".into(),
+            keep: Some(Uuid::nil()),
+        };
+        let decoded = Notice::decode(&Notice::encode(from, &change)).unwrap();
+        assert_eq!((decoded.from, decoded.change), (from, change));
+
+        let long = Change::User {
+            user: "x".repeat(MAX_NOTICE_BYTES),
+            keep: None,
+        };
+        let text = Notice::encode(from, &long);
+        assert!(text.len() <= MAX_NOTICE_BYTES);
+        assert_eq!(Notice::decode(&text).unwrap().change, Change::Everything);
+
+        assert!(Notice::decode("garbage").is_none());
+        assert!(
+            Notice::decode(
+                r#"{"v":9,"from":"00000000-0000-0000-0000-000000000000","change":"everything"}"#
+            )
+            .is_none()
+        );
+    }
+}

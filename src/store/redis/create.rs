@@ -1,0 +1,82 @@
+//! `create`: a new session's record, id pointer and index entries.
+
+use fred::interfaces::KeysInterface as _;
+use fred::types::{Expiration, SetOptions, Value};
+
+use super::RedisStore;
+use super::keys::{self, micros};
+use super::record;
+use super::scripts::CREATE;
+use crate::error::StoreError;
+use crate::store::SessionRecord;
+
+impl RedisStore {
+    /// Claims the id (`SET NX`) and creates the record (a script: only if its key is free), at
+    /// once; a conflict on either undoes the other and is [`StoreError::Duplicate`]. Then lists
+    /// the session in the user index and the expiry index; if that fails, the session is
+    /// removed again, so no session ever exists that revoke-all cannot find.
+    ///
+    /// Until this returns, only the caller knows the token and the id: no request can use,
+    /// list, find in an index or delete the session before it is indexed, so nothing can see
+    /// the pointer without its record in between.
+    pub(super) async fn create_session(self, record: SessionRecord) -> Result<(), StoreError> {
+        let id = record.id.hyphenated().to_string();
+        let hex = keys::hex(&record.token_hash);
+        let pointer = self.keys.pointer(&id);
+        let key = self.keys.record_hex(&hex);
+        let expires = micros(record.expires_at);
+        let absolute = micros(record.absolute_expires_at);
+        let pointer_deadline = self.pointer_deadline(expires, absolute);
+
+        let mut args: Vec<Value> = vec![self.record_deadline(expires).into()];
+        args.extend(record::fields(&record).into_iter().map(Value::from));
+        let redis = self.redis();
+        let (claimed, created) = tokio::join!(
+            redis.set::<Option<String>, _, _>(
+                pointer.as_str(),
+                hex.as_str(),
+                Some(Expiration::PXAT(pointer_deadline)),
+                Some(SetOptions::NX),
+                false,
+            ),
+            CREATE.run::<i64>(&redis, vec![key.clone()], args),
+        );
+        let claimed = claimed.map(|reply| reply.is_some());
+        let created = created.map(|n| n == 1);
+        if !(matches!(claimed, Ok(true)) && matches!(created, Ok(true))) {
+            // Undo the half that was done (best effort: if Redis fails now, what is left holds a
+            // token nobody was given, and expires).
+            let undo_pointer = async {
+                if matches!(claimed, Ok(true)) {
+                    let _ = self.del_if_value(pointer.clone(), &hex).await;
+                }
+            };
+            let undo_record = async {
+                if matches!(created, Ok(true)) {
+                    let _ = self.del_if_field(key.clone(), "i", &id).await;
+                }
+            };
+            tokio::join!(undo_pointer, undo_record);
+            claimed?;
+            created?;
+            return Err(StoreError::Duplicate);
+        }
+
+        let user = record.user_id.as_str();
+        let created_at = micros(record.created_at);
+        let (listed, indexed) = tokio::join!(
+            self.user_add(user, created_at, &id, pointer_deadline),
+            self.index_expiry(&id, expires),
+        );
+        if let Err(e) = listed.and(indexed) {
+            let _ = tokio::join!(
+                self.del_if_field(key, "i", &id),
+                self.del_if_value(pointer, &hex),
+                self.user_remove(user, &id),
+                self.index_remove(self.keys.expiry(keys::bucket(expires)), &id),
+            );
+            return Err(e);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,355 @@
+//! Sessions, and the JWT revocation list, in Redis or Redis Cluster, through [`fred`].
+//!
+//! # Key layout
+//!
+//! Every key starts with the store's prefix `P` (default `sessionward`, see
+//! [`RedisStore::key_prefix`]). No key holds a raw token: session records are found by the
+//! SHA-256 of the token, in hex.
+//!
+//! | key | type | holds | expires (Redis `PEXPIREAT`) |
+//! | --- | --- | --- | --- |
+//! | `P:s:<hex token hash>` | hash | the whole session record | `expires_at` + retention, moved by `touch` |
+//! | `P:i:<session id>` | string | the hex hash of the session's current record | max(`expires_at`, `absolute_expires_at`) + retention |
+//! | `P:u:{<user id>}` | sorted set | the user's session ids, scored by `created_at` | the latest of its sessions' |
+//! | `P:ud:{<user id>}` | sorted set | the same ids, scored by when each session's keys expire (same slot: the user id is the hash tag) | the latest of its sessions' |
+//! | `P:x:<hour>` | sorted set | ids of sessions expiring in that hour, scored by `expires_at` | the end of the hour + retention |
+//! | `P:x` | sorted set | the hours that have a `P:x:<hour>` bucket, scored by the bucket's expiry | the latest bucket's |
+//! | `P:rv:{P}:ids` / `:log` / `:exp` | hash / sorted sets | the JWT revocation list (entries by id; ids by `revoked_at`; ids by `expires_at`) | the latest entry's `expires_at` + retention |
+//!
+//! The record's fields are listed in `record.rs`: id, user id, data, version, the four times as
+//! microseconds since the Unix epoch (so they round-trip exactly, like the SQL stores), user
+//! agent and address, and, only while a rotation moves it, the mark `m`.
+//!
+//! # Expiry: nothing needs a cleanup job
+//!
+//! Every key expires in Redis on its own, so a deployment that never runs
+//! [`delete_expired_sessions`](crate::delete_expired_sessions) keeps no garbage: a session is
+//! gone at most *retention* (default one hour, [`RedisStore::expired_retention`]) after its
+//! `expires_at`. Until then an expired session still loads and lists, as a row of the SQL stores
+//! does until cleanup: the layer rejects it with its own clock (stores never read a clock; Redis
+//! expiring keys by its own clock is only the garbage collector). Running the cleanup anyway
+//! frees expired sessions earlier: [`delete_expired`](crate::SessionStore::delete_expired) reads
+//! the hourly expiry index (`P:x:<hour>`, for the hours up to `now` that `P:x` lists) and deletes
+//! at most `batch` sessions per call, each only if its record still says it expired, exactly as
+//! the SQL stores count them.
+//!
+//! Two indexes outlive the sessions they list, because they list many: the list of hours, and a
+//! user's index. Each forgets, whenever something is added to it, the entries whose keys Redis
+//! has expired by then: those two scripts read Redis's `TIME`, since it is Redis's clock that
+//! expired the keys (no session time is ever compared with Redis's clock). So they stay as
+//! small as the live sessions, cleanup or not.
+//!
+//! # Operations and round trips
+//!
+//! | operation | round trips |
+//! | --- | --- |
+//! | `load(hash)` | **1**: `HGETALL P:s:<hash>`. A record marked by a rotation in progress loads as `None` (its token is being replaced). |
+//! | `create` | 2: `SET P:i:<id> NX` and a script that creates the record unless its key exists, together; then the user index and the expiry index, together. A conflict on either key is [`StoreError::Duplicate`], after undoing the other one; nothing is overwritten. |
+//! | `touch`, `update_data` | 2: `GET P:i:<id>`; then one script on the record that checks it is still this session's, not being moved, and (for `update_data`) holds the expected version, before it writes (`touch` adds the expiry index entry in the same trip). A write that finds the record being moved waits for the rotation (up to about a second) and follows the pointer. |
+//! | `rotate` | 4: mark the old record (and check the new key is free); copy it to the new key (`NX`); repoint the id; delete the old record. |
+//! | `delete` | 3: `GET P:i:<id>`; a script that deletes the record if it is this user's; then the pointer (only if it still names that record) and the index entries. |
+//! | `delete_user_sessions` | the user index, then one `delete` per session, all at once. |
+//! | `list_user_sessions` | 3: the user index; the pointers; the records (each step all at once). |
+//! | `delete_expired` | the list of hours; then per hour, a page of the index and one `delete` (checking expiry instead of the user) per entry, all at once. |
+//!
+//! `create` and `touch` take one more round trip when they open a new hour of the expiry
+//! index (once an hour).
+//!
+//! # Why no operation loses an update or brings a session back
+//!
+//! A script runs atomically but, on a cluster, only on the keys of one slot, and a session's
+//! keys are in different slots (its record is found by token hash, its pointer by id, its index
+//! entries by user and hour). So the operations that span keys are ordered so that every
+//! interleaving ends in a state some serial order would have produced:
+//!
+//! - **Writes go through one key.** `touch` and `update_data` follow the pointer and change the
+//!   record in one script that first checks the record is still this session's. A record that a
+//!   logout deleted is never recreated by them, and `update_data` compares the version in the
+//!   same script, so two writers from one version cannot both succeed.
+//! - **Rotation freezes the old record first.** Step 1 marks the old record with the new hash,
+//!   atomically with reading it; from then on no write lands on it (writers that find the mark
+//!   wait a moment and follow the pointer again), so the copy made in step 2 (`NX`: a conflict
+//!   unmarks the old record and is [`StoreError::Duplicate`]) cannot miss an update. Of several
+//!   concurrent rotations from one token only the one that marks first goes on; the others
+//!   answer `false`. Step 3 repoints the id only if it still names the old record; step 4
+//!   deletes the old record only if it still carries this rotation's mark. A marked record loads
+//!   as `None`, so the old token stops working at step 1, as it would when a SQL rotation
+//!   commits.
+//! - **A delete never waits for a rotation, and always wins.** `delete` (and revoke-all)
+//!   deletes the record the pointer names, marked or not, then also the record
+//!   a mark names, then the pointer only if it still names the deleted record; if the pointer
+//!   moved meanwhile (a rotation's step 3), it follows it and deletes again. A rotation that
+//!   finds its pointer gone at step 3, or its old record gone at step 4, deletes the copy it
+//!   made (and the pointer to it) and answers `false`. Whichever order the two run in, no
+//!   record of the session survives the delete: a logout racing a rotation is never undone.
+//!   The new record may exist for a moment before it is removed, but only the rotating request
+//!   knows its token, and it has not answered yet. (The expiry cleanup is the one delete that
+//!   steps aside: it leaves a record that a rotation is moving for its next run, so that it
+//!   never ends a session a request is rotating and may extend.)
+//! - **The indexes only ever err towards listing too much.** `create` writes the user index
+//!   after the record exists, and a session whose `create` has returned is always in it, until
+//!   it is deleted; so revoke-all (which reads the index, then deletes every session in it)
+//!   never misses a session that existed when it started. Index entries of deleted or expired
+//!   sessions are removed when `delete`, `list_user_sessions` or `delete_expired` meets them,
+//!   and only once the pointer is gone, or names a record that is gone (which no operation
+//!   undoes), or when Redis has expired all of the session's keys; so a live session's entry is
+//!   never removed.
+//! - **The multi-key operations finish even when the caller stops waiting.** `create`,
+//!   `rotate` and `delete` run on their own Tokio task, so the layer's `store_timeout` (or a
+//!   dropped request) never leaves them half done. A Redis failure in the middle of one is
+//!   undone where it can be; at worst a rotation cut off by a failure ends the session (its old
+//!   record stays marked, so neither token works): the user signs in again, and no session is
+//!   ever duplicated or brought back.
+//!
+//! The tests in `tests/suite/redis_races.rs` run these races many times on a single Redis and
+//! on a three-master cluster.
+//!
+//! # Errors and a Redis that is down
+//!
+//! Every command is sent with fred's `fail_fast` option and a timeout of its own
+//! ([`COMMAND_TIMEOUT`], two seconds): while the client knows it is disconnected (or
+//! reconnecting), a command fails at once with [`StoreError::Backend`] instead of waiting in
+//! fred's queue for the connection to come back. Only a connection that died unnoticed (the
+//! server vanished while the client was idle) costs the first command its timeout, after which
+//! the client knows and the next commands fail at once. The layer answers 503 and bounds every
+//! call by its `store_timeout` (three seconds by default) anyway.
+//!
+//! A command whose answer was lost has an unknown outcome, as a SQL commit whose answer was
+//! lost: it is an error, and the operation may still have happened (fred may even send it
+//! again once it reconnects). Every write is a conditional script, so a late one can neither
+//! bring a deleted session back nor apply a data change over another one (a late `touch` can at
+//! worst set an expiry that an earlier one already passed, which the next refresh moves on, as
+//! with two racing refreshes on SQL). Records that cannot be decoded are [`StoreError::Corrupt`];
+//! conflicts on `create` and `rotate` are [`StoreError::Duplicate`].
+//!
+//! # Requirements
+//!
+//! Redis 7.0 or later (or Valkey): the scripts use `PEXPIREAT ... NX | GT` and `ZRANGE ...
+//! BYSCORE`. Redis Cluster works as it is; Sentinel and TLS work through fred's URL forms and
+//! features (enable fred's `enable-rustls` feature in your own `Cargo.toml` for `rediss://`).
+
+use std::fmt;
+use std::time::Duration;
+
+use fred::prelude::{Builder, Client, ClientLike as _, Config, Options, ReconnectPolicy};
+
+use crate::error::StoreError;
+
+mod create;
+mod delete;
+mod keys;
+mod record;
+mod rotate;
+mod scripts;
+mod sessions;
+mod tasks;
+
+#[cfg(feature = "jwt")]
+mod revocations;
+
+/// The timeout of every command the store sends (see the
+/// [module docs](self#errors-and-a-redis-that-is-down)).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The longest retention accepted by [`RedisStore::expired_retention`].
+const MAX_RETENTION: Duration = Duration::from_secs(30 * 24 * 3_600);
+
+/// Sessions in Redis or Redis Cluster: the [`SessionStore`](crate::SessionStore) and the JWT
+/// revocation list (`RevocationStore`, with the `jwt` feature), built on the [`fred`] client.
+///
+/// A session loads in one round trip (the whole record lives under the hash of its token); the
+/// other operations take two to four. Every key expires in Redis with its session, so no cleanup
+/// job is needed. The [module documentation](self) describes the keys, each operation, and why
+/// concurrent logouts, rotations and updates never lose an update or bring a session back, on a
+/// single Redis as on a cluster.
+///
+/// Clones share the client.
+///
+/// From a URL (`redis://host:port`, or fred's cluster form
+/// `redis-cluster://host:port?node=host:port&node=host:port`):
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), sessionward::StoreError> {
+/// use sessionward::{RedisStore, SessionConfig, SessionLayer};
+///
+/// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+/// let layer = SessionLayer::database(store, SessionConfig::default());
+/// # Ok(()) }
+/// ```
+///
+/// From a fred client of your own (any configuration; keys under your prefix):
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessionward::fred::prelude::{ClientLike as _, Config, Builder};
+/// use sessionward::RedisStore;
+///
+/// let config = Config::from_url(
+///     "redis-cluster://127.0.0.1:7001?node=127.0.0.1:7002&node=127.0.0.1:7003",
+/// )?;
+/// let client = Builder::from_config(config).build()?;
+/// client.init().await?;
+/// let store = RedisStore::new(client).key_prefix("myapp:sessions");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    client: Client,
+    options: Options,
+    keys: keys::Keys,
+    /// How long expired sessions are kept, in microseconds.
+    retention: i64,
+}
+
+impl RedisStore {
+    /// A store on `client`, which should be connected (`client.init().await`) before the first
+    /// request. Keys start with `sessionward`; see [`key_prefix`](Self::key_prefix).
+    ///
+    /// Every command the store sends uses fred's `fail_fast` option and a timeout of
+    /// [`COMMAND_TIMEOUT`] (see the [module docs](self#errors-and-a-redis-that-is-down)); the
+    /// rest of the client's configuration is yours.
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            options: Options {
+                fail_fast: true,
+                timeout: Some(COMMAND_TIMEOUT),
+                ..Options::default()
+            },
+            keys: keys::Keys::new(keys::DEFAULT_PREFIX),
+            retention: 3_600 * 1_000_000,
+        }
+    }
+
+    /// Connects to `url` and waits until the connection is up (on a cluster: to every
+    /// primary). Accepts every URL form of [`Config::from_url`]: `redis://[user:pass@]host:port`,
+    /// `redis-cluster://host:port?node=host:port&node=host:port`, `redis-sentinel://...`, and
+    /// with fred's TLS features `rediss://`.
+    ///
+    /// The client reconnects by itself (exponential backoff, 100 ms to 2 s, forever), gives up
+    /// on a connection attempt after 5 s, and drops a connection that has not answered for 10 s.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), sessionward::StoreError> {
+    /// let store = sessionward::RedisStore::connect(
+    ///     "redis-cluster://127.0.0.1:7001?node=127.0.0.1:7002&node=127.0.0.1:7003",
+    /// )
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] for a malformed URL or a server that cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let config = Config::from_url(url)?;
+        let mut builder = Builder::from_config(config);
+        builder
+            .with_connection_config(|c| {
+                c.connection_timeout = Duration::from_secs(5);
+                c.internal_command_timeout = Duration::from_secs(5);
+                c.unresponsive.max_timeout = Some(Duration::from_secs(10));
+                c.unresponsive.interval = Duration::from_secs(2);
+                c.tcp.nodelay = Some(true);
+            })
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
+        let client = builder.build()?;
+        // Resolves once connected; the connection task it returns runs on by itself.
+        let _connection = client.init().await?;
+        Ok(Self::new(client))
+    }
+
+    /// The change feed of the instances sharing this Redis and prefix (pub/sub).
+    pub(crate) fn change_feed(&self) -> std::sync::Arc<dyn crate::ChangeFeed> {
+        std::sync::Arc::new(crate::notify::RedisChangeFeed::new(
+            self.client.clone(),
+            self.prefix(),
+        ))
+    }
+
+    /// Puts every key under `prefix` instead of `sessionward`: to share one Redis between
+    /// applications, or to keep tests apart. The prefix is 1 to 64 printable ASCII characters,
+    /// with no space, no brace (`{`, `}`: they would change the keys' cluster hash tags) and no
+    /// `SCAN` pattern character (`*`, `?`, `[`, `]`, `\`). A `:` is fine.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: sessionward::fred::prelude::Client) {
+    /// let store = sessionward::RedisStore::new(client).key_prefix("myapp:sessions");
+    /// # }
+    /// ```
+    ///
+    /// <div class="warning">Instances that share sessions must use the same prefix; changing it
+    /// signs everyone out.</div>
+    ///
+    /// # Panics
+    ///
+    /// When `prefix` breaks those rules.
+    pub fn key_prefix(mut self, prefix: impl AsRef<str>) -> Self {
+        let prefix = prefix.as_ref();
+        if let Some(problem) = keys::prefix_problem(prefix) {
+            panic!("sessionward: invalid Redis key prefix {prefix:?}: {problem}");
+        }
+        self.keys = keys::Keys::new(prefix);
+        self
+    }
+
+    /// How long an expired session (and an expired JWT revocation entry) stays in Redis after
+    /// its `expires_at`, unless the cleanup deletes it first (default one hour, at most 30
+    /// days). Meanwhile it still loads (the layer rejects it as expired) and still lists, like a
+    /// SQL row before cleanup; it also covers clocks that differ between the application and
+    /// Redis. Zero lets Redis drop a session the moment it expires by Redis's clock.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: sessionward::fred::prelude::Client) {
+    /// let store = sessionward::RedisStore::new(client)
+    ///     .expired_retention(std::time::Duration::from_secs(24 * 3_600));
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `retention` is longer than 30 days (expired sessions are garbage: a month of it is
+    /// plenty, and keeps the expiry index small).
+    pub fn expired_retention(mut self, retention: Duration) -> Self {
+        assert!(
+            retention <= MAX_RETENTION,
+            "sessionward: Redis expired_retention is at most 30 days"
+        );
+        self.retention = i64::try_from(retention.as_micros()).expect("at most 30 days");
+        self
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        self.keys.prefix()
+    }
+
+    /// The fred client the store runs on.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The client with the store's per-command options (`fail_fast`, the timeout).
+    fn redis(&self) -> fred::clients::WithOptions<Client> {
+        self.client.with_options(&self.options)
+    }
+}
+
+/// Shows the prefix and the retention; never a key or a value.
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.keys.prefix())
+            .field(
+                "expired_retention",
+                &Duration::from_micros(self.retention.unsigned_abs()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<fred::error::Error> for StoreError {
+    fn from(e: fred::error::Error) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}
