@@ -28,12 +28,25 @@ pub struct Options {
     pub pg_url: String,
     /// MySQL / MariaDB server, without a database name.
     pub mysql_url: String,
+    /// Redis server.
+    pub redis_url: String,
     /// Where the report goes.
     pub out_dir: String,
     /// Keep the benchmark databases after the run.
     pub keep_databases: bool,
     /// The command line, for the report.
     pub command_line: String,
+}
+
+impl Options {
+    /// The database servers of the run.
+    pub fn servers(&self) -> crate::db::Servers<'_> {
+        crate::db::Servers {
+            pg_url: &self.pg_url,
+            mysql_url: &self.mysql_url,
+            redis_url: &self.redis_url,
+        }
+    }
 }
 
 /// The full run's defaults (about 14 minutes on 2 cores).
@@ -47,9 +60,10 @@ impl Default for Options {
             pool: 1_000,
             slice: Duration::from_millis(1_000),
             warmup: Duration::from_millis(300),
-            rounds: 3,
+            rounds: 5,
             pg_url: "postgres://postgres@127.0.0.1:5432".to_owned(),
             mysql_url: "mysql://root@127.0.0.1:3306".to_owned(),
+            redis_url: "redis://127.0.0.1:6379".to_owned(),
             out_dir: default_out_dir(),
             keep_databases: false,
             command_line: String::new(),
@@ -78,9 +92,10 @@ FLAGS:
     --pool N                sessions logged in per contender through /login (default 1000)
     --slice-ms N            measured time per slice (default 1000)
     --warmup-ms N           unmeasured warm-up per slice (default 300)
-    --rounds N              interleaved rounds per cell (default 3)
+    --rounds N              interleaved rounds per cell (default 5)
     --pg-url URL            PostgreSQL server without database (default postgres://postgres@127.0.0.1:5432)
     --mysql-url URL         MySQL/MariaDB server without database (default mysql://root@127.0.0.1:3306)
+    --redis-url URL         Redis server (default redis://127.0.0.1:6379; keys under sessionward_bench_*)
     --out DIR               report directory (default docs/bench)
     --keep-databases        do not drop the sessionward_bench_* databases at the end
     --list                  list the contenders and exit
@@ -138,6 +153,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--rounds" => options.rounds = number(&value()?)?,
             "--pg-url" => options.pg_url = value()?.trim_end_matches('/').to_owned(),
             "--mysql-url" => options.mysql_url = value()?.trim_end_matches('/').to_owned(),
+            "--redis-url" => options.redis_url = value()?,
             "--out" => options.out_dir = value()?,
             other => return Err(format!("unknown flag {other} (see --help)")),
         }

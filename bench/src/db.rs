@@ -10,6 +10,17 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Row as _};
 
 use crate::contenders::{Backend, Contender, TableShape};
+use crate::redis::Client as RedisClient;
+
+/// The database servers, as the command line names them.
+pub struct Servers<'a> {
+    /// PostgreSQL, without a database name.
+    pub pg_url: &'a str,
+    /// MySQL / MariaDB, without a database name.
+    pub mysql_url: &'a str,
+    /// Redis.
+    pub redis_url: &'a str,
+}
 
 /// Filler rows per INSERT statement.
 const FILL_BATCH: u64 = 250_000;
@@ -20,14 +31,36 @@ pub struct Databases {
     pub pg: Result<PgPool, String>,
     /// `Err` says why MySQL cannot be used.
     pub mysql: Result<MySqlPool, String>,
+    /// `Err` says why Redis cannot be used.
+    pub redis: Result<RedisClient, String>,
     pg_url: String,
     mysql_url: String,
+    redis_url: String,
     run_dir: PathBuf,
 }
 
+/// Where one contender instance keeps its sessions: what its `serve` process is told.
+#[derive(Clone, Debug, Default)]
+pub struct Storage {
+    /// PostgreSQL, MySQL or Redis URL, or SQLite file path.
+    pub db_url: Option<String>,
+    /// Prefix of its keys (Redis).
+    pub key_prefix: Option<String>,
+}
+
+impl Storage {
+    fn url(db_url: String) -> Storage {
+        Storage {
+            db_url: Some(db_url),
+            key_prefix: None,
+        }
+    }
+}
+
 impl Databases {
-    /// Connects to both servers (each may fail on its own) for administration.
-    pub async fn connect(pg_url: &str, mysql_url: &str, run_dir: &Path) -> Databases {
+    /// Connects to every server (each may fail on its own) for administration.
+    pub async fn connect(servers: &Servers<'_>, run_dir: &Path) -> Databases {
+        let (pg_url, mysql_url, redis_url) = (servers.pg_url, servers.mysql_url, servers.redis_url);
         let pg = PgPoolOptions::new()
             .max_connections(2)
             .connect(&format!("{pg_url}/postgres"))
@@ -41,33 +74,41 @@ impl Databases {
         Databases {
             pg,
             mysql,
+            redis: crate::redis::connect(redis_url).await,
             pg_url: pg_url.to_owned(),
             mysql_url: mysql_url.to_owned(),
+            redis_url: redis_url.to_owned(),
             run_dir: run_dir.to_owned(),
         }
     }
 
     /// Creates the database of `contender` at `population` afresh (named by
-    /// [`instance_database`]) and returns what its `serve --db-url` gets.
-    pub async fn create(
-        &self,
-        contender: Contender,
-        population: u64,
-    ) -> Result<Option<String>, String> {
+    /// [`instance_database`]; for Redis, its key prefix, emptied) and returns what its `serve`
+    /// process is told.
+    pub async fn create(&self, contender: Contender, population: u64) -> Result<Storage, String> {
         match contender.backend() {
-            Backend::None => Ok(None),
+            Backend::None => Ok(Storage::default()),
             Backend::Sqlite => {
                 let path = self
                     .run_dir
                     .join(format!("{}-{population}.db", contender.name()));
-                Ok(Some(path.display().to_string()))
+                Ok(Storage::url(path.display().to_string()))
+            }
+            Backend::Redis => {
+                let redis = self.redis.as_ref().map_err(Clone::clone)?;
+                let prefix = instance_database(contender, population)?;
+                crate::redis::clear(redis, &prefix).await?;
+                Ok(Storage {
+                    db_url: Some(self.redis_url.clone()),
+                    key_prefix: Some(prefix),
+                })
             }
             Backend::Postgres => {
                 let pg = self.pg.as_ref().map_err(Clone::clone)?;
                 let name = instance_database(contender, population)?;
                 execute_pg(pg, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
                 execute_pg(pg, &format!("CREATE DATABASE {name}")).await?;
-                Ok(Some(format!("{}/{name}", self.pg_url)))
+                Ok(Storage::url(format!("{}/{name}", self.pg_url)))
             }
             Backend::MySql => {
                 let mysql = self.mysql.as_ref().map_err(Clone::clone)?;
@@ -81,7 +122,7 @@ impl Databases {
                         .await
                         .map_err(|e| format!("MySQL: {e}"))?;
                 }
-                Ok(Some(format!("{}/{name}", self.mysql_url)))
+                Ok(Storage::url(format!("{}/{name}", self.mysql_url)))
             }
         }
     }
@@ -151,6 +192,10 @@ impl Databases {
                             .map(drop)
                             .map_err(|e| e.to_string())
                     }
+                    Err(_) => Ok(()),
+                },
+                Backend::Redis => match &self.redis {
+                    Ok(redis) => crate::redis::clear(redis, &name).await.map(drop),
                     Err(_) => Ok(()),
                 },
                 _ => Ok(()),

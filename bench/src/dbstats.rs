@@ -97,6 +97,10 @@ pub async fn read(dbs: &Databases, instance: Instance) -> Result<Option<ServerCo
             }
             Ok(Some(counts))
         }
+        Backend::Redis => {
+            let redis = dbs.redis.as_ref().map_err(Clone::clone)?;
+            crate::redis::counts(redis).await.map(Some)
+        }
         Backend::None | Backend::Sqlite => Ok(None),
     }
 }

@@ -17,9 +17,11 @@ pub struct Machine {
     pub postgres: Option<String>,
     /// `SELECT version()` of MySQL / MariaDB.
     pub mysql: Option<String>,
+    /// `redis_version` from Redis's `INFO server`.
+    pub redis: Option<String>,
 }
 
-/// Reads `/proc` and asks both database servers their version.
+/// Reads `/proc` and asks the database servers their version.
 pub async fn describe(dbs: &Databases) -> Machine {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
@@ -55,6 +57,10 @@ pub async fn describe(dbs: &Databases) -> Machine {
             .ok(),
         Err(_) => None,
     };
+    let redis = match &dbs.redis {
+        Ok(redis) => crate::redis::version(redis).await,
+        Err(_) => None,
+    };
     Machine {
         cpu,
         cores,
@@ -62,5 +68,6 @@ pub async fn describe(dbs: &Databases) -> Machine {
         kernel,
         postgres,
         mysql,
+        redis,
     }
 }

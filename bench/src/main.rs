@@ -18,6 +18,7 @@ mod http;
 mod load;
 mod machine;
 mod pool;
+mod redis;
 mod report;
 mod run;
 mod server;
@@ -70,9 +71,7 @@ async fn harness(args: &[String]) -> Result<(), String> {
     let date = time::OffsetDateTime::now_utc();
     let results = run::run(&options).await?;
     let machine = {
-        let dbs =
-            db::Databases::connect(&options.pg_url, &options.mysql_url, &std::env::temp_dir())
-                .await;
+        let dbs = db::Databases::connect(&options.servers(), &std::env::temp_dir()).await;
         machine::describe(&dbs).await
     };
     let run = report::Run {

@@ -97,6 +97,9 @@ fn markdown(run: &Run, targets: &[Target]) -> String {
     if let Some(v) = &m.mysql {
         let _ = writeln!(md, "| MySQL | {v} |");
     }
+    if let Some(v) = &m.redis {
+        let _ = writeln!(md, "| Redis | {v} |");
+    }
     let _ = writeln!(
         md,
         "| method | {} round(s) per cell, each contender {} ms measured after {} ms warm-up per round, interleaved; {} pool sessions per contender logged in through its own `/login` |",
@@ -114,6 +117,12 @@ fn markdown(run: &Run, targets: &[Target]) -> String {
     );
 
     let _ = writeln!(md, "## Targets\n");
+    let _ = writeln!(
+        md,
+        "A ratio of requests per second or of median latency is the median of the per-round \
+         ratios (both slices of a round ran in the same pass over the contenders); per-request \
+         counts are over all rounds.\n"
+    );
     let _ = write!(md, "| target | goal |");
     for c in &o.concurrency {
         let _ = write!(md, " {c} conn |");
@@ -148,7 +157,8 @@ fn markdown(run: &Run, targets: &[Target]) -> String {
          create, save, extend, update, rotate, delete, cleanup are writes). *server*: counted by \
          the database itself in the contender's own database: PostgreSQL transactions / rows \
          written (`pg_stat_database`), MariaDB statements / write statements (`SHOW GLOBAL \
-         STATUS`, server-wide). A cache in front of the database (moka, axum_session's memory \
+         STATUS`, server-wide), Redis commands / write commands (`INFO commandstats`, \
+         server-wide; commands run inside a script count as well as the script). A cache in front of the database (moka, axum_session's memory \
          layer, sessionward's cache) is not a store call.\n",
         populations(run).first().copied().unwrap_or(0)
     );
@@ -314,6 +324,7 @@ fn color(c: Contender) -> &'static str {
         Contender::SessionwardPg => "#2ca02c",
         Contender::SessionwardMysql => "#bcbd22",
         Contender::SessionwardPgCached => "#9467bd",
+        Contender::SessionwardRedis => "#7f7f7f",
         Contender::TowerSessionsMemory => "#ff7f0e",
         Contender::TowerSessionsPg => "#d62728",
         Contender::TowerSessionsPgMoka => "#e377c2",

@@ -35,12 +35,15 @@ pub async fn run(options: &Options) -> Result<Results, String> {
     let started = Instant::now();
     let run_dir = std::env::temp_dir().join(format!("sessionward-bench-{}", std::process::id()));
     std::fs::create_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
-    let dbs = Databases::connect(&options.pg_url, &options.mysql_url, &run_dir).await;
+    let dbs = Databases::connect(&options.servers(), &run_dir).await;
     if let Err(e) = &dbs.pg {
         eprintln!("warning: {e}; the PostgreSQL contenders are skipped");
     }
     if let Err(e) = &dbs.mysql {
         eprintln!("warning: {e}; the MySQL contender is skipped");
+    }
+    if let Err(e) = &dbs.redis {
+        eprintln!("warning: {e}; the Redis contender is skipped");
     }
     let mut results = Results::default();
     let instances = instances(options);
@@ -153,8 +156,8 @@ async fn start_all(
         }
         let started = Instant::now();
         let attempt = async {
-            let db_url = dbs.create(contender, population).await?;
-            let server = Server::start(contender, db_url, run_dir).await?;
+            let storage = dbs.create(contender, population).await?;
+            let server = Server::start(contender, storage, run_dir).await?;
             let pool = pool::login(server.addr, options.pool).await?;
             Ok::<_, String>((
                 Running {

@@ -11,6 +11,7 @@ use tokio::process::{Child, ChildStdin, Command};
 
 use crate::contenders::{Contender, ServeArgs};
 use crate::counting::StoreCalls;
+use crate::db::Storage;
 use crate::http::Connection;
 
 /// How long a contender may take to listen (sqlx connects and migrates first).
@@ -29,18 +30,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `contender` with its database URL (or SQLite path), waits until it listens, and
-    /// fails with the end of its log when it exits or does not listen in time.
+    /// Starts `contender` on its storage, waits until it listens, and fails with the end of
+    /// its log when it exits or does not listen in time.
     pub async fn start(
         contender: Contender,
-        db_url: Option<String>,
+        storage: Storage,
         log_dir: &Path,
     ) -> Result<Server, String> {
         let port = free_port()?;
         let args = ServeArgs {
             contender,
             port,
-            db_url,
+            db_url: storage.db_url,
+            key_prefix: storage.key_prefix,
         };
         let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
         let log = log_dir.join(format!("{}.log", contender.name()));

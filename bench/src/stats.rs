@@ -34,6 +34,7 @@ pub struct Tally {
     pub first_error: Option<String>,
     store_calls: StoreCalls,
     rounds_rps: Vec<f64>,
+    rounds_p50_ms: Vec<f64>,
 }
 
 impl Default for Tally {
@@ -47,6 +48,7 @@ impl Default for Tally {
             first_error: None,
             store_calls: StoreCalls::default(),
             rounds_rps: Vec::new(),
+            rounds_p50_ms: Vec::new(),
         }
     }
 }
@@ -66,6 +68,8 @@ impl Tally {
         self.store_calls.add(calls);
         self.rounds_rps
             .push(outcome.measured_requests as f64 / outcome.measured.as_secs_f64());
+        self.rounds_p50_ms
+            .push(outcome.latencies.value_at_quantile(0.5) as f64 / 1_000.0);
     }
 
     /// Records a slice that could not run.
@@ -101,6 +105,7 @@ impl Tally {
             requests: self.total_requests,
             errors: self.errors,
             rounds_rps: self.rounds_rps.clone(),
+            rounds_p50_ms: self.rounds_p50_ms.clone(),
         }
     }
 }
@@ -128,6 +133,8 @@ pub struct Summary {
     pub errors: u64,
     /// Requests per second of each round, for the spread.
     pub rounds_rps: Vec<f64>,
+    /// Median latency of each round, milliseconds.
+    pub rounds_p50_ms: Vec<f64>,
 }
 
 /// Everything a run measured.

@@ -27,6 +27,15 @@ enum Metric {
 }
 
 impl Metric {
+    /// The metric's value in each round, where the harness keeps one.
+    fn rounds(self, s: &Summary) -> &[f64] {
+        match self {
+            Metric::Rps => &s.rounds_rps,
+            Metric::P50 => &s.rounds_p50_ms,
+            Metric::WritesPerRequest | Metric::DbWritesPerRequest => &[],
+        }
+    }
+
     fn of(self, s: &Summary) -> Option<f64> {
         match self {
             Metric::Rps => Some(s.rps),
@@ -76,10 +85,13 @@ pub fn compute(results: &Results, concurrency: &[usize], populations: &[u64]) ->
                      goal: Goal| {
         let values: Vec<Option<f64>> = concurrency
             .iter()
-            .map(|&c| {
-                let x = value(results, a.0, a.1, w, c, m)?;
-                let y = value(results, b.0, b.1, w, c, m)?;
-                (y > 0.0).then(|| x / y)
+            .map(|&c| match m {
+                Metric::Rps | Metric::P50 => paired_ratio(results, a, b, w, c, m),
+                _ => {
+                    let x = value(results, a.0, a.1, w, c, m)?;
+                    let y = value(results, b.0, b.1, w, c, m)?;
+                    (y > 0.0).then(|| x / y)
+                }
             })
             .collect();
         targets.push(finish(name, goal, values));
@@ -161,6 +173,50 @@ pub fn compute(results: &Results, concurrency: &[usize], populations: &[u64]) ->
         }
     }
     targets
+}
+
+/// The ratio of `a` to `b` in `metric`: the median of the ratios of each round, whose two
+/// slices ran in the same pass over the contenders (so drift of the machine between rounds
+/// cancels out, and one disturbed slice cannot move the result the way it moves a mean).
+/// Without per-round numbers of equal count, the ratio of the overall values.
+fn paired_ratio(
+    results: &Results,
+    a: (Contender, u64),
+    b: (Contender, u64),
+    workload: Workload,
+    concurrency: usize,
+    metric: Metric,
+) -> Option<f64> {
+    let summary = |(contender, population): (Contender, u64)| {
+        let cell = Cell {
+            population,
+            workload,
+            concurrency,
+        };
+        results.summary(cell, contender)
+    };
+    let (x, y) = (summary(a)?, summary(b)?);
+    let (xs, ys) = (metric.rounds(&x), metric.rounds(&y));
+    if xs.is_empty() || xs.len() != ys.len() {
+        let (x, y) = (metric.of(&x)?, metric.of(&y)?);
+        return (y > 0.0).then(|| x / y);
+    }
+    let mut ratios: Vec<f64> = xs
+        .iter()
+        .zip(ys)
+        .filter(|(_, y)| **y > 0.0)
+        .map(|(x, y)| x / y)
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let middle = ratios.len() / 2;
+    Some(if ratios.len() % 2 == 1 {
+        ratios[middle]
+    } else {
+        (ratios[middle - 1] + ratios[middle]) / 2.0
+    })
 }
 
 fn value(

@@ -30,6 +30,8 @@ pub enum Backend {
     Postgres,
     /// A MySQL / MariaDB database of its own.
     MySql,
+    /// Keys under a prefix of its own on the Redis server.
+    Redis,
 }
 
 /// The shape of a contender's sessions table, for the filler rows of large populations.
@@ -58,6 +60,8 @@ pub enum Contender {
     SessionwardMysql,
     /// sessionward, database strategy, PostgreSQL, with its in-process session cache.
     SessionwardPgCached,
+    /// sessionward, database strategy, Redis (single node).
+    SessionwardRedis,
     /// tower-sessions with its `MemoryStore`.
     TowerSessionsMemory,
     /// tower-sessions with tower-sessions-sqlx-store on PostgreSQL.
@@ -70,13 +74,14 @@ pub enum Contender {
 
 impl Contender {
     /// Every contender, in report order.
-    pub const ALL: [Contender; 10] = [
+    pub const ALL: [Contender; 11] = [
         Contender::Bare,
         Contender::SessionwardJwt,
         Contender::SessionwardSqlite,
         Contender::SessionwardPg,
         Contender::SessionwardMysql,
         Contender::SessionwardPgCached,
+        Contender::SessionwardRedis,
         Contender::TowerSessionsMemory,
         Contender::TowerSessionsPg,
         Contender::TowerSessionsPgMoka,
@@ -92,6 +97,7 @@ impl Contender {
             Contender::SessionwardPg => "sessionward-pg",
             Contender::SessionwardMysql => "sessionward-mysql",
             Contender::SessionwardPgCached => "sessionward-pg-cached",
+            Contender::SessionwardRedis => "sessionward-redis",
             Contender::TowerSessionsMemory => "tower-sessions-memory",
             Contender::TowerSessionsPg => "tower-sessions-pg",
             Contender::TowerSessionsPgMoka => "tower-sessions-pg-moka",
@@ -125,6 +131,9 @@ impl Contender {
             Contender::SessionwardPgCached => {
                 "sessionward `SessionLayer::database` on `PostgresStore` with its in-process session cache"
             }
+            Contender::SessionwardRedis => {
+                "sessionward `SessionLayer::database` on `RedisStore` (single Redis node, one fred connection)"
+            }
             Contender::TowerSessionsMemory => {
                 "tower-sessions 0.14 `SessionManagerLayer` on `MemoryStore`"
             }
@@ -146,6 +155,7 @@ impl Contender {
             Contender::Bare | Contender::TowerSessionsMemory => Backend::None,
             Contender::SessionwardSqlite => Backend::Sqlite,
             Contender::SessionwardMysql => Backend::MySql,
+            Contender::SessionwardRedis => Backend::Redis,
             Contender::SessionwardJwt
             | Contender::SessionwardPg
             | Contender::SessionwardPgCached
@@ -176,6 +186,7 @@ impl Contender {
             Contender::SessionwardPg => "sw_pg",
             Contender::SessionwardMysql => "sw_mysql",
             Contender::SessionwardPgCached => "sw_pg_cached",
+            Contender::SessionwardRedis => "sw_redis",
             Contender::TowerSessionsPg => "ts_pg",
             Contender::TowerSessionsPgMoka => "ts_pg_moka",
             Contender::AxumSessionPg => "as_pg",

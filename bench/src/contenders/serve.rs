@@ -31,8 +31,10 @@ pub struct ServeArgs {
     pub contender: Contender,
     /// Port on 127.0.0.1.
     pub port: u16,
-    /// Its database (PostgreSQL or MySQL URL, or a SQLite file path).
+    /// Its database (PostgreSQL, MySQL or Redis URL, or a SQLite file path).
     pub db_url: Option<String>,
+    /// The prefix of its keys, for a Redis contender.
+    pub key_prefix: Option<String>,
 }
 
 impl ServeArgs {
@@ -47,6 +49,9 @@ impl ServeArgs {
         if let Some(url) = &self.db_url {
             args.extend(["--db-url".to_owned(), url.clone()]);
         }
+        if let Some(prefix) = &self.key_prefix {
+            args.extend(["--key-prefix".to_owned(), prefix.clone()]);
+        }
         args
     }
 
@@ -57,6 +62,7 @@ impl ServeArgs {
             contender: Contender::parse(name)?,
             port: 0,
             db_url: None,
+            key_prefix: None,
         };
         let mut rest = args[1..].iter();
         while let Some(flag) = rest.next() {
@@ -64,6 +70,7 @@ impl ServeArgs {
             match flag.as_str() {
                 "--port" => parsed.port = value.parse().map_err(|_| "--port: not a port")?,
                 "--db-url" => parsed.db_url = Some(value.clone()),
+                "--key-prefix" => parsed.key_prefix = Some(value.clone()),
                 other => return Err(format!("serve: unknown flag {other}")),
             }
         }
@@ -88,7 +95,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         | Contender::SessionwardSqlite
         | Contender::SessionwardPg
         | Contender::SessionwardMysql
-        | Contender::SessionwardPgCached => super::sessionward::app(&args, &counters).await?,
+        | Contender::SessionwardPgCached
+        | Contender::SessionwardRedis => super::sessionward::app(&args, &counters).await?,
         Contender::TowerSessionsMemory
         | Contender::TowerSessionsPg
         | Contender::TowerSessionsPgMoka => super::tower_sessions::app(&args, &counters).await?,

@@ -11,8 +11,8 @@ use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
 use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
 use sessionward::{
-    Clock, MySqlStore, PostgresStore, Session, SessionConfig, SessionLayer, Sessions, SqliteStore,
-    spawn_cleanup,
+    Clock, MySqlStore, PostgresStore, RedisStore, Session, SessionConfig, SessionLayer, Sessions,
+    SqliteStore, spawn_cleanup,
 };
 use sqlx::mysql::MySqlPoolOptions;
 use sqlx::postgres::PgPoolOptions;
@@ -56,6 +56,13 @@ pub async fn app(args: &ServeArgs, counters: &Arc<Counters>) -> Result<Router, S
         }
         Contender::SessionwardMysql => {
             database(counted(mysql(args.db_url()?).await?, counters), config)
+        }
+        Contender::SessionwardRedis => {
+            let prefix = args.key_prefix.as_deref().unwrap_or("sessionward_bench");
+            database(
+                counted(redis(args.db_url()?, prefix).await?, counters),
+                config,
+            )
         }
         Contender::SessionwardPgCached => database(
             counted(postgres(args.db_url()?).await?, counters),
@@ -109,6 +116,13 @@ async fn mysql(url: &str) -> Result<MySqlStore, String> {
     let store = MySqlStore::new(pool);
     store.migrate().await.map_err(|e| format!("migrate: {e}"))?;
     Ok(store)
+}
+
+async fn redis(url: &str, prefix: &str) -> Result<RedisStore, String> {
+    let store = RedisStore::connect(url)
+        .await
+        .map_err(|e| format!("Redis: {e}"))?;
+    Ok(store.key_prefix(prefix))
 }
 
 /// A SQLite file, created if missing, through sqlx's default pool (as the demo does).
