@@ -49,7 +49,7 @@ impl Options {
     }
 }
 
-/// The full run's defaults (about 14 minutes on 2 cores).
+/// The full run's defaults (about 22 minutes on 2 cores).
 impl Default for Options {
     fn default() -> Self {
         Options {

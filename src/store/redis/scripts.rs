@@ -65,9 +65,12 @@ macro_rules! scripts {
     ($($(#[$attr:meta])* $name:ident => $file:literal),* $(,)?) => {
         $(
             $(#[$attr])*
-            #[doc = concat!("`lua/", $file, "`.")]
+            #[doc = concat!("`lua/", $file, "`, after `lua/prelude.lua`.")]
             pub(super) static $name: LazyLock<Script> =
-                LazyLock::new(|| Script::new(include_str!(concat!("lua/", $file))));
+                LazyLock::new(|| Script::new(concat!(
+                    include_str!("lua/prelude.lua"),
+                    include_str!(concat!("lua/", $file)),
+                )));
         )*
     };
 }

@@ -7,6 +7,5 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'NX')
-redis.call('PEXPIREAT', KEYS[1], ARGV[2], 'GT')
+expire_at_least(1, ARGV[2])
 return 1

@@ -3,12 +3,9 @@
 -- KEYS[1]: the record. ARGV: session id, the new hash (hex).
 -- Returns the fields (field, value, ...) when marked; -1 when the key holds no record of this
 -- session; -2 when another rotation is already moving it.
-local f = redis.call('HMGET', KEYS[1], 'i', 'm')
-if f[1] ~= ARGV[1] then
-  return -1
-end
-if f[2] then
-  return -2
+local f = own_record(KEYS[1], ARGV[1])
+if type(f) == 'number' then
+  return f
 end
 redis.call('HSET', KEYS[1], 'm', ARGV[2])
 return redis.call('HGETALL', KEYS[1])

@@ -5,8 +5,7 @@
 -- this call, 0 when it existed.
 local created = redis.call('EXISTS', KEYS[1]) == 0
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('PEXPIREAT', KEYS[1], ARGV[3], 'NX')
-redis.call('PEXPIREAT', KEYS[1], ARGV[3], 'GT')
+expire_at_least(1, ARGV[3])
 if created then
   return 1
 end

@@ -7,8 +7,5 @@ if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-for i = 1, 3 do
-  redis.call('PEXPIREAT', KEYS[i], ARGV[5], 'NX')
-  redis.call('PEXPIREAT', KEYS[i], ARGV[5], 'GT')
-end
+expire_at_least(3, ARGV[5])
 return 1

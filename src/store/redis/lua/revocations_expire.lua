@@ -2,14 +2,9 @@
 -- KEYS: entries by id (hash), ids by revoked_at, ids by expires_at (sorted sets).
 -- ARGV: the time's score, the batch size. Returns how many were deleted.
 local ids = redis.call('ZRANGE', KEYS[3], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[2])
-local chunk = 500
-for first = 1, #ids, chunk do
-  local some = {}
-  for i = first, math.min(first + chunk - 1, #ids) do
-    some[#some + 1] = ids[i]
-  end
-  redis.call('HDEL', KEYS[1], unpack(some))
-  redis.call('ZREM', KEYS[2], unpack(some))
-  redis.call('ZREM', KEYS[3], unpack(some))
-end
+in_batches(ids, function(batch)
+  redis.call('HDEL', KEYS[1], unpack(batch))
+  redis.call('ZREM', KEYS[2], unpack(batch))
+  redis.call('ZREM', KEYS[3], unpack(batch))
+end)
 return #ids

@@ -12,8 +12,5 @@ if #gone > 0 then
 end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-for i = 1, 2 do
-  redis.call('PEXPIREAT', KEYS[i], ARGV[3], 'NX')
-  redis.call('PEXPIREAT', KEYS[i], ARGV[3], 'GT')
-end
+expire_at_least(2, ARGV[3])
 return 1
