@@ -275,10 +275,115 @@ on_servers!(
     a_locked_table_is_503_within_the_timeout,
 );
 
+/// A Redis Cluster master going down (the CI cluster has no replicas to fail over to): every
+/// session check answers 503 or, for sessions on the nodes still up, 200, each within the bound,
+/// never 401 and never a hang; once the cluster is back (rebuilt empty by `.ci/redis-cluster`:
+/// no persistence) the same process serves again, with no restart of its own.
+#[cfg(feature = "redis")]
+async fn a_cluster_node_going_down_is_503_then_recovers() {
+    if !enabled("a_cluster_node_going_down_is_503_then_recovers") {
+        return;
+    }
+    let _one_at_a_time = SERIAL.lock().await;
+    let Some(url) = server_url(crate::backends::Backend::RedisCluster) else {
+        return;
+    };
+    let prefix = format!("sessionward_live_{}", uuid::Uuid::new_v4().simple());
+    let store = sessionward::RedisStore::connect(&url)
+        .await
+        .expect("connect")
+        .key_prefix(prefix);
+    let app = app(database_layer(Arc::new(store)));
+    let mut tokens = Vec::new();
+    for i in 0..16 {
+        tokens.push(login(&app, &format!("user-{i}")).await);
+    }
+
+    let outage = ClusterOutage::begin("7002");
+    let mut unavailable = 0;
+    for token in &tokens {
+        let (status, _, took) = call(&app, "GET", "/me", Some(token)).await;
+        assert!(
+            matches!(status, StatusCode::OK | StatusCode::SERVICE_UNAVAILABLE),
+            "{status} with a node down"
+        );
+        assert!(took < BOUND, "took {took:?}");
+        unavailable += usize::from(status == StatusCode::SERVICE_UNAVAILABLE);
+    }
+    // 16 sessions, a third of the slots on the stopped node: some of them live there.
+    assert!(unavailable > 0, "no session check needed the stopped node");
+    eprintln!("a node down: {unavailable} of 16 session checks answered 503");
+    drop(outage);
+
+    // Back (and empty): the old sessions are gone (401), new ones work.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let fresh = loop {
+        let (status, token, _) = call(&app, "POST", "/login/after", None).await;
+        if status == StatusCode::OK {
+            break token.expect("cookie");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no login after the outage: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    until_status(&app, &fresh, StatusCode::OK, BOUND).await;
+    for token in &tokens {
+        until_status(&app, token, StatusCode::UNAUTHORIZED, BOUND).await;
+    }
+}
+
+/// One node of the test cluster stopped; the cluster is brought back (by `.ci/redis-cluster`)
+/// when dropped, so a failing test never leaves it down.
+#[cfg(feature = "redis")]
+struct ClusterOutage;
+
+#[cfg(feature = "redis")]
+impl ClusterOutage {
+    fn begin(port: &str) -> Self {
+        let _ = std::process::Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", port, "shutdown", "nosave"])
+            .output();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::process::Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", port, "ping"])
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"PONG"))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "node {port} did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        ClusterOutage
+    }
+}
+
+#[cfg(feature = "redis")]
+impl Drop for ClusterOutage {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/redis-cluster");
+        let ok = std::process::Command::new("bash")
+            .arg(script)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok || std::thread::panicking(),
+            "{script} could not bring the cluster back"
+        );
+    }
+}
+
 // Redis stopped and started again: 503 while it is down (fail closed, never a hang), then the
 // same process serves again once fred has reconnected.
 #[cfg(feature = "redis")]
 mod redis {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cluster_node_going_down_is_503_then_recovers() {
+        super::a_cluster_node_going_down_is_503_then_recovers().await;
+    }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn database_sessions_through_a_restart() {
         super::database_sessions_through_a_restart(crate::control::Server::Redis).await;
