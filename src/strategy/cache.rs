@@ -131,6 +131,18 @@ impl RecordCache {
         entries.remove_id(id);
     }
 
+    /// Drops the copies a change covers (this process's own, or another instance's), with a
+    /// mark, so that a read in flight does not put an old copy back.
+    pub(crate) fn drop_copies(&self, change: &crate::notify::Change) {
+        use crate::notify::Change;
+        match change {
+            Change::Session(id) => self.remove(*id),
+            Change::User { user, keep } => self.remove_user(user, *keep),
+            Change::Everything => self.clear(),
+            Change::Revocation(_) => {}
+        }
+    }
+
     /// Drops every copy, and keeps none read before now.
     pub(crate) fn clear(&self) {
         let mut entries = self.entries();
@@ -183,13 +195,7 @@ impl RecordCache {
 /// that a read in flight does not put the old copy back.
 impl crate::notify::Follower for RecordCache {
     fn apply(self: std::sync::Arc<Self>, change: crate::notify::Change) {
-        use crate::notify::Change;
-        match change {
-            Change::Session(id) => self.remove(id),
-            Change::User { user, keep } => self.remove_user(&user, keep),
-            Change::Everything => self.clear(),
-            Change::Revocation(_) => {}
-        }
+        self.drop_copies(&change);
     }
 
     fn resync(self: std::sync::Arc<Self>) {

@@ -100,19 +100,30 @@ impl<S: SessionStore> DatabaseStrategy<S> {
             && self.lifetimes.expiry(now, record.absolute_expires_at) > record.expires_at
     }
 
-    /// Drops the cached copy of session `id` (it was ended or changed in a way the copy cannot
-    /// follow).
-    fn forget(&self, id: Uuid) {
+    /// Drops the cached copies `scope` covers (ended, or changed in a way a copy cannot follow).
+    fn forget(&self, scope: &Change) {
         if let Some(cache) = &self.cache {
-            cache.remove(id);
+            cache.drop_copies(scope);
         }
     }
 
-    /// Drops the cached copies of `user_id`'s sessions but `keep`.
-    fn forget_user(&self, user_id: &str, keep: Option<Uuid>) {
-        if let Some(cache) = &self.cache {
-            cache.remove_user(user_id, keep);
+    /// Runs a store call that ends or changes what `scope` names: the copies it covers are
+    /// dropped before and after it (a read in flight meanwhile cannot put an old one back), and
+    /// when `changed` says the call did change something, the other instances are told.
+    async fn change_in_store<T>(
+        &self,
+        scope: Change,
+        call: impl Future<Output = Result<T, StoreError>>,
+        changed: impl FnOnce(&T) -> bool,
+    ) -> Result<T, Error> {
+        self.forget(&scope);
+        let result = self.timed(call).await;
+        self.forget(&scope);
+        let value = result?;
+        if changed(&value) {
+            self.announce(scope).await;
         }
+        Ok(value)
     }
 
     /// Applies a change this strategy just wrote to the cached copy of session `id`.
@@ -154,7 +165,7 @@ impl<S: SessionStore> DatabaseStrategy<S> {
             .timed(self.store.touch(session.info.id, now, expires_at))
             .await?
         {
-            self.forget(session.info.id);
+            self.forget(&Change::Session(session.info.id));
             return Ok(None);
         }
         // Extensions only move forward: a later one may have been applied first.
@@ -271,13 +282,10 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
     }
 
     async fn logout(&self, session: &Resolved) -> Result<(), Error> {
-        self.forget(session.info.id);
-        let deleted = self
-            .timed(self.store.delete(&session.info.user_id, session.info.id))
-            .await;
-        self.forget(session.info.id);
-        deleted?;
-        self.announce(Change::Session(session.info.id)).await;
+        let id = session.info.id;
+        let delete = self.store.delete(&session.info.user_id, id);
+        self.change_in_store(Change::Session(id), delete, |deleted| *deleted)
+            .await?;
         tracing::info!(session = %session.info.id, "session revoked (logout)");
         Ok(())
     }
@@ -289,15 +297,15 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
     ) -> Result<(Resolved, Issued), Error> {
         let old = SessionToken::parse(&session.token).ok_or(Error::Unauthenticated)?;
         let new = SessionToken::generate();
-        self.forget(session.info.id);
-        let rotated = self
-            .timed(self.store.rotate(session.info.id, &old.hash(), &new.hash()))
-            .await;
-        self.forget(session.info.id);
-        if !rotated? {
+        let (old_hash, new_hash) = (old.hash(), new.hash());
+        let rotate = self.store.rotate(session.info.id, &old_hash, &new_hash);
+        let scope = Change::Session(session.info.id);
+        if !self
+            .change_in_store(scope, rotate, |rotated| *rotated)
+            .await?
+        {
             return Err(Error::Unauthenticated);
         }
-        self.announce(Change::Session(session.info.id)).await;
         tracing::info!(session = %session.info.id, "session token rotated");
         let mut rotated = session.clone();
         rotated.token = new.as_str().to_owned();
@@ -339,7 +347,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         }
         // Nothing written: either someone else changed the data, or the session is gone. The
         // cached copy is stale either way.
-        self.forget(session.info.id);
+        self.forget(&Change::Session(session.info.id));
         let token = SessionToken::parse(&session.token).ok_or(Error::Unauthenticated)?;
         match self.load(&token.hash()).await? {
             Some(record) if record.id == session.info.id => Err(Error::Conflict),
@@ -390,13 +398,11 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
     }
 
     async fn revoke(&self, current: &Resolved, id: Uuid) -> Result<bool, Error> {
-        let user_id = &current.info.user_id;
-        self.forget(id);
-        let deleted = self.timed(self.store.delete(user_id, id)).await;
-        self.forget(id);
-        let deleted = deleted?;
+        let delete = self.store.delete(&current.info.user_id, id);
+        let deleted = self
+            .change_in_store(Change::Session(id), delete, |deleted| *deleted)
+            .await?;
         if deleted {
-            self.announce(Change::Session(id)).await;
             tracing::info!(session = %id, "session revoked");
         }
         Ok(deleted)
@@ -408,35 +414,24 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         _now: OffsetDateTime,
     ) -> Result<(u64, Option<(Resolved, Issued)>), Error> {
         let keep = current.info.id;
-        let store = &self.store;
         let user_id = &current.info.user_id;
-        self.forget_user(user_id, Some(keep));
-        let n = self
-            .timed(store.delete_user_sessions(user_id, Some(keep)))
-            .await;
-        self.forget_user(user_id, Some(keep));
-        let n = n?;
-        self.announce(Change::User {
+        let scope = Change::User {
             user: user_id.clone(),
             keep: Some(keep),
-        })
-        .await;
+        };
+        let delete = self.store.delete_user_sessions(user_id, Some(keep));
+        let n = self.change_in_store(scope, delete, |n| *n > 0).await?;
         tracing::info!(count = n, kept = %keep, "other sessions of the user revoked");
         Ok((n, None))
     }
 
     async fn revoke_all(&self, user_id: &str, _now: OffsetDateTime) -> Result<u64, Error> {
-        self.forget_user(user_id, None);
-        let n = self
-            .timed(self.store.delete_user_sessions(user_id, None))
-            .await;
-        self.forget_user(user_id, None);
-        let n = n?;
-        self.announce(Change::User {
+        let scope = Change::User {
             user: user_id.to_owned(),
             keep: None,
-        })
-        .await;
+        };
+        let delete = self.store.delete_user_sessions(user_id, None);
+        let n = self.change_in_store(scope, delete, |n| *n > 0).await?;
         tracing::info!(count = n, "all sessions of a user revoked");
         Ok(n)
     }
