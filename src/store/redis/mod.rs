@@ -109,10 +109,12 @@
 //! Every command is sent with fred's `fail_fast` option and a timeout of its own
 //! ([`COMMAND_TIMEOUT`], two seconds): while the client knows it is disconnected (or
 //! reconnecting), a command fails at once with [`StoreError::Backend`] instead of waiting in
-//! fred's queue for the connection to come back. Only a connection that died unnoticed (the
-//! server vanished while the client was idle) costs the first command its timeout, after which
-//! the client knows and the next commands fail at once. The layer answers 503 and bounds every
-//! call by its `store_timeout` (three seconds by default) anyway.
+//! fred's queue for the connection to come back. Two kinds of command cost their timeout
+//! instead: one sent on a connection that died unnoticed (the server vanished while the client
+//! was idle), and one sent in the moment between the client noticing the drop and its first
+//! reconnection attempt (10 ms later) failing, which waits in the queue. After that the client
+//! knows, and every command fails at once until the server is back. The layer answers 503 and
+//! bounds every call by its `store_timeout` (three seconds by default) anyway.
 //!
 //! A command whose answer was lost has an unknown outcome, as a SQL commit whose answer was
 //! lost: it is an error, and the operation may still have happened (fred may even send it
@@ -226,7 +228,7 @@ impl RedisStore {
     /// `redis-cluster://host:port?node=host:port&node=host:port`, `redis-sentinel://...`, and
     /// with fred's TLS features `rediss://`.
     ///
-    /// The client reconnects by itself (exponential backoff, 100 ms to 2 s, forever), gives up
+    /// The client reconnects by itself (exponential backoff, 10 ms doubling to 2 s, forever), gives up
     /// on a connection attempt after 5 s, and drops a connection that has not answered for 10 s.
     ///
     /// ```no_run
@@ -252,7 +254,7 @@ impl RedisStore {
                 c.unresponsive.interval = Duration::from_secs(2);
                 c.tcp.nodelay = Some(true);
             })
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
+            .set_policy(ReconnectPolicy::new_exponential(0, 10, 2_000, 2));
         let client = builder.build()?;
         // Resolves once connected; the connection task it returns runs on by itself.
         let _connection = client.init().await?;
