@@ -146,7 +146,7 @@ impl RequestSession {
                 if let (Some(issued), true) = (reissue, from_cookie) {
                     state.cookie = CookieAction::Set(issued);
                 }
-                Current::Known(Some(Arc::from(session)))
+                Current::Known(Some(session))
             }
             Ok(Resolution::Invalid(reason)) => {
                 tracing::info!(reason, "session rejected");

@@ -1,10 +1,13 @@
 //! What a handler sees of a session.
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+use crate::strategy::Resolved;
 
 /// One session's public facts: what a "your sessions" page lists. Holds no credential.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -59,22 +62,32 @@ pub struct SessionInfo {
 ///
 /// let app: Router = Router::new().route("/api/me", get(me));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Session<D> {
-    pub(crate) info: SessionInfo,
+    /// The request's resolved session, shared (its token is never shown, see `Debug`).
+    pub(crate) resolved: Arc<Resolved>,
     pub(crate) data: D,
-    pub(crate) version: i64,
+}
+
+impl<D: std::fmt::Debug> std::fmt::Debug for Session<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("info", self.info())
+            .field("data", &self.data)
+            .field("version", &self.version())
+            .finish()
+    }
 }
 
 impl<D> Session<D> {
     /// Public id of the session.
     pub fn id(&self) -> Uuid {
-        self.info.id
+        self.resolved.info.id
     }
 
     /// The user the session belongs to.
     pub fn user_id(&self) -> &str {
-        &self.info.user_id
+        &self.resolved.info.user_id
     }
 
     /// The application's data.
@@ -89,27 +102,27 @@ impl<D> Session<D> {
 
     /// When the session was created.
     pub fn created_at(&self) -> OffsetDateTime {
-        self.info.created_at
+        self.resolved.info.created_at
     }
 
     /// When the session expires unless extended.
     pub fn expires_at(&self) -> OffsetDateTime {
-        self.info.expires_at
+        self.resolved.info.expires_at
     }
 
     /// The hard limit no extension passes.
     pub fn absolute_expires_at(&self) -> OffsetDateTime {
-        self.info.absolute_expires_at
+        self.resolved.info.absolute_expires_at
     }
 
     /// The data's version number: bumped by every successful update.
     pub fn version(&self) -> i64 {
-        self.version
+        self.resolved.version
     }
 
     /// All public facts about the session.
     pub fn info(&self) -> &SessionInfo {
-        &self.info
+        &self.resolved.info
     }
 }
 

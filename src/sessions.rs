@@ -90,11 +90,12 @@ impl std::fmt::Debug for Sessions {
 }
 
 /// The session as `D`; [`Error::Unauthenticated`] when its data does not fit `D`.
-pub(crate) fn to_session<D: DeserializeOwned>(resolved: &Resolved) -> Result<Session<D>, Error> {
+pub(crate) fn to_session<D: DeserializeOwned>(
+    resolved: &Arc<Resolved>,
+) -> Result<Session<D>, Error> {
     Ok(Session {
-        info: resolved.info.clone(),
         data: decode_data(&resolved.data)?,
-        version: resolved.version,
+        resolved: resolved.clone(),
     })
 }
 

@@ -1,5 +1,7 @@
 //! The read-only strategy behind [`SessionLayer::authjs`](crate::SessionLayer::authjs).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use axum::http::HeaderMap;
 use time::OffsetDateTime;
@@ -186,7 +188,7 @@ impl Strategy for AuthJsStrategy {
             token: token.to_owned(),
         };
         Ok(Resolution::Valid {
-            session: Box::new(session),
+            session: Arc::new(session),
             reissue: None,
         })
     }

@@ -8,26 +8,62 @@
 //! request, hit or not.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::Claims;
+use crate::strategy::Resolved;
 
 /// A verified token's claims, and the custom claims as the session data's JSON text.
 #[derive(Debug)]
 pub(crate) struct Verified {
     pub(crate) claims: Claims,
     pub(crate) data: String,
+    /// The session the token stands for, built once on first use: every part of it comes
+    /// from the token alone, so each request that presents the same token shares it.
+    pub(crate) session: OnceLock<Arc<Resolved>>,
+}
+
+impl Verified {
+    pub(crate) fn new(claims: Claims, data: String) -> Self {
+        Self {
+            claims,
+            data,
+            session: OnceLock::new(),
+        }
+    }
 }
 
 /// Up to `capacity` verified tokens; when full, an arbitrary one makes room.
 pub(crate) struct VerifiedTokens {
     capacity: usize,
-    tokens: Mutex<HashMap<Tail, Entry>>,
+    tokens: Mutex<HashMap<Tail, Entry, BuildHasherDefault<TailHasher>>>,
 }
 
 /// The last 32 bytes of a token's text: within the signature, which differs between any two
 /// tokens. Only the map's key; a hit also compares the whole text.
 type Tail = [u8; 32];
+
+/// Hashes a [`Tail`] by its first eight bytes, which are already signature text: only tokens
+/// that passed verification are ever stored, so their keys spread like their signatures, and
+/// anyone else's tokens can only miss (hashing them with a keyed hash would protect nothing).
+#[derive(Default)]
+struct TailHasher(u64);
+
+impl Hasher for TailHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(first) = bytes.first_chunk::<8>() {
+            self.0 = u64::from_le_bytes(*first);
+        }
+    }
+
+    /// A `[u8; 32]` hashes its length first, the same for every tail: ignored.
+    fn write_usize(&mut self, _: usize) {}
+}
 
 struct Entry {
     token: Box<str>,
@@ -47,11 +83,13 @@ impl VerifiedTokens {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            tokens: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::default()),
         }
     }
 
-    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<Tail, Entry>> {
+    fn tokens(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Tail, Entry, BuildHasherDefault<TailHasher>>> {
         self.tokens.lock().unwrap_or_else(|poisoned| {
             let mut tokens = poisoned.into_inner();
             tokens.clear();
@@ -97,10 +135,7 @@ mod tests {
             "iss": "i", "aud": "a", "auth_time": 1, "abs_exp": 3
         }))
         .unwrap();
-        Arc::new(Verified {
-            claims,
-            data: "{}".into(),
-        })
+        Arc::new(Verified::new(claims, "{}".into()))
     }
 
     #[test]
@@ -113,6 +148,16 @@ mod tests {
         let forged = format!("{}.{}.{}", "h".repeat(20), "q".repeat(60), "s".repeat(43));
         assert!(cache.get(&forged).is_none());
         assert!(cache.get("short").is_none());
+    }
+
+    #[test]
+    fn tails_hash_by_their_signature_bytes() {
+        use std::hash::BuildHasher as _;
+        let hasher = BuildHasherDefault::<TailHasher>::default();
+        let a = tail(&format!("x.y.{}", "a".repeat(43)));
+        let b = tail(&format!("x.y.{}", "b".repeat(43)));
+        assert_ne!(hasher.hash_one(a), hasher.hash_one(b));
+        assert_eq!(hasher.hash_one(a), u64::from_le_bytes([b'a'; 8]));
     }
 
     #[test]

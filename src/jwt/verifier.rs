@@ -106,7 +106,7 @@ impl Verifier {
             return Err("lifetime beyond the absolute limit");
         }
         let data = serde_json::to_string(&claims.custom).map_err(|_| "malformed claims")?;
-        Ok(Verified { claims, data })
+        Ok(Verified::new(claims, data))
     }
 
     /// The checks that depend on the time, with the configured leeway.

@@ -215,7 +215,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         let session = Self::to_resolved(record, token.as_str().to_owned());
         if !due {
             return Ok(Resolution::Valid {
-                session: Box::new(session),
+                session: Arc::new(session),
                 reissue: None,
             });
         }
@@ -223,7 +223,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             Some((session, issued)) => {
                 tracing::debug!(session = %session.info.id, "session refreshed");
                 Resolution::Valid {
-                    session: Box::new(session),
+                    session: Arc::new(session),
                     reissue: Some(issued),
                 }
             }

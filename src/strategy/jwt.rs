@@ -214,11 +214,17 @@ impl Strategy for JwtStrategy {
         {
             return Ok(Resolution::Invalid("revoked"));
         }
-        let session = self.resolved(claims, verified.data.clone(), token.to_owned());
-        let extends = self.lifetimes.expiry(now, at(claims.abs_exp)) > at(claims.exp);
-        if !(extends && self.lifetimes.due_for_refresh(at(claims.iat), now)) {
+        let session = verified
+            .session
+            .get_or_init(|| {
+                Arc::new(self.resolved(claims, verified.data.clone(), token.to_owned()))
+            })
+            .clone();
+        let info = &session.info;
+        let extends = self.lifetimes.expiry(now, info.absolute_expires_at) > info.expires_at;
+        if !(extends && self.lifetimes.due_for_refresh(info.refreshed_at, now)) {
             return Ok(Resolution::Valid {
-                session: Box::new(session),
+                session,
                 reissue: None,
             });
         }
@@ -227,7 +233,7 @@ impl Strategy for JwtStrategy {
             .reissue(&session, data, IssueReason::Refresh, now)
             .await?;
         Ok(Resolution::Valid {
-            session: Box::new(session),
+            session: Arc::new(session),
             reissue: Some(issued),
         })
     }

@@ -2,6 +2,8 @@
 //! ended. The layer, the extractors and the guards only talk to [`Strategy`], so a new strategy
 //! (JWT, Auth.js) plugs in without touching them.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use axum::http::HeaderMap;
 use time::OffsetDateTime;
@@ -43,7 +45,7 @@ pub(crate) struct Issued {
 pub(crate) enum Resolution {
     /// A valid session; `reissue` is set when the cookie must be re-sent (sliding refresh).
     Valid {
-        session: Box<Resolved>,
+        session: Arc<Resolved>,
         reissue: Option<Issued>,
     },
     /// No session: malformed, unknown, expired or revoked. The reason goes to the log.

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::http::HeaderMap;
@@ -295,7 +296,7 @@ impl Strategy for AuthJsDatabaseStrategy {
                 .is_some_and(|new| new > expires_at);
         if !due {
             return Ok(Resolution::Valid {
-                session: Box::new(session),
+                session: Arc::new(session),
                 reissue: None,
             });
         }
@@ -303,7 +304,7 @@ impl Strategy for AuthJsDatabaseStrategy {
             Some((session, issued)) => {
                 tracing::debug!(session = %session.info.id, "session refreshed");
                 Resolution::Valid {
-                    session: Box::new(session),
+                    session: Arc::new(session),
                     reissue: Some(issued),
                 }
             }
@@ -313,7 +314,7 @@ impl Strategy for AuthJsDatabaseStrategy {
                 let id = session.info.id;
                 tracing::debug!(session = %id, "session changed meanwhile; not extended");
                 Resolution::Valid {
-                    session: Box::new(session),
+                    session: Arc::new(session),
                     reissue: None,
                 }
             }
