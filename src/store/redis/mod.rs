@@ -228,8 +228,9 @@ impl RedisStore {
     /// `redis-cluster://host:port?node=host:port&node=host:port`, `redis-sentinel://...`, and
     /// with fred's TLS features `rediss://`.
     ///
-    /// The client reconnects by itself (exponential backoff, 10 ms doubling to 2 s, forever), gives up
-    /// on a connection attempt after 5 s, and drops a connection that has not answered for 10 s.
+    /// The client reconnects by itself (exponential backoff from 10 ms, doubling up to 2 s,
+    /// forever), gives up on a connection attempt after 5 s, and drops a connection that has
+    /// not answered for 10 s.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), sessionward::StoreError> {
