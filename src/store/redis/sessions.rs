@@ -42,6 +42,46 @@ pub(super) fn text(values: &[Value], index: usize) -> Option<String> {
 }
 
 impl RedisStore {
+    /// Runs a single-record script on session `id`'s record, wherever rotations have moved it.
+    /// `attempt` gets the record's hex key hash and returns the script's [`reply`]. A `-2` (a
+    /// rotation holds the record) waits with [`Patience`], then reads the pointer again; `-1`
+    /// (the key holds no record of this session) follows the pointer if it moved, at most
+    /// [`MAX_MOVES`] times. Any other code is the answer. `None` when the session is gone: no
+    /// pointer, a record that is not the session's and a pointer that did not move, or
+    /// patience spent.
+    async fn on_session_record<F, Fut>(
+        &self,
+        id: &str,
+        mut attempt: F,
+    ) -> Result<Option<(i64, Vec<Value>)>, StoreError>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: std::future::Future<Output = Result<(i64, Vec<Value>), StoreError>>,
+    {
+        let mut patience = Patience::new();
+        let mut moves = 0;
+        let Some(mut hex) = self.pointer(id).await? else {
+            return Ok(None);
+        };
+        loop {
+            let (code, values) = attempt(hex.clone()).await?;
+            match code {
+                -2 => {
+                    // Once the rotation is done, the pointer names the new record.
+                    if !patience.wait().await {
+                        return Ok(None);
+                    }
+                }
+                -1 => moves += 1,
+                _ => return Ok(Some((code, values))),
+            }
+            match self.pointer(id).await? {
+                Some(now) if code == -2 || (now != hex && moves < MAX_MOVES) => hex = now,
+                _ => return Ok(None),
+            }
+        }
+    }
+
     /// When a record expiring at `expires` (µs) may go: `PEXPIREAT` milliseconds.
     pub(super) fn record_deadline(&self, expires: i64) -> i64 {
         deadline_ms(expires.saturating_add(self.retention))
@@ -221,44 +261,33 @@ impl SessionStore for RedisStore {
             expires.to_string().into(),
             self.record_deadline(expires).into(),
         ];
-        let mut patience = Patience::new();
-        let mut moves = 0;
-        let Some(mut hex) = self.pointer(&id).await? else {
+        let touched = self
+            .on_session_record(&id, |hex| {
+                let args = args.clone();
+                let id = &id;
+                async move {
+                    // The expiry index entry goes along: an entry for a session that turns out
+                    // to be gone is harmless (`delete_expired` checks the record and drops it).
+                    let redis = self.redis();
+                    let (done, indexed) = tokio::join!(
+                        TOUCH.run::<Value>(&redis, vec![self.keys.record_hex(&hex)], args),
+                        self.index_expiry(id, expires),
+                    );
+                    indexed?;
+                    Ok(reply(done?))
+                }
+            })
+            .await?;
+        let Some((1, values)) = touched else {
             return Ok(false);
         };
-        loop {
-            // The expiry index entry goes along: an entry for a session that turns out to be
-            // gone is harmless (`delete_expired` checks the record and drops it).
-            let redis = self.redis();
-            let (done, indexed) = tokio::join!(
-                TOUCH.run::<Value>(&redis, vec![self.keys.record_hex(&hex)], args.clone()),
-                self.index_expiry(&id, expires),
-            );
-            indexed?;
-            let (code, values) = reply(done?);
-            match code {
-                1 => {
-                    let absolute = text(&values, 0).and_then(|a| a.parse::<i64>().ok());
-                    if absolute.is_some_and(|absolute| expires > absolute) {
-                        // Past the absolute limit (the layer never does this): keep the pointer
-                        // and the user's index as long as the record.
-                        self.outlive(&id, text(&values, 1), expires).await?;
-                    }
-                    return Ok(true);
-                }
-                -2 => {
-                    // A rotation holds the record: once it is done, the pointer names the new one.
-                    if !patience.wait().await {
-                        return Ok(false);
-                    }
-                }
-                _ => moves += 1,
-            }
-            match self.pointer(&id).await? {
-                Some(now) if code == -2 || (now != hex && moves < MAX_MOVES) => hex = now,
-                _ => return Ok(false),
-            }
+        let absolute = text(&values, 0).and_then(|a| a.parse::<i64>().ok());
+        if absolute.is_some_and(|absolute| expires > absolute) {
+            // Past the absolute limit (the layer never does this): keep the pointer and the
+            // user's index as long as the record.
+            self.outlive(&id, text(&values, 1), expires).await?;
         }
+        Ok(true)
     }
 
     async fn update_data(
@@ -277,34 +306,19 @@ impl SessionStore for RedisStore {
             data.into(),
             next.to_string().into(),
         ];
-        let mut patience = Patience::new();
-        let mut moves = 0;
-        let Some(mut hex) = self.pointer(&id).await? else {
-            return Ok(false);
-        };
-        loop {
-            let done = UPDATE
-                .run::<i64>(
-                    &self.redis(),
-                    vec![self.keys.record_hex(&hex)],
-                    args.clone(),
-                )
-                .await?;
-            match done {
-                1 => return Ok(true),
-                0 => return Ok(false),
-                -2 => {
-                    if !patience.wait().await {
-                        return Ok(false);
-                    }
+        let updated = self
+            .on_session_record(&id, |hex| {
+                let args = args.clone();
+                async move {
+                    let code = UPDATE
+                        .run::<i64>(&self.redis(), vec![self.keys.record_hex(&hex)], args)
+                        .await?;
+                    Ok((code, Vec::new()))
                 }
-                _ => moves += 1,
-            }
-            match self.pointer(&id).await? {
-                Some(now) if done == -2 || (now != hex && moves < MAX_MOVES) => hex = now,
-                _ => return Ok(false),
-            }
-        }
+            })
+            .await?;
+        // 0: the version differs.
+        Ok(matches!(updated, Some((1, _))))
     }
 
     async fn rotate(&self, id: Uuid, old: &TokenHash, new: &TokenHash) -> Result<bool, StoreError> {
