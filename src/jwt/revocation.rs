@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::error::{Error, StoreError};
-use crate::notify::{Change, Follower, Notifier, WireRevocation};
+use crate::notify::{Change, Coalesced, Follower, Notifier};
 use crate::store::bounded;
 
 /// What a revocation covers.
@@ -96,6 +96,8 @@ const OVERLAP: time::Duration = time::Duration::seconds(30);
 /// Expired entries are deleted from the store every this many refreshes.
 const CLEANUP_EVERY: u32 = 120;
 const CLEANUP_BATCH: u32 = 1_000;
+/// Change notices ask for a re-read at most once per this interval, however many arrive.
+const RESYNC_SPACING: std::time::Duration = std::time::Duration::from_millis(50);
 
 #[derive(Default)]
 struct Entries {
@@ -109,10 +111,13 @@ struct Entries {
 }
 
 impl Entries {
+    /// Adds an entry. Entries only grow: a second entry for the same session or user never
+    /// shortens or moves back what is already known.
     fn insert(&mut self, r: Revocation) {
         match r.target {
             Revoked::Session(sid) => {
-                self.sessions.insert(sid, r.expires_at);
+                let expires = self.sessions.entry(sid).or_insert(r.expires_at);
+                *expires = (*expires).max(r.expires_at);
             }
             Revoked::User(user) => {
                 let entry = self
@@ -146,9 +151,12 @@ pub(crate) struct RevocationList {
     timeout: std::time::Duration,
     clock: Clock,
     task: OnceLock<()>,
-    /// Announces this process's revocations to the other instances and applies theirs, when
-    /// the store has a change feed.
+    /// Announces this process's revocations to the other instances, and re-reads the store
+    /// when they announce theirs, when the store has a change feed.
     notifier: Option<Notifier>,
+    /// The re-reads that notices ask for: at most one waiting, at most one per
+    /// [`RESYNC_SPACING`].
+    resyncs: Coalesced,
 }
 
 impl RevocationList {
@@ -175,6 +183,7 @@ impl RevocationList {
             clock,
             task: OnceLock::new(),
             notifier,
+            resyncs: Coalesced::new(RESYNC_SPACING),
         })
     }
 
@@ -240,11 +249,9 @@ impl RevocationList {
         if first {
             tracing::info!(target_kind = ?kind(&revocation.target), "session revoked (JWT)");
         }
-        self.write().insert(revocation.clone());
+        self.write().insert(revocation);
         if let (true, Some(notifier)) = (first, &self.notifier) {
-            notifier
-                .publish(Change::Revocation(to_wire(&revocation)))
-                .await;
+            notifier.publish(Change::Revocations).await;
         }
         Ok(first)
     }
@@ -296,52 +303,24 @@ impl RevocationList {
     }
 }
 
-/// A revocation as a change notice carries it.
-fn to_wire(r: &Revocation) -> WireRevocation {
-    let (session, user) = match &r.target {
-        Revoked::Session(sid) => (Some(*sid), None),
-        Revoked::User(user) => (None, Some(user.clone())),
-    };
-    WireRevocation {
-        id: r.id,
-        session,
-        user,
-        revoked_at: r.revoked_at,
-        expires_at: r.expires_at,
-    }
-}
-
-/// A revocation from a change notice; `None` when it names neither a session nor a user.
-fn from_wire(w: WireRevocation) -> Option<Revocation> {
-    let target = match (w.session, w.user) {
-        (Some(sid), None) => Revoked::Session(sid),
-        (None, Some(user)) => Revoked::User(user),
-        _ => return None,
-    };
-    Some(Revocation {
-        id: w.id,
-        target,
-        revoked_at: w.revoked_at,
-        expires_at: w.expires_at,
-    })
-}
-
-/// Another instance's revocation enters the copy at once; anything else (a notice that may
-/// have been missed, an unreadable one) makes the copy refresh from the store now.
+/// A notice never says what is revoked: any database role may `NOTIFY` and any Redis client
+/// may `PUBLISH`. A notice that the list changed (or that anything may have) makes the copy
+/// re-read the store, coalesced: a flood of notices costs at most one store query per
+/// [`RESYNC_SPACING`].
 impl Follower for RevocationList {
     fn apply(self: Arc<Self>, change: Change) {
         match change {
-            Change::Revocation(wire) => match from_wire(wire) {
-                Some(revocation) => self.write().insert(revocation),
-                None => self.resync(),
-            },
-            Change::Everything => self.resync(),
+            Change::Revocations | Change::Everything => self.resync(),
             Change::Session(_) | Change::User { .. } => {}
         }
     }
 
     fn resync(self: Arc<Self>) {
+        if !self.resyncs.request() {
+            return;
+        }
         tokio::spawn(async move {
+            self.resyncs.turn().await;
             if let Err(e) = self.refresh(false).await {
                 tracing::warn!(error = %e, "revocation list refresh failed");
             }

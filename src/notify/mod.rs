@@ -5,8 +5,16 @@
 //! An instance that ends or changes a session, with a copy to keep fresh, publishes a short
 //! notice on its store's [`ChangeFeed`] before the request answers: PostgreSQL `NOTIFY`, Redis
 //! pub/sub, or a polled table on MySQL. Every instance follows the feed in a background task and
-//! drops (or, for JWT revocations, adds) what the notice names. Notices are an accelerator, never
-//! the only path: a lost notice, a feed that is down or an instance that was disconnected is
+//! drops the copies a notice names, or re-reads its JWT revocation list from the store.
+//!
+//! A notice is a signal, never data: any database role may `NOTIFY`, any Redis client may
+//! `PUBLISH`, so a notice can make an instance drop copies or re-read the store and nothing
+//! else. What a revocation says is read from the store. Bad notices cost bounded work: re-reads
+//! coalesce (at most one waiting, at most one per 50 ms), change marks are bounded, a notice
+//! over [`MAX_NOTICE_BYTES`] is neither parsed nor kept whole, and warnings about bad notices
+//! are logged at most once per 10 s.
+//!
+//! Notices are an accelerator, never the only path: a lost notice, a feed that is down or an instance that was disconnected is
 //! covered by the polling bound that holds without them (the cache's `ttl`, the revocation
 //! list's `revocation_refresh`), and after every (re)subscription an instance drops every copy it
 //! holds, since it cannot know what it missed.
@@ -19,12 +27,19 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::store::bounded;
+
+mod coalesce;
+mod warning;
+pub(crate) use coalesce::Coalesced;
+use warning::RateLimitedWarning;
+
+/// At most one warning about bad notices per this interval (a flood must not flood the logs).
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 #[cfg(feature = "mysql")]
 mod mysql;
@@ -90,7 +105,9 @@ pub trait ChangeFeed: Send + Sync + 'static {
     async fn subscribe(&self) -> Result<mpsc::Receiver<String>, StoreError>;
 }
 
-/// What a notice says happened.
+/// What a notice says happened. A notice is a signal, never data: it can make an instance drop
+/// copies or re-read the store, and nothing else. Any database role may `NOTIFY` and any Redis
+/// client may `PUBLISH`, so what a revocation says is always read from the store.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Change {
@@ -98,22 +115,10 @@ pub(crate) enum Change {
     Session(Uuid),
     /// The sessions of `user` were ended, except `keep`.
     User { user: String, keep: Option<Uuid> },
-    /// A JWT revocation was added.
-    Revocation(WireRevocation),
+    /// The JWT revocation list gained an entry: re-read it from the store.
+    Revocations,
     /// Anything may have changed: drop every copy.
     Everything,
-}
-
-/// A [`crate::jwt::Revocation`] as a notice carries it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub(crate) struct WireRevocation {
-    pub(crate) id: Uuid,
-    pub(crate) session: Option<Uuid>,
-    pub(crate) user: Option<String>,
-    #[serde(with = "time::serde::timestamp::microseconds")]
-    pub(crate) revoked_at: OffsetDateTime,
-    #[serde(with = "time::serde::timestamp::microseconds")]
-    pub(crate) expires_at: OffsetDateTime,
 }
 
 /// One notice: who sent it, and what changed.
@@ -126,7 +131,9 @@ struct Notice {
     change: Change,
 }
 
-const NOTICE_VERSION: u8 = 1;
+/// Version 2: revocations are announced as a signal ([`Change::Revocations`]); version 1 carried
+/// the revocation itself, and reads as unreadable now (so as "anything may have changed").
+const NOTICE_VERSION: u8 = 2;
 
 impl Notice {
     fn encode(from: Uuid, change: &Change) -> String {
@@ -147,14 +154,28 @@ impl Notice {
         .unwrap_or_default()
     }
 
+    /// The notice `text` holds; `None` for anything unreadable, including a notice longer
+    /// than [`MAX_NOTICE_BYTES`] (no instance sends one), which is not even parsed.
     fn decode(text: &str) -> Option<Notice> {
+        if text.len() > MAX_NOTICE_BYTES {
+            return None;
+        }
         serde_json::from_str::<Notice>(text)
             .ok()
             .filter(|n| n.v == NOTICE_VERSION)
     }
 }
 
-/// What follows the notices: drops or adds what they name.
+/// What a feed hands on of a received message: the message, or, when it is longer than any
+/// notice ([`MAX_NOTICE_BYTES`]), only its first `MAX_NOTICE_BYTES + 1` bytes, which the
+/// follower then ignores as oversized. A message of any size costs a bounded copy.
+#[cfg(feature = "redis")]
+fn capped(message: &[u8]) -> String {
+    let kept = &message[..message.len().min(MAX_NOTICE_BYTES + 1)];
+    String::from_utf8_lossy(kept).into_owned()
+}
+
+/// What follows the notices: drops what they name, or re-reads the store.
 pub(crate) trait Follower: Send + Sync + 'static {
     /// Applies another instance's change.
     fn apply(self: Arc<Self>, change: Change);
@@ -219,6 +240,7 @@ async fn follow<F: Follower>(feed: Arc<dyn ChangeFeed>, origin: Uuid, follower: 
         match tokio::time::timeout(SUBSCRIBE_LIMIT, feed.subscribe()).await {
             Ok(Ok(mut notices)) => {
                 retry = Duration::from_millis(100);
+                let mut unreadable = RateLimitedWarning::new(WARN_EVERY);
                 let Some(f) = follower.upgrade() else { return };
                 f.resync();
                 tracing::debug!("following change notices");
@@ -233,8 +255,26 @@ async fn follow<F: Follower>(feed: Arc<dyn ChangeFeed>, origin: Uuid, follower: 
                     match Notice::decode(&notice) {
                         Some(n) if n.from == origin => {}
                         Some(n) => f.apply(n.change),
+                        // No instance sends one this long: junk, with nothing to act on.
+                        None if notice.len() > MAX_NOTICE_BYTES => {
+                            if let Some(suppressed) = unreadable.due() {
+                                tracing::warn!(
+                                    bytes = notice.len(),
+                                    suppressed,
+                                    "oversized change notice ignored"
+                                );
+                            }
+                        }
+                        // Perhaps an instance of another version: whatever it says, copies may
+                        // be stale. Dropping them (or one coalesced re-read) costs a bounded
+                        // number of store queries however many such notices arrive.
                         None => {
-                            tracing::warn!("unreadable change notice; dropping every copy");
+                            if let Some(suppressed) = unreadable.due() {
+                                tracing::warn!(
+                                    suppressed,
+                                    "unreadable change notice; dropping every copy"
+                                );
+                            }
                             f.apply(Change::Everything);
                         }
                     }

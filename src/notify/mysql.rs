@@ -1,8 +1,8 @@
 //! [`ChangeFeed`] on MySQL / MariaDB, which have no `LISTEN`/`NOTIFY`: notices are rows of
 //! `sessionward_changes`, and every follower polls the rows of the last seconds.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::MySqlPool;
@@ -13,10 +13,9 @@ use crate::error::StoreError;
 
 /// How often a follower reads the table: the notification delay on MySQL.
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(100);
-/// Every poll reads the rows of this window (by the server's clock; spelled out in [`window`]'s
-/// query), so that a row whose insert committed after a later row's, or after the previous
-/// poll, is still seen. Rows older than 60 s are deleted by any follower now and then.
-const WINDOW: Duration = Duration::from_secs(2);
+// Every poll reads the rows of the last 2 seconds (by the server's clock, in [`window`]'s
+// query), so that a row whose insert committed after a later row's, or after the previous
+// poll, is still seen. Rows older than 60 s are deleted by any follower now and then.
 /// A follower deletes old rows every this many polls.
 const CLEANUP_EVERY: u32 = 100;
 
@@ -31,11 +30,17 @@ impl MySqlChangeFeed {
     }
 }
 
-/// The notices of the window, by sequence number.
+/// The most rows one poll reads. A window holding more (a flood: anyone who may insert into
+/// the table can make one) ends the subscription, since notices may then be missed: the
+/// follower subscribes again and drops every copy.
+const MAX_WINDOW_ROWS: usize = 1_000;
+
+/// The notices of the window, by sequence number, each cut to one character more than a notice
+/// can have (the follower ignores those as oversized), at most [`MAX_WINDOW_ROWS`] + 1 rows.
 async fn window(pool: &MySqlPool) -> Result<Vec<(i64, String)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT seq, notice FROM sessionward_changes \
-         WHERE created_at >= NOW(6) - INTERVAL 2 SECOND ORDER BY seq",
+        "SELECT seq, SUBSTRING(notice, 1, 7901) FROM sessionward_changes \
+         WHERE created_at >= NOW(6) - INTERVAL 2 SECOND ORDER BY seq LIMIT 1001",
     )
     .fetch_all(pool)
     .await
@@ -54,15 +59,14 @@ impl ChangeFeed for MySqlChangeFeed {
     async fn subscribe(&self) -> Result<mpsc::Receiver<String>, StoreError> {
         // What is in the window now happened before the subscription (the follower drops every
         // copy when it subscribes): remember it as seen.
-        let mut seen: HashMap<i64, Instant> = window(&self.pool)
+        let mut seen: HashSet<i64> = window(&self.pool)
             .await?
             .into_iter()
-            .map(|(seq, _)| (seq, Instant::now()))
+            .map(|(seq, _)| seq)
             .collect();
         let pool = self.pool.clone();
         let (sender, receiver) = mpsc::channel(256);
         tokio::spawn(async move {
-            let forget_after = WINDOW * 2;
             let mut polls = 0u32;
             loop {
                 tokio::select! {
@@ -74,14 +78,23 @@ impl ChangeFeed for MySqlChangeFeed {
                     // subscription so the follower starts afresh.
                     return;
                 };
+                if rows.len() > MAX_WINDOW_ROWS {
+                    tracing::warn!(
+                        rows = rows.len(),
+                        "more change notices than one poll reads; following afresh"
+                    );
+                    return;
+                }
+                // A row leaves the window for good once it is older than it, so the rows of
+                // the previous poll are all a poll needs to know as seen.
+                let mut in_window = HashSet::with_capacity(rows.len());
                 for (seq, notice) in rows {
-                    if seen.insert(seq, Instant::now()).is_none()
-                        && sender.send(notice).await.is_err()
-                    {
+                    in_window.insert(seq);
+                    if !seen.contains(&seq) && sender.send(notice).await.is_err() {
                         return;
                     }
                 }
-                seen.retain(|_, at| at.elapsed() < forget_after);
+                seen = in_window;
                 polls += 1;
                 if polls.is_multiple_of(CLEANUP_EVERY) {
                     let cleanup = sqlx::query(

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use fred::prelude::{Client, ClientLike as _, EventInterface as _, PubsubInterface as _};
 use tokio::sync::{broadcast, mpsc};
 
-use super::ChangeFeed;
+use super::{ChangeFeed, capped};
 use crate::error::StoreError;
 
 /// The longest a subscription may take to be in place.
@@ -69,7 +69,9 @@ impl ChangeFeed for RedisChangeFeed {
                     () = sender.closed() => break,
                     message = messages.recv() => match message {
                         Ok(message) => {
-                            let Some(notice) = message.value.as_string() else { continue };
+                            // Any client may publish anything, of any size, on the channel.
+                            let Some(bytes) = message.value.as_bytes() else { continue };
+                            let notice = capped(bytes);
                             if sender.send(notice).await.is_err() {
                                 break;
                             }

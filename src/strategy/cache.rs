@@ -4,15 +4,18 @@
 //! A read that was in flight while this process changed a session must not put its older copy
 //! back: every change leaves a mark (per session, or per user for revoke-all), and a copy read
 //! before a mark is not kept. Marks live as long as a store read can take (the store timeout),
-//! then nothing read before them can still arrive.
+//! then nothing read before them can still arrive; they are bounded in number (see
+//! [`ChangeMarks`]), since other instances' notices, forged ones included, make them too.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::BuildHasher as _;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
+use super::change_marks::ChangeMarks;
 use crate::cache::SessionCache;
 use crate::store::SessionRecord;
 use crate::token::TokenHash;
@@ -20,12 +23,16 @@ use crate::token::TokenHash;
 /// Recently read sessions, each usable for `ttl` after it was read from the store.
 pub(crate) struct RecordCache {
     settings: SessionCache,
-    /// How long a change mark must be kept: the longest a store read can take.
-    mark_lifetime: Duration,
+    /// Keys the user marks: a user id of any length (a notice may name one of 7 KiB) is kept
+    /// as a 64-bit hash. Two users that share one only make a read in flight count as
+    /// overtaken when it was not, never the reverse.
+    user_keys: std::hash::RandomState,
     entries: Mutex<Entries>,
 }
 
-#[derive(Default)]
+/// The most change marks kept of each kind (sessions, users).
+const MAX_CHANGE_MARKS: usize = 10_000;
+
 struct Entries {
     by_hash: HashMap<TokenHash, Cached>,
     by_id: HashMap<Uuid, TokenHash>,
@@ -33,10 +40,10 @@ struct Entries {
     /// Insertion order, for eviction. May name entries already dropped or replaced (those are
     /// skipped); compacted when it grows past twice the capacity.
     order: VecDeque<(TokenHash, Instant)>,
-    /// When this process last changed or ended a session.
-    changed: HashMap<Uuid, Instant>,
-    /// When this process last ended a user's sessions, and the one it kept.
-    changed_users: HashMap<String, (Instant, Option<Uuid>)>,
+    /// When a session was last changed or ended (by this process, or as a notice said).
+    changed: ChangeMarks<Uuid, ()>,
+    /// When a user's sessions were last ended, and the one kept (keyed by the user id's hash).
+    changed_users: ChangeMarks<u64, Option<Uuid>>,
     /// When every copy was last dropped at once (a notice said anything may have changed).
     cleared_at: Option<Instant>,
 }
@@ -48,10 +55,20 @@ struct Cached {
 
 impl RecordCache {
     pub(crate) fn new(settings: SessionCache, store_timeout: Duration) -> Self {
+        // How long a change mark must be kept: the longest a store read can take.
+        let mark_lifetime = store_timeout + Duration::from_secs(1);
         Self {
             settings,
-            mark_lifetime: store_timeout + Duration::from_secs(1),
-            entries: Mutex::new(Entries::default()),
+            user_keys: std::hash::RandomState::new(),
+            entries: Mutex::new(Entries {
+                by_hash: HashMap::new(),
+                by_id: HashMap::new(),
+                by_user: HashMap::new(),
+                order: VecDeque::new(),
+                changed: ChangeMarks::new(mark_lifetime, MAX_CHANGE_MARKS),
+                changed_users: ChangeMarks::new(mark_lifetime, MAX_CHANGE_MARKS),
+                cleared_at: None,
+            }),
         }
     }
 
@@ -60,9 +77,13 @@ impl RecordCache {
         // matters more than losing the cache: start over.
         self.entries.lock().unwrap_or_else(|poisoned| {
             let mut entries = poisoned.into_inner();
-            *entries = Entries::default();
+            entries.drop_every_copy();
             entries
         })
+    }
+
+    fn user_key(&self, user_id: &str) -> u64 {
+        self.user_keys.hash_one(user_id)
     }
 
     /// The cached copy of the session with this token hash, if it was read less than `ttl` ago.
@@ -76,8 +97,9 @@ impl RecordCache {
     /// written by this process), unless this process changed the session since.
     pub(crate) fn put(&self, record: &SessionRecord, read_started: Instant) {
         let now = Instant::now();
+        let user_key = self.user_key(&record.user_id);
         let mut entries = self.entries();
-        if entries.changed_since(record, read_started) {
+        if entries.changed_since(record, user_key, read_started) {
             return;
         }
         entries.remove_id(record.id);
@@ -111,7 +133,7 @@ impl RecordCache {
     /// any order): then the copy is dropped instead, and the next request reads the store.
     pub(crate) fn amend(&self, id: Uuid, change: impl FnOnce(&mut SessionRecord) -> bool) {
         let mut entries = self.entries();
-        self.mark(&mut entries, id);
+        entries.changed.mark(id, Instant::now(), ());
         let Some(hash) = entries.by_id.get(&id).copied() else {
             return;
         };
@@ -127,7 +149,7 @@ impl RecordCache {
     /// Drops the copy of session `id`.
     pub(crate) fn remove(&self, id: Uuid) {
         let mut entries = self.entries();
-        self.mark(&mut entries, id);
+        entries.changed.mark(id, Instant::now(), ());
         entries.remove_id(id);
     }
 
@@ -139,35 +161,20 @@ impl RecordCache {
             Change::Session(id) => self.remove(*id),
             Change::User { user, keep } => self.remove_user(user, *keep),
             Change::Everything => self.clear(),
-            Change::Revocation(_) => {}
+            Change::Revocations => {}
         }
     }
 
     /// Drops every copy, and keeps none read before now.
     pub(crate) fn clear(&self) {
-        let mut entries = self.entries();
-        let cleared_at = Some(Instant::now());
-        *entries = Entries {
-            changed: std::mem::take(&mut entries.changed),
-            changed_users: std::mem::take(&mut entries.changed_users),
-            cleared_at,
-            ..Entries::default()
-        };
+        self.entries().drop_every_copy();
     }
 
     /// Drops the copies of every session of `user_id` except `keep`.
     pub(crate) fn remove_user(&self, user_id: &str, keep: Option<Uuid>) {
+        let user_key = self.user_key(user_id);
         let mut entries = self.entries();
-        let now = Instant::now();
-        if entries.changed_users.len() >= MARKS_BEFORE_PRUNING {
-            let horizon = self.mark_lifetime;
-            entries
-                .changed_users
-                .retain(|_, (at, _)| at.elapsed() < horizon);
-        }
-        entries
-            .changed_users
-            .insert(user_id.to_owned(), (now, keep));
+        entries.changed_users.mark(user_key, Instant::now(), keep);
         let Some(ids) = entries.by_user.get(user_id) else {
             return;
         };
@@ -175,14 +182,6 @@ impl RecordCache {
         for id in doomed {
             entries.remove_id(id);
         }
-    }
-
-    fn mark(&self, entries: &mut Entries, id: Uuid) {
-        if entries.changed.len() >= MARKS_BEFORE_PRUNING {
-            let horizon = self.mark_lifetime;
-            entries.changed.retain(|_, at| at.elapsed() < horizon);
-        }
-        entries.changed.insert(id, Instant::now());
     }
 
     #[cfg(test)]
@@ -203,22 +202,26 @@ impl crate::notify::Follower for RecordCache {
     }
 }
 
-/// Change marks are pruned (the expired ones) once there are this many.
-const MARKS_BEFORE_PRUNING: usize = 1024;
-
 impl Entries {
-    /// Whether this process changed the session after a read that started at `read_started`.
-    fn changed_since(&self, record: &SessionRecord, read_started: Instant) -> bool {
+    /// Whether the session was changed after a read that started at `read_started`.
+    fn changed_since(&self, record: &SessionRecord, user_key: u64, read_started: Instant) -> bool {
         let session_changed = self
             .changed
-            .get(&record.id)
-            .is_some_and(|at| *at >= read_started);
+            .changed_since(&record.id, read_started, |_| true);
         let user_changed = self
             .changed_users
-            .get(&record.user_id)
-            .is_some_and(|(at, kept)| *at >= read_started && *kept != Some(record.id));
+            .changed_since(&user_key, read_started, |kept| *kept != Some(record.id));
         let cleared = self.cleared_at.is_some_and(|at| at >= read_started);
         session_changed || user_changed || cleared
+    }
+
+    /// Drops every copy, and keeps none read before now; the change marks stay.
+    fn drop_every_copy(&mut self) {
+        self.by_hash.clear();
+        self.by_id.clear();
+        self.by_user.clear();
+        self.order.clear();
+        self.cleared_at = Some(Instant::now());
     }
 
     fn remove_id(&mut self, id: Uuid) {
@@ -400,6 +403,34 @@ mod tests {
         std::thread::sleep(Duration::from_millis(1));
         cache.put(&b, Instant::now());
         assert!(cache.get(&b.token_hash).is_some());
+    }
+
+    #[test]
+    fn forged_notices_keep_the_marks_bounded_and_reads_in_flight_still_refused() {
+        use crate::notify::Change;
+        let cache = cache(10);
+        let a = record("a");
+        let read_started = Instant::now();
+        cache.drop_copies(&Change::Session(a.id)); // a real logout, while a read is in flight
+        // Then a flood of notices naming sessions and users that do not exist.
+        for i in 0..50_000 {
+            cache.drop_copies(&Change::Session(Uuid::new_v4()));
+            cache.drop_copies(&Change::User {
+                user: format!("{i}-{}", "x".repeat(200)),
+                keep: None,
+            });
+        }
+        {
+            let entries = cache.entries();
+            assert!(entries.changed.len() <= MAX_CHANGE_MARKS);
+            assert!(entries.changed_users.len() <= MAX_CHANGE_MARKS);
+        }
+        // The logout's mark was pushed out by the flood, yet the old copy still stays out.
+        cache.put(&a, read_started);
+        assert!(cache.get(&a.token_hash).is_none());
+        std::thread::sleep(Duration::from_millis(1));
+        cache.put(&a, Instant::now());
+        assert!(cache.get(&a.token_hash).is_some());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::request::Presented;
 use crate::session::SessionInfo;
 
 mod cache;
+mod change_marks;
 pub(crate) mod database;
 #[cfg(feature = "jwt")]
 pub(crate) mod jwt;

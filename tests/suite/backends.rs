@@ -200,6 +200,67 @@ impl TestStore {
     }
 }
 
+impl TestStore {
+    /// Sends `notices` on the store's change feed the way an outsider can: PostgreSQL `NOTIFY`
+    /// from a role with no privilege on any table, a row inserted into MySQL's
+    /// `sessionward_changes`, Redis `PUBLISH` on the channel. `false` for stores without a feed.
+    pub async fn forge_notices(&self, notices: &[String]) -> bool {
+        match &self.raw {
+            Raw::Memory | Raw::Sqlite(_) => false,
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(pool) => {
+                use sqlx::Connection as _;
+                sqlx::query(
+                    "DO $$ BEGIN \
+                     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sessionward_forger') \
+                     THEN CREATE ROLE sessionward_forger LOGIN; END IF; END $$",
+                )
+                .execute(pool)
+                .await
+                .expect("create the unprivileged role");
+                let options = (*pool.connect_options())
+                    .clone()
+                    .username("sessionward_forger");
+                let mut forger = sqlx::PgConnection::connect_with(&options)
+                    .await
+                    .expect("connect as the unprivileged role");
+                for notice in notices {
+                    sqlx::query("SELECT pg_notify('sessionward_changes', $1)")
+                        .bind(notice)
+                        .execute(&mut forger)
+                        .await
+                        .expect("NOTIFY as the unprivileged role");
+                }
+                true
+            }
+            #[cfg(feature = "mysql")]
+            Raw::MySql(pool) => {
+                for notice in notices {
+                    sqlx::query("INSERT INTO sessionward_changes (notice) VALUES (?)")
+                        .bind(notice)
+                        .execute(pool)
+                        .await
+                        .expect("insert a notice row");
+                }
+                true
+            }
+            #[cfg(feature = "redis")]
+            Raw::Redis(store) => {
+                use sessionward::fred::prelude::PubsubInterface as _;
+                let channel = format!("{}:changes", store.prefix());
+                for notice in notices {
+                    let _: i64 = store
+                        .client()
+                        .publish(channel.as_str(), notice.as_str())
+                        .await
+                        .expect("PUBLISH");
+                }
+                true
+            }
+        }
+    }
+}
+
 /// A fresh, migrated store of `backend`, or `None` (after printing `SKIP`) when its database is
 /// not configured.
 pub async fn fresh_store(backend: Backend) -> Option<TestStore> {

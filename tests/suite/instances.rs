@@ -23,7 +23,7 @@ use crate::support::{
 
 /// How each instance keeps (or does not keep) copies.
 #[derive(Clone, Copy, Debug)]
-enum Mode {
+pub(crate) enum Mode {
     /// Database sessions, no cache: every request reads the store.
     Uncached,
     /// Database sessions with the cache; `notices` off is the notification channel cut.
@@ -48,7 +48,7 @@ impl Mode {
 
     /// The most a revocation on one instance may take to reach the others (for `Uncached`:
     /// none, see [`check`]).
-    fn bound(self) -> Duration {
+    pub(crate) fn bound(self) -> Duration {
         match self {
             Mode::Uncached => Duration::ZERO,
             // Notices: one publish and one delivery (MySQL: a 100 ms poll), with room for a
@@ -85,10 +85,10 @@ impl Mode {
 }
 
 /// One instance of the app, and the store reads it made.
-struct Instance(Router, Arc<Counts>);
+pub(crate) struct Instance(pub(crate) Router, pub(crate) Arc<Counts>);
 
 impl Instance {
-    fn new(mode: Mode, store: &TestStore) -> Self {
+    pub(crate) fn new(mode: Mode, store: &TestStore) -> Self {
         let counts = Arc::new(Counts::default());
         Self(router(mode.layer(store, &counts)), counts)
     }
@@ -96,7 +96,7 @@ impl Instance {
     /// While nothing changes, an instance with copies serves `token` from memory: no store
     /// read for a while (after the subscription is in place). This is what makes the delays
     /// measured below the notices' doing, and not copies dropped over and over.
-    async fn keeps_its_copy(&self, token: &str) {
+    pub(crate) async fn keeps_its_copy(&self, token: &str) {
         // The first request starts the subscription; once it is in place, copies read before
         // it are dropped (once: a notice may have been missed meanwhile).
         assert!(self.accepts(token).await);
@@ -115,7 +115,7 @@ impl Instance {
         );
     }
 
-    async fn call(&self, method: &str, path: &str, token: Option<&str>) -> Reply {
+    pub(crate) async fn call(&self, method: &str, path: &str, token: Option<&str>) -> Reply {
         let res = self
             .0
             .clone()
@@ -125,7 +125,7 @@ impl Instance {
         Reply::read(res).await
     }
 
-    async fn login(&self, user: &str) -> String {
+    pub(crate) async fn login(&self, user: &str) -> String {
         let reply = self
             .call("POST", &format!("/login/{user}?role=user"), None)
             .await;
@@ -133,7 +133,7 @@ impl Instance {
         reply.token().expect("a session cookie")
     }
 
-    async fn accepts(&self, token: &str) -> bool {
+    pub(crate) async fn accepts(&self, token: &str) -> bool {
         let status = self.call("GET", "/me", Some(token)).await.status;
         assert!(
             matches!(status, StatusCode::OK | StatusCode::UNAUTHORIZED),
@@ -144,13 +144,17 @@ impl Instance {
 
     /// Logs `token` out here, then measures (from the moment the logout answered) until every
     /// one of `others` rejects it: see [`rejected_within`].
-    async fn logout_seen_by(&self, token: &str, others: &[&Instance]) -> (Duration, bool) {
+    pub(crate) async fn logout_seen_by(
+        &self,
+        token: &str,
+        others: &[&Instance],
+    ) -> (Duration, bool) {
         let reply = self.call("POST", "/logout", Some(token)).await;
         assert!(reply.status.is_success(), "logout: {}", reply.status);
         rejected_within(others, token, Instant::now()).await
     }
 
-    async fn session_id(&self, token: &str) -> String {
+    pub(crate) async fn session_id(&self, token: &str) -> String {
         let me = self.call("GET", "/me", Some(token)).await;
         assert_eq!(me.status, StatusCode::OK);
         me.json()["id"].as_str().expect("id").to_owned()
@@ -160,7 +164,11 @@ impl Instance {
 /// How long until every one of `others` rejects `token`, polling every 2 ms, and whether the
 /// first look already found it rejected everywhere. Panics after 15 s (so a broken bound fails
 /// with a number, not a hang).
-async fn rejected_within(others: &[&Instance], token: &str, since: Instant) -> (Duration, bool) {
+pub(crate) async fn rejected_within(
+    others: &[&Instance],
+    token: &str,
+    since: Instant,
+) -> (Duration, bool) {
     let mut first = true;
     loop {
         let mut all = true;

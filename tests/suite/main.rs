@@ -20,7 +20,11 @@ mod instances;
 #[cfg(feature = "jwt")]
 mod jwt_cases;
 mod migrations;
+// Change notices from outside: signals, never data.
+mod notices;
 mod properties;
+// Reverse proxies and the request's own origin (issue 13, item 3).
+mod proxies;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
 mod redis_races;
 mod store_contract;
