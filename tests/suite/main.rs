@@ -20,6 +20,8 @@ mod instances;
 #[cfg(feature = "jwt")]
 mod jwt_cases;
 mod migrations;
+// Cross-origin protection for every state-changing browser request (issue 13, item 2).
+mod origin;
 mod properties;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
 mod redis_races;
