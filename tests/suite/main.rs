@@ -23,6 +23,8 @@ mod migrations;
 // Cross-origin protection for every state-changing browser request (issue 13, item 2).
 mod origin;
 mod properties;
+// Reverse proxies and the request's own origin (issue 13, item 3).
+mod proxies;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
 mod redis_races;
 mod store_contract;
