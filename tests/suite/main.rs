@@ -20,6 +20,8 @@ mod instances;
 #[cfg(feature = "jwt")]
 mod jwt_cases;
 mod migrations;
+// The README's nginx example in a real nginx (issue 13, item 3).
+mod nginx;
 // Cross-origin protection for every state-changing browser request (issue 13, item 2).
 mod origin;
 mod properties;
