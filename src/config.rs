@@ -8,6 +8,9 @@ use time::{Duration, OffsetDateTime};
 use crate::cache::SessionCache;
 use crate::clock::Clock;
 use crate::cookie::{CookieConfig, SameSite};
+use crate::origin::OriginCheck;
+use crate::origin::forwarded::{IpNet, ProxyHeaders, TrustedProxies};
+use crate::origin::site::SiteOrigin;
 
 /// How sessions behave: cookie attributes, lifetimes, store timeout, cross-origin checks.
 ///
@@ -34,6 +37,7 @@ pub struct SessionConfig {
     pub(crate) lifetimes: LifetimeSettings,
     pub(crate) store_timeout: std::time::Duration,
     pub(crate) origin_check: OriginCheck,
+    pub(crate) proxies: TrustedProxies,
     pub(crate) accept_bearer: bool,
     pub(crate) clock: Clock,
     pub(crate) cache: Option<SessionCache>,
@@ -51,10 +55,8 @@ impl Default for SessionConfig {
                 update_age: Duration::days(1),
             },
             store_timeout: std::time::Duration::from_secs(3),
-            origin_check: OriginCheck {
-                enabled: true,
-                trusted: Arc::new(Vec::new()),
-            },
+            origin_check: OriginCheck::default(),
+            proxies: TrustedProxies::default(),
             accept_bearer: true,
             clock: Clock::system(),
             cache: None,
@@ -185,22 +187,84 @@ impl SessionConfig {
         self
     }
 
-    /// Also accepts an `Origin` (scheme, host and port, e.g. `https://app.example.com`) as
-    /// same-origin for state-changing requests, for a front end served from another origin.
+    /// Also accepts requests from another origin (`scheme://host[:port]`, e.g.
+    /// `https://app.example.com`), for a front end of yours served from there. Default ports are
+    /// normalized (`https://app.example.com:443` is `https://app.example.com`). Such an origin
+    /// passes even where the browser says `Sec-Fetch-Site: cross-site` or `same-site`.
+    ///
+    /// ⚠️ Any page of a trusted origin can act with your users' sessions: trust only origins you
+    /// control entirely.
     ///
     /// ```
     /// let config = sessionward::SessionConfig::default()
     ///     .trusted_origin("https://app.example.com");
     /// ```
-    pub fn trusted_origin(mut self, origin: impl Into<String>) -> Self {
-        let origin = origin.into().trim_end_matches('/').to_ascii_lowercase();
+    ///
+    /// # Panics
+    ///
+    /// When `origin` is not `scheme://host[:port]` (a path, user info or a missing scheme), so
+    /// a typo stops the application at start-up instead of refusing every request from there.
+    pub fn trusted_origin(mut self, origin: impl AsRef<str>) -> Self {
+        let origin = parse_origin_setting("trusted_origin", origin.as_ref());
         Arc::make_mut(&mut self.origin_check.trusted).push(origin);
         self
     }
 
-    /// Turns off the cross-origin check (on by default): a POST, PUT, PATCH or DELETE that
-    /// carries the session cookie and an `Origin` (or, without one, a `Referer`) of another
-    /// origin is refused with 403.
+    /// The origin users reach the app at (`scheme://host[:port]`, e.g.
+    /// `https://app.example.com`); call it again for each further origin. Once one is stated,
+    /// a browser request without `Sec-Fetch-Site` is same-origin when its `Origin` is one of
+    /// them, whatever `Host` the request arrived with: the setting for an app behind a reverse
+    /// proxy that rewrites `Host` (nginx's `proxy_pass` does by default). Default ports are
+    /// normalized and the scheme is compared. Without it, the request's own origin is its
+    /// `Host` (and its scheme when known; see [`trust_proxies`](Self::trust_proxies)).
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default()
+    ///     .public_origin("https://app.example.com")
+    ///     .public_origin("https://www.example.com:443");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `origin` is not `scheme://host[:port]` (a path, user info or a missing scheme).
+    pub fn public_origin(mut self, origin: impl AsRef<str>) -> Self {
+        let origin = parse_origin_setting("public_origin", origin.as_ref());
+        Arc::make_mut(&mut self.origin_check.public).push(origin);
+        self
+    }
+
+    /// Exempts a path from the cross-origin check, for webhooks and other endpoints that
+    /// other sites' servers or pages call and that authenticate requests their own way. A
+    /// pattern ending in `/` exempts every path below it (`/webhooks/` exempts
+    /// `/webhooks/stripe`, not `/webhooks`); any other pattern exactly that path. The path is
+    /// the one the layer sees (inside a `nest`, without the nest's prefix).
+    ///
+    /// ⚠️ Browsers can forge requests to an exempt path from any site, with the user's cookie:
+    /// its handler must not act on the session.
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default()
+    ///     .allow_cross_origin_path("/webhooks/")
+    ///     .allow_cross_origin_path("/payments/notify");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `pattern` does not start with `/`.
+    pub fn allow_cross_origin_path(mut self, pattern: impl Into<String>) -> Self {
+        let pattern = pattern.into();
+        assert!(
+            pattern.starts_with('/'),
+            "sessionward: allow_cross_origin_path({pattern:?}) must start with '/'"
+        );
+        Arc::make_mut(&mut self.origin_check.exempt_paths).push(pattern);
+        self
+    }
+
+    /// Turns off the cross-origin check (on by default). The check refuses with 403 a POST,
+    /// PUT, PATCH or DELETE (and a WebSocket handshake that carries the session cookie) that a
+    /// browser sent from another origin, with or without the session cookie (a forged login
+    /// is an attack too). See [`crate::origin`]'s rules for what counts as another origin.
     ///
     /// ⚠️ Without it, only `SameSite` stands between your users and cross-site request forgery.
     ///
@@ -209,6 +273,53 @@ impl SessionConfig {
     /// ```
     pub fn allow_cross_origin_requests(mut self) -> Self {
         self.origin_check.enabled = false;
+        self
+    }
+
+    /// The reverse proxies (addresses or blocks: `127.0.0.1`, `10.0.0.0/8`, `fd00::/8`) whose
+    /// forwarding headers are believed. When a request's direct peer (axum's `ConnectInfo`) is
+    /// one of them, the client address recorded with sessions, and the host and scheme the
+    /// cross-origin check compares, come from the headers named by
+    /// [`proxy_headers`](Self::proxy_headers) (default `X-Forwarded-For`, `-Host`, `-Proto`):
+    /// the client is the rightmost address that is not a trusted proxy. From any other peer,
+    /// and without `ConnectInfo`, those headers are ignored.
+    ///
+    /// ⚠️ The proxies must overwrite `X-Forwarded-Host` and `X-Forwarded-Proto` (nginx:
+    /// `proxy_set_header`), or a client can state them through the proxy.
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default().trust_proxies(["127.0.0.1", "10.0.0.0/8"]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When an entry is neither an IP address nor `address/prefix`.
+    pub fn trust_proxies<I>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        for proxy in proxies {
+            let proxy = proxy.as_ref();
+            let net = IpNet::parse(proxy).unwrap_or_else(|| {
+                panic!("sessionward: trust_proxies: {proxy:?} is not an IP address or block")
+            });
+            self.proxies.nets.push(net);
+        }
+        self
+    }
+
+    /// Which forwarding headers [trusted proxies](Self::trust_proxies) send (default
+    /// [`ProxyHeaders::XForwarded`]). Only that family is read.
+    ///
+    /// ```
+    /// use sessionward::{ProxyHeaders, SessionConfig};
+    /// let config = SessionConfig::default()
+    ///     .trust_proxies(["10.0.0.0/8"])
+    ///     .proxy_headers(ProxyHeaders::Forwarded);
+    /// ```
+    pub fn proxy_headers(mut self, headers: ProxyHeaders) -> Self {
+        self.proxies.headers = headers;
         self
     }
 
@@ -371,11 +482,10 @@ impl Lifetimes {
     }
 }
 
-/// The cross-origin check for state-changing requests.
-#[derive(Clone, Debug)]
-pub(crate) struct OriginCheck {
-    pub(crate) enabled: bool,
-    pub(crate) trusted: Arc<Vec<String>>,
+/// An origin setting, parsed; a start-up panic naming the setting when it is not one.
+fn parse_origin_setting(setting: &str, origin: &str) -> SiteOrigin {
+    SiteOrigin::parse(origin.strip_suffix('/').unwrap_or(origin))
+        .unwrap_or_else(|| panic!("sessionward: {setting}({origin:?}) is not scheme://host[:port]"))
 }
 
 #[cfg(test)]

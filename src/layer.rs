@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -16,7 +17,8 @@ use tower_service::Service;
 
 use crate::config::SessionConfig;
 use crate::error::json_error;
-use crate::origin::{is_cross_origin, is_state_changing};
+use crate::origin::Inbound;
+use crate::origin::site::is_loopback;
 use crate::request::{Presented, RequestSession, Shared};
 use crate::store::SessionStore;
 use crate::strategy::database::{DATABASE_DEFAULTS, DatabaseStrategy};
@@ -26,8 +28,8 @@ use crate::strategy::{ClientSource, Strategy};
 ///
 /// It reads the session cookie (or `Authorization: Bearer`), leaves the lookup to the first
 /// extractor or guard that asks (a request that never asks costs no store round-trip), refuses
-/// cross-origin state-changing requests that carry the cookie, and writes at most one
-/// `Set-Cookie` on the way out.
+/// state-changing requests that a browser sent from another origin (see [`crate::origin`]),
+/// and writes at most one `Set-Cookie` on the way out.
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -44,6 +46,8 @@ use crate::strategy::{ClientSource, Strategy};
 #[derive(Clone)]
 pub struct SessionLayer {
     shared: Arc<Shared>,
+    /// Whether this layer already warned about a `Secure` cookie sent over plain http.
+    warned_insecure: Arc<AtomicBool>,
 }
 
 impl SessionLayer {
@@ -169,6 +173,7 @@ impl SessionLayer {
     pub(crate) fn with_strategy(config: SessionConfig, strategy: Box<dyn Strategy>) -> Self {
         Self {
             shared: Arc::new(Shared { config, strategy }),
+            warned_insecure: Arc::default(),
         }
     }
 }
@@ -188,6 +193,7 @@ impl<S> Layer<S> for SessionLayer {
         SessionService {
             inner,
             shared: self.shared.clone(),
+            warned_insecure: self.warned_insecure.clone(),
         }
     }
 }
@@ -197,6 +203,7 @@ impl<S> Layer<S> for SessionLayer {
 pub struct SessionService<S> {
     inner: S,
     shared: Arc<Shared>,
+    warned_insecure: Arc<AtomicBool>,
 }
 
 impl<S> std::fmt::Debug for SessionService<S> {
@@ -221,18 +228,33 @@ where
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let config = &self.shared.config;
         let presented = self.shared.strategy.presented(req.headers(), config);
-        if presented.carries_cookie()
-            && config.origin_check.enabled
-            && is_state_changing(req.method())
-            && is_cross_origin(req.headers(), req.uri(), &config.origin_check.trusted)
-        {
-            tracing::warn!(method = %req.method(), "cross-origin request with session cookie refused");
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let entry = config.proxies.entry(req.headers(), peer);
+        let inbound = Inbound {
+            method: req.method(),
+            uri: req.uri(),
+            headers: req.headers(),
+            carries_cookie: presented.carries_cookie(),
+            entry: &entry,
+        };
+        if config.origin_check.refuses(&inbound) {
             let refused = json_error(StatusCode::FORBIDDEN, "cross-origin request refused");
             return Box::pin(async move { Ok(refused) });
         }
-        let client = client_source(&req);
+        let warn_insecure = config.cookie.secure
+            && !self.warned_insecure.load(Ordering::Relaxed)
+            && is_plain_http_to_another_machine(&inbound);
+        let client = ClientSource {
+            user_agent: req.headers().get(header::USER_AGENT).cloned(),
+            // Behind a trusted proxy, the proxy's address is not the client's.
+            ip: if entry.via_proxy { entry.client } else { peer },
+        };
         let session = Arc::new(RequestSession::new(self.shared.clone(), presented, client));
         req.extensions_mut().insert(session.clone());
+        let warned_insecure = self.warned_insecure.clone();
 
         // The clone that was polled ready goes into the future; a fresh clone stays behind.
         let clone = self.inner.clone();
@@ -240,6 +262,17 @@ where
         Box::pin(async move {
             let mut response = inner.call(req).await?;
             session.finish(response.headers_mut()).await;
+            if warn_insecure
+                && response.headers().contains_key(header::SET_COOKIE)
+                && !warned_insecure.swap(true, Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    "a Secure session cookie was sent over plain http to a host that is not \
+                     loopback: browsers drop it, so nobody stays logged in. Serve https \
+                     (behind a proxy: SessionConfig::trust_proxies, and have it send \
+                     X-Forwarded-Proto), or for plain http on purpose SessionConfig::secure(false)"
+                );
+            }
             Ok(response)
         })
     }
@@ -274,12 +307,9 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Presented {
     }
 }
 
-fn client_source(req: &Request<Body>) -> ClientSource {
-    ClientSource {
-        user_agent: req.headers().get(header::USER_AGENT).cloned(),
-        ip: req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip()),
-    }
+/// Whether the request is known to have come over plain http to a host other than this
+/// machine, where browsers drop `Secure` cookies.
+fn is_plain_http_to_another_machine(req: &Inbound<'_>) -> bool {
+    req.scheme().is_some_and(|s| s.eq_ignore_ascii_case("http"))
+        && req.host().is_some_and(|host| !is_loopback(host))
 }

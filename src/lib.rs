@@ -108,7 +108,7 @@ mod guard;
 pub mod jwt;
 mod layer;
 mod notify;
-mod origin;
+pub mod origin;
 mod request;
 mod session;
 mod sessions;
@@ -133,6 +133,7 @@ pub use guard::{
 };
 pub use layer::{SessionLayer, SessionService};
 pub use notify::{ChangeFeed, MAX_NOTICE_BYTES};
+pub use origin::ProxyHeaders;
 pub use session::{Session, SessionInfo};
 pub use sessions::{IssuedToken, Sessions};
 #[cfg(feature = "mysql")]

@@ -349,6 +349,24 @@ async fn browser_logs_in_uses_guarded_pages_and_logs_out() {
         StatusCode::OK
     );
 
+    // A forged login from another site (login CSRF: the victim would be signed into the
+    // attacker's account) is refused on both login routes, without a session cookie.
+    let evil = "http://evil.example";
+    let forged = demo
+        .request(Method::POST, "/login", None)
+        .header(header::ORIGIN, evil)
+        .form(&[("username", "alice"), ("password", "wonderland")]);
+    let body = json!({ "username": "alice", "password": "wonderland" });
+    let forged_api = demo
+        .request(Method::POST, "/api/login", None)
+        .header(header::ORIGIN, evil)
+        .json(&body);
+    for forged in [forged, forged_api] {
+        let reply = send(forged).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+        assert!(reply.set_cookie().is_none());
+    }
+
     // Logging out ends the session server-side: the old cookie is worthless.
     let reply = demo.post_form("/logout", Some(&alice), &[]).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);

@@ -20,8 +20,12 @@ mod instances;
 #[cfg(feature = "jwt")]
 mod jwt_cases;
 mod migrations;
+// The README's nginx example in a real nginx (issue 13, item 3).
+mod nginx;
 // Change notices from outside: signals, never data.
 mod notices;
+// Cross-origin protection for every state-changing browser request (issue 13, item 2).
+mod origin;
 mod properties;
 // Reverse proxies and the request's own origin (issue 13, item 3).
 mod proxies;
