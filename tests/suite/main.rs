@@ -14,6 +14,7 @@ mod authjs_database;
 mod backends;
 mod browser;
 mod cases;
+mod configuration;
 mod demo;
 mod faults;
 mod instances;
