@@ -16,6 +16,7 @@ mod browser;
 mod cases;
 mod configuration;
 mod demo;
+mod guards;
 mod faults;
 mod instances;
 #[cfg(feature = "jwt")]
