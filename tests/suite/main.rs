@@ -25,6 +25,7 @@ mod migrations;
 mod properties;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
 mod redis_races;
+mod redis_keys;
 mod store_contract;
 
 // Every case on database sessions, and again with the in-process session cache on: the cache
