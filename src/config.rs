@@ -68,8 +68,17 @@ impl SessionConfig {
     /// browsers enforce Secure, Path=/ and no Domain; the layer checks that the rest of the
     /// configuration agrees when it is built.
     ///
+    /// **In production, use `__Host-session-id`**: a sibling subdomain or a plain-http page of
+    /// the same site cannot then set a cookie of that name next to yours (cookie tossing).
+    ///
+    /// ⚠️ Two cookies of this name in one request are no session (the layer cannot tell them
+    /// apart). Changing [`cookie_domain`](Self::cookie_domain) or
+    /// [`cookie_path`](Self::cookie_path) while keeping the name leaves browsers holding the
+    /// old cookie next to the new one until it expires, and those users cannot stay signed in
+    /// meanwhile: change the name together with them (users then sign in once more).
+    ///
     /// ```
-    /// let config = sessionward::SessionConfig::default().cookie_name("__Host-sid");
+    /// let config = sessionward::SessionConfig::default().cookie_name("__Host-session-id");
     /// ```
     pub fn cookie_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.cookie.name = name.into();
@@ -77,7 +86,8 @@ impl SessionConfig {
     }
 
     /// The cookie's `Domain` attribute (default none: the cookie goes only to the exact host
-    /// that set it).
+    /// that set it). A host name: letters, digits, `-`, `_` and `.` (an international name in
+    /// its `xn--` form); anything else is refused when the layer is built.
     ///
     /// ⚠️ A domain shares the session with every subdomain; leave it unset unless you need that.
     ///
@@ -89,7 +99,8 @@ impl SessionConfig {
         self
     }
 
-    /// The cookie's `Path` attribute (default `/`).
+    /// The cookie's `Path` attribute (default `/`): it must start with `/` and hold only
+    /// printable ASCII without `;`, or the layer refuses it when it is built.
     ///
     /// ```
     /// let config = sessionward::SessionConfig::default().cookie_path("/app");
