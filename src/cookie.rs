@@ -33,7 +33,10 @@ pub(crate) fn is_valid_name(name: &str) -> bool {
 /// Whether `path` may be a cookie's `Path`: RFC 6265's `path-value` (no control character, no
 /// `;`), limited to printable ASCII so that it always fits a header value.
 fn is_valid_path(path: &str) -> bool {
-    path.starts_with('/') && path.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b';')
+    path.starts_with('/')
+        && path
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b';')
 }
 
 /// Whether `domain` may be a cookie's `Domain`: a host name (an optional leading dot, then

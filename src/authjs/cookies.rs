@@ -180,7 +180,9 @@ where
             valid => return Ok(valid),
         }
     }
-    Ok(Resolution::Invalid(first_reason.unwrap_or("malformed token")))
+    Ok(Resolution::Invalid(
+        first_reason.unwrap_or("malformed token"),
+    ))
 }
 
 /// # Panics

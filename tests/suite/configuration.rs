@@ -101,7 +101,11 @@ async fn a_short_max_age_alone_keeps_sliding() {
 
 #[tokio::test]
 async fn lifetimes_too_long_for_date_arithmetic_are_refused_at_start_up() {
-    let absurd = [Duration::MAX, Duration::days(4_000_000), Duration::weeks(600_000)];
+    let absurd = [
+        Duration::MAX,
+        Duration::days(4_000_000),
+        Duration::weeks(600_000),
+    ];
     for value in absurd {
         assert_refused(|| SessionConfig::default().max_age(value), "max_age").await;
         assert_refused(
@@ -114,17 +118,20 @@ async fn lifetimes_too_long_for_date_arithmetic_are_refused_at_start_up() {
             "idle_timeout",
         )
         .await;
-        assert_refused(
-            || SessionConfig::default().update_age(value),
-            "update_age",
-        )
-        .await;
+        assert_refused(|| SessionConfig::default().update_age(value), "update_age").await;
     }
 }
 
 #[tokio::test]
 async fn cookie_paths_and_domains_that_break_set_cookie_are_refused_at_start_up() {
-    for path in ["/a\u{1}b", "/a\tb", "/a\u{7f}", "/caf\u{e9}", "/a;b", "/a\nb"] {
+    for path in [
+        "/a\u{1}b",
+        "/a\tb",
+        "/a\u{7f}",
+        "/caf\u{e9}",
+        "/a;b",
+        "/a\nb",
+    ] {
         assert_refused(|| SessionConfig::default().cookie_path(path), "cookie_path").await;
     }
     for domain in [

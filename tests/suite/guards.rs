@@ -15,10 +15,12 @@ async fn next_names_the_original_path_under_a_nested_router() {
     let inner = Router::new()
         .route("/dashboard", get(|| async { "dashboard" }))
         .route_layer(require_session().redirect_to("/login"));
-    let app = Router::new().nest("/app", inner).layer(SessionLayer::database(
-        MemoryStore::new(),
-        SessionConfig::default(),
-    ));
+    let app = Router::new()
+        .nest("/app", inner)
+        .layer(SessionLayer::database(
+            MemoryStore::new(),
+            SessionConfig::default(),
+        ));
     let res = app
         .oneshot(request("GET", "/app/dashboard?tab=2", None))
         .await

@@ -16,16 +16,16 @@ mod browser;
 mod cases;
 mod configuration;
 mod demo;
-mod guards;
 mod faults;
+mod guards;
 mod instances;
 #[cfg(feature = "jwt")]
 mod jwt_cases;
 mod migrations;
 mod properties;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
-mod redis_races;
 mod redis_keys;
+mod redis_races;
 mod store_contract;
 
 // Every case on database sessions, and again with the in-process session cache on: the cache

@@ -36,7 +36,9 @@ async fn any_user_id_keeps_its_keys_in_one_slot(backend: Backend) {
     for user in AWKWARD_USER_IDS {
         let (a, b, c) = (record(user), record(user), record(user));
         for r in [&a, &b, &c] {
-            s.create(r).await.unwrap_or_else(|e| panic!("{user:?}: {e}"));
+            s.create(r)
+                .await
+                .unwrap_or_else(|e| panic!("{user:?}: {e}"));
         }
         let listed = s.list_user_sessions(user).await.unwrap();
         assert_eq!(listed.len(), 3, "{user:?}");
@@ -56,7 +58,11 @@ async fn any_user_id_keeps_its_keys_in_one_slot(backend: Backend) {
     }
     // Users stay apart: "{" and "}" are not one user because both tags were odd.
     for user in AWKWARD_USER_IDS {
-        assert_eq!(s.list_user_sessions(user).await.unwrap().len(), 1, "{user:?}");
+        assert_eq!(
+            s.list_user_sessions(user).await.unwrap().len(),
+            1,
+            "{user:?}"
+        );
     }
 }
 

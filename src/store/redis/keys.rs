@@ -224,7 +224,10 @@ mod tests {
         let keys = Keys::new("p");
         // SHA-256("alice") starts 2bd806c97f0e00af.
         assert_eq!(keys.user("alice"), "p:u:{2bd806c97f0e00af}:alice");
-        assert_eq!(keys.user_deadlines("alice"), "p:ud:{2bd806c97f0e00af}:alice");
+        assert_eq!(
+            keys.user_deadlines("alice"),
+            "p:ud:{2bd806c97f0e00af}:alice"
+        );
         assert_eq!(keys.user(""), "p:u:{e3b0c44298fc1c14}:");
         #[cfg(feature = "jwt")]
         assert_eq!(keys.revocations()[0], "p:rv:{p}:ids");
