@@ -52,7 +52,7 @@ impl Default for SessionConfig {
                 max_age: None,
                 idle_timeout: None,
                 absolute_timeout: None,
-                update_age: Duration::days(1),
+                update_age: None,
             },
             store_timeout: std::time::Duration::from_secs(3),
             origin_check: OriginCheck::default(),
@@ -70,8 +70,17 @@ impl SessionConfig {
     /// browsers enforce Secure, Path=/ and no Domain; the layer checks that the rest of the
     /// configuration agrees when it is built.
     ///
+    /// **In production, use `__Host-session-id`**: a sibling subdomain or a plain-http page of
+    /// the same site cannot then set a cookie of that name next to yours (cookie tossing).
+    ///
+    /// ⚠️ Two cookies of this name in one request are no session (the layer cannot tell them
+    /// apart). Changing [`cookie_domain`](Self::cookie_domain) or
+    /// [`cookie_path`](Self::cookie_path) while keeping the name leaves browsers holding the
+    /// old cookie next to the new one until it expires, and those users cannot stay signed in
+    /// meanwhile: change the name together with them (users then sign in once more).
+    ///
     /// ```
-    /// let config = sessionward::SessionConfig::default().cookie_name("__Host-sid");
+    /// let config = sessionward::SessionConfig::default().cookie_name("__Host-session-id");
     /// ```
     pub fn cookie_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.cookie.name = name.into();
@@ -79,7 +88,8 @@ impl SessionConfig {
     }
 
     /// The cookie's `Domain` attribute (default none: the cookie goes only to the exact host
-    /// that set it).
+    /// that set it). A host name: letters, digits, `-`, `_` and `.` (an international name in
+    /// its `xn--` form); anything else is refused when the layer is built.
     ///
     /// ⚠️ A domain shares the session with every subdomain; leave it unset unless you need that.
     ///
@@ -91,7 +101,8 @@ impl SessionConfig {
         self
     }
 
-    /// The cookie's `Path` attribute (default `/`).
+    /// The cookie's `Path` attribute (default `/`): it must start with `/` and hold only
+    /// printable ASCII without `;`, or the layer refuses it when it is built.
     ///
     /// ```
     /// let config = sessionward::SessionConfig::default().cookie_path("/app");
@@ -127,7 +138,10 @@ impl SessionConfig {
     }
 
     /// How long a session lives after its last extension (default 7 days for database
-    /// sessions, 30 days for JWT sessions).
+    /// sessions, 30 days for JWT sessions). At most 100 years.
+    ///
+    /// A `max_age` of a day or less without an [`update_age`](Self::update_age) of its own
+    /// sets the default `update_age` to a tenth of it, so sessions keep sliding.
     ///
     /// ```
     /// let config = sessionward::SessionConfig::default().max_age(time::Duration::days(1));
@@ -153,7 +167,7 @@ impl SessionConfig {
 
     /// The hard limit counted from login (default 30 days for database sessions, 90 days for
     /// JWT sessions): no refresh extends a session past it, so a stolen session dies at the
-    /// latest this long after its login.
+    /// latest this long after its login. At most 100 years.
     ///
     /// ```
     /// let config = sessionward::SessionConfig::default()
@@ -165,14 +179,21 @@ impl SessionConfig {
     }
 
     /// How long after its last extension a session is extended again by a request (default 1
-    /// day, Auth.js's `updateAge`). Requests in between write nothing to the store and send no
-    /// cookie.
+    /// day, Auth.js's `updateAge`; a tenth of [`max_age`](Self::max_age) when that is a day or
+    /// less). Requests in between write nothing to the store and send no cookie.
+    ///
+    /// It must be shorter than `max_age`: a session that expires before it is due for an
+    /// extension never slides, and an active user would be logged out `max_age` after login.
+    /// Such a configuration is refused when the layer is built rather than clamped, because
+    /// `update_age` also sets how often the store is written: a silent clamp would change
+    /// that cost behind the application's back, while the start-up message says which of the
+    /// two settings to change.
     ///
     /// ```
     /// let config = sessionward::SessionConfig::default().update_age(time::Duration::hours(1));
     /// ```
     pub fn update_age(mut self, update_age: Duration) -> Self {
-        self.lifetimes.update_age = update_age;
+        self.lifetimes.update_age = Some(update_age);
         self
     }
 
@@ -383,8 +404,11 @@ impl SessionConfig {
     /// # Panics
     ///
     /// On a contradiction that would make sessions silently fail in browsers or never expire,
-    /// with a message that says which setting to change.
+    /// on a lifetime too long for date arithmetic (over [`MAX_LIFETIME`]), or on cookie
+    /// attributes that cannot be written into a `Set-Cookie` header, with a message that says
+    /// which setting to change.
     pub(crate) fn validate(&self, defaults: StrategyDefaults) -> Lifetimes {
+        self.lifetimes.check_bounds();
         let l = self.lifetimes.resolve(defaults);
         assert!(
             l.max_age > Duration::ZERO && l.absolute_timeout > Duration::ZERO,
@@ -400,10 +424,27 @@ impl SessionConfig {
                 "sessionward: idle_timeout must be positive"
             );
         }
+        assert!(
+            l.refresh_interval() < l.window(),
+            "sessionward: update_age ({}) must be shorter than max_age ({}): a session would \
+             expire before any request extends it, and an active user would be logged out \
+             max_age after login",
+            l.update_age,
+            l.max_age
+        );
         self.cookie.validate();
         l
     }
 }
+
+/// The longest lifetime a setting accepts: 100 years. Every expiry is `now` plus at most two
+/// of these (an absolute limit, a JWT's leeway), which stays far inside the dates `time` and
+/// every store can hold; a longer value would make that arithmetic overflow at a request.
+pub(crate) const MAX_LIFETIME: Duration = Duration::days(36_525);
+
+/// The default `update_age` (Auth.js's `updateAge`); a tenth of `max_age` when `max_age` is
+/// not longer.
+const DEFAULT_UPDATE_AGE: Duration = Duration::days(1);
 
 /// Lifetimes as configured; `None` takes the strategy's default.
 #[derive(Clone, Debug)]
@@ -411,7 +452,7 @@ pub(crate) struct LifetimeSettings {
     max_age: Option<Duration>,
     idle_timeout: Option<Duration>,
     absolute_timeout: Option<Duration>,
-    update_age: Duration,
+    update_age: Option<Duration>,
 }
 
 /// A strategy's default lifetimes.
@@ -422,12 +463,39 @@ pub(crate) struct StrategyDefaults {
 }
 
 impl LifetimeSettings {
+    /// # Panics
+    ///
+    /// When a configured lifetime is over [`MAX_LIFETIME`] (the strategies' own defaults are
+    /// not checked: Auth.js database sessions use `Duration::MAX` as "no absolute limit").
+    fn check_bounds(&self) {
+        let settings = [
+            ("max_age", self.max_age),
+            ("idle_timeout", self.idle_timeout),
+            ("absolute_timeout", self.absolute_timeout),
+            ("update_age", self.update_age),
+        ];
+        for (name, value) in settings {
+            if let Some(value) = value {
+                assert!(
+                    value <= MAX_LIFETIME,
+                    "sessionward: {name} ({value}) is longer than 100 years: expiry dates \
+                     would overflow"
+                );
+            }
+        }
+    }
+
     fn resolve(&self, defaults: StrategyDefaults) -> Lifetimes {
+        let max_age = self.max_age.unwrap_or(defaults.max_age);
         Lifetimes {
-            max_age: self.max_age.unwrap_or(defaults.max_age),
+            max_age,
             idle_timeout: self.idle_timeout,
             absolute_timeout: self.absolute_timeout.unwrap_or(defaults.absolute_timeout),
-            update_age: self.update_age,
+            update_age: self.update_age.unwrap_or(if DEFAULT_UPDATE_AGE < max_age {
+                DEFAULT_UPDATE_AGE
+            } else {
+                max_age / 10_i32
+            }),
         }
     }
 }

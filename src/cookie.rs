@@ -30,6 +30,25 @@ pub(crate) fn is_valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
 }
 
+/// Whether `path` may be a cookie's `Path`: RFC 6265's `path-value` (no control character, no
+/// `;`), limited to printable ASCII so that it always fits a header value.
+fn is_valid_path(path: &str) -> bool {
+    path.starts_with('/')
+        && path
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b';')
+}
+
+/// Whether `domain` may be a cookie's `Domain`: a host name (an optional leading dot, then
+/// letters, digits, `-`, `_` and dots).
+fn is_valid_domain(domain: &str) -> bool {
+    let host = domain.strip_prefix('.').unwrap_or(domain);
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct CookieConfig {
     pub(crate) name: Cow<'static, str>,
@@ -70,13 +89,16 @@ impl CookieConfig {
             self.name
         );
         assert!(
-            self.path.starts_with('/') && !self.path.contains([';', '\r', '\n']),
-            "sessionward: cookie path must start with '/'"
+            is_valid_path(&self.path),
+            "sessionward: cookie_path {:?} must start with '/' and hold only printable ASCII \
+             without ';' (it is written into every Set-Cookie header)",
+            self.path
         );
         if let Some(domain) = &self.domain {
             assert!(
-                !domain.is_empty() && !domain.contains([';', '\r', '\n', ' ']),
-                "sessionward: cookie domain {domain:?} is not valid"
+                is_valid_domain(domain),
+                "sessionward: cookie_domain {domain:?} is not a host name (ASCII letters, digits, \
+                 '-', '_' and '.'; an international name in its xn-- form)"
             );
         }
         if self.name.starts_with("__Host-") {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
+use axum::extract::OriginalUri;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::de::DeserializeOwned;
@@ -132,7 +133,8 @@ impl Guard {
     }
 
     /// For HTML routes: a request without a valid session is redirected (303) to `login_url`,
-    /// with `?next=<the original path and query>` for GET and HEAD requests (a form POST cannot
+    /// with `?next=<the original path and query>` for GET and HEAD requests (the path the
+    /// client asked for: under `Router::nest("/app", ...)`, `/app/dashboard`) (a form POST cannot
     /// be replayed by a redirect, so other methods go to `login_url` alone), and a refused
     /// check gets an HTML 403 page.
     ///
@@ -254,10 +256,15 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            // Only a GET or HEAD can be replayed by redirecting back after login.
+            // Only a GET or HEAD can be replayed by redirecting back after login. Under
+            // `Router::nest` the request's URI has lost the outer prefix; axum keeps the URI
+            // the client asked for in `OriginalUri`.
             let original = matches!(*req.method(), Method::GET | Method::HEAD).then(|| {
-                req.uri()
-                    .path_and_query()
+                let uri = req
+                    .extensions()
+                    .get::<OriginalUri>()
+                    .map_or(req.uri(), |original| &original.0);
+                uri.path_and_query()
                     .map_or("/", |pq| pq.as_str())
                     .to_owned()
             });

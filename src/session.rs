@@ -137,9 +137,25 @@ impl<D> Deref for Session<D> {
 /// Reads a session's stored data as `D`. Data that does not fit (a session created before the
 /// application changed its data type, or custom JWT claims of the wrong type) is no valid
 /// session: a 401 and a warning in the log, never a 500.
+///
+/// The warning names the kind of failure (`data`: a value of the wrong type or a missing field;
+/// `syntax`, `eof`), where in the JSON it happened and the requested type, but not serde's
+/// message: that quotes the values it could not read, which may be personal data.
 pub(crate) fn decode_data<D: serde::de::DeserializeOwned>(json: &str) -> Result<D, crate::Error> {
     serde_json::from_str(json).map_err(|e| {
-        tracing::warn!(error = %e, "session data does not fit the requested type; treated as no session");
+        let category = match e.classify() {
+            serde_json::error::Category::Io => "io",
+            serde_json::error::Category::Syntax => "syntax",
+            serde_json::error::Category::Data => "data",
+            serde_json::error::Category::Eof => "eof",
+        };
+        tracing::warn!(
+            category,
+            line = e.line(),
+            column = e.column(),
+            r#type = std::any::type_name::<D>(),
+            "session data does not fit the requested type; treated as no session"
+        );
         crate::Error::Unauthenticated
     })
 }

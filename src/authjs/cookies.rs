@@ -6,7 +6,9 @@
 use axum::http::{HeaderMap, header};
 
 use crate::config::SessionConfig;
+use crate::error::Error;
 use crate::request::Presented;
+use crate::strategy::Resolution;
 
 /// The most chunks one cookie is split into (16 KiB / 3933 characters, rounded up).
 const MAX_CHUNKS: usize = 8;
@@ -60,14 +62,16 @@ fn classify<N: AsRef<str>>(names: &[N], cookie: &[u8]) -> Option<(usize, Option<
     })
 }
 
-/// The token among the request's `Cookie` headers: `Ok(Some((index of the name, token)))` for
-/// the first of `names` present, `Ok(None)` without any, `Err(())` for a cookie that cannot be
-/// used (not ASCII, chunks missing or repeated, over `max_len` bytes with chunks joined).
+/// The tokens among the request's `Cookie` headers: `Ok(candidates)` with one `(index of the
+/// name, token)` per name of `names` present with a usable cookie, in the order of `names`
+/// (empty without any), `Err(())` when cookies of those names are there but none can be used
+/// (not ASCII, chunks missing or repeated), or when they hold over `max_len` bytes with chunks
+/// joined.
 fn read_cookies<N: AsRef<str>>(
     names: &[N],
     max_len: usize,
     headers: &HeaderMap,
-) -> Result<Option<(usize, String)>, ()> {
+) -> Result<Vec<(usize, String)>, ()> {
     let mut found: Vec<Found<'_>> = names.iter().map(|_| Found::default()).collect();
     let mut total = 0usize;
     for value in headers.get_all(header::COOKIE) {
@@ -99,43 +103,86 @@ fn read_cookies<N: AsRef<str>>(
         tracing::info!(reason = "oversized token", "session rejected");
         return Err(());
     }
-    let Some(i) = found.iter().position(|f| !f.is_empty()) else {
-        return Ok(None);
-    };
-    found
-        .swap_remove(i)
-        .token()
-        .map(|token| Some((i, token)))
-        .ok_or(())
+    let present = found.iter().any(|f| !f.is_empty());
+    let candidates: Vec<(usize, String)> = found
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, f)| Some((i, f.token()?)))
+        .collect();
+    if present && candidates.is_empty() {
+        return Err(());
+    }
+    Ok(candidates)
 }
 
-/// The credential of a request for a strategy reading Auth.js cookies: the first of `names`
-/// present (chunks joined; when the cookies of all `names` hold over `max_len` bytes, the
-/// request's cookie is unusable, unread), or without any of them
-/// `Authorization: Bearer` when the layer accepts it. `value` turns the name the token came
-/// under (`None` for a bearer token) and the token into what `Strategy::resolve` receives.
+/// Separates the candidates in the value [`presented`] hands the strategy: no header value
+/// (so no cookie, token or name) holds a newline.
+const CANDIDATE_SEPARATOR: char = '\n';
+
+/// The credential of a request for a strategy reading Auth.js cookies: every one of `names`
+/// present, in order of preference, as candidates (chunks joined; when the cookies of all
+/// `names` hold over `max_len` bytes, the request's cookie is unusable, unread), or without any
+/// of them `Authorization: Bearer` when the layer accepts it. `value` turns the name a token
+/// came under (`None` for a bearer token) and the token into one candidate; `resolve` receives
+/// them joined, and [`first_valid`] tries them in order.
 pub(super) fn presented<N: AsRef<str>>(
     names: &[N],
     max_len: usize,
     headers: &HeaderMap,
     config: &SessionConfig,
-    value: impl FnOnce(Option<&str>, String) -> String,
+    value: impl Fn(Option<&str>, String) -> String,
 ) -> Presented {
     match read_cookies(names, max_len, headers) {
-        Ok(Some((i, token))) => Presented::Token {
-            value: value(Some(names[i].as_ref()), token),
-            from_cookie: true,
-        },
+        Ok(candidates) if !candidates.is_empty() => {
+            let mut joined = String::new();
+            for (i, token) in candidates {
+                if !joined.is_empty() {
+                    joined.push(CANDIDATE_SEPARATOR);
+                }
+                joined.push_str(&value(Some(names[i].as_ref()), token));
+            }
+            Presented::Token {
+                value: joined,
+                from_cookie: true,
+            }
+        }
         Err(()) => Presented::Unusable,
-        Ok(None) if config.accept_bearer => match crate::layer::bearer(headers) {
+        Ok(_) if config.accept_bearer => match crate::layer::bearer(headers) {
             Presented::Token { value: token, .. } => Presented::Token {
                 value: value(None, token),
                 from_cookie: false,
             },
             other => other,
         },
-        Ok(None) => Presented::Nothing,
+        Ok(_) => Presented::Nothing,
     }
+}
+
+/// Resolves the candidates [`presented`] joined, in order of preference: the first valid
+/// session wins, so a stale or foreign cookie under a preferred name (a v5 cookie that does
+/// not decrypt next to a valid v4 one) never hides a good one. Without any, the first
+/// candidate's reason. A store error ends the search (503, not a guess). At most one
+/// `resolve_one` per configured cookie name.
+pub(super) async fn first_valid<'a, F, Fut>(
+    value: &'a str,
+    mut resolve_one: F,
+) -> Result<Resolution, Error>
+where
+    F: FnMut(&'a str) -> Fut,
+    Fut: Future<Output = Result<Resolution, Error>>,
+{
+    let mut first_reason = None;
+    for candidate in value.split(CANDIDATE_SEPARATOR) {
+        match resolve_one(candidate).await? {
+            Resolution::Invalid(reason) => {
+                first_reason.get_or_insert(reason);
+            }
+            valid => return Ok(valid),
+        }
+    }
+    Ok(Resolution::Invalid(
+        first_reason.unwrap_or("malformed token"),
+    ))
 }
 
 /// # Panics

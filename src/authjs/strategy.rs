@@ -135,6 +135,39 @@ impl AuthJsStrategy {
     }
 }
 
+impl AuthJsStrategy {
+    /// Resolves one candidate `name:token` of [`cookies::presented`]'s value.
+    fn resolve_one(&self, candidate: &str, now: OffsetDateTime) -> Resolution {
+        let Some((name, token)) = candidate.split_once(SEPARATOR) else {
+            return Resolution::Invalid("malformed token");
+        };
+        let claims = match self.verify(name, token, now.unix_timestamp()) {
+            Ok(claims) => claims,
+            Err(reason) => return Resolution::Invalid(reason),
+        };
+        let session = Resolved {
+            info: SessionInfo {
+                id: claims.id,
+                user_id: claims.sub,
+                created_at: at(claims.iat),
+                refreshed_at: at(claims.iat),
+                expires_at: at(claims.exp),
+                absolute_expires_at: at(claims.exp),
+                user_agent: None,
+                ip: None,
+                current: true,
+            },
+            data: claims.data,
+            version: 0,
+            token: token.to_owned(),
+        };
+        Resolution::Valid {
+            session: Arc::new(session),
+            reissue: None,
+        }
+    }
+}
+
 struct Claims {
     sub: String,
     id: Uuid,
@@ -163,34 +196,11 @@ impl Strategy for AuthJsStrategy {
         false
     }
 
-    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
-        let Some((name, token)) = token.split_once(SEPARATOR) else {
-            return Ok(Resolution::Invalid("malformed token"));
-        };
-        let claims = match self.verify(name, token, now.unix_timestamp()) {
-            Ok(claims) => claims,
-            Err(reason) => return Ok(Resolution::Invalid(reason)),
-        };
-        let session = Resolved {
-            info: SessionInfo {
-                id: claims.id,
-                user_id: claims.sub,
-                created_at: at(claims.iat),
-                refreshed_at: at(claims.iat),
-                expires_at: at(claims.exp),
-                absolute_expires_at: at(claims.exp),
-                user_agent: None,
-                ip: None,
-                current: true,
-            },
-            data: claims.data,
-            version: 0,
-            token: token.to_owned(),
-        };
-        Ok(Resolution::Valid {
-            session: Arc::new(session),
-            reissue: None,
+    async fn resolve(&self, value: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
+        cookies::first_valid(value, |candidate| async move {
+            Ok(self.resolve_one(candidate, now))
         })
+        .await
     }
 
     async fn login(

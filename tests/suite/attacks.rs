@@ -686,3 +686,61 @@ async fn the_log_capture_finds_a_token_logged_before_or_after_it_is_registered()
     assert_eq!(logs::leaks_in("a secret: s3cr3t", &["s3cr3t"]).len(), 1);
     assert!(logs::leaks_in("INFO session created session=0b6e", &[]).is_empty());
 }
+
+/// Data that does not fit the requested type is logged by category, position and type, never
+/// with serde's message, which quotes the values it could not read (personal data).
+#[tokio::test]
+async fn session_data_that_does_not_fit_is_logged_without_its_values() {
+    use axum::Router;
+    use axum::routing::{get, post};
+    use sessionward::{MemoryStore, Session, SessionConfig, SessionLayer, Sessions};
+
+    #[derive(serde::Deserialize)]
+    struct Typed {
+        #[allow(dead_code)]
+        role: u64,
+    }
+
+    logs::install();
+    // Personal data, shaped so the capture can find it (43+ base64url characters).
+    let personal = format!("alice-{}", sessionward::SessionToken::generate().as_str());
+    logs::register_canary(&personal);
+    let stored = personal.clone();
+    let app = Router::new()
+        .route(
+            "/login",
+            post(move |sessions: Sessions| {
+                let stored = stored.clone();
+                async move {
+                    let data = serde_json::json!({ "role": stored });
+                    sessions.login("alice".to_owned(), &data).await.unwrap();
+                }
+            }),
+        )
+        .route("/typed", get(|_: Session<Typed>| async { "fits" }))
+        .layer(SessionLayer::database(
+            MemoryStore::new(),
+            SessionConfig::default(),
+        ));
+    let login = Reply::read(
+        app.clone()
+            .oneshot(request("POST", "/login", None))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let token = login.token().unwrap();
+    let captured = logs::captured();
+    let typed = Reply::read(
+        app.oneshot(request("GET", "/typed", Some(&token)))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(typed.status, StatusCode::UNAUTHORIZED);
+    assert!(logs::captured() > captured, "the failure is logged");
+    assert!(
+        !logs::canary_seen(&personal),
+        "the session data's values are not in the log"
+    );
+}

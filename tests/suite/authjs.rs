@@ -597,3 +597,27 @@ async fn custom_cookie_names_are_the_salt() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// A stale or foreign cookie under a preferred name (a v5 cookie that does not decrypt, or
+/// broken v5 chunks) does not hide a valid cookie under another name: each name present is
+/// tried in order of preference.
+#[tokio::test]
+async fn a_cookie_that_fails_does_not_shadow_a_valid_one_of_another_name() {
+    let (app, _clock) = app(&[NOTE_SECRET], 1_795_804_100);
+    let v4 = parse(NOTE_V4_CLAIMS);
+    for v5 in [
+        format!("{V5}=garbage"),
+        // A real v5 token, but made with another name as salt: it does not decrypt here.
+        format!("__Secure-{V5}={NOTE_V5}; {V5}=x"),
+        format!("{V5}={}", with_part(NOTE_V5, 4, flip)),
+        // Chunks with a gap: unusable.
+        format!("{V5}.0=abc; {V5}.2=def"),
+    ] {
+        let r = get_with(&app, "/claims", &[format!("{v5}; {V4}={NOTE_V4}")]).await;
+        assert_eq!(r.status, StatusCode::OK, "{v5:.60}");
+        assert_eq!(r.body, v4, "{v5:.60}");
+    }
+    // Nothing valid: still no session.
+    let r = get_with(&app, "/me", &[format!("{V5}=garbage; {V4}=garbage")]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}

@@ -14,8 +14,10 @@ mod authjs_database;
 mod backends;
 mod browser;
 mod cases;
+mod configuration;
 mod demo;
 mod faults;
+mod guards;
 mod instances;
 #[cfg(feature = "jwt")]
 mod jwt_cases;
@@ -30,6 +32,7 @@ mod properties;
 // Reverse proxies and the request's own origin (issue 13, item 3).
 mod proxies;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
+mod redis_keys;
 mod redis_races;
 mod store_contract;
 

@@ -252,30 +252,9 @@ impl AuthJsDatabaseStrategy {
     }
 }
 
-#[async_trait]
-impl Strategy for AuthJsDatabaseStrategy {
-    /// The cookies are read with the JWE strategy's bound (16 KiB across the names), not this
-    /// strategy's 255 bytes: a stale cookie of another name (a chunked JWE from before the app
-    /// switched to database sessions) must not spoil a good one. The token used is checked
-    /// against 255 bytes in `resolve`, before any query.
-    fn presented(&self, headers: &HeaderMap, config: &SessionConfig) -> Presented {
-        let read_limit = jwe::MAX_TOKEN_LEN;
-        cookies::presented(
-            &self.cookie_names,
-            read_limit,
-            headers,
-            config,
-            |_, token| token,
-        )
-    }
-
-    /// The cookie belongs to Next.js: the layer neither re-sends it after an extension nor
-    /// clears it (see the module docs of [`authjs`](crate::authjs)).
-    fn owns_cookie(&self) -> bool {
-        false
-    }
-
-    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
+impl AuthJsDatabaseStrategy {
+    /// Resolves one candidate token of [`cookies::presented`]'s value.
+    async fn resolve_one(&self, token: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
         if !well_formed(token) {
             return Ok(Resolution::Invalid("malformed token"));
         }
@@ -319,6 +298,36 @@ impl Strategy for AuthJsDatabaseStrategy {
                 }
             }
         })
+    }
+}
+
+#[async_trait]
+impl Strategy for AuthJsDatabaseStrategy {
+    /// The cookies are read with the JWE strategy's bound (16 KiB across the names), not this
+    /// strategy's 255 bytes: a stale cookie of another name (a chunked JWE from before the app
+    /// switched to database sessions) must not spoil a good one. The token used is checked
+    /// against 255 bytes in `resolve`, before any query.
+    fn presented(&self, headers: &HeaderMap, config: &SessionConfig) -> Presented {
+        let read_limit = jwe::MAX_TOKEN_LEN;
+        cookies::presented(
+            &self.cookie_names,
+            read_limit,
+            headers,
+            config,
+            |_, token| token,
+        )
+    }
+
+    /// The cookie belongs to Next.js: the layer neither re-sends it after an extension nor
+    /// clears it (see the module docs of [`authjs`](crate::authjs)).
+    fn owns_cookie(&self) -> bool {
+        false
+    }
+
+    /// Each cookie name present is tried in order (one query each, at most one per configured
+    /// name): a stale token under a preferred name does not hide a live one.
+    async fn resolve(&self, value: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
+        cookies::first_valid(value, |token| self.resolve_one(token, now)).await
     }
 
     async fn login(

@@ -43,8 +43,8 @@ pub(super) fn prefix_problem(prefix: &str) -> Option<&'static str> {
 /// | --- | --- | --- |
 /// | `P:s:<hex token hash>` | hash | the session record |
 /// | `P:i:<session id>` | string | the hex token hash of the session's current record |
-/// | `P:u:{<user id>}` | sorted set | the user's session ids, scored by `created_at` |
-/// | `P:ud:{<user id>}` | sorted set | the same ids, scored by when their keys expire |
+/// | `P:u:{<user tag>}:<user id>` | sorted set | the user's session ids, scored by `created_at` |
+/// | `P:ud:{<user tag>}:<user id>` | sorted set | the same ids, scored by when their keys expire |
 /// | `P:x:<hour>` | sorted set | ids of sessions expiring in that hour, scored by `expires_at` |
 /// | `P:x` | sorted set | the hours that have such a bucket, scored by the bucket's deadline |
 /// | `P:rv:{P}:ids`, `:log`, `:exp` | hash, sorted sets | the JWT revocation list |
@@ -79,16 +79,16 @@ impl Keys {
         format!("{}:i:{id}", self.prefix)
     }
 
-    /// The index of `user`'s sessions, by creation time. The user id is the key's hash tag, so
+    /// The index of `user`'s sessions, by creation time. Its hash tag is the [`user_tag`], so
     /// that both per-user keys live in one cluster slot.
     pub(super) fn user(&self, user: &str) -> String {
-        format!("{}:u:{{{user}}}", self.prefix)
+        format!("{}:u:{{{}}}:{user}", self.prefix, user_tag(user))
     }
 
     /// The index of `user`'s sessions by the time their keys expire: what lets a script forget
     /// the sessions Redis has expired.
     pub(super) fn user_deadlines(&self, user: &str) -> String {
-        format!("{}:ud:{{{user}}}", self.prefix)
+        format!("{}:ud:{{{}}}:{user}", self.prefix, user_tag(user))
     }
 
     /// One bucket of the expiry index.
@@ -114,10 +114,26 @@ impl Keys {
     }
 }
 
+/// The cluster hash tag of `user`'s keys: the first 8 bytes of the SHA-256 of the user id, in
+/// hex. A tag taken from the user id itself would break on ids Redis does not read as a tag
+/// (an empty id, or one holding `{` or `}`: each key would then hash on a different part, and
+/// the scripts that change both of a user's keys would fail with CROSSSLOT); this one is 16
+/// hex digits for every id. The key still ends with the whole user id, so two users whose
+/// tags collide share a slot, never an index.
+fn user_tag(user: &str) -> String {
+    use sha2::Digest as _;
+    hex_of(&sha2::Sha256::digest(user.as_bytes())[..8])
+}
+
 /// The lowercase hex form of a token hash.
 pub(super) fn hex(hash: &TokenHash) -> String {
-    let mut out = String::with_capacity(64);
-    for b in hash.as_bytes() {
+    hex_of(hash.as_bytes())
+}
+
+/// The lowercase hex form of `bytes`.
+fn hex_of(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
         let _ = write!(out, "{b:02x}");
     }
     out
@@ -204,10 +220,15 @@ mod tests {
     }
 
     #[test]
-    fn user_ids_are_the_hash_tag() {
+    fn user_keys_are_tagged_by_a_hash_of_the_user_id() {
         let keys = Keys::new("p");
-        assert_eq!(keys.user("alice"), "p:u:{alice}");
-        assert_eq!(keys.user_deadlines("alice"), "p:ud:{alice}");
+        // SHA-256("alice") starts 2bd806c97f0e00af.
+        assert_eq!(keys.user("alice"), "p:u:{2bd806c97f0e00af}:alice");
+        assert_eq!(
+            keys.user_deadlines("alice"),
+            "p:ud:{2bd806c97f0e00af}:alice"
+        );
+        assert_eq!(keys.user(""), "p:u:{e3b0c44298fc1c14}:");
         #[cfg(feature = "jwt")]
         assert_eq!(keys.revocations()[0], "p:rv:{p}:ids");
     }

@@ -10,11 +10,17 @@
 //! | --- | --- | --- | --- |
 //! | `P:s:<hex token hash>` | hash | the whole session record | `expires_at` + retention, moved by `touch` |
 //! | `P:i:<session id>` | string | the hex hash of the session's current record | max(`expires_at`, `absolute_expires_at`) + retention |
-//! | `P:u:{<user id>}` | sorted set | the user's session ids, scored by `created_at` | the latest of its sessions' |
-//! | `P:ud:{<user id>}` | sorted set | the same ids, scored by when each session's keys expire (same slot: the user id is the hash tag) | the latest of its sessions' |
+//! | `P:u:{<user tag>}:<user id>` | sorted set | the user's session ids, scored by `created_at` | the latest of its sessions' |
+//! | `P:ud:{<user tag>}:<user id>` | sorted set | the same ids, scored by when each session's keys expire (same slot: both carry the user tag as hash tag) | the latest of its sessions' |
 //! | `P:x:<hour>` | sorted set | ids of sessions expiring in that hour, scored by `expires_at` | the end of the hour + retention |
 //! | `P:x` | sorted set | the hours that have a `P:x:<hour>` bucket, scored by the bucket's expiry | the latest bucket's |
 //! | `P:rv:{P}:ids` / `:log` / `:exp` | hash / sorted sets | the JWT revocation list (entries by id; ids by `revoked_at`; ids by `expires_at`) | the latest entry's `expires_at` + retention |
+//!
+//! The *user tag* is the first 8 bytes of the SHA-256 of the user id, in hex: every user id,
+//! including an empty one or one holding `{` or `}`, gives both of its keys the same hash tag,
+//! so they live in one cluster slot. (Before 0.1.0 was released the tag was the user id itself,
+//! which split such users' keys across slots; sessions stored under that layout are not listed
+//! by `list_user_sessions` or ended by `delete_user_sessions`, and expire on their own.)
 //!
 //! The record's fields are listed in `record.rs`: id, user id, data, version, the four times as
 //! microseconds since the Unix epoch (so they round-trip exactly, like the SQL stores), user
