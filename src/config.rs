@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::cache::SessionCache;
 use crate::clock::Clock;
-use crate::cookie::{CookieConfig, SameSite};
+use crate::cookie::{CookieConfig, PreviousCookie, SameSite};
 use crate::origin::OriginCheck;
 use crate::origin::forwarded::{IpNet, ProxyHeaders, TrustedProxies};
 use crate::origin::site::SiteOrigin;
@@ -34,6 +34,9 @@ use crate::origin::site::SiteOrigin;
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
     pub(crate) cookie: CookieConfig,
+    /// The cookie an earlier configuration set, accepted while users move to `cookie`.
+    pub(crate) previous_cookie: Option<Arc<CookieConfig>>,
+    previous_cookie_setting: Option<PreviousCookie>,
     pub(crate) lifetimes: LifetimeSettings,
     pub(crate) store_timeout: std::time::Duration,
     pub(crate) origin_check: OriginCheck,
@@ -48,6 +51,8 @@ impl Default for SessionConfig {
     fn default() -> Self {
         Self {
             cookie: CookieConfig::default(),
+            previous_cookie: None,
+            previous_cookie_setting: None,
             lifetimes: LifetimeSettings {
                 max_age: None,
                 idle_timeout: None,
@@ -399,6 +404,35 @@ impl SessionConfig {
         self
     }
 
+    /// Accepts the session cookie as an earlier configuration set it, for a migration period:
+    /// to change the cookie's name, path or domain (say, to `__Host-session-id`) without
+    /// signing anybody out.
+    ///
+    /// A request that carries no cookie of the current [`cookie_name`](Self::cookie_name) but
+    /// the previous one is served with that cookie's token. Its response moves the browser to
+    /// the current cookie: it sets the current cookie (same token, same expiry) and removes
+    /// the previous one with the previous `Path` and `Domain`, which only a `Set-Cookie` with
+    /// the same attributes can do. That takes two `Set-Cookie` headers, on that one response;
+    /// resolving the session for it costs one store lookup even when the handler does not ask.
+    /// A previous cookie that is no session is removed. Once the previous cookie's lifetime has
+    /// passed since the change, drop this setting.
+    ///
+    /// The previous name must differ from the current one: two cookies of one name in a
+    /// request are ambiguous (cookie tossing), and the layer treats them as no session.
+    ///
+    /// ```
+    /// use sessionward::{PreviousCookie, SessionConfig};
+    ///
+    /// // Was `session-id` on `.example.com`; now host-only, with the `__Host-` prefix.
+    /// let config = SessionConfig::default()
+    ///     .cookie_name("__Host-session-id")
+    ///     .previous_cookie(PreviousCookie::named("session-id").domain("example.com"));
+    /// ```
+    pub fn previous_cookie(mut self, previous: PreviousCookie) -> Self {
+        self.previous_cookie_setting = Some(previous);
+        self
+    }
+
     /// Checks that the settings agree with each other.
     ///
     /// # Panics
@@ -434,6 +468,28 @@ impl SessionConfig {
         );
         self.cookie.validate();
         l
+    }
+
+    /// Settles what depends on several settings once they are all known: the previous
+    /// cookie's attributes follow the current cookie's (`Secure`, `SameSite`).
+    ///
+    /// # Panics
+    ///
+    /// When the previous cookie has the current cookie's name, or attributes that cannot be
+    /// written into a `Set-Cookie` header.
+    pub(crate) fn settle(mut self) -> Self {
+        self.previous_cookie = self.previous_cookie_setting.as_ref().map(|previous| {
+            let cookie = self.cookie.as_previous(previous);
+            assert!(
+                cookie.name != self.cookie.name,
+                "sessionward: previous_cookie must have another name than cookie_name ({:?}): \
+                 two cookies of one name in a request are no session",
+                self.cookie.name
+            );
+            cookie.validate();
+            Arc::new(cookie)
+        });
+        self
     }
 }
 

@@ -70,6 +70,54 @@ impl Default for CookieConfig {
     }
 }
 
+/// The session cookie as an earlier configuration of the application set it: its name, `Path`
+/// and `Domain`. See [`SessionConfig::previous_cookie`](crate::SessionConfig::previous_cookie),
+/// which accepts it for a migration period.
+///
+/// ```
+/// use sessionward::PreviousCookie;
+///
+/// // The cookie used to be `session-id` for `.example.com` under `/app`.
+/// let previous = PreviousCookie::named("session-id").path("/app").domain("example.com");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviousCookie {
+    name: Cow<'static, str>,
+    path: Cow<'static, str>,
+    domain: Option<Cow<'static, str>>,
+}
+
+impl PreviousCookie {
+    /// The previous cookie's name; `Path=/` and no `Domain` unless said otherwise.
+    pub fn named(name: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            name: name.into(),
+            path: Cow::Borrowed("/"),
+            domain: None,
+        }
+    }
+
+    /// The `Path` the previous cookie was set with (default `/`).
+    ///
+    /// ```
+    /// let previous = sessionward::PreviousCookie::named("sid").path("/app");
+    /// ```
+    pub fn path(mut self, path: impl Into<Cow<'static, str>>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The `Domain` the previous cookie was set with (default none: host-only).
+    ///
+    /// ```
+    /// let previous = sessionward::PreviousCookie::named("sid").domain("example.com");
+    /// ```
+    pub fn domain(mut self, domain: impl Into<Cow<'static, str>>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+}
+
 /// What the request's `Cookie` headers say about the session cookie.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum CookieValue<'a> {
@@ -112,6 +160,17 @@ impl CookieConfig {
                 self.secure,
                 "sessionward: `__Secure-` cookies and SameSite=None need secure(true)"
             );
+        }
+    }
+
+    /// This cookie's attributes under `previous`'s name, path and domain: how to read the
+    /// previous cookie, and how to remove it.
+    pub(crate) fn as_previous(&self, previous: &PreviousCookie) -> CookieConfig {
+        CookieConfig {
+            name: previous.name.clone(),
+            domain: previous.domain.clone(),
+            path: previous.path.clone(),
+            ..self.clone()
         }
     }
 

@@ -29,7 +29,8 @@ use crate::strategy::{ClientSource, Strategy};
 /// It reads the session cookie (or `Authorization: Bearer`), leaves the lookup to the first
 /// extractor or guard that asks (a request that never asks costs no store round-trip), refuses
 /// state-changing requests that a browser sent from another origin (see [`crate::origin`]),
-/// and writes at most one `Set-Cookie` on the way out.
+/// and writes at most one `Set-Cookie` on the way out (two while moving a browser off a
+/// [`previous_cookie`](crate::SessionConfig::previous_cookie)).
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -171,6 +172,7 @@ impl SessionLayer {
     }
 
     pub(crate) fn with_strategy(config: SessionConfig, strategy: Box<dyn Strategy>) -> Self {
+        let config = config.settle();
         Self {
             shared: Arc::new(Shared { config, strategy }),
             warned_insecure: Arc::default(),

@@ -65,7 +65,8 @@
 //!    modify, refresh, list, revoke.
 //! 5. The response carries at most one `Set-Cookie` (with `Cache-Control: no-store`): a new
 //!    token, an extended lifetime, or a removal when the request's cookie was invalid, expired
-//!    or logged out.
+//!    or logged out (two while moving a browser off a
+//!    [`previous_cookie`](SessionConfig::previous_cookie)).
 //!
 //! ## Failures
 //!
@@ -125,7 +126,7 @@ pub use cache::SessionCache;
 pub use cleanup::{delete_expired_sessions, spawn_cleanup};
 pub use clock::{Clock, ManualClock};
 pub use config::SessionConfig;
-pub use cookie::SameSite;
+pub use cookie::{PreviousCookie, SameSite};
 pub use error::{Error, StoreError};
 pub use guard::{
     Authorize, Guard, GuardService, require_permission, require_role, require_session,
@@ -171,7 +172,9 @@ pub mod __fuzz {
     fn credential(presented: Presented) -> Credential {
         match presented {
             Presented::Nothing => Credential::Nothing,
-            Presented::Token { value, .. } => Credential::Token(value),
+            Presented::Token { value, .. } | Presented::PreviousCookie(value) => {
+                Credential::Token(value)
+            }
             Presented::Unusable => Credential::Unusable,
         }
     }

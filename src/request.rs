@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::config::SessionConfig;
+use crate::cookie::CookieConfig;
 use crate::error::Error;
 use crate::strategy::{ClientSource, Issued, Resolution, Resolved, Strategy};
 
@@ -23,6 +24,9 @@ pub(crate) enum Presented {
     Nothing,
     /// One token, from the session cookie or from `Authorization: Bearer`.
     Token { value: String, from_cookie: bool },
+    /// No session cookie, but the one an earlier configuration set
+    /// ([`SessionConfig::previous_cookie`](crate::SessionConfig::previous_cookie)): its token.
+    PreviousCookie(String),
     /// A session cookie that cannot be used (duplicated, not valid text).
     Unusable,
 }
@@ -33,6 +37,7 @@ impl Presented {
         matches!(
             self,
             Presented::Unusable
+                | Presented::PreviousCookie(_)
                 | Presented::Token {
                     from_cookie: true,
                     ..
@@ -140,6 +145,7 @@ impl RequestSession {
                 return;
             }
             Presented::Token { value, from_cookie } => (value, *from_cookie),
+            Presented::PreviousCookie(value) => (value, true),
         };
         state.current = match self.strategy().resolve(value, self.now()).await {
             Ok(Resolution::Valid { session, reissue }) => {
@@ -163,10 +169,17 @@ impl RequestSession {
         self.presented.carries_cookie()
     }
 
-    /// Writes the response's one `Set-Cookie` (and `Cache-Control: no-store` with it).
+    /// Writes the response's one `Set-Cookie` (and `Cache-Control: no-store` with it); for a
+    /// request that came with the previous cookie, the two that move the browser to the
+    /// current one.
     pub(crate) async fn finish(&self, headers: &mut HeaderMap) {
         if !self.strategy().owns_cookie() {
             return;
+        }
+        if let (Presented::PreviousCookie(_), Some(previous)) =
+            (&self.presented, &self.shared.config.previous_cookie)
+        {
+            return self.move_to_current_cookie(previous, headers).await;
         }
         let state = self.state.lock().await;
         let cookie = &self.shared.config.cookie;
@@ -177,6 +190,31 @@ impl RequestSession {
             CookieAction::Clear => return,
         };
         headers.append(header::SET_COOKIE, value);
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+
+    /// The response to a request that came with the previous cookie: the session (resolved
+    /// now if the handler did not ask) goes into the current cookie, and the previous cookie
+    /// is removed with its own `Path` and `Domain`. A store that could not answer changes
+    /// nothing: the client keeps its cookie and retries.
+    async fn move_to_current_cookie(&self, previous: &CookieConfig, headers: &mut HeaderMap) {
+        let state = self.resolved_state().await;
+        let current = match (&state.cookie, &state.current) {
+            (CookieAction::Set(issued), _) => Some((&issued.token, issued.expires_at)),
+            (CookieAction::Keep, Current::Known(Some(session))) => {
+                Some((&session.token, session.info.expires_at))
+            }
+            (CookieAction::Keep, Current::Failed(_)) => return,
+            _ => None,
+        };
+        if let Some((token, expires_at)) = current {
+            let cookie = &self.shared.config.cookie;
+            headers.append(
+                header::SET_COOKIE,
+                cookie.set(token, expires_at - self.now()),
+            );
+        }
+        headers.append(header::SET_COOKIE, previous.clear());
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 }

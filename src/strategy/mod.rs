@@ -102,8 +102,13 @@ pub(crate) trait Strategy: Send + Sync + 'static {
                 from_cookie: true,
             },
             CookieValue::Unusable => Presented::Unusable,
-            CookieValue::Absent if config.accept_bearer => crate::layer::bearer(headers),
-            CookieValue::Absent => Presented::Nothing,
+            CookieValue::Absent => match config.previous_cookie.as_deref().map(|c| c.read(headers))
+            {
+                Some(CookieValue::One(value)) => Presented::PreviousCookie(value.to_owned()),
+                Some(CookieValue::Unusable) => Presented::Unusable,
+                _ if config.accept_bearer => crate::layer::bearer(headers),
+                _ => Presented::Nothing,
+            },
         }
     }
 

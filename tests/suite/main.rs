@@ -15,6 +15,8 @@ mod backends;
 mod browser;
 mod cases;
 mod configuration;
+// Moving users to another session cookie without signing them out (issue 13, item 5).
+mod cookie_migration;
 mod demo;
 mod faults;
 mod guards;
