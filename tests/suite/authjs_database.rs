@@ -11,7 +11,6 @@
 //! database runs with a non-UTC `timezone`, so no time may depend on the session's zone.
 
 use crate::authjs::{Reply, send};
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::time::{Duration as StdDuration, Instant};
 
@@ -844,16 +843,7 @@ fn unreachable_pool() -> PgPool {
 /// Builds the layer, returning the panic message if it refuses.
 fn refused(authjs: AuthJsDatabaseConfig, config: SessionConfig) -> Option<String> {
     let pool = unreachable_pool();
-    std::panic::catch_unwind(AssertUnwindSafe(|| {
-        SessionLayer::authjs_database(pool, authjs, config)
-    }))
-    .err()
-    .map(|e| {
-        e.downcast_ref::<String>()
-            .cloned()
-            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default()
-    })
+    crate::support::start_up_refusal(|| SessionLayer::authjs_database(pool, authjs, config))
 }
 
 #[tokio::test]

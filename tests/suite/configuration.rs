@@ -2,8 +2,6 @@
 //! stops the application when the layer is built, with a message naming the setting, instead
 //! of a panic at the first request or sessions that silently misbehave.
 
-use std::panic::AssertUnwindSafe;
-
 use axum::http::StatusCode;
 use sessionward::{MemoryStore, SessionConfig, SessionLayer};
 use time::Duration;
@@ -16,18 +14,11 @@ const STRATEGIES: [Strategy; 2] = [Strategy::Database, Strategy::Jwt];
 
 /// Builds the layer of `strategy` with `config`, returning the panic message if it refuses.
 fn refused(strategy: Strategy, config: SessionConfig) -> Option<String> {
-    std::panic::catch_unwind(AssertUnwindSafe(|| match strategy {
+    crate::support::start_up_refusal(|| match strategy {
         Strategy::Jwt => {
             SessionLayer::jwt(crate::support::jwt_config(), MemoryStore::new(), config)
         }
         _ => SessionLayer::database(MemoryStore::new(), config),
-    }))
-    .err()
-    .map(|e| {
-        e.downcast_ref::<String>()
-            .cloned()
-            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default()
     })
 }
 

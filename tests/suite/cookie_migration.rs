@@ -134,7 +134,7 @@ async fn a_dead_previous_cookie_is_removed_and_logout_removes_it_too_jwt() {
 
 #[test]
 fn a_previous_cookie_of_the_same_name_is_refused_at_start_up() {
-    let refused = std::panic::catch_unwind(|| {
+    let message = crate::support::start_up_refusal(|| {
         sessionward::SessionLayer::database(
             sessionward::MemoryStore::new(),
             SessionConfig::default()
@@ -142,11 +142,7 @@ fn a_previous_cookie_of_the_same_name_is_refused_at_start_up() {
                 .previous_cookie(PreviousCookie::named("session-id")),
         )
     })
-    .expect_err("refused");
-    let message = refused
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    .expect("refused");
     assert!(
         message.starts_with("sessionward: previous_cookie"),
         "{message}"

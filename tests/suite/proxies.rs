@@ -105,7 +105,7 @@ async fn origin_settings_that_are_not_scheme_host_port_stop_the_start() {
         ("trust_proxies", "proxy.internal"),
         ("allow_cross_origin_path", "webhooks/"),
     ] {
-        let panic = std::panic::catch_unwind(|| {
+        let message = crate::support::start_up_refusal(|| {
             let config = sessionward::SessionConfig::default();
             match setting {
                 "public_origin" => drop(config.public_origin(bad)),
@@ -114,11 +114,7 @@ async fn origin_settings_that_are_not_scheme_host_port_stop_the_start() {
                 _ => drop(config.allow_cross_origin_path(bad)),
             }
         })
-        .expect_err(bad);
-        let message = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .unwrap_or_default();
+        .expect(bad);
         assert!(
             message.starts_with("sessionward: ") && message.contains(setting),
             "{bad}: {message}"

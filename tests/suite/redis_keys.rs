@@ -2,9 +2,7 @@
 //! braces that delimit a hash tag), all of a user's keys share one slot, so the scripts that
 //! change them together never meet CROSSSLOT.
 
-use sessionward::{Clock, SessionRecord, SessionToken};
-use time::Duration;
-use uuid::Uuid;
+use sessionward::{Clock, SessionRecord};
 
 use crate::backends::{Backend, fresh_store};
 
@@ -12,20 +10,7 @@ use crate::backends::{Backend, fresh_store};
 const AWKWARD_USER_IDS: [&str; 7] = ["", "{", "}", "a{b}c", "{}", "}{", "{user}"];
 
 fn record(user_id: &str) -> SessionRecord {
-    let now = Clock::system().now();
-    SessionRecord {
-        id: Uuid::new_v4(),
-        token_hash: SessionToken::generate().hash(),
-        user_id: user_id.to_owned(),
-        data: "{}".to_owned(),
-        version: 0,
-        created_at: now,
-        refreshed_at: now,
-        expires_at: now + Duration::days(7),
-        absolute_expires_at: now + Duration::days(30),
-        user_agent: None,
-        ip: None,
-    }
+    crate::support::session_record(user_id, Clock::system().now())
 }
 
 async fn any_user_id_keeps_its_keys_in_one_slot(backend: Backend) {

@@ -26,19 +26,7 @@ fn new_hash() -> TokenHash {
 }
 
 fn record(user: &str, now: OffsetDateTime) -> SessionRecord {
-    SessionRecord {
-        id: Uuid::new_v4(),
-        token_hash: new_hash(),
-        user_id: user.to_owned(),
-        data: "[]".to_owned(),
-        version: 0,
-        created_at: now,
-        refreshed_at: now,
-        expires_at: now + Duration::days(7),
-        absolute_expires_at: now + Duration::days(30),
-        user_agent: None,
-        ip: None,
-    }
+    crate::support::session_record(user, now)
 }
 
 fn hex(hash: &TokenHash) -> String {

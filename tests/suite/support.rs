@@ -863,3 +863,34 @@ pub mod logs {
             .collect()
     }
 }
+
+/// A fresh session record of `user` created at `now`: a new token hash, 7 days to live, 30 at
+/// most (for tests that drive a store directly).
+pub fn session_record(user: &str, now: OffsetDateTime) -> SessionRecord {
+    SessionRecord {
+        id: Uuid::new_v4(),
+        token_hash: sessionward::SessionToken::generate().hash(),
+        user_id: user.to_owned(),
+        data: "[]".to_owned(),
+        version: 0,
+        created_at: now,
+        refreshed_at: now,
+        expires_at: now + time::Duration::days(7),
+        absolute_expires_at: now + time::Duration::days(30),
+        user_agent: None,
+        ip: None,
+    }
+}
+
+/// What a start-up check said when `build` refused to build a layer (its panic message), or
+/// `None` when it built one.
+pub fn start_up_refusal<T>(build: impl FnOnce() -> T) -> Option<String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(build))
+        .err()
+        .map(|e| {
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default()
+        })
+}
