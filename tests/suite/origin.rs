@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, Response, StatusCode, header};
+use axum::extract::ws::{Message, WebSocketUpgrade};
+use axum::http::{Request, StatusCode, header};
+use axum::response::Response;
 use axum::routing::{get, post};
-use sessionward::{MemoryStore, SessionConfig, SessionLayer, Sessions};
+use sessionward::{MemoryStore, Session, SessionConfig, SessionLayer, Sessions};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::backends::Backend;
@@ -160,20 +162,24 @@ async fn exempt_paths_pass_cross_origin_and_nothing_else_does() {
     }
 }
 
-/// Stands in for a WebSocket route (axum's `ws` feature is not among the dev-dependencies):
-/// it accepts the upgrade with 101, as `WebSocketUpgrade` would.
-async fn websocket_stand_in(sessions: Sessions) -> Response<Body> {
-    let _ = sessions;
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(header::UPGRADE, "websocket")
-        .header(header::CONNECTION, "upgrade")
-        .body(Body::empty())
-        .unwrap()
+/// A WebSocket route that acts with the session: it tells the socket whose session it has.
+async fn websocket(
+    upgrade: WebSocketUpgrade,
+    session: Option<Session<serde_json::Value>>,
+) -> Response {
+    let user = session.map_or_else(|| "anonymous".to_owned(), |s| s.user_id().to_owned());
+    upgrade.on_upgrade(move |mut socket| async move {
+        let _ = socket.send(Message::Text(user.into())).await;
+    })
 }
 
-/// Sends a WebSocket handshake over TCP; returns the status code of the answer.
-async fn handshake(addr: SocketAddr, origin: Option<&str>, cookie: Option<&str>) -> u16 {
+/// Sends a WebSocket handshake over TCP; returns the status code of the answer and, after a
+/// 101, the text of the first message (the user the socket acts for).
+async fn handshake(
+    addr: SocketAddr,
+    origin: Option<&str>,
+    cookie: Option<&str>,
+) -> (u16, Option<String>) {
     let mut request = Vec::new();
     write!(
         request,
@@ -190,20 +196,45 @@ async fn handshake(addr: SocketAddr, origin: Option<&str>, cookie: Option<&str>)
     request.extend_from_slice(b"\r\n");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.write_all(&request).await.unwrap();
-    let mut answer = vec![0; 64];
-    let n = stream.read(&mut answer).await.unwrap();
-    let status = String::from_utf8_lossy(&answer[..n]);
-    status
+    let mut answer = Vec::new();
+    let head_end = loop {
+        let mut chunk = [0; 512];
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the connection closed before the answer's head");
+        answer.extend_from_slice(&chunk[..n]);
+        if let Some(i) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&answer[..head_end]).into_owned();
+    let status: u16 = head
         .split(' ')
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {status}"))
+        .unwrap_or_else(|| panic!("no status line: {head}"));
+    if status != 101 {
+        return (status, None);
+    }
+    // One unmasked text frame from the server: 0x81, a 7-bit length, the payload.
+    let mut frame = answer[head_end..].to_vec();
+    while frame.len() < 2 || frame.len() < 2 + usize::from(frame[1] & 0x7f) {
+        let mut chunk = [0; 512];
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the socket closed before its first message");
+        frame.extend_from_slice(&chunk[..n]);
+    }
+    assert_eq!(frame[0], 0x81, "a final text frame");
+    let len = usize::from(frame[1] & 0x7f);
+    (
+        status,
+        Some(String::from_utf8_lossy(&frame[2..2 + len]).into_owned()),
+    )
 }
 
 #[tokio::test]
 async fn a_cross_site_websocket_handshake_with_the_cookie_is_refused() {
     let app = Router::new()
-        .route("/ws", get(websocket_stand_in))
+        .route("/ws", get(websocket))
         .route(
             "/login",
             post(|sessions: Sessions| async move {
@@ -239,14 +270,21 @@ async fn a_cross_site_websocket_handshake_with_the_cookie_is_refused() {
     let own = format!("http://{addr}");
     assert_eq!(
         handshake(addr, Some("https://evil.example"), Some(&token)).await,
-        403
+        (403, None)
     );
-    assert_eq!(handshake(addr, Some("null"), Some(&token)).await, 403);
-    assert_eq!(handshake(addr, Some(&own), Some(&token)).await, 101);
+    assert_eq!(
+        handshake(addr, Some("null"), Some(&token)).await,
+        (403, None)
+    );
+    assert_eq!(
+        handshake(addr, Some(&own), Some(&token)).await,
+        (101, Some("alice".to_owned())),
+        "a same-origin socket acts with the session"
+    );
     // Without the cookie the channel has no session to act with.
     assert_eq!(
         handshake(addr, Some("https://evil.example"), None).await,
-        101
+        (101, Some("anonymous".to_owned()))
     );
     server.abort();
 }
