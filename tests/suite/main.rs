@@ -19,6 +19,8 @@ mod faults;
 mod instances;
 #[cfg(feature = "jwt")]
 mod jwt_cases;
+#[cfg(feature = "jwt")]
+mod jwt_edges;
 mod migrations;
 mod properties;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
