@@ -34,6 +34,35 @@ pub enum Error {
     /// A session token could not be signed (a key the crypto backend refuses). 500.
     #[error("the session token could not be signed")]
     Signing,
+    /// The session is too large to hand to the client: its token (JWT sessions carry the data
+    /// in the token) is longer than the layer accepts back, or, for a cookie, the cookie's name,
+    /// value and attributes are over the 4096 bytes browsers keep. Nothing was issued or
+    /// changed: the client keeps the session it had. 413: the request asked to keep more than
+    /// a session can carry; keep large data in the application's database instead.
+    ///
+    /// ```
+    /// # async fn handler(sessions: sessionward::Sessions) -> Result<(), sessionward::Error> {
+    /// # let cart = serde_json::json!({});
+    /// match sessions.update(&cart).await {
+    ///     Err(sessionward::Error::TooLarge { size, limit, .. }) => {
+    ///         tracing::warn!(size, limit, "cart too large for the session");
+    ///     }
+    ///     other => other?,
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[error(
+        "the session is too large: {size} bytes as {}, over the limit of {limit} bytes",
+        if *cookie { "a cookie (name, value and attributes)" } else { "a token" }
+    )]
+    TooLarge {
+        /// The size in bytes: of the token, or of the whole cookie.
+        size: usize,
+        /// The limit it is over.
+        limit: usize,
+        /// Whether the limit is the browsers' cookie limit (otherwise the layer's token limit).
+        cookie: bool,
+    },
     /// The request did not pass through a [`SessionLayer`](crate::SessionLayer). 500: a
     /// wiring mistake in the application.
     #[error("no SessionLayer is installed on this route")]
@@ -56,6 +85,7 @@ impl Error {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             Error::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 }
@@ -80,6 +110,13 @@ impl IntoResponse for Error {
             Error::MissingLayer => tracing::error!("session extractor used without SessionLayer"),
             Error::Signing => tracing::error!("session token signing failed"),
             Error::Unsupported(what) => tracing::warn!(what, "unsupported session operation"),
+            Error::TooLarge {
+                size,
+                limit,
+                cookie,
+            } => {
+                tracing::warn!(size, limit, cookie, "session too large to issue")
+            }
             Error::Unauthenticated | Error::Forbidden | Error::Conflict => {}
         }
         json_error(self.status(), &self.to_string())

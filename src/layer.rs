@@ -88,7 +88,8 @@ impl SessionLayer {
     ///
     /// # Panics
     ///
-    /// When `config` contradicts itself, as for [`database`](Self::database).
+    /// When `config` contradicts itself, as for [`database`](Self::database), or when `jwt`'s
+    /// [`leeway`](crate::jwt::JwtConfig::leeway) is not whole seconds from 0 to 5 minutes.
     #[cfg(feature = "jwt")]
     pub fn jwt(
         jwt: crate::jwt::JwtConfig,

@@ -9,7 +9,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::config::SessionConfig;
 use crate::cookie::CookieConfig;
 use crate::error::Error;
-use crate::strategy::{ClientSource, Issued, Resolution, Resolved, Strategy};
+use crate::strategy::{ClientSource, Issued, Resolution, Resolved, Strategy, TokenRoom};
 
 /// What the layer shares with every request: configuration and strategy.
 pub(crate) struct Shared {
@@ -63,6 +63,9 @@ pub(crate) enum Current {
 pub(crate) struct State {
     pub(crate) current: Current,
     pub(crate) cookie: CookieAction,
+    /// The last token this request handed out, for
+    /// [`Sessions::issued_token`](crate::Sessions::issued_token).
+    pub(crate) issued: Option<Issued>,
 }
 
 impl State {
@@ -79,8 +82,12 @@ impl State {
     pub(crate) fn replace(&mut self, session: Option<Resolved>, issued: Option<Issued>) {
         self.current = Current::Known(session.map(Arc::new));
         match issued {
-            Some(issued) => self.cookie = CookieAction::Set(issued),
+            Some(issued) => {
+                self.issued = Some(issued.clone());
+                self.cookie = CookieAction::Set(issued);
+            }
             None if matches!(self.current, Current::Known(None)) => {
+                self.issued = None;
                 self.cookie = CookieAction::Clear
             }
             None => {}
@@ -105,6 +112,7 @@ impl RequestSession {
             state: Mutex::new(State {
                 current: Current::Unresolved,
                 cookie: CookieAction::Keep,
+                issued: None,
             }),
         }
     }
@@ -115,6 +123,36 @@ impl RequestSession {
 
     pub(crate) fn strategy(&self) -> &dyn Strategy {
         &*self.shared.strategy
+    }
+
+    /// Where a token issued for this request's client goes: back as a bearer token when the
+    /// request came with one, otherwise as the session cookie.
+    pub(crate) fn token_room(&self) -> TokenRoom {
+        if self.came_with_bearer() {
+            TokenRoom::Bearer
+        } else {
+            self.cookie_room()
+        }
+    }
+
+    /// Whether the request's credential is an `Authorization: Bearer` token.
+    pub(crate) fn came_with_bearer(&self) -> bool {
+        matches!(
+            self.presented,
+            Presented::Token {
+                from_cookie: false,
+                ..
+            }
+        )
+    }
+
+    /// The room of a token sent as the session cookie: what the cookie's name and attributes
+    /// (with the longest `Max-Age`) leave of the browsers' limit.
+    pub(crate) fn cookie_room(&self) -> TokenRoom {
+        let bare = self.shared.config.cookie.set("", time::Duration::days(400));
+        TokenRoom::Cookie {
+            overhead: bare.len(),
+        }
     }
 
     /// The request's session, resolving it on first use (at most one lookup per request).
@@ -154,6 +192,20 @@ impl RequestSession {
                 }
                 Current::Known(Some(session))
             }
+            Ok(Resolution::Due(session)) if from_cookie => {
+                let refresh = self.strategy().refresh(&session, self.now());
+                match self.cookie_room().scope(refresh).await {
+                    Ok((session, issued)) => {
+                        tracing::debug!(session = %session.info.id, "session refreshed");
+                        state.issued = Some(issued.clone());
+                        state.cookie = CookieAction::Set(issued);
+                        Current::Known(Some(Arc::new(session)))
+                    }
+                    Err(e) => Current::Failed(e),
+                }
+            }
+            // A bearer client keeps its token: nothing is signed for it here.
+            Ok(Resolution::Due(session)) => Current::Known(Some(session)),
             Ok(Resolution::Invalid(reason)) => {
                 tracing::info!(reason, "session rejected");
                 if from_cookie {

@@ -8,12 +8,15 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::request::RequestSession;
+use crate::request::{RequestSession, State};
 use crate::session::{Session, SessionInfo, decode_data};
-use crate::strategy::{Issued, Resolved};
+use crate::strategy::{Issued, Resolved, TokenRoom};
 
-/// A session token handed to an API client by [`Sessions::login_token`]. `Debug` never shows
-/// the token.
+/// A session token handed to the client: by [`Sessions::login_token`] to an API client, by
+/// [`Sessions::rotate`] and [`Sessions::refresh`], and by [`Sessions::issued_token`] after any
+/// operation that gave the session a new token. A bearer client must send this token from now
+/// on; a cookie client gets it in the response's `Set-Cookie` as well. `Debug` never shows the
+/// token.
 #[derive(Clone)]
 pub struct IssuedToken {
     token: String,
@@ -21,6 +24,13 @@ pub struct IssuedToken {
 }
 
 impl IssuedToken {
+    fn new(issued: &Issued, info: &SessionInfo) -> Self {
+        Self {
+            token: issued.token.clone(),
+            info: info.clone(),
+        }
+    }
+
     /// The secret to send as `Authorization: Bearer <token>`. Treat it as a password.
     pub fn token(&self) -> &str {
         &self.token
@@ -100,18 +110,58 @@ pub(crate) fn to_session<D: DeserializeOwned>(
 }
 
 impl Sessions {
-    /// Starts a session through the strategy, ending `replacing` first.
+    /// Starts a session through the strategy, ending `replacing` first; its token goes to
+    /// `room`.
     async fn start<D: Serialize>(
         &self,
         user_id: String,
         data: &D,
         replacing: Option<&Resolved>,
+        room: TokenRoom,
     ) -> Result<(Resolved, Issued), Error> {
         let data = serde_json::to_string(data)?;
         let meta = self.request.client.meta();
         let now = self.request.now();
         let strategy = self.request.strategy();
-        strategy.login(user_id, data, meta, replacing, now).await
+        room.scope(strategy.login(user_id, data, meta, replacing, now))
+            .await
+    }
+
+    /// Makes `session` the request's session and hands `issued` to the client.
+    fn hand_out(state: &mut State, session: Resolved, issued: Issued) -> IssuedToken {
+        let token = IssuedToken::new(&issued, &session.info);
+        state.replace(Some(session), Some(issued));
+        token
+    }
+
+    /// The new token of a bearer client: the token this request handed out, when the request
+    /// came with `Authorization: Bearer`. Set after [`rotate`](Self::rotate),
+    /// [`refresh`](Self::refresh), [`revoke_others`](Self::revoke_others) and, on JWT sessions
+    /// (whose data lives in the token), [`update`](Self::update) and [`modify`](Self::modify).
+    /// `None` when the client's token stays as it is (database sessions keep their token on
+    /// `update`; a bearer client's token is never re-issued on its own), and always `None` for
+    /// a cookie client: it receives its token in the response's `Set-Cookie`, an `HttpOnly`
+    /// cookie that scripts must not be able to read from a response body.
+    ///
+    /// An API client must be given the token in the response, or it is left with one that no
+    /// longer works (after a rotation, an update or `revoke_others`):
+    ///
+    /// ```
+    /// # async fn handler(sessions: sessionward::Sessions) -> Result<String, sessionward::Error> {
+    /// sessions.update(&serde_json::json!({ "role": "viewer" })).await?;
+    /// // JWT sessions: the new token, and the one the client held no longer works.
+    /// let token = sessions.issued_token().await.map(|t| t.token().to_owned());
+    /// Ok(serde_json::json!({ "token": token }).to_string())
+    /// # }
+    /// ```
+    pub async fn issued_token(&self) -> Option<IssuedToken> {
+        if !self.request.came_with_bearer() {
+            return None;
+        }
+        let state = self.request.resolved_state().await;
+        let issued = state.issued.as_ref()?;
+        let current = state.session().ok().flatten()?;
+        Some(IssuedToken::new(issued, &current.info))
     }
 
     /// The current session, if the request has a valid one.
@@ -142,8 +192,9 @@ impl Sessions {
     ) -> Result<SessionInfo, Error> {
         let mut state = self.request.resolved_state().await;
         let previous = state.session().ok().flatten();
+        let room = self.request.cookie_room();
         let (session, issued) = self
-            .start(user_id.into(), data, previous.as_deref())
+            .start(user_id.into(), data, previous.as_deref(), room)
             .await?;
         let info = session.info.clone();
         state.replace(Some(session), Some(issued));
@@ -174,7 +225,9 @@ impl Sessions {
         user_id: impl Into<String>,
         data: &D,
     ) -> Result<IssuedToken, Error> {
-        let (session, issued) = self.start(user_id.into(), data, None).await?;
+        let (session, issued) = self
+            .start(user_id.into(), data, None, TokenRoom::Bearer)
+            .await?;
         Ok(IssuedToken {
             token: issued.token,
             info: SessionInfo {
@@ -202,47 +255,58 @@ impl Sessions {
     }
 
     /// Gives the current session a new token (after a privilege change, for example); the old
-    /// token stops working at once.
+    /// token stops working at once. Returns the new token: a cookie client gets it in the
+    /// response's `Set-Cookie` (never put it in a body for a cookie client: the cookie is
+    /// `HttpOnly` so that scripts cannot read it); a bearer client must be sent it (see
+    /// [`issued_token`](Self::issued_token), which tells the two apart).
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
-    /// answer.
-    pub async fn rotate(&self) -> Result<(), Error> {
+    /// [`Error::Unauthenticated`] without a session, or when a concurrent request rotated it
+    /// first; [`Error::Store`] when the store cannot answer; [`Error::TooLarge`] when the new
+    /// token would not fit (nothing changes then).
+    pub async fn rotate(&self) -> Result<IssuedToken, Error> {
         let mut state = self.request.resolved_state().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
-        let (session, issued) = self
-            .request
-            .strategy()
-            .rotate(&current, self.request.now())
-            .await?;
-        state.replace(Some(session), Some(issued));
-        Ok(())
+        let rotate = self.request.strategy().rotate(&current, self.request.now());
+        let (session, issued) = self.request.token_room().scope(rotate).await?;
+        Ok(Self::hand_out(&mut state, session, issued))
     }
 
     /// Replaces the session's data, if no other request changed it since this request read it.
     ///
+    /// On JWT sessions the data lives in the token: the session gets a new token, under a new
+    /// session id, and every older token of the session stops working, so replaying one (from
+    /// before a permission was taken away, say) is no session. A cookie client gets the new
+    /// token in the `Set-Cookie`; give a bearer client [`issued_token`](Self::issued_token).
+    /// Database sessions keep their token.
+    ///
     /// # Errors
     ///
     /// [`Error::Conflict`] when another request changed the data first (nothing is written:
-    /// use [`modify`](Self::modify) to merge instead); [`Error::Unauthenticated`] without a
-    /// session; [`Error::Store`] when the store cannot answer.
+    /// use [`modify`](Self::modify) to merge instead; on JWT sessions, another update of the
+    /// same token came first); [`Error::Unauthenticated`] without a session; [`Error::Store`]
+    /// when the store cannot answer; [`Error::TooLarge`] when the data makes the JWT too large
+    /// to hand out (nothing changes then).
     pub async fn update<D: Serialize>(&self, data: &D) -> Result<(), Error> {
         let data = serde_json::to_string(data)?;
         let mut state = self.request.resolved_state().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
-        let (session, issued) = self
+        let update = self
             .request
             .strategy()
-            .update(&current, data, self.request.now())
-            .await?;
+            .update(&current, data, self.request.now());
+        let (session, issued) = self.request.token_room().scope(update).await?;
         state.replace(Some(session), issued);
         Ok(())
     }
 
     /// Changes the session's data with `change`, re-reading and re-applying it when another
     /// request changed the data in between, so concurrent changes all survive. Returns what
-    /// `change` returned on the attempt that was written.
+    /// `change` returned on the attempt that was written. On JWT sessions this is an
+    /// [`update`](Self::update) (a new token, the older ones end; see
+    /// [`issued_token`](Self::issued_token)), and a token cannot be re-read: a concurrent
+    /// change of the same token is [`Error::Conflict`].
     ///
     /// ```
     /// # async fn handler(sessions: sessionward::Sessions) -> Result<(), sessionward::Error> {
@@ -261,7 +325,8 @@ impl Sessions {
     /// # Errors
     ///
     /// [`Error::Conflict`] after 64 lost races in a row; [`Error::Unauthenticated`] without a
-    /// session; [`Error::Store`] and [`Error::Data`] as for [`update`](Self::update).
+    /// session; [`Error::Store`], [`Error::Data`] and [`Error::TooLarge`] as for
+    /// [`update`](Self::update).
     pub async fn modify<D, R, F>(&self, mut change: F) -> Result<R, Error>
     where
         D: Serialize + DeserializeOwned,
@@ -274,7 +339,8 @@ impl Sessions {
             let mut data: D = decode_data(&current.data)?;
             let result = change(&mut data);
             let json = serde_json::to_string(&data)?;
-            match strategy.update(&current, json, self.request.now()).await {
+            let update = strategy.update(&current, json, self.request.now());
+            match self.request.token_room().scope(update).await {
                 Ok((session, issued)) => {
                     state.replace(Some(session), issued);
                     return Ok(result);
@@ -298,27 +364,38 @@ impl Sessions {
         Err(Error::Conflict)
     }
 
-    /// Extends the current session now (the seed's refresh endpoint), never past its absolute
-    /// limit, and re-sends the cookie.
+    /// Extends the current session now, never past its absolute limit, and returns the token
+    /// that carries it, re-sent as the cookie. On JWT sessions this is a new token (a bearer
+    /// client's requests never re-issue it on their own: this is how an API client extends
+    /// its session); database sessions keep theirs. [`IssuedToken::info`] has the new expiry.
+    /// As for [`rotate`](Self::rotate), send the token itself only to a bearer client.
+    ///
+    /// ```
+    /// # async fn handler(sessions: sessionward::Sessions) -> Result<String, sessionward::Error> {
+    /// let refreshed = sessions.refresh().await?;
+    /// // The token only for a bearer client; a cookie client has it in its cookie.
+    /// let token = sessions.issued_token().await.map(|t| t.token().to_owned());
+    /// Ok(serde_json::json!({
+    ///     "token": token,
+    ///     "expires_at": refreshed.expires_at().to_string(),
+    /// })
+    /// .to_string())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
     /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
     /// answer.
-    pub async fn refresh(&self) -> Result<SessionInfo, Error> {
+    pub async fn refresh(&self) -> Result<IssuedToken, Error> {
         let mut state = self.request.resolved_state().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
-        match self
+        let refresh = self
             .request
             .strategy()
-            .refresh(&current, self.request.now())
-            .await
-        {
-            Ok((session, issued)) => {
-                let info = session.info.clone();
-                state.replace(Some(session), Some(issued));
-                Ok(info)
-            }
+            .refresh(&current, self.request.now());
+        match self.request.token_room().scope(refresh).await {
+            Ok((session, issued)) => Ok(Self::hand_out(&mut state, session, issued)),
             Err(Error::Unauthenticated) => {
                 state.replace(None, None);
                 Err(Error::Unauthenticated)
@@ -365,7 +442,8 @@ impl Sessions {
 
     /// Ends every session of the current user except this one ("sign out everywhere else").
     /// Returns how many were ended (always 0 on JWT sessions, which cannot be counted; the
-    /// current token is re-issued there so that it survives).
+    /// current token is re-issued there so that it survives: a bearer client must be sent
+    /// [`issued_token`](Self::issued_token)).
     ///
     /// # Errors
     ///
@@ -374,11 +452,11 @@ impl Sessions {
     pub async fn revoke_others(&self) -> Result<u64, Error> {
         let mut state = self.request.resolved_state().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
-        let (count, reissued) = self
+        let revoke = self
             .request
             .strategy()
-            .revoke_others(&current, self.request.now())
-            .await?;
+            .revoke_others(&current, self.request.now());
+        let (count, reissued) = self.request.token_room().scope(revoke).await?;
         if let Some((session, issued)) = reissued {
             state.replace(Some(session), Some(issued));
         }

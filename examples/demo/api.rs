@@ -92,6 +92,22 @@ impl From<SessionInfo> for SessionView {
 pub struct Expiry {
     #[serde(with = "time::serde::rfc3339")]
     expires_at: OffsetDateTime,
+    /// A bearer client's new token (JWT sessions re-issue it); absent for a cookie client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+/// The answer of `POST /api/sessions/revoke-others` to a bearer client whose token was
+/// re-issued (JWT sessions): the token to use from now on.
+#[derive(Serialize)]
+pub struct NewToken {
+    token: String,
+}
+
+/// The token a bearer client must use from now on, if this request gave it a new one.
+async fn new_token(sessions: &Sessions) -> Option<String> {
+    let issued = sessions.issued_token().await?;
+    Some(issued.token().to_owned())
 }
 
 pub async fn login(
@@ -171,15 +187,19 @@ pub async fn revoke(sessions: Sessions, Path(id): Path<String>) -> Result<Status
     }
 }
 
-pub async fn revoke_others(sessions: Sessions) -> Result<StatusCode, ApiError> {
+pub async fn revoke_others(sessions: Sessions) -> Result<Response, ApiError> {
     sessions.revoke_others().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(match new_token(&sessions).await {
+        Some(token) => Json(NewToken { token }).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 pub async fn refresh(sessions: Sessions) -> Result<Json<Expiry>, ApiError> {
-    let info = sessions.refresh().await?;
+    let refreshed = sessions.refresh().await?;
     Ok(Json(Expiry {
-        expires_at: info.expires_at,
+        expires_at: refreshed.expires_at(),
+        token: new_token(&sessions).await,
     }))
 }
 

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+pub(crate) use super::sign_in_time::SignInTime;
+
 /// Claim names the crate sets itself; custom session data may not use them.
 pub(crate) const RESERVED: [&str; 10] = [
     "sub",
@@ -52,8 +54,9 @@ pub(crate) struct Claims {
     pub(crate) nbf: Option<i64>,
     pub(crate) iss: String,
     pub(crate) aud: Audience,
-    /// Sign-in time: what "revoke all of a user's sessions" compares against.
-    pub(crate) auth_time: i64,
+    /// Sign-in time, to the microsecond: what "revoke all of a user's sessions" compares
+    /// against.
+    pub(crate) auth_time: SignInTime,
     /// The absolute limit, fixed at sign-in: no re-issue goes past it.
     pub(crate) abs_exp: i64,
     /// The application's data, as further top-level claims.

@@ -44,6 +44,9 @@ pub(crate) type IssueHook = Arc<
     dyn Fn(String, Uuid, IssueReason, String) -> BoxFuture<Result<String, Error>> + Send + Sync,
 >;
 
+/// The largest [`JwtConfig::leeway`]: 5 minutes.
+pub const MAX_LEEWAY: time::Duration = time::Duration::minutes(5);
+
 /// JWT settings. Lifetimes, cookie and timeouts come from the
 /// [`SessionConfig`](crate::SessionConfig) passed beside it.
 #[derive(Clone)]
@@ -89,16 +92,34 @@ impl JwtConfig {
         }
     }
 
-    /// Clock tolerance for `exp`, `nbf` and `iat` (default 30 s). Keep it small.
+    /// Clock tolerance for `exp`, `nbf` and `iat` (default 30 s): whole seconds, from 0 to
+    /// [`MAX_LEEWAY`] (5 minutes). Keep it small: it is how long an expired token still works.
+    /// Tokens this crate issues never need it for themselves (their `iat` is never in the
+    /// future), so 0 is fine when every instance's clock is in sync.
     ///
     /// ```
     /// # use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
     /// # let keys = JwtKeys::new(JwtKey::hs256("k", [7u8; 32]).unwrap()).unwrap();
     /// let jwt = JwtConfig::new(keys, "app", "app").leeway(time::Duration::seconds(5));
     /// ```
+    ///
+    /// A leeway outside that range (negative, a fraction of a second, over 5 minutes) makes
+    /// [`SessionLayer::jwt`](crate::SessionLayer::jwt) panic at start-up.
     pub fn leeway(mut self, leeway: time::Duration) -> Self {
         self.leeway = leeway;
         self
+    }
+
+    /// Panics with a message naming the setting when the settings cannot work.
+    pub(crate) fn validate(&self) {
+        let leeway = self.leeway;
+        assert!(
+            leeway >= time::Duration::ZERO
+                && leeway <= MAX_LEEWAY
+                && leeway.subsec_nanoseconds() == 0,
+            "sessionward: JwtConfig::leeway must be whole seconds from 0 to {MAX_LEEWAY}, not \
+             {leeway}"
+        );
     }
 
     /// How often the in-memory revocation list is refreshed from the store (default 5 s): the
@@ -156,7 +177,11 @@ impl JwtConfig {
 
     /// A callback run whenever a token is issued or re-issued (sign-in, refresh, update) that
     /// may rewrite the session data, for example reload the user's role from the application's
-    /// database: Auth.js's `jwt` callback. An error fails the request that issues the token.
+    /// database: Auth.js's `jwt` callback. An error fails the request that issues the token:
+    /// sign-in, an explicit refresh, rotation, update, `revoke_others`, or a cookie client's
+    /// sliding re-issue. A bearer client's requests never run it on their own (no token is
+    /// signed for a client that would not receive it), so a failing callback does not fail
+    /// them.
     ///
     /// ```
     /// # use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys, TokenIssue};

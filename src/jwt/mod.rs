@@ -15,8 +15,9 @@
 //! ## Tokens
 //!
 //! Claims: `sub` (user id), `sid` (session id, stable across re-issues), `jti` (new on every
-//! issue), `iat`, `exp`, `iss`, `aud`, `auth_time` (sign-in), `abs_exp` (the absolute limit,
-//! fixed at sign-in), plus the fields of your session data as further top-level claims. The
+//! issue), `iat`, `exp`, `iss`, `aud`, `auth_time` (sign-in, to the microsecond: a whole second
+//! is an integer, any other time has up to six decimals), `abs_exp` (the absolute limit, fixed
+//! at sign-in), plus the fields of your session data as further top-level claims. The
 //! header names the signing key's `kid`; a token is verified only with the key of that `kid`
 //! and only with that key's algorithm, so `alg: none`, algorithm confusion and unknown keys
 //! are rejected. `jku`, `jwk`, `x5u` and `x5c` headers are ignored.
@@ -25,7 +26,10 @@
 //!
 //! Logout, rotation and revoke add the session's `sid` to the revocation list, which kills every
 //! token ever issued for that session. `revoke_all(user)` kills every token of that user signed
-//! in at or before that second. Every request checks an in-memory copy of the list (no store
+//! in at or before that instant (to the microsecond), and a token signed in after it works at once:
+//! its `iat` is never in the future, nor is its `auth_time` (but by one microsecond when the
+//! clock did not move at all between the revocation and the sign-in, as a manual test clock
+//! does). Every request checks an in-memory copy of the list (no store
 //! round-trip). Revocations made by this process apply at once; those made by other instances
 //! sharing the store apply within `revocation_refresh` (default 5 s) plus clock skew between the
 //! instances (entries are fetched with a 30 s overlap, so skew below that loses nothing). If
@@ -36,13 +40,14 @@ mod claims;
 mod config;
 mod keys;
 mod revocation;
+mod sign_in_time;
 mod verified;
 mod verifier;
 
-pub use config::{IssueReason, JwtConfig, TokenIssue};
+pub use config::{IssueReason, JwtConfig, MAX_LEEWAY, TokenIssue};
 pub use keys::{JwtKey, JwtKeys, KeyError, MIN_HS256_SECRET};
 pub use revocation::{Revocation, RevocationStore, Revoked};
 
-pub(crate) use claims::{Audience, Claims, custom_claims};
+pub(crate) use claims::{Audience, Claims, SignInTime, custom_claims};
 pub(crate) use revocation::RevocationList;
-pub(crate) use verifier::Verifier;
+pub(crate) use verifier::{MAX_TOKEN_LEN, Verifier};

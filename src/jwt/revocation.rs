@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::SignInTime;
 use crate::clock::Clock;
 use crate::error::{Error, StoreError};
 use crate::notify::{Change, Coalesced, Follower, Notifier};
@@ -30,7 +31,8 @@ pub struct Revocation {
     pub id: Uuid,
     /// What it covers.
     pub target: Revoked,
-    /// When it was made; for [`Revoked::User`], tokens signed in at or before this second die.
+    /// When it was made; for [`Revoked::User`], tokens signed in at or before this
+    /// instant die (compared to the microsecond, the finest unit every store keeps).
     pub revoked_at: OffsetDateTime,
     /// When every token it covers has expired anyway, so the entry can go.
     pub expires_at: OffsetDateTime,
@@ -216,21 +218,26 @@ impl RevocationList {
         self.refresh(true).await
     }
 
-    /// Whether a token of `sid`, for `user` signed in at `auth_time`, is revoked.
-    pub(crate) fn is_revoked(&self, sid: Uuid, user: &str, auth_time: i64) -> bool {
+    /// Whether a token of `sid`, for `user` signed in at `signed_in`, is revoked: its session
+    /// is, or a revocation of all the user's sessions was made at or after `signed_in` (to the
+    /// microsecond).
+    pub(crate) fn is_revoked(&self, sid: Uuid, user: &str, signed_in: SignInTime) -> bool {
         let entries = self.read();
         entries.sessions.contains_key(&sid)
             || entries
                 .users
                 .get(user)
-                .is_some_and(|(at, _)| auth_time <= at.unix_timestamp())
+                .is_some_and(|(at, _)| signed_in <= SignInTime::at(*at))
     }
 
-    /// The earliest sign-in time a new token of `user` may carry so that no known revocation
-    /// covers it.
-    pub(crate) fn earliest_auth_time(&self, user: &str, now: i64) -> i64 {
+    /// The sign-in time of a token of `user` issued `now`: `now` itself, unless a known
+    /// revocation of the user's sessions was made in that very microsecond (or, from an
+    /// instance whose clock runs ahead, later): then one microsecond after it, the earliest
+    /// time it does not cover.
+    pub(crate) fn earliest_auth_time(&self, user: &str, now: OffsetDateTime) -> SignInTime {
+        let now = SignInTime::at(now);
         match self.read().users.get(user) {
-            Some((at, _)) => now.max(at.unix_timestamp() + 1),
+            Some((at, _)) => now.max(SignInTime::at(*at + time::Duration::MICROSECOND)),
             None => now,
         }
     }

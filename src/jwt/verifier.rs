@@ -95,13 +95,14 @@ impl Verifier {
         if !claims.aud.names(&self.config.audience) {
             return Err("wrong audience");
         }
-        let times = [claims.iat, claims.exp, claims.auth_time, claims.abs_exp];
+        let signed_in = claims.auth_time.whole_seconds();
+        let times = [claims.iat, claims.exp, signed_in, claims.abs_exp];
         if !times.into_iter().chain(claims.nbf).all(plausible_time) {
             return Err("time claim out of range");
         }
         if claims.exp > claims.abs_exp
-            || claims.auth_time > claims.iat
-            || claims.abs_exp - claims.auth_time > self.longest
+            || signed_in > claims.iat
+            || claims.abs_exp - signed_in > self.longest
         {
             return Err("lifetime beyond the absolute limit");
         }

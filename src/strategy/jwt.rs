@@ -7,13 +7,13 @@ use jsonwebtoken::Header;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{ClientMeta, Issued, Resolution, Resolved, Strategy};
+use super::{ClientMeta, Issued, Resolution, Resolved, Strategy, TokenRoom};
 use crate::clock::Clock;
 use crate::config::{Lifetimes, StrategyDefaults};
 use crate::error::Error;
 use crate::jwt::{
-    Audience, Claims, IssueReason, JwtConfig, Revocation, RevocationList, RevocationStore, Revoked,
-    Verifier, custom_claims,
+    Audience, Claims, IssueReason, JwtConfig, MAX_TOKEN_LEN, Revocation, RevocationList,
+    RevocationStore, Revoked, SignInTime, Verifier, custom_claims,
 };
 use crate::session::SessionInfo;
 
@@ -22,9 +22,6 @@ pub(crate) const JWT_DEFAULTS: StrategyDefaults = StrategyDefaults {
     max_age: time::Duration::days(30),
     absolute_timeout: time::Duration::days(90),
 };
-
-/// Browsers drop cookies over about 4 KiB.
-const COOKIE_WARN_LEN: usize = 4000;
 
 pub(crate) struct JwtStrategy {
     verifier: Verifier,
@@ -46,6 +43,7 @@ impl JwtStrategy {
         clock: Clock,
         change_notices: bool,
     ) -> Self {
+        config.validate();
         let revocations = RevocationList::new(
             store,
             config.revocation_refresh,
@@ -62,13 +60,18 @@ impl JwtStrategy {
         }
     }
 
-    /// Signs a token for the session `sid` of `user_id` and returns it with its view.
+    /// Signs a token for the session `sid` of `user_id` and returns it with its view. Changes
+    /// nothing anywhere: a caller that revokes something does so after this succeeded.
+    ///
+    /// `iat` is `now`, never earlier than the sign-in second (which is `now` or, just after a
+    /// revocation made in the same microsecond, one microsecond later). The token must fit the
+    /// current [`TokenRoom`]: [`Error::TooLarge`] otherwise.
     #[allow(clippy::too_many_arguments)]
     async fn issue(
         &self,
         user_id: String,
         sid: Uuid,
-        auth_time: i64,
+        auth_time: SignInTime,
         abs_exp: i64,
         data: String,
         reason: IssueReason,
@@ -79,8 +82,7 @@ impl JwtStrategy {
             None => data,
         };
         let custom = custom_claims(&data)?;
-        let now_s = now.unix_timestamp();
-        let iat = now_s.max(auth_time);
+        let iat = now.unix_timestamp().max(auth_time.whole_seconds());
         let exp = (now + self.lifetimes.window())
             .unix_timestamp()
             .min(abs_exp);
@@ -105,12 +107,7 @@ impl JwtStrategy {
             tracing::error!(error = %e, "JWT signing failed");
             Error::Signing
         })?;
-        if token.len() > COOKIE_WARN_LEN {
-            tracing::warn!(
-                bytes = token.len(),
-                "JWT session token exceeds 4000 bytes; browsers may drop the cookie"
-            );
-        }
+        TokenRoom::current().check(token.len(), MAX_TOKEN_LEN)?;
         tracing::debug!(session = %sid, ?reason, "JWT issued");
         let session = self.resolved(&claims, data, token.clone());
         Ok((
@@ -127,7 +124,7 @@ impl JwtStrategy {
             info: SessionInfo {
                 id: claims.sid,
                 user_id: claims.sub.clone(),
-                created_at: at(claims.auth_time),
+                created_at: claims.auth_time.to_datetime(),
                 refreshed_at: at(claims.iat),
                 expires_at: at(claims.exp),
                 absolute_expires_at: at(claims.abs_exp),
@@ -141,20 +138,15 @@ impl JwtStrategy {
         }
     }
 
-    /// Re-issues the current session's token with `data`.
+    /// Re-issues the current session's token with `data`, signed in at `auth_time`.
     async fn reissue(
         &self,
         session: &Resolved,
+        auth_time: SignInTime,
         data: String,
         reason: IssueReason,
         now: OffsetDateTime,
     ) -> Result<(Resolved, Issued), Error> {
-        // The sign-in time stays, unless a revocation of all the user's sessions covers it:
-        // then the token kept alive across `revoke_others` counts as signed in after it.
-        let signed_in = session.info.created_at.unix_timestamp();
-        let auth_time = self
-            .revocations
-            .earliest_auth_time(&session.info.user_id, signed_in);
         self.issue(
             session.info.user_id.clone(),
             session.info.id,
@@ -165,6 +157,30 @@ impl JwtStrategy {
             now,
         )
         .await
+    }
+
+    /// The session under a new `sid` with `data`, its sign-in kept; then every token of the old
+    /// `sid` ends. Signs first, so a refusal (a failing issue callback, a token too large)
+    /// changes nothing. `lost` when a concurrent request ended the old `sid` first: one
+    /// successor only.
+    async fn succeed(
+        &self,
+        session: &Resolved,
+        data: String,
+        reason: IssueReason,
+        now: OffsetDateTime,
+        lost: Error,
+    ) -> Result<(Resolved, Issued), Error> {
+        let mut successor = session.clone();
+        successor.info.id = Uuid::new_v4();
+        let signed_in = SignInTime::at(session.info.created_at);
+        let issued = self
+            .reissue(&successor, signed_in, data, reason, now)
+            .await?;
+        if !self.revoke_session(session).await? {
+            return Err(lost);
+        }
+        Ok(issued)
     }
 
     /// Revokes every token of the session. `false` when another request revoked it first.
@@ -182,9 +198,18 @@ impl JwtStrategy {
             .await
     }
 
-    async fn revoke_user(&self, user_id: &str, now: OffsetDateTime) -> Result<(), Error> {
-        self.revocations.ready().await?;
-        let revoked_at = at(now.unix_timestamp());
+    /// When a revocation of every session of `user_id` made `now` takes effect: `now`, or just
+    /// after the latest sign-in time already handed out under an earlier revocation in the
+    /// same microsecond (a clock that did not move), so that it covers every token issued
+    /// before it.
+    fn user_revocation_instant(&self, user_id: &str, now: OffsetDateTime) -> OffsetDateTime {
+        self.revocations
+            .earliest_auth_time(user_id, now)
+            .to_datetime()
+    }
+
+    /// Revokes every token of `user_id` signed in at or before `revoked_at`.
+    async fn revoke_user(&self, user_id: &str, revoked_at: OffsetDateTime) -> Result<(), Error> {
         let expires_at =
             revoked_at + self.lifetimes.absolute_timeout + self.verifier.config().leeway;
         self.revocations
@@ -228,14 +253,10 @@ impl Strategy for JwtStrategy {
                 reissue: None,
             });
         }
-        let data = session.data.clone();
-        let (session, issued) = self
-            .reissue(&session, data, IssueReason::Refresh, now)
-            .await?;
-        Ok(Resolution::Valid {
-            session: Arc::new(session),
-            reissue: Some(issued),
-        })
+        // Signed only for a client that receives it (a cookie), by the layer through
+        // `refresh`: a bearer client keeps its token, and its request never waits for, or fails
+        // with, a token nobody would receive.
+        Ok(Resolution::Due(session))
     }
 
     async fn login(
@@ -250,9 +271,7 @@ impl Strategy for JwtStrategy {
         if let Some(old) = replacing {
             self.logout(old).await?;
         }
-        let auth_time = self
-            .revocations
-            .earliest_auth_time(&user_id, now.unix_timestamp());
+        let auth_time = self.revocations.earliest_auth_time(&user_id, now);
         let abs_exp = self.lifetimes.absolute_expiry(now).unix_timestamp();
         let sid = Uuid::new_v4();
         tracing::info!(session = %sid, "JWT session created");
@@ -278,18 +297,23 @@ impl Strategy for JwtStrategy {
         session: &Resolved,
         now: OffsetDateTime,
     ) -> Result<(Resolved, Issued), Error> {
-        if !self.revoke_session(session).await? {
-            // A concurrent rotation (or logout) of this session won: one successor only.
-            return Err(Error::Unauthenticated);
-        }
-        let mut successor = session.clone();
-        successor.info.id = Uuid::new_v4();
         let data = session.data.clone();
-        tracing::info!(session = %successor.info.id, "JWT session rotated");
-        self.reissue(&successor, data, IssueReason::Refresh, now)
-            .await
+        let rotated = self
+            .succeed(
+                session,
+                data,
+                IssueReason::Refresh,
+                now,
+                Error::Unauthenticated,
+            )
+            .await?;
+        tracing::info!(session = %rotated.0.info.id, "JWT session rotated");
+        Ok(rotated)
     }
 
+    /// The new data under a new `sid`, and every older token of the session ends: replaying
+    /// one (say, from before a permission was taken away) is no session. Two concurrent
+    /// updates of one token: the first wins, the other is [`Error::Conflict`].
     async fn update(
         &self,
         session: &Resolved,
@@ -297,9 +321,19 @@ impl Strategy for JwtStrategy {
         now: OffsetDateTime,
     ) -> Result<(Resolved, Option<Issued>), Error> {
         let (session, issued) = self
-            .reissue(session, data, IssueReason::Update, now)
+            .succeed(session, data, IssueReason::Update, now, Error::Conflict)
             .await?;
         Ok((session, Some(issued)))
+    }
+
+    /// A token cannot be read again: after a lost race its newer token went to the request
+    /// that won, so the conflict stands.
+    async fn reload(
+        &self,
+        _session: &Resolved,
+        _now: OffsetDateTime,
+    ) -> Result<Option<Resolved>, Error> {
+        Err(Error::Conflict)
     }
 
     async fn refresh(
@@ -308,7 +342,9 @@ impl Strategy for JwtStrategy {
         now: OffsetDateTime,
     ) -> Result<(Resolved, Issued), Error> {
         let data = session.data.clone();
-        self.reissue(session, data, IssueReason::Refresh, now).await
+        let signed_in = SignInTime::at(session.info.created_at);
+        self.reissue(session, signed_in, data, IssueReason::Refresh, now)
+            .await
     }
 
     async fn revoke(&self, current: &Resolved, id: Uuid) -> Result<bool, Error> {
@@ -323,17 +359,26 @@ impl Strategy for JwtStrategy {
         current: &Resolved,
         now: OffsetDateTime,
     ) -> Result<(u64, Option<(Resolved, Issued)>), Error> {
-        self.revoke_user(&current.info.user_id, now).await?;
-        // The current token is covered too: re-issue it signed in after the revocation.
+        // The current token is covered too: it is re-issued signed in after the revocation
+        // (made at `now`), at the clock read again, which has moved on unless it is a manual
+        // one. Signed first, so a refusal revokes nothing.
+        let user = &current.info.user_id;
+        self.revocations.ready().await?;
+        let revoked_at = self.user_revocation_instant(user, now);
+        let after = (revoked_at + time::Duration::MICROSECOND).max(self.clock.now());
+        let signed_in = SignInTime::at(after);
         let data = current.data.clone();
         let kept = self
-            .reissue(current, data, IssueReason::Refresh, now)
+            .reissue(current, signed_in, data, IssueReason::Refresh, now)
             .await?;
+        self.revoke_user(user, revoked_at).await?;
         Ok((0, Some(kept)))
     }
 
     async fn revoke_all(&self, user_id: &str, now: OffsetDateTime) -> Result<u64, Error> {
-        self.revoke_user(user_id, now).await?;
+        self.revocations.ready().await?;
+        let revoked_at = self.user_revocation_instant(user_id, now);
+        self.revoke_user(user_id, revoked_at).await?;
         Ok(0)
     }
 }

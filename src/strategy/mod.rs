@@ -49,8 +49,69 @@ pub(crate) enum Resolution {
         session: Arc<Resolved>,
         reissue: Option<Issued>,
     },
+    /// A valid session whose token is due for a new one (sliding refresh of a strategy that
+    /// must sign a token to extend a session). The layer gets it through
+    /// [`Strategy::refresh`] only for a cookie client, the one client that receives it on any
+    /// request; a bearer client keeps its token and asks for a new one with
+    /// [`Sessions::refresh`](crate::Sessions::refresh).
+    Due(Arc<Resolved>),
     /// No session: malformed, unknown, expired or revoked. The reason goes to the log.
     Invalid(&'static str),
+}
+
+/// The largest session cookie browsers keep: name, value and attributes together.
+pub(crate) const MAX_COOKIE_LEN: usize = 4096;
+
+/// Where a token about to be issued goes, which bounds its size: as a cookie, the whole
+/// `Set-Cookie` must fit [`MAX_COOKIE_LEN`]; as a bearer token, only the layer's own token
+/// limit applies. Set around each strategy call that may issue a token, through
+/// [`TokenRoom::scope`]; a strategy whose tokens have a fixed size ignores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenRoom {
+    /// A cookie whose name and attributes take `overhead` bytes beside the token.
+    Cookie { overhead: usize },
+    /// A bearer token.
+    Bearer,
+}
+
+tokio::task_local! {
+    static TOKEN_ROOM: TokenRoom;
+}
+
+impl TokenRoom {
+    /// Runs `f` with this room for the tokens it issues.
+    pub(crate) async fn scope<F: std::future::Future>(self, f: F) -> F::Output {
+        TOKEN_ROOM.scope(self, f).await
+    }
+
+    /// The room of the token being issued now; a cookie of no overhead outside any scope.
+    pub(crate) fn current() -> Self {
+        TOKEN_ROOM
+            .try_with(|room| *room)
+            .unwrap_or(TokenRoom::Cookie { overhead: 0 })
+    }
+
+    /// [`Error::TooLarge`] when a token of `len` bytes does not fit, in `max_token` bytes
+    /// (what the layer accepts back) and, for a cookie, in [`MAX_COOKIE_LEN`].
+    pub(crate) fn check(self, len: usize, max_token: usize) -> Result<(), Error> {
+        if len > max_token {
+            return Err(Error::TooLarge {
+                size: len,
+                limit: max_token,
+                cookie: false,
+            });
+        }
+        match self {
+            TokenRoom::Cookie { overhead } if overhead + len > MAX_COOKIE_LEN => {
+                Err(Error::TooLarge {
+                    size: overhead + len,
+                    limit: MAX_COOKIE_LEN,
+                    cookie: true,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Facts about the client recorded at login.
@@ -134,7 +195,8 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     /// Ends the session.
     async fn logout(&self, session: &Resolved) -> Result<(), Error>;
 
-    /// Gives the session a new token; the old one stops working.
+    /// Gives the session a new token; the old one stops working. [`Error::Unauthenticated`]
+    /// when a concurrent rotation won (one successor only).
     async fn rotate(
         &self,
         session: &Resolved,
@@ -142,7 +204,8 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     ) -> Result<(Resolved, Issued), Error>;
 
     /// Replaces the data if nobody changed it since `session` was read; [`Error::Conflict`]
-    /// otherwise, [`Error::Unauthenticated`] when the session is gone.
+    /// otherwise, [`Error::Unauthenticated`] when the session is gone. Returns the new token
+    /// when the data lives in the token (which then ends every older token of the session).
     async fn update(
         &self,
         session: &Resolved,
@@ -152,7 +215,7 @@ pub(crate) trait Strategy: Send + Sync + 'static {
 
     /// Reads the session again (after a conflict). `None` when it is gone or expired.
     ///
-    /// Default, for stateless strategies: the token in hand is the whole session.
+    /// Default: the token in hand is the whole session.
     async fn reload(
         &self,
         session: &Resolved,

@@ -101,7 +101,7 @@ async fn logout(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
 
 async fn refresh(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
     let info = sessions.refresh().await?;
-    Ok(Json(json!({ "expires_at": millis(info.expires_at) })))
+    Ok(Json(json!({ "expires_at": millis(info.expires_at()) })))
 }
 
 async fn revoke(

@@ -45,7 +45,7 @@ const REFRESH: std::time::Duration = std::time::Duration::from_millis(100);
 /// Generous slack on top of `REFRESH` for a revocation to reach another instance.
 const SLACK: std::time::Duration = std::time::Duration::from_secs(2);
 /// The default `update_age`, past which a request re-issues the token.
-const UPDATE_AGE: Duration = Duration::days(1);
+pub(crate) const UPDATE_AGE: Duration = Duration::days(1);
 
 /// Runs each listed `async fn case(t: Setup)` of this module as a test on every backend (the
 /// revocation list lives in the store): `jwt_cases::postgres::<case>`, and so on.
@@ -85,7 +85,7 @@ every_backend!(
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-fn memory() -> Setup {
+pub(crate) fn memory() -> Setup {
     Setup {
         backend: Backend::Memory,
         strategy: Strategy::Jwt,
@@ -93,7 +93,7 @@ fn memory() -> Setup {
 }
 
 /// A JWT app on a memory store with these JWT settings and session config.
-async fn memory_app(
+pub(crate) async fn memory_app(
     jwt: JwtConfig,
     configure: impl FnOnce(sessionward::SessionConfig) -> sessionward::SessionConfig,
 ) -> TestApp {
@@ -108,7 +108,7 @@ fn config(keys: JwtKeys) -> JwtConfig {
 }
 
 /// Sends one request through `router`; a panic in the service fails the test, saying so.
-async fn send_to(router: &Router, req: Request<Body>) -> Reply {
+pub(crate) async fn send_to(router: &Router, req: Request<Body>) -> Reply {
     use http_body_util::BodyExt as _;
     let router = router.clone();
     let res = tokio::spawn(async move { router.oneshot(req).await })
@@ -124,7 +124,7 @@ async fn send_to(router: &Router, req: Request<Body>) -> Reply {
     }
 }
 
-fn bearer(method: &str, path: &str, token: &str) -> Request<Body> {
+pub(crate) fn bearer(method: &str, path: &str, token: &str) -> Request<Body> {
     Request::builder()
         .method(method)
         .uri(path)
@@ -134,12 +134,12 @@ fn bearer(method: &str, path: &str, token: &str) -> Request<Body> {
         .expect("valid request")
 }
 
-async fn me(router: &Router, token: &str) -> Reply {
+pub(crate) async fn me(router: &Router, token: &str) -> Reply {
     send_to(router, request("GET", "/me", Some(token))).await
 }
 
 /// The JSON of one part (0 header, 1 payload) of a compact JWS.
-fn part(token: &str, index: usize) -> Value {
+pub(crate) fn part(token: &str, index: usize) -> Value {
     let segment = token.split('.').nth(index).expect("a compact JWS");
     let bytes = URL_SAFE_NO_PAD.decode(segment).expect("base64url");
     serde_json::from_slice(&bytes).expect("a JSON object")
@@ -426,7 +426,11 @@ async fn revoke_all_kills_only_tokens_signed_in_before_it(t: Setup) {
 
     // Signing in again, in the very second of the revocation, works and stays working.
     let again = app.login(&alice, "user").await.token().unwrap();
-    assert!(part(&again, 1)["auth_time"].as_i64().unwrap() > revoked_at);
+    // Signed in after the revocation to the microsecond, and never in a later second (so
+    // its `iat` is not in the future).
+    let signed_in = part(&again, 1)["auth_time"].as_f64().unwrap();
+    assert!(signed_in > revoked_at as f64 && signed_in < (revoked_at + 1) as f64);
+    assert_eq!(part(&again, 1)["iat"], revoked_at);
     assert_eq!(me(&app.router, &again).await.status, StatusCode::OK);
     app.clock.advance(UPDATE_AGE + Duration::seconds(1));
     let again_reissued = me(&app.router, &again).await.token().expect("re-issued");
@@ -1094,10 +1098,12 @@ async fn the_issue_callback_reloads_the_role_into_reissued_tokens() {
     let me_json = me(&app.router, &updated).await.json();
     assert_eq!(me_json["items"], json!(["x"]));
     assert_eq!(me_json["role"], "admin");
-    assert!(
-        seen.lock().unwrap().iter().all(|(_, s)| *s == sid),
-        "one session throughout"
-    );
+    // Sign-in and refresh keep the session; an update gives it a new id, which ends every
+    // older token of the session (see `jwt_edges`).
+    let ids: Vec<Uuid> = seen.lock().unwrap().iter().map(|(_, s)| *s).collect();
+    assert_eq!(ids[..2], [sid, sid], "one session until the update");
+    assert_eq!(me_json["id"], json!(ids[2]), "the updated token's session");
+    assert_ne!(ids[2], sid);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1207,7 +1213,7 @@ fn bad_key_configurations_fail_at_start_up() {
 /// Verifies the token on stdin with the key in `SW_VERIFY_KEY` (audience and issuer checked),
 /// then signs the same claim shape with `SW_SIGN_KEY` (and once with a fresh key of the
 /// same algorithm). Prints JSON.
-const PYJWT_SCRIPT: &str = r#"
+pub(crate) const PYJWT_SCRIPT: &str = r#"
 import json, os, sys, time, uuid
 import jwt
 alg, aud, kid = os.environ["SW_ALG"], os.environ["SW_AUD"], os.environ["SW_KID"]
@@ -1240,7 +1246,7 @@ print(json.dumps(out))
 
 /// Whether PyJWT can run here; without it the test is skipped, unless
 /// `SESSIONWARD_REQUIRE_PYJWT=1` (CI).
-fn pyjwt_available() -> bool {
+pub(crate) fn pyjwt_available() -> bool {
     let ok = std::process::Command::new("python3")
         .args(["-c", "import jwt, cryptography"])
         .output()
@@ -1255,7 +1261,7 @@ fn pyjwt_available() -> bool {
     ok
 }
 
-fn run_pyjwt(token: &str, env: &[(&str, &str)]) -> Value {
+pub(crate) fn run_pyjwt(token: &str, env: &[(&str, &str)]) -> Value {
     use std::io::Write as _;
     use std::process::{Command, Stdio};
     let mut child = Command::new("python3")

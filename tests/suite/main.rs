@@ -23,6 +23,8 @@ mod guards;
 mod instances;
 #[cfg(feature = "jwt")]
 mod jwt_cases;
+#[cfg(feature = "jwt")]
+mod jwt_edges;
 mod migrations;
 // The README's nginx example in a real nginx (issue 13, item 3).
 mod nginx;

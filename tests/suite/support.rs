@@ -559,7 +559,10 @@ async fn rotate(sessions: Sessions) -> Answer {
 
 async fn refresh(sessions: Sessions) -> Answer {
     let info = sessions.refresh().await?;
-    Ok(Json(serde_json::json!({ "expires_at": info.expires_at.unix_timestamp() })).into_response())
+    Ok(
+        Json(serde_json::json!({ "expires_at": info.expires_at().unix_timestamp() }))
+            .into_response(),
+    )
 }
 
 async fn list(sessions: Sessions) -> Answer {

@@ -1,0 +1,123 @@
+//! [`SignInTime`]: the `auth_time` claim, kept to the microsecond.
+//!
+//! A revocation of all of a user's sessions covers the tokens signed in at or before it. In
+//! whole seconds, a token signed in during the same second *after* the revocation cannot be
+//! told apart from one signed in before it, so it used to be dated one second ahead: a token
+//! whose `iat` lay in the future, which PyJWT (and this crate with a leeway under a second)
+//! rejected. To the microsecond, the finest time every store keeps, a token signed in after
+//! the revocation carries a later time than the revocation and no time in the future.
+//!
+//! RFC 7519 allows a NumericDate to be a non-integer number of seconds: a whole second is
+//! written as an integer (as every token issued before this change), any other time with up to
+//! six decimals.
+
+use serde::de::{Error as _, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::OffsetDateTime;
+
+const MICROS: i64 = 1_000_000;
+
+/// When a session was signed in: microseconds since the Unix epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct SignInTime(i64);
+
+impl SignInTime {
+    /// `t`, truncated to the microsecond.
+    pub(crate) fn at(t: OffsetDateTime) -> Self {
+        Self((t.unix_timestamp_nanos() / 1_000).clamp(i64::MIN.into(), i64::MAX.into()) as i64)
+    }
+
+    /// The whole seconds, rounded down: what `iat` and the lifetime limits compare with.
+    pub(crate) fn whole_seconds(self) -> i64 {
+        self.0.div_euclid(MICROS)
+    }
+
+    /// As a date-time (the Unix epoch if out of range; the verifier never lets such a time in).
+    pub(crate) fn to_datetime(self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
+impl Serialize for SignInTime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.0 % MICROS == 0 {
+            serializer.serialize_i64(self.0 / MICROS)
+        } else {
+            serializer.serialize_f64(self.0 as f64 / MICROS as f64)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SignInTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NumericDate;
+        impl Visitor<'_> for NumericDate {
+            type Value = SignInTime;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a NumericDate")
+            }
+            fn visit_i64<E: serde::de::Error>(self, seconds: i64) -> Result<SignInTime, E> {
+                seconds
+                    .checked_mul(MICROS)
+                    .map(SignInTime)
+                    .ok_or_else(|| E::custom("time out of range"))
+            }
+            fn visit_u64<E: serde::de::Error>(self, seconds: u64) -> Result<SignInTime, E> {
+                let seconds = i64::try_from(seconds).map_err(|_| E::custom("time out of range"))?;
+                self.visit_i64(seconds)
+            }
+            fn visit_f64<E: serde::de::Error>(self, seconds: f64) -> Result<SignInTime, E> {
+                let micros = (seconds * MICROS as f64).round();
+                if !micros.is_finite() || micros.abs() >= i64::MAX as f64 {
+                    return Err(E::custom("time out of range"));
+                }
+                Ok(SignInTime(micros as i64))
+            }
+        }
+        deserializer
+            .deserialize_any(NumericDate)
+            .map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn whole_seconds_stay_integers_and_fractions_round_trip_to_the_microsecond() {
+        let whole = SignInTime::at(datetime!(2030-01-01 0:00 UTC));
+        assert_eq!(serde_json::to_string(&whole).unwrap(), "1893456000");
+        for t in [
+            datetime!(2030-01-01 0:00:00.000001 UTC),
+            datetime!(2030-01-01 0:00:00.999999 UTC),
+            datetime!(2105-12-31 23:59:59.999999 UTC),
+        ] {
+            let precise = SignInTime::at(t);
+            let json = serde_json::to_string(&precise).unwrap();
+            assert!(json.contains('.'), "{json}");
+            assert_eq!(
+                serde_json::from_str::<SignInTime>(&json).unwrap(),
+                precise,
+                "{json}"
+            );
+            assert_eq!(precise.to_datetime(), t);
+            assert_eq!(precise.whole_seconds(), t.unix_timestamp());
+        }
+    }
+
+    #[test]
+    fn anything_but_a_number_in_range_is_refused() {
+        for bad in ["\"x\"", "null", "1e300", "-1e300", &i64::MIN.to_string()] {
+            assert!(serde_json::from_str::<SignInTime>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            serde_json::from_str::<SignInTime>("-1.5")
+                .unwrap()
+                .whole_seconds(),
+            -2
+        );
+    }
+}

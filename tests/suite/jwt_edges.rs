@@ -1,0 +1,535 @@
+//! JWT edges (issue 13, item 4): no token is signed for a bearer client that cannot receive it,
+//! every operation that issues a token hands it to a bearer client, `iat` and `auth_time` are
+//! never in the future, `update` ends the older tokens of its session, and a token too large
+//! to come back is refused when it is issued.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use sessionward::jwt::{JwtConfig, TokenIssue};
+use sessionward::{
+    Clock, IssuedToken, ManualClock, MemoryStore, Session, SessionConfig, SessionLayer, Sessions,
+};
+use time::Duration;
+
+use crate::jwt_cases::{
+    UPDATE_AGE, bearer, me, memory_app, part, pyjwt_available, run_pyjwt, send_to,
+};
+use crate::support::{
+    Data, JWT_ISSUER, JWT_KID, JWT_SECRET, Reply, START, Setup, jwt_config, logs, request, user,
+};
+
+suite!(jwt_edges => every_store, Jwt:
+    update_ends_the_older_tokens_of_the_same_session,
+);
+
+// ---------------------------------------------------------------------------------------------
+// An app whose handlers hand every issued token back in the body, as an API does
+// ---------------------------------------------------------------------------------------------
+
+#[derive(serde::Deserialize)]
+struct Size {
+    #[serde(default)]
+    bytes: usize,
+}
+
+fn data_of(bytes: usize) -> Data {
+    Data {
+        role: "x".repeat(bytes.max(1)),
+        items: vec![],
+    }
+}
+
+type Answer = Result<Json<Value>, sessionward::Error>;
+
+/// `{"token": ...}`: the token a bearer client holds from now on, `null` when it is unchanged.
+fn handed(issued: Option<IssuedToken>) -> Json<Value> {
+    let token = issued.map(|i| {
+        logs::register(i.token());
+        i.token().to_owned()
+    });
+    Json(json!({ "token": token }))
+}
+
+async fn login_token(sessions: Sessions, Path(user): Path<String>, size: Query<Size>) -> Answer {
+    let issued = sessions.login_token(user, &data_of(size.bytes)).await?;
+    Ok(handed(Some(issued)))
+}
+
+async fn api_me(session: Session<Data>) -> Json<Value> {
+    Json(json!({ "id": session.id(), "role": session.role, "items": session.items }))
+}
+
+async fn api_refresh(sessions: Sessions) -> Answer {
+    Ok(handed(Some(sessions.refresh().await?)))
+}
+
+async fn api_rotate(sessions: Sessions) -> Answer {
+    Ok(handed(Some(sessions.rotate().await?)))
+}
+
+async fn api_update(
+    sessions: Sessions,
+    session: Session<Data>,
+    Path(role): Path<String>,
+) -> Answer {
+    let mut data = session.into_data();
+    data.role = role;
+    sessions.update(&data).await?;
+    Ok(handed(sessions.issued_token().await))
+}
+
+async fn api_modify(sessions: Sessions, Path(item): Path<String>) -> Answer {
+    sessions
+        .modify(|d: &mut Data| d.items.push(item.clone()))
+        .await?;
+    Ok(handed(sessions.issued_token().await))
+}
+
+async fn api_revoke_others(sessions: Sessions) -> Answer {
+    sessions.revoke_others().await?;
+    Ok(handed(sessions.issued_token().await))
+}
+
+/// The API app on a memory store, with a manual clock at `START`.
+fn api_app(jwt: JwtConfig) -> (Router, ManualClock) {
+    let (clock, control) = Clock::manual(START);
+    let layer = SessionLayer::jwt(
+        jwt,
+        MemoryStore::new(),
+        SessionConfig::default().clock(clock),
+    );
+    let router = Router::new()
+        .route("/login-token/{user}", post(login_token))
+        .route("/me", get(api_me))
+        .route("/refresh", post(api_refresh))
+        .route("/rotate", post(api_rotate))
+        .route("/update/{role}", post(api_update))
+        .route("/modify/{item}", post(api_modify))
+        .route("/revoke-others", post(api_revoke_others))
+        .layer(layer);
+    (router, control)
+}
+
+/// The token in an API reply's body.
+fn token_in(reply: &Reply) -> String {
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.json()["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token in {}", reply.body))
+        .to_owned()
+}
+
+async fn api(router: &Router, method: &str, path: &str, token: &str) -> Reply {
+    send_to(router, bearer(method, path, token)).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Bearer clients: nothing signed on the request path, new tokens as return values
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_bearer_request_past_update_age_signs_nothing_and_survives_a_failing_hook() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let failing = Arc::new(AtomicBool::new(false));
+    let jwt = jwt_config().on_issue({
+        let (calls, failing) = (calls.clone(), failing.clone());
+        move |issue: TokenIssue<Data>| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let fail = failing.load(Ordering::SeqCst);
+            async move {
+                if fail {
+                    Err(sessionward::Error::Unsupported("the role database is down"))
+                } else {
+                    Ok(issue.data)
+                }
+            }
+        }
+    });
+    let app = memory_app(jwt, |c| c).await;
+    let token = app.login(&user(), "user").await.token().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "signed in");
+
+    app.clock.advance(UPDATE_AGE + Duration::minutes(1));
+    failing.store(true, Ordering::SeqCst);
+    for attempt in 0..3 {
+        let reply = send_to(&app.router, bearer("GET", "/me", &token)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "attempt {attempt}: {}",
+            reply.body
+        );
+        assert!(reply.set_cookies().is_empty(), "attempt {attempt}");
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "no token is signed for a bearer client on the request path"
+    );
+
+    // A cookie client past update_age still gets its sliding re-issue.
+    failing.store(false, Ordering::SeqCst);
+    let slid = me(&app.router, &token).await;
+    assert_eq!(slid.status, StatusCode::OK);
+    let reissued = slid.token().expect("a cookie past update_age is re-issued");
+    assert_ne!(reissued, token);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn refresh_rotate_update_modify_and_revoke_others_hand_a_bearer_client_its_new_token() {
+    let (router, clock) = api_app(jwt_config());
+    let first = token_in(
+        &send_to(
+            &router,
+            request("POST", &format!("/login-token/{}", user()), None),
+        )
+        .await,
+    );
+
+    clock.advance(Duration::minutes(1));
+    let refreshed = token_in(&api(&router, "POST", "/refresh", &first).await);
+    assert!(part(&refreshed, 1)["exp"].as_i64() > part(&first, 1)["exp"].as_i64());
+
+    let rotated = token_in(&api(&router, "POST", "/rotate", &refreshed).await);
+    assert_ne!(part(&rotated, 1)["sid"], part(&first, 1)["sid"]);
+    assert_eq!(
+        api(&router, "GET", "/me", &refreshed).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let updated = token_in(&api(&router, "POST", "/update/editor", &rotated).await);
+    assert_eq!(
+        api(&router, "GET", "/me", &updated).await.json()["role"],
+        "editor"
+    );
+
+    let modified = token_in(&api(&router, "POST", "/modify/book", &updated).await);
+    assert_eq!(
+        api(&router, "GET", "/me", &modified).await.json()["items"],
+        json!(["book"])
+    );
+
+    let kept = token_in(&api(&router, "POST", "/revoke-others", &modified).await);
+    let me_json = api(&router, "GET", "/me", &kept).await;
+    assert_eq!(me_json.status, StatusCode::OK, "{}", me_json.body);
+    assert_eq!(me_json.json()["items"], json!(["book"]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. `iat` and `auth_time` are never in the future; `leeway` is validated
+// ---------------------------------------------------------------------------------------------
+
+/// A NumericDate claim of `token` as seconds (it may carry a fraction).
+fn seconds(token: &str, claim: &str) -> f64 {
+    part(token, 1)[claim]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{claim} is a number"))
+}
+
+/// `iat` is not after `now`; neither is `auth_time`, but by the microsecond that orders each
+/// sign-in after a revocation made at the very same instant (the manual clock never moves on
+/// its own, so here they add up to a few; a real clock has moved on by then, see the PyJWT
+/// case).
+fn assert_not_in_the_future(token: &str, now: f64, what: &str) {
+    let iat = seconds(token, "iat");
+    assert!(iat <= now, "{what}: iat {iat} is after now {now}");
+    let auth_time = seconds(token, "auth_time");
+    assert!(
+        auth_time <= now + 0.000_01,
+        "{what}: auth_time {auth_time} is after now {now}"
+    );
+    assert!(
+        auth_time.floor() <= now,
+        "{what}: auth_time in a later second"
+    );
+}
+
+#[tokio::test]
+async fn a_token_issued_in_the_instant_of_a_revocation_is_valid_at_once_with_zero_leeway() {
+    let app = memory_app(jwt_config().leeway(Duration::ZERO), |c| c).await;
+    let now = START.unix_timestamp() as f64;
+    let alice = user();
+    let old = app.login(&alice, "user").await.token().unwrap();
+
+    let others = send_to(&app.router, request("POST", "/revoke-others", Some(&old))).await;
+    assert_eq!(others.status, StatusCode::OK, "{}", others.body);
+    let kept = others.token().expect("the kept session's new token");
+    assert_not_in_the_future(&kept, now, "kept across revoke-others");
+    let reply = me(&app.router, &kept).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "the kept token works at once: {}",
+        reply.body
+    );
+    assert_eq!(
+        me(&app.router, &old).await.status,
+        StatusCode::UNAUTHORIZED,
+        "signed in before it"
+    );
+
+    let again = app.login(&alice, "user").await.token().unwrap();
+    assert_not_in_the_future(&again, now, "signed in after the revocation");
+    assert_eq!(me(&app.router, &again).await.status, StatusCode::OK);
+
+    // Revoke-all in that same instant still covers every token signed in up to it.
+    let all = send_to(
+        &app.router,
+        request("POST", &format!("/revoke-all/{alice}"), None),
+    )
+    .await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    for (what, token) in [("kept", &kept), ("signed in again", &again)] {
+        assert_eq!(
+            me(&app.router, token).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{what}"
+        );
+    }
+    let after = app.login(&alice, "user").await.token().unwrap();
+    assert_not_in_the_future(&after, now, "signed in after revoke-all");
+    assert_eq!(me(&app.router, &after).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn pyjwt_with_zero_leeway_accepts_a_token_issued_right_after_revoke_others() {
+    if !pyjwt_available() {
+        return;
+    }
+    let app = memory_app(jwt_config(), |c| c.clock(Clock::system())).await;
+    // Start early in a second, so that PyJWT reads its clock within the same second.
+    loop {
+        let millis = time::OffsetDateTime::now_utc().millisecond();
+        if millis < 50 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let old = app.login(&user(), "user").await.token().unwrap();
+    let kept = send_to(&app.router, request("POST", "/revoke-others", Some(&old)))
+        .await
+        .token()
+        .expect("re-issued");
+    let secret = std::str::from_utf8(JWT_SECRET).unwrap();
+    let py = run_pyjwt(
+        &kept,
+        &[
+            ("SW_ALG", "HS256"),
+            ("SW_AUD", JWT_ISSUER),
+            ("SW_KID", JWT_KID),
+            ("SW_SUB", "py-user"),
+            ("SW_VERIFY_KEY", secret),
+            ("SW_SIGN_KEY", secret),
+        ],
+    );
+    assert_eq!(py["claims"]["sid"], part(&kept, 1)["sid"]);
+}
+
+#[test]
+fn leeway_outside_whole_seconds_from_0_to_300_fails_at_start_up() {
+    for ok in [
+        Duration::ZERO,
+        Duration::seconds(30),
+        Duration::seconds(300),
+    ] {
+        let _ = SessionLayer::jwt(
+            jwt_config().leeway(ok),
+            MemoryStore::new(),
+            SessionConfig::default(),
+        );
+    }
+    for bad in [
+        Duration::seconds(-1),
+        Duration::seconds(301),
+        Duration::milliseconds(500),
+    ] {
+        let built = std::panic::catch_unwind(|| {
+            SessionLayer::jwt(
+                jwt_config().leeway(bad),
+                MemoryStore::new(),
+                SessionConfig::default(),
+            )
+        });
+        let message = built
+            .err()
+            .unwrap_or_else(|| panic!("leeway {bad} was accepted"))
+            .downcast::<String>()
+            .map(|m| *m)
+            .unwrap_or_default();
+        assert!(
+            message.starts_with("sessionward:") && message.contains("leeway"),
+            "{bad}: {message}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. `update` ends the older tokens of the same session
+// ---------------------------------------------------------------------------------------------
+
+pub async fn update_ends_the_older_tokens_of_the_same_session(t: Setup) {
+    let app = app!(t);
+    let first = app.login(&user(), "user").await.token().unwrap();
+    app.clock.advance(UPDATE_AGE + Duration::minutes(1));
+    let slid = me(&app.router, &first).await.token().expect("re-issued");
+
+    let added = send_to(&app.router, request("POST", "/items/x", Some(&slid))).await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    let updated = added.token().expect("an update re-issues");
+    assert_eq!(
+        me(&app.router, &updated).await.json()["items"],
+        json!(["x"])
+    );
+    for (what, token) in [("signed in", &first), ("slid", &slid)] {
+        let replay = me(&app.router, token).await;
+        assert_eq!(
+            replay.status,
+            StatusCode::UNAUTHORIZED,
+            "the {what} token after an update"
+        );
+        let api = send_to(&app.router, bearer("GET", "/me", token)).await;
+        assert_eq!(
+            api.status,
+            StatusCode::UNAUTHORIZED,
+            "the {what} token as bearer"
+        );
+    }
+
+    // An update asked for by a bearer request ends the token it came with the same way.
+    let again = send_to(&app.router, bearer("POST", "/items/y", &updated)).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    let replay = send_to(&app.router, bearer("GET", "/me", &updated)).await;
+    assert_eq!(
+        replay.status,
+        StatusCode::UNAUTHORIZED,
+        "the token before a bearer update"
+    );
+}
+
+#[tokio::test]
+async fn a_bearer_update_hands_out_the_only_token_that_still_works() {
+    let (router, _clock) = api_app(jwt_config());
+    let first = token_in(
+        &send_to(
+            &router,
+            request("POST", &format!("/login-token/{}", user()), None),
+        )
+        .await,
+    );
+    let updated = token_in(&api(&router, "POST", "/update/viewer", &first).await);
+    assert_eq!(
+        api(&router, "GET", "/me", &first).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api(&router, "GET", "/me", &updated).await.json()["role"],
+        "viewer"
+    );
+}
+
+#[tokio::test]
+async fn two_updates_racing_from_one_token_make_one_successor_and_one_conflict() {
+    let app = memory_app(jwt_config(), |c| c).await;
+    let token = app.login(&user(), "user").await.token().unwrap();
+    // Both requests have read the session before either writes (the route waits for both).
+    let (a, b) = tokio::join!(
+        send_to(&app.router, bearer("POST", "/race-update/a", &token)),
+        send_to(&app.router, bearer("POST", "/race-update/b", &token))
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::NO_CONTENT, StatusCode::CONFLICT],
+        "{} / {}",
+        a.body,
+        b.body
+    );
+    assert_eq!(
+        me(&app.router, &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. A token too large to come back is refused when it is issued
+// ---------------------------------------------------------------------------------------------
+
+fn assert_too_large(reply: &Reply, limit: usize, what: &str) {
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{what}: {}",
+        reply.body
+    );
+    let message = reply.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains(&limit.to_string()),
+        "{what}: the message names the limit: {message}"
+    );
+    assert!(reply.token().is_none(), "{what}: no cookie is set");
+}
+
+#[tokio::test]
+async fn a_token_larger_than_the_layer_accepts_back_is_refused_at_login() {
+    let app = memory_app(jwt_config(), |c| c).await;
+    let huge = "x".repeat(9_000);
+    let login = send_to(
+        &app.router,
+        request("POST", &format!("/login/{}?role={huge}", user()), None),
+    )
+    .await;
+    assert_too_large(&login, 8192, "a 9 KB role");
+
+    let (router, _clock) = api_app(jwt_config());
+    let path = format!("/login-token/{}?bytes=9000", user());
+    assert_too_large(
+        &send_to(&router, request("POST", &path, None)).await,
+        8192,
+        "as a bearer token",
+    );
+}
+
+#[tokio::test]
+async fn a_cookie_over_4096_bytes_is_refused_when_issued_and_a_bearer_token_is_not() {
+    let app = memory_app(jwt_config(), |c| c).await;
+    let big = "x".repeat(5_000);
+    let login = send_to(
+        &app.router,
+        request("POST", &format!("/login/{}?role={big}", user()), None),
+    )
+    .await;
+    assert_too_large(&login, 4096, "a 5 KB role in a cookie");
+
+    // Growing a cookie session past the limit is refused, and the session is left as it was.
+    let token = app.login(&user(), "user").await.token().unwrap();
+    let grow = send_to(
+        &app.router,
+        request("POST", &format!("/items/{big}"), Some(&token)),
+    )
+    .await;
+    assert_too_large(&grow, 4096, "an update past the cookie limit");
+    let still = me(&app.router, &token).await;
+    assert_eq!(still.status, StatusCode::OK, "{}", still.body);
+    assert_eq!(still.json()["items"], json!([]));
+
+    // The same size as a bearer token is fine: it comes back in a header, not a cookie.
+    let (router, _clock) = api_app(jwt_config());
+    let path = format!("/login-token/{}?bytes=5000", user());
+    let token = token_in(&send_to(&router, request("POST", &path, None)).await);
+    assert!(token.len() > 4096);
+    assert_eq!(
+        api(&router, "GET", "/me", &token).await.status,
+        StatusCode::OK
+    );
+}
