@@ -52,8 +52,9 @@
 //! ## How a request travels
 //!
 //! 1. [`SessionLayer`] reads the `session-id` cookie (or `Authorization: Bearer`). It does not
-//!    touch the store yet, and refuses a cross-origin POST/PUT/PATCH/DELETE that carries the
-//!    cookie (403).
+//!    touch the store yet, and refuses (403) a POST/PUT/PATCH/DELETE that a browser sent from
+//!    another origin, cookie or not, and a WebSocket handshake from another origin that carries
+//!    the cookie (see [`origin`]).
 //! 2. The first extractor or guard that asks resolves the session, at most once per request:
 //!    the token's shape is checked (garbage never reaches the store), the store is asked for
 //!    the SHA-256 of the token, and expiry is checked with the crate's [`Clock`]. A request

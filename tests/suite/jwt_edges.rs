@@ -458,6 +458,81 @@ async fn two_updates_racing_from_one_token_make_one_successor_and_one_conflict()
     );
 }
 
+/// A request that read its session just before a revoke-all of its user, and refreshes it just
+/// after, must not get a token that escapes the revocation: a re-issue keeps the sign-in time
+/// (it used to be dated after the user's revocations, as only a new sign-in may be).
+#[tokio::test]
+async fn a_refresh_racing_a_revoke_all_never_escapes_the_revocation() {
+    let (clock, _control) = Clock::manual(START);
+    // The handler meets the test twice: once it has read its session, and once the test has
+    // revoked every session of the user.
+    let (read, revoked) = (
+        Arc::new(tokio::sync::Barrier::new(2)),
+        Arc::new(tokio::sync::Barrier::new(2)),
+    );
+    let (has_read, was_revoked) = (read.clone(), revoked.clone());
+    let router = Router::new()
+        .route("/login-token/{user}", post(login_token))
+        .route("/me", get(api_me))
+        .route(
+            "/slow-refresh",
+            post(
+                move |sessions: Sessions, session: Session<Data>| async move {
+                    let _ = session;
+                    has_read.wait().await;
+                    was_revoked.wait().await;
+                    Ok::<_, sessionward::Error>(handed(Some(sessions.refresh().await?)))
+                },
+            ),
+        )
+        .route(
+            "/revoke-all/{user}",
+            post(|sessions: Sessions, Path(user): Path<String>| async move {
+                Ok::<_, sessionward::Error>(Json(json!(sessions.revoke_all(&user).await?)))
+            }),
+        )
+        .layer(SessionLayer::jwt(
+            jwt_config(),
+            MemoryStore::new(),
+            SessionConfig::default().clock(clock),
+        ));
+    let who = user();
+    let token = token_in(
+        &send_to(
+            &router,
+            request("POST", &format!("/login-token/{who}"), None),
+        )
+        .await,
+    );
+
+    let refreshing = tokio::spawn({
+        let router = router.clone();
+        let token = token.clone();
+        async move { api(&router, "POST", "/slow-refresh", &token).await }
+    });
+    read.wait().await;
+    let reply = send_to(
+        &router,
+        request("POST", &format!("/revoke-all/{who}"), None),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    revoked.wait().await;
+    let refreshed = refreshing.await.expect("the refresh request");
+    if refreshed.status == StatusCode::OK {
+        let successor = token_in(&refreshed);
+        assert_eq!(
+            api(&router, "GET", "/me", &successor).await.status,
+            StatusCode::UNAUTHORIZED,
+            "the token refreshed across a revoke-all escaped it"
+        );
+    }
+    assert_eq!(
+        api(&router, "GET", "/me", &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. A token too large to come back is refused when it is issued
 // ---------------------------------------------------------------------------------------------
