@@ -386,39 +386,26 @@ async fn a_cut_subscription_is_covered_and_resumes_on_postgres() {
     assert!(delay <= mode.bound(), "after resubscribing: {delay:?}");
 }
 
-macro_rules! engines {
-    ($($engine:ident => $backend:ident),* $(,)?) => {$(
-        mod $engine {
-            use super::{Mode, run};
-            use crate::backends::Backend;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn uncached() {
-                run(Backend::$backend, Mode::Uncached).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn cached_with_notices() {
-                run(Backend::$backend, Mode::Cached { notices: true }).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn cached_with_notices_cut() {
-                run(Backend::$backend, Mode::Cached { notices: false }).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn jwt_with_notices() {
-                run(Backend::$backend, Mode::Jwt { notices: true }).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn jwt_with_notices_cut() {
-                run(Backend::$backend, Mode::Jwt { notices: false }).await;
-            }
-        }
-    )*};
+async fn uncached(backend: Backend) {
+    run(backend, Mode::Uncached).await;
+}
+async fn cached_with_notices(backend: Backend) {
+    run(backend, Mode::Cached { notices: true }).await;
+}
+async fn cached_with_notices_cut(backend: Backend) {
+    run(backend, Mode::Cached { notices: false }).await;
+}
+async fn jwt_with_notices(backend: Backend) {
+    run(backend, Mode::Jwt { notices: true }).await;
+}
+async fn jwt_with_notices_cut(backend: Backend) {
+    run(backend, Mode::Jwt { notices: false }).await;
 }
 
-engines!(
-    postgres => Postgres,
-    mysql => MySql,
-    redis => Redis,
-    redis_cluster => RedisCluster,
+per_engine!(
+    uncached,
+    cached_with_notices,
+    cached_with_notices_cut,
+    jwt_with_notices,
+    jwt_with_notices_cut,
 );

@@ -203,35 +203,9 @@ async fn an_oversized_notice_is_ignored(backend: Backend) {
     );
 }
 
-macro_rules! engines {
-    ($($engine:ident => $backend:ident),* $(,)?) => {$(
-        mod $engine {
-            use crate::backends::Backend;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn a_forged_notice_never_brings_a_revoked_token_back() {
-                super::a_forged_notice_never_brings_a_revoked_token_back(Backend::$backend).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn a_forged_user_revocation_locks_nobody_out() {
-                super::a_forged_user_revocation_locks_nobody_out(Backend::$backend).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn a_notice_flood_costs_a_bounded_number_of_store_reads() {
-                super::a_notice_flood_costs_a_bounded_number_of_store_reads(Backend::$backend)
-                    .await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn an_oversized_notice_is_ignored() {
-                super::an_oversized_notice_is_ignored(Backend::$backend).await;
-            }
-        }
-    )*};
-}
-
-engines!(
-    postgres => Postgres,
-    mysql => MySql,
-    redis => Redis,
-    redis_cluster => RedisCluster,
+per_engine!(
+    a_forged_notice_never_brings_a_revoked_token_back,
+    a_forged_user_revocation_locks_nobody_out,
+    a_notice_flood_costs_a_bounded_number_of_store_reads,
+    an_oversized_notice_is_ignored,
 );

@@ -42,6 +42,28 @@ macro_rules! app {
     };
 }
 
+/// Instantiates every listed `async fn case(backend: Backend)` of the current module as a
+/// multi-threaded `#[tokio::test]` per engine that has a change feed, in modules named after
+/// the engine: `cargo test --test suite notices::redis::` runs one engine.
+macro_rules! per_engine {
+    ($($case:ident),* $(,)?) => {
+        per_engine!(@engine postgres, Postgres, $($case),*);
+        per_engine!(@engine mysql, MySql, $($case),*);
+        per_engine!(@engine redis, Redis, $($case),*);
+        per_engine!(@engine redis_cluster, RedisCluster, $($case),*);
+    };
+    (@engine $engine:ident, $backend:ident, $($case:ident),*) => {
+        mod $engine {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::backends::Backend::$backend).await;
+                }
+            )*
+        }
+    };
+}
+
 /// Instantiates every listed case of module `$cases` (each an `async fn case(t: Setup)`) as a
 /// `#[tokio::test]` per backend, in modules named after the strategy and backend:
 /// `cargo test --test suite database::postgres::` runs one cell. Several `module, Strategy`
