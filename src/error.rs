@@ -162,3 +162,15 @@ impl From<sqlx::Error> for StoreError {
         }
     }
 }
+
+/// Runs one store call under `timeout`: a store that hangs is a store that is down (503),
+/// never a request that hangs.
+pub(crate) async fn bounded<T, E: Into<StoreError>>(
+    timeout: std::time::Duration,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err(StoreError::Timeout(timeout)),
+    }
+}

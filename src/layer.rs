@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -19,7 +19,7 @@ use crate::config::SessionConfig;
 use crate::error::json_error;
 use crate::origin::Inbound;
 use crate::origin::site::is_loopback;
-use crate::request::{Presented, RequestSession, Shared};
+use crate::request::{RequestSession, Shared};
 use crate::store::SessionStore;
 use crate::strategy::database::{DATABASE_DEFAULTS, DatabaseStrategy};
 use crate::strategy::{ClientSource, Strategy};
@@ -278,35 +278,6 @@ where
             }
             Ok(response)
         })
-    }
-}
-
-/// The token of an `Authorization: Bearer <token>` header, if there is one.
-pub(crate) fn bearer(headers: &HeaderMap) -> Presented {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Presented::Nothing;
-    };
-    if values.next().is_some() {
-        // Which of two credentials counts would depend on who reads them (a proxy may check
-        // the last, we would take the first): ambiguous credentials are no credentials.
-        tracing::info!(
-            reason = "duplicated Authorization headers",
-            "session rejected"
-        );
-        return Presented::Nothing;
-    }
-    let token = value.to_str().ok().and_then(|v| {
-        let (scheme, token) = v.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-    });
-    match token {
-        Some(token) => Presented::Token {
-            value: token.to_owned(),
-            from_cookie: false,
-        },
-        // Some other scheme (Basic, ...) is not ours to judge.
-        None => Presented::Nothing,
     }
 }
 

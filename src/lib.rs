@@ -103,6 +103,7 @@ mod cleanup;
 mod clock;
 mod config;
 mod cookie;
+mod credential;
 mod error;
 mod extract;
 mod guard;
@@ -157,7 +158,7 @@ pub use token::{SessionToken, TokenHash};
 pub mod __fuzz {
     use axum::http::HeaderMap;
 
-    use crate::request::Presented;
+    use crate::credential::Presented;
 
     /// A credential as the layer reads it.
     #[derive(Debug, PartialEq, Eq)]
@@ -192,6 +193,6 @@ pub mod __fuzz {
     /// The token of the request's `Authorization: Bearer` header (read when there is no
     /// session cookie).
     pub fn bearer(headers: &HeaderMap) -> Credential {
-        credential(crate::layer::bearer(headers))
+        credential(crate::credential::bearer(headers))
     }
 }

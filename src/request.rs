@@ -8,6 +8,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::config::SessionConfig;
 use crate::cookie::CookieConfig;
+use crate::credential::Presented;
 use crate::error::Error;
 use crate::strategy::{ClientSource, Issued, Resolution, Resolved, Strategy, TokenRoom};
 
@@ -15,35 +16,6 @@ use crate::strategy::{ClientSource, Issued, Resolution, Resolved, Strategy, Toke
 pub(crate) struct Shared {
     pub(crate) config: SessionConfig,
     pub(crate) strategy: Box<dyn Strategy>,
-}
-
-/// The credential a request came with.
-#[derive(Debug)]
-pub(crate) enum Presented {
-    /// No session cookie and no bearer token.
-    Nothing,
-    /// One token, from the session cookie or from `Authorization: Bearer`.
-    Token { value: String, from_cookie: bool },
-    /// No session cookie, but the one an earlier configuration set
-    /// ([`SessionConfig::previous_cookie`](crate::SessionConfig::previous_cookie)): its token.
-    PreviousCookie(String),
-    /// A session cookie that cannot be used (duplicated, not valid text).
-    Unusable,
-}
-
-impl Presented {
-    /// Whether the request carried a session cookie (usable or not).
-    pub(crate) fn carries_cookie(&self) -> bool {
-        matches!(
-            self,
-            Presented::Unusable
-                | Presented::PreviousCookie(_)
-                | Presented::Token {
-                    from_cookie: true,
-                    ..
-                }
-        )
-    }
 }
 
 /// What the response must do with the session cookie.

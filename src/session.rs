@@ -7,7 +7,18 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::strategy::Resolved;
+/// A session the current request holds, in strategy-neutral form.
+#[derive(Clone, Debug)]
+pub(crate) struct Resolved {
+    /// Public facts (with `current` = true).
+    pub(crate) info: SessionInfo,
+    /// The application's data as JSON text.
+    pub(crate) data: String,
+    /// The data's version (compare-and-swap key).
+    pub(crate) version: i64,
+    /// The secret the client holds, needed to re-send it or rotate it. Never logged.
+    pub(crate) token: String,
+}
 
 /// One session's public facts: what a "your sessions" page lists. Holds no credential.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

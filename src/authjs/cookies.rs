@@ -6,8 +6,8 @@
 use axum::http::{HeaderMap, header};
 
 use crate::config::SessionConfig;
+use crate::credential::Presented;
 use crate::error::Error;
-use crate::request::Presented;
 use crate::strategy::Resolution;
 
 /// The most chunks one cookie is split into (16 KiB / 3933 characters, rounded up).
@@ -147,7 +147,7 @@ pub(super) fn presented<N: AsRef<str>>(
             }
         }
         Err(()) => Presented::Unusable,
-        Ok(_) if config.accept_bearer => match crate::layer::bearer(headers) {
+        Ok(_) if config.accept_bearer => match crate::credential::bearer(headers) {
             Presented::Token { value: token, .. } => Presented::Token {
                 value: value(None, token),
                 from_cookie: false,

@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::jwe::{self, DerivedKeys, MAX_TOKEN_LEN};
 use super::{AuthJsConfig, AuthJsVersion, cookies};
 use crate::config::SessionConfig;
+use crate::credential::Presented;
 use crate::error::Error;
-use crate::request::Presented;
 use crate::session::SessionInfo;
 use crate::strategy::{ClientMeta, Issued, Resolution, Resolved, Strategy};
 

@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use super::SignInTime;
 use crate::clock::Clock;
+use crate::error::bounded;
 use crate::error::{Error, StoreError};
 use crate::notify::{Change, Coalesced, Follower, Notifier};
-use crate::store::bounded;
 
 /// What a revocation covers.
 #[derive(Clone, Debug, PartialEq, Eq)]

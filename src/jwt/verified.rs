@@ -12,7 +12,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::Claims;
-use crate::strategy::Resolved;
+use crate::session::Resolved;
 
 /// A verified token's claims, and the custom claims as the session data's JSON text.
 #[derive(Debug)]

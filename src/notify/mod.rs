@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::store::bounded;
+use crate::error::bounded;
 
 mod coalesce;
 mod warning;

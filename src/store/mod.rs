@@ -57,18 +57,6 @@ mod sqlite;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
-/// Runs one store call under `timeout`: a store that hangs is a store that is down (503),
-/// never a request that hangs.
-pub(crate) async fn bounded<T, E: Into<StoreError>>(
-    timeout: std::time::Duration,
-    call: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, StoreError> {
-    match tokio::time::timeout(timeout, call).await {
-        Ok(result) => result.map_err(Into::into),
-        Err(_) => Err(StoreError::Timeout(timeout)),
-    }
-}
-
 /// One stored session: a row of the `sessionward_sessions` table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SessionRecord {

@@ -12,10 +12,11 @@ use super::cache::RecordCache;
 use super::{ClientMeta, Issued, Resolution, Resolved, Strategy};
 use crate::cache::SessionCache;
 use crate::config::{Lifetimes, StrategyDefaults};
+use crate::error::bounded;
 use crate::error::{Error, StoreError};
 use crate::notify::{Change, Notifier};
 use crate::session::SessionInfo;
-use crate::store::{SessionRecord, SessionStore, bounded};
+use crate::store::{SessionRecord, SessionStore};
 use crate::token::{SessionToken, TokenHash};
 
 /// Database sessions live 7 days after their last extension, 30 days at most.

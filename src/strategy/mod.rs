@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use crate::config::SessionConfig;
 use crate::cookie::CookieValue;
+use crate::credential::Presented;
 use crate::error::Error;
-use crate::request::Presented;
+pub(crate) use crate::session::Resolved;
 use crate::session::SessionInfo;
 
 mod cache;
@@ -20,19 +21,6 @@ mod change_marks;
 pub(crate) mod database;
 #[cfg(feature = "jwt")]
 pub(crate) mod jwt;
-
-/// A session the current request holds, in strategy-neutral form.
-#[derive(Clone, Debug)]
-pub(crate) struct Resolved {
-    /// Public facts (with `current` = true).
-    pub(crate) info: SessionInfo,
-    /// The application's data as JSON text.
-    pub(crate) data: String,
-    /// The data's version (compare-and-swap key).
-    pub(crate) version: i64,
-    /// The secret the client holds, needed to re-send it or rotate it. Never logged.
-    pub(crate) token: String,
-}
 
 /// A token to hand to the client in the session cookie.
 #[derive(Clone, Debug)]
@@ -167,7 +155,7 @@ pub(crate) trait Strategy: Send + Sync + 'static {
             {
                 Some(CookieValue::One(value)) => Presented::PreviousCookie(value.to_owned()),
                 Some(CookieValue::Unusable) => Presented::Unusable,
-                _ if config.accept_bearer => crate::layer::bearer(headers),
+                _ if config.accept_bearer => crate::credential::bearer(headers),
                 _ => Presented::Nothing,
             },
         }

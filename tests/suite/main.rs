@@ -23,8 +23,10 @@ mod guards;
 mod instances;
 #[cfg(feature = "jwt")]
 mod jwt_cases;
+// The direction of the crate's internal dependencies (issue 14).
 #[cfg(feature = "jwt")]
 mod jwt_edges;
+mod layout;
 mod migrations;
 // The README's nginx example in a real nginx (issue 13, item 3).
 mod nginx;

@@ -17,8 +17,8 @@ use super::AuthJsDatabaseConfig;
 use super::queries::Queries;
 use crate::authjs::{cookies, jwe};
 use crate::config::{Lifetimes, SessionConfig, StrategyDefaults};
+use crate::credential::Presented;
 use crate::error::{Error, StoreError};
-use crate::request::Presented;
 use crate::session::SessionInfo;
 use crate::strategy::{ClientMeta, Issued, Resolution, Resolved, Strategy};
 
@@ -138,7 +138,7 @@ impl AuthJsDatabaseStrategy {
         &self,
         call: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, Error> {
-        Ok(crate::store::bounded(self.timeout, call).await?)
+        Ok(crate::error::bounded(self.timeout, call).await?)
     }
 
     async fn load(&self, token: &str) -> Result<Option<Row>, Error> {
