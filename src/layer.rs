@@ -16,12 +16,12 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::config::SessionConfig;
+use crate::database::{DATABASE_DEFAULTS, DatabaseStrategy};
 use crate::error::json_error;
 use crate::origin::Inbound;
 use crate::origin::site::is_loopback;
 use crate::request::{RequestSession, Shared};
 use crate::store::SessionStore;
-use crate::strategy::database::{DATABASE_DEFAULTS, DatabaseStrategy};
 use crate::strategy::{ClientSource, Strategy};
 
 /// The Tower layer that gives every request behind it a session.
@@ -96,7 +96,7 @@ impl SessionLayer {
         revocations: impl crate::jwt::RevocationStore,
         config: SessionConfig,
     ) -> Self {
-        use crate::strategy::jwt::{JWT_DEFAULTS, JwtStrategy};
+        use crate::jwt::{JWT_DEFAULTS, JwtStrategy};
         let lifetimes = config.validate(JWT_DEFAULTS);
         let strategy = JwtStrategy::new(
             jwt,

@@ -99,11 +99,11 @@
 #[cfg(feature = "authjs")]
 pub mod authjs;
 mod cache;
-mod cleanup;
 mod clock;
 mod config;
 mod cookie;
 mod credential;
+mod database;
 mod error;
 mod extract;
 mod guard;
@@ -125,10 +125,10 @@ mod token;
 pub use fred;
 
 pub use cache::SessionCache;
-pub use cleanup::{delete_expired_sessions, spawn_cleanup};
 pub use clock::{Clock, ManualClock};
 pub use config::SessionConfig;
 pub use cookie::{PreviousCookie, SameSite};
+pub use database::{delete_expired_sessions, spawn_cleanup};
 pub use error::{Error, StoreError};
 pub use guard::{
     Authorize, Guard, GuardService, require_permission, require_role, require_session,

@@ -41,6 +41,7 @@ mod config;
 mod keys;
 mod revocation;
 mod sign_in_time;
+mod strategy;
 mod verified;
 mod verifier;
 
@@ -50,4 +51,5 @@ pub use revocation::{Revocation, RevocationStore, Revoked};
 
 pub(crate) use claims::{Audience, Claims, SignInTime, custom_claims};
 pub(crate) use revocation::RevocationList;
+pub(crate) use strategy::{JWT_DEFAULTS, JwtStrategy};
 pub(crate) use verifier::{MAX_TOKEN_LEN, Verifier};

@@ -33,8 +33,10 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::error::bounded;
 
+#[cfg(feature = "jwt")]
 mod coalesce;
 mod warning;
+#[cfg(feature = "jwt")]
 pub(crate) use coalesce::Coalesced;
 use warning::RateLimitedWarning;
 

@@ -16,12 +16,6 @@ use crate::error::Error;
 pub(crate) use crate::session::Resolved;
 use crate::session::SessionInfo;
 
-mod cache;
-mod change_marks;
-pub(crate) mod database;
-#[cfg(feature = "jwt")]
-pub(crate) mod jwt;
-
 /// A token to hand to the client in the session cookie.
 #[derive(Clone, Debug)]
 pub(crate) struct Issued {

@@ -7,7 +7,6 @@ use jsonwebtoken::Header;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{ClientMeta, Issued, Resolution, Resolved, Strategy, TokenRoom};
 use crate::clock::Clock;
 use crate::config::{Lifetimes, StrategyDefaults};
 use crate::error::Error;
@@ -16,6 +15,7 @@ use crate::jwt::{
     RevocationStore, Revoked, SignInTime, Verifier, custom_claims,
 };
 use crate::session::SessionInfo;
+use crate::strategy::{ClientMeta, Issued, Resolution, Resolved, Strategy, TokenRoom};
 
 /// JWT sessions live 30 days after their last re-issue (Auth.js's default), 90 days at most.
 pub(crate) const JWT_DEFAULTS: StrategyDefaults = StrategyDefaults {

@@ -8,8 +8,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::cache::RecordCache;
-use super::{ClientMeta, Issued, Resolution, Resolved, Strategy};
+use super::record_cache::RecordCache;
 use crate::cache::SessionCache;
 use crate::config::{Lifetimes, StrategyDefaults};
 use crate::error::bounded;
@@ -17,6 +16,7 @@ use crate::error::{Error, StoreError};
 use crate::notify::{Change, Notifier};
 use crate::session::SessionInfo;
 use crate::store::{SessionRecord, SessionStore};
+use crate::strategy::{ClientMeta, Issued, Resolution, Resolved, Strategy};
 use crate::token::{SessionToken, TokenHash};
 
 /// Database sessions live 7 days after their last extension, 30 days at most.
