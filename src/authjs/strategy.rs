@@ -13,7 +13,7 @@ use crate::config::SessionConfig;
 use crate::credential::Presented;
 use crate::error::Error;
 use crate::session::SessionInfo;
-use crate::strategy::{ClientMeta, Issued, Resolution, Resolved, Strategy};
+use crate::strategy::{Resolution, Resolved, Strategy};
 
 /// Auth.js's `clockTolerance`.
 const CLOCK_TOLERANCE: i64 = 15;
@@ -196,66 +196,14 @@ impl Strategy for AuthJsStrategy {
         false
     }
 
+    fn read_only(&self) -> &'static str {
+        UNSUPPORTED
+    }
+
     async fn resolve(&self, value: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
         cookies::first_valid(value, |candidate| async move {
             Ok(self.resolve_one(candidate, now))
         })
         .await
-    }
-
-    async fn login(
-        &self,
-        _user_id: String,
-        _data: String,
-        _meta: ClientMeta,
-        _replacing: Option<&Resolved>,
-        _now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
-        Err(Error::Unsupported(UNSUPPORTED))
-    }
-
-    async fn logout(&self, _session: &Resolved) -> Result<(), Error> {
-        Err(Error::Unsupported(UNSUPPORTED))
-    }
-
-    async fn rotate(
-        &self,
-        _session: &Resolved,
-        _now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
-        Err(Error::Unsupported(UNSUPPORTED))
-    }
-
-    async fn update(
-        &self,
-        _session: &Resolved,
-        _data: String,
-        _now: OffsetDateTime,
-    ) -> Result<(Resolved, Option<Issued>), Error> {
-        Err(Error::Unsupported(UNSUPPORTED))
-    }
-
-    async fn refresh(
-        &self,
-        _session: &Resolved,
-        _now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
-        Err(Error::Unsupported(UNSUPPORTED))
-    }
-
-    async fn revoke(&self, _current: &Resolved, _id: Uuid) -> Result<bool, Error> {
-        Err(Error::Unsupported(UNSUPPORTED))
-    }
-
-    async fn revoke_others(
-        &self,
-        _current: &Resolved,
-        _now: OffsetDateTime,
-    ) -> Result<(u64, Option<(Resolved, Issued)>), Error> {
-        Err(Error::Unsupported(UNSUPPORTED))
-    }
-
-    async fn revoke_all(&self, _user_id: &str, _now: OffsetDateTime) -> Result<u64, Error> {
-        Err(Error::Unsupported(UNSUPPORTED))
     }
 }

@@ -164,36 +164,51 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     /// Turns a presented token into a session, extending it when it is due.
     async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Resolution, Error>;
 
+    /// Why this strategy cannot change sessions, for the methods it leaves to the defaults
+    /// below, which answer [`Error::Unsupported`] with it: a read-only strategy (sessions made
+    /// by another application) implements only what it does.
+    fn read_only(&self) -> &'static str {
+        "this session strategy cannot change sessions"
+    }
+
     /// Starts a session for `user_id`, ending `replacing` first (session fixation).
     async fn login(
         &self,
-        user_id: String,
-        data: String,
-        meta: ClientMeta,
-        replacing: Option<&Resolved>,
-        now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error>;
+        _user_id: String,
+        _data: String,
+        _meta: ClientMeta,
+        _replacing: Option<&Resolved>,
+        _now: OffsetDateTime,
+    ) -> Result<(Resolved, Issued), Error> {
+        Err(Error::Unsupported(self.read_only()))
+    }
 
     /// Ends the session.
-    async fn logout(&self, session: &Resolved) -> Result<(), Error>;
+    async fn logout(&self, _session: &Resolved) -> Result<(), Error> {
+        Err(Error::Unsupported(self.read_only()))
+    }
 
     /// Gives the session a new token; the old one stops working. [`Error::Unauthenticated`]
     /// when a concurrent rotation won (one successor only).
     async fn rotate(
         &self,
-        session: &Resolved,
-        now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error>;
+        _session: &Resolved,
+        _now: OffsetDateTime,
+    ) -> Result<(Resolved, Issued), Error> {
+        Err(Error::Unsupported(self.read_only()))
+    }
 
     /// Replaces the data if nobody changed it since `session` was read; [`Error::Conflict`]
     /// otherwise, [`Error::Unauthenticated`] when the session is gone. Returns the new token
     /// when the data lives in the token (which then ends every older token of the session).
     async fn update(
         &self,
-        session: &Resolved,
-        data: String,
-        now: OffsetDateTime,
-    ) -> Result<(Resolved, Option<Issued>), Error>;
+        _session: &Resolved,
+        _data: String,
+        _now: OffsetDateTime,
+    ) -> Result<(Resolved, Option<Issued>), Error> {
+        Err(Error::Unsupported(self.read_only()))
+    }
 
     /// Reads the session again (after a conflict). `None` when it is gone or expired.
     ///
@@ -209,9 +224,11 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     /// Extends the session now.
     async fn refresh(
         &self,
-        session: &Resolved,
-        now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error>;
+        _session: &Resolved,
+        _now: OffsetDateTime,
+    ) -> Result<(Resolved, Issued), Error> {
+        Err(Error::Unsupported(self.read_only()))
+    }
 
     /// The live sessions of the current user, newest first, with `current` marked.
     ///
@@ -226,18 +243,24 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     }
 
     /// Ends one session of the current user. `false` when the user has no such session.
-    async fn revoke(&self, current: &Resolved, id: Uuid) -> Result<bool, Error>;
+    async fn revoke(&self, _current: &Resolved, _id: Uuid) -> Result<bool, Error> {
+        Err(Error::Unsupported(self.read_only()))
+    }
 
     /// Ends every session of the current user but `current`. Returns how many (when the
     /// strategy can count them) and, when keeping `current` alive needs a new token, that token.
     async fn revoke_others(
         &self,
-        current: &Resolved,
-        now: OffsetDateTime,
-    ) -> Result<(u64, Option<(Resolved, Issued)>), Error>;
+        _current: &Resolved,
+        _now: OffsetDateTime,
+    ) -> Result<(u64, Option<(Resolved, Issued)>), Error> {
+        Err(Error::Unsupported(self.read_only()))
+    }
 
     /// Ends every session of `user_id`. Returns how many, when the strategy can count them.
-    async fn revoke_all(&self, user_id: &str, now: OffsetDateTime) -> Result<u64, Error>;
+    async fn revoke_all(&self, _user_id: &str, _now: OffsetDateTime) -> Result<u64, Error> {
+        Err(Error::Unsupported(self.read_only()))
+    }
 }
 
 #[cfg(test)]

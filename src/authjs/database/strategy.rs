@@ -20,7 +20,7 @@ use crate::config::{Lifetimes, SessionConfig, StrategyDefaults};
 use crate::credential::Presented;
 use crate::error::{Error, StoreError};
 use crate::session::SessionInfo;
-use crate::strategy::{ClientMeta, Issued, Resolution, Resolved, Strategy};
+use crate::strategy::{Issued, Resolution, Resolved, Strategy};
 
 /// The longest token looked up: the adapters' column is `VARCHAR(255)`, and Auth.js's own
 /// tokens (a UUID in v5, 64 hex digits in v4) are far shorter.
@@ -324,44 +324,20 @@ impl Strategy for AuthJsDatabaseStrategy {
         false
     }
 
+    fn read_only(&self) -> &'static str {
+        UNSUPPORTED
+    }
+
     /// Each cookie name present is tried in order (one query each, at most one per configured
     /// name): a stale token under a preferred name does not hide a live one.
     async fn resolve(&self, value: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
         cookies::first_valid(value, |token| self.resolve_one(token, now)).await
     }
 
-    async fn login(
-        &self,
-        _user_id: String,
-        _data: String,
-        _meta: ClientMeta,
-        _replacing: Option<&Resolved>,
-        _now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
-        Err(Error::Unsupported(UNSUPPORTED))
-    }
-
     async fn logout(&self, session: &Resolved) -> Result<(), Error> {
         self.delete(&session.token).await?;
         tracing::info!(session = %session.info.id, "session revoked (logout)");
         Ok(())
-    }
-
-    async fn rotate(
-        &self,
-        _session: &Resolved,
-        _now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
-        Err(Error::Unsupported(UNSUPPORTED))
-    }
-
-    async fn update(
-        &self,
-        _session: &Resolved,
-        _data: String,
-        _now: OffsetDateTime,
-    ) -> Result<(Resolved, Option<Issued>), Error> {
-        Err(Error::Unsupported(UNSUPPORTED))
     }
 
     async fn reload(
