@@ -174,3 +174,12 @@ pub(crate) async fn bounded<T, E: Into<StoreError>>(
         Err(_) => Err(StoreError::Timeout(timeout)),
     }
 }
+
+/// [`bounded`], as the request's error: a store (or database) that fails or does not answer
+/// within `timeout` is [`Error::Store`] (503).
+pub(crate) async fn within<T, E: Into<StoreError>>(
+    timeout: std::time::Duration,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Error> {
+    Ok(bounded(timeout, call).await?)
+}

@@ -47,6 +47,31 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+impl SessionInfo {
+    /// The current session's facts when all that is known of it is its token: no device was
+    /// recorded with it.
+    pub(crate) fn of_token(
+        id: Uuid,
+        user_id: String,
+        created_at: OffsetDateTime,
+        refreshed_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+        absolute_expires_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id,
+            user_id,
+            created_at,
+            refreshed_at,
+            expires_at,
+            absolute_expires_at,
+            user_agent: None,
+            ip: None,
+            current: true,
+        }
+    }
+}
+
 /// The current request's session, with the application's own data `D`.
 ///
 /// As an extractor it answers 401 when the request has no valid session; use

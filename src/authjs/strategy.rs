@@ -5,6 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::http::HeaderMap;
 use time::OffsetDateTime;
+
+use crate::clock::from_unix_seconds;
 use uuid::Uuid;
 
 use super::jwe::{self, DerivedKeys, MAX_TOKEN_LEN};
@@ -146,17 +148,14 @@ impl AuthJsStrategy {
             Err(reason) => return Resolution::Invalid(reason),
         };
         let session = Resolved {
-            info: SessionInfo {
-                id: claims.id,
-                user_id: claims.sub,
-                created_at: at(claims.iat),
-                refreshed_at: at(claims.iat),
-                expires_at: at(claims.exp),
-                absolute_expires_at: at(claims.exp),
-                user_agent: None,
-                ip: None,
-                current: true,
-            },
+            info: SessionInfo::of_token(
+                claims.id,
+                claims.sub,
+                from_unix_seconds(claims.iat),
+                from_unix_seconds(claims.iat),
+                from_unix_seconds(claims.exp),
+                from_unix_seconds(claims.exp),
+            ),
             data: claims.data,
             version: 0,
             token: token.to_owned(),
@@ -174,10 +173,6 @@ struct Claims {
     iat: i64,
     exp: i64,
     data: String,
-}
-
-fn at(seconds: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 #[async_trait]

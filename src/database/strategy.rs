@@ -11,8 +11,7 @@ use uuid::Uuid;
 use super::record_cache::RecordCache;
 use crate::cache::SessionCache;
 use crate::config::{Lifetimes, StrategyDefaults};
-use crate::error::bounded;
-use crate::error::{Error, StoreError};
+use crate::error::{Error, StoreError, within};
 use crate::notify::{Change, Notifier};
 use crate::session::SessionInfo;
 use crate::store::{SessionRecord, SessionStore};
@@ -88,7 +87,7 @@ impl<S: SessionStore> DatabaseStrategy<S> {
     /// The store's row for this token hash, kept in the cache.
     async fn load(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, Error> {
         let read_started = Instant::now();
-        let record = self.timed(self.store.load(hash)).await?;
+        let record = within(self.timeout, self.store.load(hash)).await?;
         if let (Some(cache), Some(record)) = (&self.cache, &record) {
             cache.put(record, read_started);
         }
@@ -118,7 +117,7 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         changed: impl FnOnce(&T) -> bool,
     ) -> Result<T, Error> {
         self.forget(&scope);
-        let result = self.timed(call).await;
+        let result = within(self.timeout, call).await;
         self.forget(&scope);
         let value = result?;
         if changed(&value) {
@@ -132,14 +131,6 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         if let Some(cache) = &self.cache {
             cache.amend(id, change);
         }
-    }
-
-    /// Runs one store call under the configured timeout.
-    async fn timed<T>(
-        &self,
-        call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, Error> {
-        Ok(bounded(self.timeout, call).await?)
     }
 
     fn valid_at(record: &SessionRecord, now: OffsetDateTime) -> bool {
@@ -162,9 +153,11 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         now: OffsetDateTime,
     ) -> Result<Option<(Resolved, Issued)>, Error> {
         let expires_at = self.lifetimes.expiry(now, session.info.absolute_expires_at);
-        if !self
-            .timed(self.store.touch(session.info.id, now, expires_at))
-            .await?
+        if !within(
+            self.timeout,
+            self.store.touch(session.info.id, now, expires_at),
+        )
+        .await?
         {
             self.forget(&Change::Session(session.info.id));
             return Ok(None);
@@ -263,7 +256,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             let token = SessionToken::generate();
             record.id = Uuid::new_v4();
             record.token_hash = token.hash();
-            match self.timed(self.store.create(&record)).await {
+            match within(self.timeout, self.store.create(&record)).await {
                 Ok(()) => {
                     tracing::info!(session = %record.id, "session created");
                     if let Some(cache) = &self.cache {
@@ -323,12 +316,12 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         data: String,
         _now: OffsetDateTime,
     ) -> Result<(Resolved, Option<Issued>), Error> {
-        let written = self
-            .timed(
-                self.store
-                    .update_data(session.info.id, session.version, &data),
-            )
-            .await?;
+        let written = within(
+            self.timeout,
+            self.store
+                .update_data(session.info.id, session.version, &data),
+        )
+        .await?;
         if written {
             // Only onto the copy this update was made from: two updates of one process can
             // finish in either order, and the later version must not be overwritten.
@@ -390,7 +383,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, Error> {
         let user_id = &current.info.user_id;
-        let records = self.timed(self.store.list_user_sessions(user_id)).await?;
+        let records = within(self.timeout, self.store.list_user_sessions(user_id)).await?;
         Ok(records
             .iter()
             .filter(|r| Self::valid_at(r, now))

@@ -24,7 +24,7 @@ pub(crate) struct SignInTime(i64);
 impl SignInTime {
     /// `t`, truncated to the microsecond.
     pub(crate) fn at(t: OffsetDateTime) -> Self {
-        Self((t.unix_timestamp_nanos() / 1_000).clamp(i64::MIN.into(), i64::MAX.into()) as i64)
+        Self(crate::clock::unix_micros(t))
     }
 
     /// The whole seconds, rounded down: what `iat` and the lifetime limits compare with.
@@ -34,8 +34,7 @@ impl SignInTime {
 
     /// As a date-time (the Unix epoch if out of range; the verifier never lets such a time in).
     pub(crate) fn to_datetime(self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        crate::clock::from_unix_micros(self.0).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 }
 

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use jsonwebtoken::Header;
 use time::OffsetDateTime;
+
+use crate::clock::from_unix_seconds;
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -28,10 +30,6 @@ pub(crate) struct JwtStrategy {
     lifetimes: Lifetimes,
     revocations: Arc<RevocationList>,
     clock: Clock,
-}
-
-fn at(seconds: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 impl JwtStrategy {
@@ -114,24 +112,21 @@ impl JwtStrategy {
             session,
             Issued {
                 token,
-                expires_at: at(exp),
+                expires_at: from_unix_seconds(exp),
             },
         ))
     }
 
     fn resolved(&self, claims: &Claims, data: String, token: String) -> Resolved {
         Resolved {
-            info: SessionInfo {
-                id: claims.sid,
-                user_id: claims.sub.clone(),
-                created_at: claims.auth_time.to_datetime(),
-                refreshed_at: at(claims.iat),
-                expires_at: at(claims.exp),
-                absolute_expires_at: at(claims.abs_exp),
-                user_agent: None,
-                ip: None,
-                current: true,
-            },
+            info: SessionInfo::of_token(
+                claims.sid,
+                claims.sub.clone(),
+                claims.auth_time.to_datetime(),
+                from_unix_seconds(claims.iat),
+                from_unix_seconds(claims.exp),
+                from_unix_seconds(claims.abs_exp),
+            ),
             data,
             version: 0,
             token,

@@ -3,7 +3,6 @@
 //! sessions, looked up by the raw token in the adapter's own tables.
 
 use std::borrow::Cow;
-use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -18,7 +17,7 @@ use super::queries::Queries;
 use crate::authjs::{cookies, jwe};
 use crate::config::{Lifetimes, SessionConfig, StrategyDefaults};
 use crate::credential::Presented;
-use crate::error::{Error, StoreError};
+use crate::error::{Error, StoreError, within};
 use crate::session::SessionInfo;
 use crate::strategy::{Issued, Resolution, Resolved, Strategy};
 
@@ -88,10 +87,6 @@ fn to_millis(t: OffsetDateTime) -> OffsetDateTime {
         .unwrap_or(t)
 }
 
-fn micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
-}
-
 /// A time as JavaScript's `Date.prototype.toISOString` writes it (what Auth.js's user JSON
 /// holds): `2024-05-01T10:00:00.000Z`.
 fn iso_string(t: OffsetDateTime) -> String {
@@ -132,18 +127,9 @@ impl AuthJsDatabaseStrategy {
         }
     }
 
-    /// Runs one database call under the configured timeout: a database that hangs is a
-    /// database that is down (503), never a request that hangs.
-    async fn timed<T>(
-        &self,
-        call: impl Future<Output = Result<T, sqlx::Error>>,
-    ) -> Result<T, Error> {
-        Ok(crate::error::bounded(self.timeout, call).await?)
-    }
-
     async fn load(&self, token: &str) -> Result<Option<Row>, Error> {
         let query = sqlx::query(AssertSqlSafe(self.queries.lookup.as_str())).bind(token);
-        let found = self.timed(query.fetch_optional(&self.pool)).await?;
+        let found = within(self.timeout, query.fetch_optional(&self.pool)).await?;
         found
             .map(|row| Row::decode(&row))
             .transpose()
@@ -186,15 +172,15 @@ impl AuthJsDatabaseStrategy {
             .checked_sub(self.lifetimes.max_age)
             .unwrap_or(expires_at);
         SessionInfo {
-            id: jwe::token_uuid(token),
-            user_id,
-            created_at: extended_at,
-            refreshed_at: extended_at,
-            expires_at,
-            absolute_expires_at: expires_at,
-            user_agent: None,
-            ip: None,
             current,
+            ..SessionInfo::of_token(
+                jwe::token_uuid(token),
+                user_id,
+                extended_at,
+                extended_at,
+                expires_at,
+                expires_at,
+            )
         }
     }
 
@@ -217,8 +203,8 @@ impl AuthJsDatabaseStrategy {
         let query = sqlx::query(AssertSqlSafe(self.queries.extend.as_str()))
             .bind(&session.token)
             .bind(read)
-            .bind(micros(expires_at).saturating_sub(read));
-        let done = self.timed(query.execute(&self.pool)).await?;
+            .bind(crate::clock::unix_micros(expires_at).saturating_sub(read));
+        let done = within(self.timeout, query.execute(&self.pool)).await?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }
@@ -238,7 +224,7 @@ impl AuthJsDatabaseStrategy {
 
     async fn tokens_of_user(&self, current: &Resolved) -> Result<Vec<(String, i64)>, Error> {
         let query = sqlx::query(AssertSqlSafe(self.queries.list.as_str())).bind(&current.token);
-        let rows = self.timed(query.fetch_all(&self.pool)).await?;
+        let rows = within(self.timeout, query.fetch_all(&self.pool)).await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect::<Result<_, sqlx::Error>>()
@@ -247,7 +233,7 @@ impl AuthJsDatabaseStrategy {
 
     async fn delete(&self, token: &str) -> Result<bool, Error> {
         let query = sqlx::query(AssertSqlSafe(self.queries.delete.as_str())).bind(token);
-        let done = self.timed(query.execute(&self.pool)).await?;
+        let done = within(self.timeout, query.execute(&self.pool)).await?;
         Ok(done.rows_affected() > 0)
     }
 }
@@ -357,7 +343,7 @@ impl Strategy for AuthJsDatabaseStrategy {
         session: &Resolved,
         now: OffsetDateTime,
     ) -> Result<(Resolved, Issued), Error> {
-        let read = micros(session.info.expires_at);
+        let read = crate::clock::unix_micros(session.info.expires_at);
         if let Some(extended) = self.extend(session, read, now).await? {
             tracing::debug!(session = %session.info.id, "session refreshed on request");
             return Ok(extended);
@@ -367,7 +353,7 @@ impl Strategy for AuthJsDatabaseStrategy {
             .reload(session, now)
             .await?
             .ok_or(Error::Unauthenticated)?;
-        let read = micros(fresh.info.expires_at);
+        let read = crate::clock::unix_micros(fresh.info.expires_at);
         let extended = self
             .extend(&fresh, read, now)
             .await?
@@ -412,14 +398,18 @@ impl Strategy for AuthJsDatabaseStrategy {
     ) -> Result<(u64, Option<(Resolved, Issued)>), Error> {
         let query =
             sqlx::query(AssertSqlSafe(self.queries.delete_others.as_str())).bind(&current.token);
-        let n = self.timed(query.execute(&self.pool)).await?.rows_affected();
+        let n = within(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected();
         tracing::info!(count = n, kept = %current.info.id, "other sessions of the user revoked");
         Ok((n, None))
     }
 
     async fn revoke_all(&self, user_id: &str, _now: OffsetDateTime) -> Result<u64, Error> {
         let query = sqlx::query(AssertSqlSafe(self.queries.delete_user.as_str())).bind(user_id);
-        let n = self.timed(query.execute(&self.pool)).await?.rows_affected();
+        let n = within(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected();
         tracing::info!(count = n, "all sessions of a user revoked");
         Ok(n)
     }
@@ -447,7 +437,7 @@ mod tests {
         let t = datetime!(2024-05-01 10:00:00.123456789 UTC);
         assert_eq!(iso_string(t), "2024-05-01T10:00:00.123Z");
         assert_eq!(to_millis(t), datetime!(2024-05-01 10:00:00.123 UTC));
-        assert_eq!(micros(t), 1_714_557_600_123_456);
+        assert_eq!(crate::clock::unix_micros(t), 1_714_557_600_123_456);
         assert_eq!(
             at_micros(1_714_557_600_123_456).unwrap(),
             datetime!(2024-05-01 10:00:00.123456 UTC)

@@ -2,8 +2,6 @@
 
 use std::fmt::Write as _;
 
-use time::OffsetDateTime;
-
 use crate::token::TokenHash;
 
 /// The prefix used when none is configured.
@@ -151,16 +149,7 @@ pub(super) fn parse_hex(hex: &str) -> Option<TokenHash> {
     Some(TokenHash(bytes))
 }
 
-/// A time as stored: whole microseconds since the Unix epoch (the precision every store keeps).
-pub(super) fn micros(t: OffsetDateTime) -> i64 {
-    // Every `OffsetDateTime` is within ±10,000 years: it fits.
-    t.unix_timestamp_nanos().div_euclid(1_000) as i64
-}
-
-/// A stored time back; `None` when out of range.
-pub(super) fn from_micros(micros: i64) -> Option<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok()
-}
+pub(super) use crate::clock::{from_unix_micros as from_micros, unix_micros as micros};
 
 /// A sorted-set score for a time in microseconds (exact up to the year 2255).
 pub(super) fn score(micros: i64) -> f64 {
