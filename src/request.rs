@@ -26,14 +26,28 @@ pub(crate) enum CookieAction {
     Clear,
 }
 
+/// What the request knows of its session. It starts `Unresolved`; the first extractor, guard
+/// or handle call that needs the session resolves it, once, into `Known` (a valid session, or
+/// none: no credential, or one that is malformed, unknown, expired or revoked) or `Failed` (the
+/// store could not answer: every later ask gets the same error, 503, and the cookie is left
+/// alone). Login, rotation, refresh and update replace a `Known` session; logout makes it
+/// `Known(None)`. It never goes back to `Unresolved`.
 pub(crate) enum Current {
+    /// Nobody has asked yet: no store call was made.
     Unresolved,
+    /// The session, or `None`.
     Known(Option<Arc<Resolved>>),
+    /// Resolving failed; the error every ask gets.
     Failed(Error),
 }
 
+/// One request's session state, behind the request's lock: what it knows of its session, and
+/// what the response must do with the cookie (decided along the way, written by
+/// [`RequestSession::finish`] as at most one `Set-Cookie`).
 pub(crate) struct State {
+    /// What the request knows of its session.
     pub(crate) current: Current,
+    /// What the response does with the session cookie.
     pub(crate) cookie: CookieAction,
     /// The last token this request handed out, for
     /// [`Sessions::issued_token`](crate::Sessions::issued_token).

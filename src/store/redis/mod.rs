@@ -45,90 +45,12 @@
 //! expired the keys (no session time is ever compared with Redis's clock). So they stay as
 //! small as the live sessions, cleanup or not.
 //!
-//! # Operations and round trips
+//! # Why it is correct
 //!
-//! | operation | round trips |
-//! | --- | --- |
-//! | `load(hash)` | **1**: `HGETALL P:s:<hash>`. A record marked by a rotation in progress loads as `None` (its token is being replaced). |
-//! | `create` | 2: `SET P:i:<id> NX` and a script that creates the record unless its key exists, together; then the user index and the expiry index, together. A conflict on either key is [`StoreError::Duplicate`], after undoing the other one; nothing is overwritten. |
-//! | `touch`, `update_data` | 2: `GET P:i:<id>`; then one script on the record that checks it is still this session's, not being moved, and (for `update_data`) holds the expected version, before it writes (`touch` adds the expiry index entry in the same trip). A write that finds the record being moved waits for the rotation (up to about a second) and follows the pointer. |
-//! | `rotate` | 4: mark the old record (and check the new key is free); copy it to the new key (`NX`); repoint the id; delete the old record. |
-//! | `delete` | 3: `GET P:i:<id>`; a script that deletes the record if it is this user's; then the pointer (only if it still names that record) and the index entries. |
-//! | `delete_user_sessions` | the user index, then one `delete` per session, all at once. |
-//! | `list_user_sessions` | 3: the user index; the pointers; the records (each step all at once). |
-//! | `delete_expired` | the list of hours; then per hour, a page of the index and one `delete` (checking expiry instead of the user) per entry, all at once. |
-//!
-//! `create` and `touch` take one more round trip when they open a new hour of the expiry
-//! index (once an hour).
-//!
-//! # Why no operation loses an update or brings a session back
-//!
-//! A script runs atomically but, on a cluster, only on the keys of one slot, and a session's
-//! keys are in different slots (its record is found by token hash, its pointer by id, its index
-//! entries by user and hour). So the operations that span keys are ordered so that every
-//! interleaving ends in a state some serial order would have produced:
-//!
-//! - **Writes go through one key.** `touch` and `update_data` follow the pointer and change the
-//!   record in one script that first checks the record is still this session's. A record that a
-//!   logout deleted is never recreated by them, and `update_data` compares the version in the
-//!   same script, so two writers from one version cannot both succeed.
-//! - **Rotation freezes the old record first.** Step 1 marks the old record with the new hash,
-//!   atomically with reading it; from then on no write lands on it (writers that find the mark
-//!   wait a moment and follow the pointer again), so the copy made in step 2 (`NX`: a conflict
-//!   unmarks the old record and is [`StoreError::Duplicate`]) cannot miss an update. Of several
-//!   concurrent rotations from one token only the one that marks first goes on; the others
-//!   answer `false`. Step 3 repoints the id only if it still names the old record; step 4
-//!   deletes the old record only if it still carries this rotation's mark. A marked record loads
-//!   as `None`, so the old token stops working at step 1, as it would when a SQL rotation
-//!   commits.
-//! - **A delete never waits for a rotation, and always wins.** `delete` (and revoke-all)
-//!   deletes the record the pointer names, marked or not, then also the record
-//!   a mark names, then the pointer only if it still names the deleted record; if the pointer
-//!   moved meanwhile (a rotation's step 3), it follows it and deletes again. A rotation that
-//!   finds its pointer gone at step 3, or its old record gone at step 4, deletes the copy it
-//!   made (and the pointer to it) and answers `false`. Whichever order the two run in, no
-//!   record of the session survives the delete: a logout racing a rotation is never undone.
-//!   The new record may exist for a moment before it is removed, but only the rotating request
-//!   knows its token, and it has not answered yet. (The expiry cleanup is the one delete that
-//!   steps aside: it leaves a record that a rotation is moving for its next run, so that it
-//!   never ends a session a request is rotating and may extend.)
-//! - **The indexes only ever err towards listing too much.** `create` writes the user index
-//!   after the record exists, and a session whose `create` has returned is always in it, until
-//!   it is deleted; so revoke-all (which reads the index, then deletes every session in it)
-//!   never misses a session that existed when it started. Index entries of deleted or expired
-//!   sessions are removed when `delete`, `list_user_sessions` or `delete_expired` meets them,
-//!   and only once the pointer is gone, or names a record that is gone (which no operation
-//!   undoes), or when Redis has expired all of the session's keys; so a live session's entry is
-//!   never removed.
-//! - **The multi-key operations finish even when the caller stops waiting.** `create`,
-//!   `rotate` and `delete` run on their own Tokio task, so the layer's `store_timeout` (or a
-//!   dropped request) never leaves them half done. A Redis failure in the middle of one is
-//!   undone where it can be; at worst a rotation cut off by a failure ends the session (its old
-//!   record stays marked, so neither token works): the user signs in again, and no session is
-//!   ever duplicated or brought back.
-//!
-//! The tests in `tests/suite/redis_races.rs` run these races many times on a single Redis and
-//! on a three-master cluster.
-//!
-//! # Errors and a Redis that is down
-//!
-//! Every command is sent with fred's `fail_fast` option and a timeout of its own
-//! ([`COMMAND_TIMEOUT`], two seconds): while the client knows it is disconnected (or
-//! reconnecting), a command fails at once with [`StoreError::Backend`] instead of waiting in
-//! fred's queue for the connection to come back. Two kinds of command cost their timeout
-//! instead: one sent on a connection that died unnoticed (the server vanished while the client
-//! was idle), and one sent in the moment between the client noticing the drop and its first
-//! reconnection attempt (10 ms later) failing, which waits in the queue. After that the client
-//! knows, and every command fails at once until the server is back. The layer answers 503 and
-//! bounds every call by its `store_timeout` (three seconds by default) anyway.
-//!
-//! A command whose answer was lost has an unknown outcome, as a SQL commit whose answer was
-//! lost: it is an error, and the operation may still have happened (fred may even send it
-//! again once it reconnects). Every write is a conditional script, so a late one can neither
-//! bring a deleted session back nor apply a data change over another one (a late `touch` can at
-//! worst set an expiry that an earlier one already passed, which the next refresh moves on, as
-//! with two racing refreshes on SQL). Records that cannot be decoded are [`StoreError::Corrupt`];
-//! conflicts on `create` and `rotate` are [`StoreError::Duplicate`].
+//! Which round trips each operation makes, why no interleaving of them loses an update or brings
+//! a session back, and how a Redis that is down or slow is answered: `docs/redis.md` in the
+//! repository. The tests in `tests/suite/redis_races.rs` run those races many times on a single
+//! Redis and on a three-master cluster.
 //!
 //! # Requirements
 //!
