@@ -111,7 +111,9 @@ pub mod jwt;
 mod layer;
 mod notify;
 pub mod origin;
+mod rejection;
 mod request;
+mod responder;
 mod session;
 mod sessions;
 pub mod store;
@@ -136,6 +138,8 @@ pub use guard::{
 pub use layer::{SessionLayer, SessionService};
 pub use notify::{ChangeFeed, MAX_NOTICE_BYTES};
 pub use origin::ProxyHeaders;
+pub use rejection::SessionRejection;
+pub use responder::RejectionContext;
 pub use session::{Session, SessionInfo};
 pub use sessions::{IssuedToken, Sessions};
 #[cfg(feature = "mysql")]
