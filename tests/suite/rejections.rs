@@ -217,6 +217,11 @@ async fn the_responder_shapes_401_403_and_503_of_extractors_and_guards() {
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
         assert_eq!(reply.body, format!("custom 401 html=false path={path}"));
     }
+    // The layer still clears an invalid cookie on a shaped answer.
+    let unknown = sessionward::SessionToken::generate();
+    let reply = send(&app, "/me", Some(unknown.as_str()), None).await;
+    assert_eq!(reply.body, "custom 401 html=false path=/me");
+    assert!(reply.clears_cookie(), "{:?}", reply.set_cookies());
     let token = login(&app).await;
     let reply = send(&app, "/admin", Some(&token), None).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
