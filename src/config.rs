@@ -45,6 +45,7 @@ pub struct SessionConfig {
     pub(crate) clock: Clock,
     pub(crate) cache: Option<SessionCache>,
     pub(crate) change_notices: bool,
+    pub(crate) rejection_responder: Option<crate::responder::RejectionResponder>,
 }
 
 impl Default for SessionConfig {
@@ -66,6 +67,7 @@ impl Default for SessionConfig {
             clock: Clock::system(),
             cache: None,
             change_notices: true,
+            rejection_responder: None,
         }
     }
 }
@@ -401,6 +403,37 @@ impl SessionConfig {
     /// ```
     pub fn change_notices(mut self, enabled: bool) -> Self {
         self.change_notices = enabled;
+        self
+    }
+
+    /// One place that decides what a refusal looks like: `respond` builds the answer to every
+    /// 401 (no valid session), 403 (a guard's check failed) and 503 (store unavailable) that
+    /// the extractors, the guards and handlers' [`Error`](crate::Error)s give behind this
+    /// layer (default: the status with `{"error": "..."}`). A guard's own
+    /// [`redirect_to`](crate::Guard::redirect_to) and
+    /// [`forbidden_page`](crate::Guard::forbidden_page) still win on its routes; the layer's
+    /// cross-origin 403 is not a session refusal and keeps its JSON.
+    ///
+    /// ```
+    /// use axum::http::StatusCode;
+    /// use axum::response::IntoResponse;
+    ///
+    /// let config = sessionward::SessionConfig::default().rejection_responder(|refusal| {
+    ///     match refusal.status() {
+    ///         // Browsers get a page, scripts the default JSON.
+    ///         StatusCode::UNAUTHORIZED => refusal.html_or_json("<h1>Please sign in</h1>"),
+    ///         StatusCode::SERVICE_UNAVAILABLE => {
+    ///             (refusal.status(), "try again in a minute").into_response()
+    ///         }
+    ///         _ => refusal.default_response(),
+    ///     }
+    /// });
+    /// ```
+    pub fn rejection_responder<F>(mut self, respond: F) -> Self
+    where
+        F: Fn(&crate::RejectionContext<'_>) -> axum::response::Response + Send + Sync + 'static,
+    {
+        self.rejection_responder = Some(crate::responder::RejectionResponder::new(respond));
         self
     }
 

@@ -2,12 +2,16 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::responder::refusal;
+
 /// What can go wrong with a session. Every variant maps to one HTTP answer (see
-/// [`Error::status`]); none of them ever carries a token or a secret.
+/// [`Error::status`]); none of them ever carries a token or a secret. The extractors reject
+/// with the narrower [`SessionRejection`](crate::SessionRejection), which converts into this.
+/// The 401, 403 and 503 answers can be shaped with
+/// [`SessionConfig::rejection_responder`](crate::SessionConfig::rejection_responder).
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -119,13 +123,8 @@ impl IntoResponse for Error {
             }
             Error::Unauthenticated | Error::Forbidden | Error::Conflict => {}
         }
-        json_error(self.status(), &self.to_string())
+        refusal(self.status(), &self.to_string())
     }
-}
-
-/// A small JSON error body: `{"error": "..."}`.
-pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
 /// A failure inside a [`SessionStore`](crate::SessionStore).

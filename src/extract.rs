@@ -6,41 +6,55 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::error::Error;
+use crate::rejection::SessionRejection;
 use crate::request::RequestSession;
 use crate::session::Session;
 use crate::sessions::{Sessions, to_session};
 
-pub(crate) fn request_session(parts: &Parts) -> Result<Arc<RequestSession>, Error> {
+pub(crate) fn request_session(parts: &Parts) -> Result<Arc<RequestSession>, SessionRejection> {
     parts
         .extensions
         .get::<Arc<RequestSession>>()
         .cloned()
-        .ok_or(Error::MissingLayer)
+        .ok_or(SessionRejection::MissingLayer)
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Sessions {
-    type Rejection = Error;
+/// The request's session, resolved; a failure to resolve it narrowed to a rejection.
+async fn resolved(
+    parts: &Parts,
+) -> Result<Option<Arc<crate::strategy::Resolved>>, SessionRejection> {
+    request_session(parts)?
+        .session()
+        .await
+        .map_err(SessionRejection::from_resolution)
+}
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+/// Rejects only with [`SessionRejection::MissingLayer`] (500): it resolves nothing itself.
+impl<S: Send + Sync> FromRequestParts<S> for Sessions {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, SessionRejection> {
         Ok(Sessions {
             request: request_session(parts)?,
         })
     }
 }
 
-/// Rejects with 401 when there is no valid session, 503 when the store is down.
+/// Rejects with [`SessionRejection`]: 401 when there is no valid session, 503 when the store
+/// is down, 500 without a layer.
 impl<S, D> FromRequestParts<S> for Session<D>
 where
     S: Send + Sync,
     D: DeserializeOwned + Send + 'static,
 {
-    type Rejection = Error;
+    type Rejection = SessionRejection;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        let request = request_session(parts)?;
-        let resolved = request.session().await?.ok_or(Error::Unauthenticated)?;
-        to_session(&resolved)
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, SessionRejection> {
+        let resolved = resolved(parts)
+            .await?
+            .ok_or(SessionRejection::Unauthenticated)?;
+        // Stored data that does not fit `D` is no valid session.
+        to_session(&resolved).map_err(|_| SessionRejection::Unauthenticated)
     }
 }
 
@@ -51,11 +65,13 @@ where
     S: Send + Sync,
     D: DeserializeOwned + Send + 'static,
 {
-    type Rejection = Error;
+    type Rejection = SessionRejection;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Error> {
-        let request = request_session(parts)?;
-        match request.session().await? {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &S,
+    ) -> Result<Option<Self>, SessionRejection> {
+        match resolved(parts).await? {
             Some(resolved) => Ok(to_session(&resolved).ok()),
             None => Ok(None),
         }

@@ -51,8 +51,10 @@ type Check = dyn Fn(&str) -> Result<bool, Error> + Send + Sync;
 
 /// A route guard: a layer that lets a request through only with a valid session that passes
 /// its check. API routes get 401 (no session), 403 (check failed) or 503 (store down) with a
-/// small JSON body; with [`redirect_to`](Guard::redirect_to), HTML routes send visitors without
-/// a session to the login page instead.
+/// small JSON body (shaped for the whole app by
+/// [`SessionConfig::rejection_responder`](crate::SessionConfig::rejection_responder)); with
+/// [`redirect_to`](Guard::redirect_to), HTML routes send visitors without a session to the
+/// login page instead.
 ///
 /// ```
 /// use axum::{Router, routing::get};

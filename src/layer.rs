@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, OriginalUri};
 use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use tower_layer::Layer;
@@ -17,10 +17,10 @@ use tower_service::Service;
 
 use crate::config::SessionConfig;
 use crate::database::{DATABASE_DEFAULTS, DatabaseStrategy};
-use crate::error::json_error;
 use crate::origin::Inbound;
 use crate::origin::site::is_loopback;
 use crate::request::{RequestSession, Shared};
+use crate::responder::{RequestFacts, json_error};
 use crate::store::SessionStore;
 use crate::strategy::{ClientSource, Strategy};
 
@@ -258,12 +258,23 @@ where
         let session = Arc::new(RequestSession::new(self.shared.clone(), presented, client));
         req.extensions_mut().insert(session.clone());
         let warned_insecure = self.warned_insecure.clone();
+        let responder = config.rejection_responder.clone().map(|responder| {
+            // Under `Router::nest` axum keeps the path the client asked for in `OriginalUri`.
+            let uri = req
+                .extensions()
+                .get::<OriginalUri>()
+                .map_or(req.uri(), |original| &original.0);
+            (responder, RequestFacts::read(req.headers(), uri.path()))
+        });
 
         // The clone that was polled ready goes into the future; a fresh clone stays behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let mut response = inner.call(req).await?;
+            if let Some((responder, facts)) = &responder {
+                response = responder.reshape(response, facts);
+            }
             session.finish(response.headers_mut()).await;
             if warn_insecure
                 && response.headers().contains_key(header::SET_COOKIE)

@@ -76,6 +76,7 @@
 //! | no cookie, garbage, tampered, expired or revoked token | no session: 401 from `Session<D>` and guards, `None` from `Option<Session<D>>`, the cookie cleared |
 //! | guard check fails | 403 |
 //! | store down, slow past `store_timeout`, pool exhausted | 503, never a request let through |
+//! | any of the above, for a browser | the same status; shape its page with [`SessionConfig::rejection_responder`] (extractors reject with [`SessionRejection`]) |
 //! | two requests change the same session's data | compare-and-swap on a version: [`Sessions::update`] answers [`Error::Conflict`], [`Sessions::modify`] retries; no write is lost |
 //!
 //! ## Strategies
@@ -112,7 +113,9 @@ pub mod jwt;
 mod layer;
 mod notify;
 pub mod origin;
+mod rejection;
 mod request;
+mod responder;
 mod session;
 mod sessions;
 pub mod store;
@@ -137,6 +140,8 @@ pub use guard::{
 pub use layer::{SessionLayer, SessionService};
 pub use notify::{ChangeFeed, MAX_NOTICE_BYTES};
 pub use origin::ProxyHeaders;
+pub use rejection::SessionRejection;
+pub use responder::RejectionContext;
 pub use session::{Session, SessionInfo};
 pub use sessions::{IssuedToken, Sessions};
 #[cfg(feature = "mysql")]

@@ -35,6 +35,8 @@ mod notices;
 // Cross-origin protection for every state-changing browser request (issue 13, item 2).
 mod origin;
 mod properties;
+// Extractor rejections in axum's style, and answers the application shapes (issue 14).
+mod rejections;
 // Reverse proxies and the request's own origin (issue 13, item 3).
 mod proxies;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
