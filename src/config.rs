@@ -37,7 +37,7 @@ pub struct SessionConfig {
     /// The cookie an earlier configuration set, accepted while users move to `cookie`.
     pub(crate) previous_cookie: Option<Arc<CookieConfig>>,
     previous_cookie_setting: Option<PreviousCookie>,
-    pub(crate) lifetimes: LifetimeSettings,
+    pub(crate) lifetimes: ConfiguredLifetimes,
     pub(crate) store_timeout: std::time::Duration,
     pub(crate) origin_check: OriginCheck,
     pub(crate) proxies: TrustedProxies,
@@ -54,7 +54,7 @@ impl Default for SessionConfig {
             cookie: CookieConfig::default(),
             previous_cookie: None,
             previous_cookie_setting: None,
-            lifetimes: LifetimeSettings {
+            lifetimes: ConfiguredLifetimes {
                 max_age: None,
                 idle_timeout: None,
                 absolute_timeout: None,
@@ -474,7 +474,7 @@ impl SessionConfig {
     /// on a lifetime too long for date arithmetic (over [`MAX_LIFETIME`]), or on cookie
     /// attributes that cannot be written into a `Set-Cookie` header, with a message that says
     /// which setting to change.
-    pub(crate) fn validate(&self, defaults: StrategyDefaults) -> Lifetimes {
+    pub(crate) fn validate(&self, defaults: DefaultLifetimes) -> Lifetimes {
         self.lifetimes.check_bounds();
         let l = self.lifetimes.resolve(defaults);
         assert!(
@@ -537,7 +537,7 @@ const DEFAULT_UPDATE_AGE: Duration = Duration::days(1);
 
 /// Lifetimes as configured; `None` takes the strategy's default.
 #[derive(Clone, Debug)]
-pub(crate) struct LifetimeSettings {
+pub(crate) struct ConfiguredLifetimes {
     max_age: Option<Duration>,
     idle_timeout: Option<Duration>,
     absolute_timeout: Option<Duration>,
@@ -546,12 +546,12 @@ pub(crate) struct LifetimeSettings {
 
 /// A strategy's default lifetimes.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct StrategyDefaults {
+pub(crate) struct DefaultLifetimes {
     pub(crate) max_age: Duration,
     pub(crate) absolute_timeout: Duration,
 }
 
-impl LifetimeSettings {
+impl ConfiguredLifetimes {
     /// # Panics
     ///
     /// When a configured lifetime is over [`MAX_LIFETIME`] (the strategies' own defaults are
@@ -574,7 +574,7 @@ impl LifetimeSettings {
         }
     }
 
-    fn resolve(&self, defaults: StrategyDefaults) -> Lifetimes {
+    fn resolve(&self, defaults: DefaultLifetimes) -> Lifetimes {
         let max_age = self.max_age.unwrap_or(defaults.max_age);
         Lifetimes {
             max_age,
@@ -650,7 +650,7 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
-    const DEFAULTS: StrategyDefaults = StrategyDefaults {
+    const DEFAULTS: DefaultLifetimes = DefaultLifetimes {
         max_age: Duration::days(7),
         absolute_timeout: Duration::days(30),
     };

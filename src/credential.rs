@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, header};
 
 /// The credential a request came with.
 #[derive(Debug)]
-pub(crate) enum Presented {
+pub(crate) enum Credential {
     /// No session cookie and no bearer token.
     Nothing,
     /// One token, from the session cookie or from `Authorization: Bearer`.
@@ -19,14 +19,14 @@ pub(crate) enum Presented {
     Unusable,
 }
 
-impl Presented {
+impl Credential {
     /// Whether the request carried a session cookie (usable or not).
     pub(crate) fn carries_cookie(&self) -> bool {
         matches!(
             self,
-            Presented::Unusable
-                | Presented::PreviousCookie(_)
-                | Presented::Token {
+            Credential::Unusable
+                | Credential::PreviousCookie(_)
+                | Credential::Token {
                     from_cookie: true,
                     ..
                 }
@@ -35,10 +35,10 @@ impl Presented {
 }
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
-pub(crate) fn bearer(headers: &HeaderMap) -> Presented {
+pub(crate) fn bearer(headers: &HeaderMap) -> Credential {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
-        return Presented::Nothing;
+        return Credential::Nothing;
     };
     if values.next().is_some() {
         // Which of two credentials counts would depend on who reads them (a proxy may check
@@ -47,18 +47,18 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Presented {
             reason = "duplicated Authorization headers",
             "session rejected"
         );
-        return Presented::Nothing;
+        return Credential::Nothing;
     }
     let token = value.to_str().ok().and_then(|v| {
         let (scheme, token) = v.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
     });
     match token {
-        Some(token) => Presented::Token {
+        Some(token) => Credential::Token {
             value: token.to_owned(),
             from_cookie: false,
         },
         // Some other scheme (Basic, ...) is not ours to judge.
-        None => Presented::Nothing,
+        None => Credential::Nothing,
     }
 }

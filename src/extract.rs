@@ -6,10 +6,10 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::handle::{Sessions, to_session};
 use crate::rejection::SessionRejection;
 use crate::request::RequestSession;
 use crate::session::Session;
-use crate::sessions::{Sessions, to_session};
 
 pub(crate) fn request_session(parts: &Parts) -> Result<Arc<RequestSession>, SessionRejection> {
     parts
@@ -22,7 +22,7 @@ pub(crate) fn request_session(parts: &Parts) -> Result<Arc<RequestSession>, Sess
 /// The request's session, resolved; a failure to resolve it narrowed to a rejection.
 async fn resolved(
     parts: &Parts,
-) -> Result<Option<Arc<crate::strategy::Resolved>>, SessionRejection> {
+) -> Result<Option<Arc<crate::strategy::ValidSession>>, SessionRejection> {
     request_session(parts)?
         .session()
         .await

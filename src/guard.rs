@@ -47,7 +47,7 @@ pub trait Authorize {
     }
 }
 
-type Check = dyn Fn(&str) -> Result<bool, Error> + Send + Sync;
+type DataCheck = dyn Fn(&str) -> Result<bool, Error> + Send + Sync;
 
 /// A route guard: a layer that lets a request through only with a valid session that passes
 /// its check. API routes get 401 (no session), 403 (check failed) or 503 (store down) with a
@@ -75,7 +75,7 @@ type Check = dyn Fn(&str) -> Result<bool, Error> + Send + Sync;
 /// ```
 #[derive(Clone)]
 pub struct Guard {
-    check: Arc<Check>,
+    check: Arc<DataCheck>,
     login_url: Option<Arc<str>>,
     forbidden_html: Option<Arc<str>>,
 }

@@ -22,7 +22,7 @@ use crate::origin::site::is_loopback;
 use crate::request::{RequestSession, Shared};
 use crate::responder::{RequestFacts, json_error};
 use crate::store::SessionStore;
-use crate::strategy::{ClientSource, Strategy};
+use crate::strategy::{RequestClient, Strategy};
 
 /// The Tower layer that gives every request behind it a session.
 ///
@@ -230,7 +230,7 @@ where
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
         let config = &self.shared.config;
-        let presented = self.shared.strategy.presented(req.headers(), config);
+        let credential = self.shared.strategy.credential(req.headers(), config);
         let peer = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -240,7 +240,7 @@ where
             method: req.method(),
             uri: req.uri(),
             headers: req.headers(),
-            carries_cookie: presented.carries_cookie(),
+            carries_cookie: credential.carries_cookie(),
             entry: &entry,
         };
         if config.origin_check.refuses(&inbound) {
@@ -250,12 +250,12 @@ where
         let warn_insecure = config.cookie.secure
             && !self.warned_insecure.load(Ordering::Relaxed)
             && is_plain_http_to_another_machine(&inbound);
-        let client = ClientSource {
+        let client = RequestClient {
             user_agent: req.headers().get(header::USER_AGENT).cloned(),
             // Behind a trusted proxy, the proxy's address is not the client's.
             ip: if entry.via_proxy { entry.client } else { peer },
         };
-        let session = Arc::new(RequestSession::new(self.shared.clone(), presented, client));
+        let session = Arc::new(RequestSession::new(self.shared.clone(), credential, client));
         req.extensions_mut().insert(session.clone());
         let warned_insecure = self.warned_insecure.clone();
         let responder = config.rejection_responder.clone().map(|responder| {

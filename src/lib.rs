@@ -108,6 +108,7 @@ mod database;
 mod error;
 mod extract;
 mod guard;
+mod handle;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod layer;
@@ -117,7 +118,6 @@ mod rejection;
 mod request;
 mod responder;
 mod session;
-mod sessions;
 pub mod store;
 mod strategy;
 mod token;
@@ -137,13 +137,13 @@ pub use guard::{
     Authorize, Guard, GuardService, require_permission, require_role, require_session,
     safe_redirect_target,
 };
+pub use handle::{IssuedToken, Sessions};
 pub use layer::{SessionLayer, SessionService};
 pub use notify::{ChangeFeed, MAX_NOTICE_BYTES};
 pub use origin::ProxyHeaders;
 pub use rejection::SessionRejection;
 pub use responder::RejectionContext;
 pub use session::{Session, SessionInfo};
-pub use sessions::{IssuedToken, Sessions};
 #[cfg(feature = "mysql")]
 pub use store::MySqlStore;
 #[cfg(feature = "postgres")]
@@ -163,7 +163,7 @@ pub use token::{SessionToken, TokenHash};
 pub mod __fuzz {
     use axum::http::HeaderMap;
 
-    use crate::credential::Presented;
+    use crate::credential::Credential as Read;
 
     /// A credential as the layer reads it.
     #[derive(Debug, PartialEq, Eq)]
@@ -176,13 +176,11 @@ pub mod __fuzz {
         Unusable,
     }
 
-    fn credential(presented: Presented) -> Credential {
-        match presented {
-            Presented::Nothing => Credential::Nothing,
-            Presented::Token { value, .. } | Presented::PreviousCookie(value) => {
-                Credential::Token(value)
-            }
-            Presented::Unusable => Credential::Unusable,
+    fn credential(read: Read) -> Credential {
+        match read {
+            Read::Nothing => Credential::Nothing,
+            Read::Token { value, .. } | Read::PreviousCookie(value) => Credential::Token(value),
+            Read::Unusable => Credential::Unusable,
         }
     }
 

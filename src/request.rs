@@ -8,9 +8,9 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::config::SessionConfig;
 use crate::cookie::CookieConfig;
-use crate::credential::Presented;
+use crate::credential::Credential;
 use crate::error::Error;
-use crate::strategy::{ClientSource, Issued, Resolution, Resolved, Strategy, TokenRoom};
+use crate::strategy::{Lookup, NewToken, RequestClient, Strategy, TokenRoom, ValidSession};
 
 /// What the layer shares with every request: configuration and strategy.
 pub(crate) struct Shared {
@@ -22,7 +22,7 @@ pub(crate) struct Shared {
 #[derive(Debug)]
 pub(crate) enum CookieAction {
     Keep,
-    Set(Issued),
+    Set(NewToken),
     Clear,
 }
 
@@ -36,7 +36,7 @@ pub(crate) enum Current {
     /// Nobody has asked yet: no store call was made.
     Unresolved,
     /// The session, or `None`.
-    Known(Option<Arc<Resolved>>),
+    Known(Option<Arc<ValidSession>>),
     /// Resolving failed; the error every ask gets.
     Failed(Error),
 }
@@ -51,12 +51,12 @@ pub(crate) struct State {
     pub(crate) cookie: CookieAction,
     /// The last token this request handed out, for
     /// [`Sessions::issued_token`](crate::Sessions::issued_token).
-    pub(crate) issued: Option<Issued>,
+    pub(crate) issued: Option<NewToken>,
 }
 
 impl State {
     /// The resolved session; the resolution error if resolving failed.
-    pub(crate) fn session(&self) -> Result<Option<Arc<Resolved>>, Error> {
+    pub(crate) fn session(&self) -> Result<Option<Arc<ValidSession>>, Error> {
         match &self.current {
             Current::Known(s) => Ok(s.clone()),
             Current::Failed(e) => Err(e.clone()),
@@ -65,7 +65,7 @@ impl State {
     }
 
     /// Makes `session` the request's session and sends `issued` to the client, if any.
-    pub(crate) fn replace(&mut self, session: Option<Resolved>, issued: Option<Issued>) {
+    pub(crate) fn replace(&mut self, session: Option<ValidSession>, issued: Option<NewToken>) {
         self.current = Current::Known(session.map(Arc::new));
         match issued {
             Some(issued) => {
@@ -84,16 +84,16 @@ impl State {
 /// One request's view of its session.
 pub(crate) struct RequestSession {
     pub(crate) shared: Arc<Shared>,
-    presented: Presented,
-    pub(crate) client: ClientSource,
+    credential: Credential,
+    pub(crate) client: RequestClient,
     state: Mutex<State>,
 }
 
 impl RequestSession {
-    pub(crate) fn new(shared: Arc<Shared>, presented: Presented, client: ClientSource) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, credential: Credential, client: RequestClient) -> Self {
         Self {
             shared,
-            presented,
+            credential,
             client,
             state: Mutex::new(State {
                 current: Current::Unresolved,
@@ -124,8 +124,8 @@ impl RequestSession {
     /// Whether the request's credential is an `Authorization: Bearer` token.
     pub(crate) fn came_with_bearer(&self) -> bool {
         matches!(
-            self.presented,
-            Presented::Token {
+            self.credential,
+            Credential::Token {
                 from_cookie: false,
                 ..
             }
@@ -142,7 +142,7 @@ impl RequestSession {
     }
 
     /// The request's session, resolving it on first use (at most one lookup per request).
-    pub(crate) async fn session(&self) -> Result<Option<Arc<Resolved>>, Error> {
+    pub(crate) async fn session(&self) -> Result<Option<Arc<ValidSession>>, Error> {
         self.resolved_state().await.session()
     }
 
@@ -157,28 +157,28 @@ impl RequestSession {
     }
 
     async fn resolve_into(&self, state: &mut State) {
-        let (value, from_cookie) = match &self.presented {
-            Presented::Nothing => {
+        let (value, from_cookie) = match &self.credential {
+            Credential::Nothing => {
                 state.current = Current::Known(None);
                 return;
             }
-            Presented::Unusable => {
+            Credential::Unusable => {
                 tracing::info!(reason = "unusable session cookie", "session rejected");
                 state.current = Current::Known(None);
                 state.cookie = CookieAction::Clear;
                 return;
             }
-            Presented::Token { value, from_cookie } => (value, *from_cookie),
-            Presented::PreviousCookie(value) => (value, true),
+            Credential::Token { value, from_cookie } => (value, *from_cookie),
+            Credential::PreviousCookie(value) => (value, true),
         };
         state.current = match self.strategy().resolve(value, self.now()).await {
-            Ok(Resolution::Valid { session, reissue }) => {
+            Ok(Lookup::Valid { session, reissue }) => {
                 if let (Some(issued), true) = (reissue, from_cookie) {
                     state.cookie = CookieAction::Set(issued);
                 }
                 Current::Known(Some(session))
             }
-            Ok(Resolution::Due(session)) if from_cookie => {
+            Ok(Lookup::Due(session)) if from_cookie => {
                 let refresh = self.strategy().refresh(&session, self.now());
                 match self.cookie_room().scope(refresh).await {
                     Ok((session, issued)) => {
@@ -191,8 +191,8 @@ impl RequestSession {
                 }
             }
             // A bearer client keeps its token: nothing is signed for it here.
-            Ok(Resolution::Due(session)) => Current::Known(Some(session)),
-            Ok(Resolution::Invalid(reason)) => {
+            Ok(Lookup::Due(session)) => Current::Known(Some(session)),
+            Ok(Lookup::Invalid(reason)) => {
                 tracing::info!(reason, "session rejected");
                 if from_cookie {
                     state.cookie = CookieAction::Clear;
@@ -204,7 +204,7 @@ impl RequestSession {
     }
 
     fn carried_cookie(&self) -> bool {
-        self.presented.carries_cookie()
+        self.credential.carries_cookie()
     }
 
     /// Writes the response's one `Set-Cookie` (and `Cache-Control: no-store` with it); for a
@@ -214,8 +214,8 @@ impl RequestSession {
         if !self.strategy().owns_cookie() {
             return;
         }
-        if let (Presented::PreviousCookie(_), Some(previous)) =
-            (&self.presented, &self.shared.config.previous_cookie)
+        if let (Credential::PreviousCookie(_), Some(previous)) =
+            (&self.credential, &self.shared.config.previous_cookie)
         {
             return self.move_to_current_cookie(previous, headers).await;
         }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 /// A session the current request holds, in strategy-neutral form.
 #[derive(Clone, Debug)]
-pub(crate) struct Resolved {
+pub(crate) struct ValidSession {
     /// Public facts (with `current` = true).
     pub(crate) info: SessionInfo,
     /// The application's data as JSON text.
@@ -101,7 +101,7 @@ impl SessionInfo {
 #[derive(Clone)]
 pub struct Session<D> {
     /// The request's resolved session, shared (its token is never shown, see `Debug`).
-    pub(crate) resolved: Arc<Resolved>,
+    pub(crate) resolved: Arc<ValidSession>,
     pub(crate) data: D,
 }
 

@@ -6,9 +6,9 @@
 use axum::http::{HeaderMap, header};
 
 use crate::config::SessionConfig;
-use crate::credential::Presented;
+use crate::credential::Credential;
 use crate::error::Error;
-use crate::strategy::Resolution;
+use crate::strategy::Lookup;
 
 /// The most chunks one cookie is split into (16 KiB / 3933 characters, rounded up).
 const MAX_CHUNKS: usize = 8;
@@ -125,13 +125,13 @@ const CANDIDATE_SEPARATOR: char = '\n';
 /// of them `Authorization: Bearer` when the layer accepts it. `value` turns the name a token
 /// came under (`None` for a bearer token) and the token into one candidate; `resolve` receives
 /// them joined, and [`first_valid`] tries them in order.
-pub(super) fn presented<N: AsRef<str>>(
+pub(super) fn credential<N: AsRef<str>>(
     names: &[N],
     max_len: usize,
     headers: &HeaderMap,
     config: &SessionConfig,
     value: impl Fn(Option<&str>, String) -> String,
-) -> Presented {
+) -> Credential {
     match read_cookies(names, max_len, headers) {
         Ok(candidates) if !candidates.is_empty() => {
             let mut joined = String::new();
@@ -141,20 +141,20 @@ pub(super) fn presented<N: AsRef<str>>(
                 }
                 joined.push_str(&value(Some(names[i].as_ref()), token));
             }
-            Presented::Token {
+            Credential::Token {
                 value: joined,
                 from_cookie: true,
             }
         }
-        Err(()) => Presented::Unusable,
+        Err(()) => Credential::Unusable,
         Ok(_) if config.accept_bearer => match crate::credential::bearer(headers) {
-            Presented::Token { value: token, .. } => Presented::Token {
+            Credential::Token { value: token, .. } => Credential::Token {
                 value: value(None, token),
                 from_cookie: false,
             },
             other => other,
         },
-        Ok(_) => Presented::Nothing,
+        Ok(_) => Credential::Nothing,
     }
 }
 
@@ -166,23 +166,21 @@ pub(super) fn presented<N: AsRef<str>>(
 pub(super) async fn first_valid<'a, F, Fut>(
     value: &'a str,
     mut resolve_one: F,
-) -> Result<Resolution, Error>
+) -> Result<Lookup, Error>
 where
     F: FnMut(&'a str) -> Fut,
-    Fut: Future<Output = Result<Resolution, Error>>,
+    Fut: Future<Output = Result<Lookup, Error>>,
 {
     let mut first_reason = None;
     for candidate in value.split(CANDIDATE_SEPARATOR) {
         match resolve_one(candidate).await? {
-            Resolution::Invalid(reason) => {
+            Lookup::Invalid(reason) => {
                 first_reason.get_or_insert(reason);
             }
             valid => return Ok(valid),
         }
     }
-    Ok(Resolution::Invalid(
-        first_reason.unwrap_or("malformed token"),
-    ))
+    Ok(Lookup::Invalid(first_reason.unwrap_or("malformed token")))
 }
 
 /// # Panics

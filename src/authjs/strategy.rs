@@ -12,15 +12,15 @@ use uuid::Uuid;
 use super::jwe::{self, DerivedKeys, MAX_TOKEN_LEN};
 use super::{AuthJsConfig, AuthJsVersion, cookies};
 use crate::config::SessionConfig;
-use crate::credential::Presented;
+use crate::credential::Credential;
 use crate::error::Error;
 use crate::session::SessionInfo;
-use crate::strategy::{Resolution, Resolved, Strategy};
+use crate::strategy::{Lookup, Strategy, ValidSession};
 
 /// Auth.js's `clockTolerance`.
 const CLOCK_TOLERANCE: i64 = 15;
 /// Separates the cookie name from the token in the value the strategy hands itself through
-/// [`Presented::Token`]: a character neither a cookie name nor a compact JWE contains.
+/// [`Credential::Token`]: a character neither a cookie name nor a compact JWE contains.
 const SEPARATOR: char = ':';
 /// The "cookie name" of a bearer token: try every configured name.
 const ANY_NAME: &str = "*";
@@ -139,15 +139,15 @@ impl AuthJsStrategy {
 
 impl AuthJsStrategy {
     /// Resolves one candidate `name:token` of [`cookies::presented`]'s value.
-    fn resolve_one(&self, candidate: &str, now: OffsetDateTime) -> Resolution {
+    fn resolve_one(&self, candidate: &str, now: OffsetDateTime) -> Lookup {
         let Some((name, token)) = candidate.split_once(SEPARATOR) else {
-            return Resolution::Invalid("malformed token");
+            return Lookup::Invalid("malformed token");
         };
         let claims = match self.verify(name, token, now.unix_timestamp()) {
             Ok(claims) => claims,
-            Err(reason) => return Resolution::Invalid(reason),
+            Err(reason) => return Lookup::Invalid(reason),
         };
-        let session = Resolved {
+        let session = ValidSession {
             info: SessionInfo::of_token(
                 claims.id,
                 claims.sub,
@@ -160,7 +160,7 @@ impl AuthJsStrategy {
             version: 0,
             token: token.to_owned(),
         };
-        Resolution::Valid {
+        Lookup::Valid {
             session: Arc::new(session),
             reissue: None,
         }
@@ -177,8 +177,8 @@ struct Claims {
 
 #[async_trait]
 impl Strategy for AuthJsStrategy {
-    fn presented(&self, headers: &HeaderMap, config: &SessionConfig) -> Presented {
-        cookies::presented(
+    fn credential(&self, headers: &HeaderMap, config: &SessionConfig) -> Credential {
+        cookies::credential(
             &self.names,
             MAX_TOKEN_LEN,
             headers,
@@ -195,7 +195,7 @@ impl Strategy for AuthJsStrategy {
         UNSUPPORTED
     }
 
-    async fn resolve(&self, value: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
+    async fn resolve(&self, value: &str, now: OffsetDateTime) -> Result<Lookup, Error> {
         cookies::first_valid(value, |candidate| async move {
             Ok(self.resolve_one(candidate, now))
         })

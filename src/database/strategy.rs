@@ -10,16 +10,16 @@ use uuid::Uuid;
 
 use super::record_cache::RecordCache;
 use crate::cache::SessionCache;
-use crate::config::{Lifetimes, StrategyDefaults};
+use crate::config::{DefaultLifetimes, Lifetimes};
 use crate::error::{Error, StoreError, within};
 use crate::notify::{Change, Notifier};
 use crate::session::SessionInfo;
 use crate::store::{SessionRecord, SessionStore};
-use crate::strategy::{ClientMeta, Issued, Resolution, Resolved, Strategy};
+use crate::strategy::{ClientRecord, Lookup, NewToken, Strategy, ValidSession};
 use crate::token::{SessionToken, TokenHash};
 
 /// Database sessions live 7 days after their last extension, 30 days at most.
-pub(crate) const DATABASE_DEFAULTS: StrategyDefaults = StrategyDefaults {
+pub(crate) const DATABASE_DEFAULTS: DefaultLifetimes = DefaultLifetimes {
     max_age: time::Duration::days(7),
     absolute_timeout: time::Duration::days(30),
 };
@@ -137,8 +137,8 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         now < record.expires_at && now < record.absolute_expires_at
     }
 
-    fn to_resolved(record: SessionRecord, token: String) -> Resolved {
-        Resolved {
+    fn to_resolved(record: SessionRecord, token: String) -> ValidSession {
+        ValidSession {
             info: info(&record, true),
             data: record.data,
             version: record.version,
@@ -149,9 +149,9 @@ impl<S: SessionStore> DatabaseStrategy<S> {
     /// Extends `session` to the normal window from `now`, if that moves its expiry.
     async fn extend(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         now: OffsetDateTime,
-    ) -> Result<Option<(Resolved, Issued)>, Error> {
+    ) -> Result<Option<(ValidSession, NewToken)>, Error> {
         let expires_at = self.lifetimes.expiry(now, session.info.absolute_expires_at);
         if !within(
             self.timeout,
@@ -171,7 +171,7 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         let mut extended = session.clone();
         extended.info.refreshed_at = now;
         extended.info.expires_at = expires_at;
-        let issued = Issued {
+        let issued = NewToken {
             token: session.token.clone(),
             expires_at,
         };
@@ -195,20 +195,20 @@ fn info(record: &SessionRecord, current: bool) -> SessionInfo {
 
 #[async_trait]
 impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
-    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
+    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Lookup, Error> {
         let Some(token) = SessionToken::parse(token) else {
-            return Ok(Resolution::Invalid("malformed token"));
+            return Ok(Lookup::Invalid("malformed token"));
         };
         let Some(record) = self.find(&token.hash(), now).await? else {
-            return Ok(Resolution::Invalid("unknown token"));
+            return Ok(Lookup::Invalid("unknown token"));
         };
         if !Self::valid_at(&record, now) {
-            return Ok(Resolution::Invalid("expired"));
+            return Ok(Lookup::Invalid("expired"));
         }
         let due = self.due(&record, now);
         let session = Self::to_resolved(record, token.as_str().to_owned());
         if !due {
-            return Ok(Resolution::Valid {
+            return Ok(Lookup::Valid {
                 session: Arc::new(session),
                 reissue: None,
             });
@@ -216,12 +216,12 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         Ok(match self.extend(&session, now).await? {
             Some((session, issued)) => {
                 tracing::debug!(session = %session.info.id, "session refreshed");
-                Resolution::Valid {
+                Lookup::Valid {
                     session: Arc::new(session),
                     reissue: Some(issued),
                 }
             }
-            None => Resolution::Invalid("revoked while refreshing"),
+            None => Lookup::Invalid("revoked while refreshing"),
         })
     }
 
@@ -229,10 +229,10 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         &self,
         user_id: String,
         data: String,
-        meta: ClientMeta,
-        replacing: Option<&Resolved>,
+        meta: ClientRecord,
+        replacing: Option<&ValidSession>,
         now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         if let Some(old) = replacing {
             self.logout(old).await?;
         }
@@ -262,7 +262,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
                     if let Some(cache) = &self.cache {
                         cache.put(&record, Instant::now());
                     }
-                    let issued = Issued {
+                    let issued = NewToken {
                         token: token.as_str().to_owned(),
                         expires_at: record.expires_at,
                     };
@@ -275,7 +275,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         Err(StoreError::Duplicate.into())
     }
 
-    async fn logout(&self, session: &Resolved) -> Result<(), Error> {
+    async fn logout(&self, session: &ValidSession) -> Result<(), Error> {
         let id = session.info.id;
         let delete = self.store.delete(&session.info.user_id, id);
         self.change_in_store(Change::Session(id), delete, |deleted| *deleted)
@@ -286,9 +286,9 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
 
     async fn rotate(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         _now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         let old = SessionToken::parse(&session.token).ok_or(Error::Unauthenticated)?;
         let new = SessionToken::generate();
         let (old_hash, new_hash) = (old.hash(), new.hash());
@@ -303,7 +303,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         tracing::info!(session = %session.info.id, "session token rotated");
         let mut rotated = session.clone();
         rotated.token = new.as_str().to_owned();
-        let issued = Issued {
+        let issued = NewToken {
             token: rotated.token.clone(),
             expires_at: rotated.info.expires_at,
         };
@@ -312,10 +312,10 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
 
     async fn update(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         data: String,
         _now: OffsetDateTime,
-    ) -> Result<(Resolved, Option<Issued>), Error> {
+    ) -> Result<(ValidSession, Option<NewToken>), Error> {
         let written = within(
             self.timeout,
             self.store
@@ -351,9 +351,9 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
 
     async fn reload(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         now: OffsetDateTime,
-    ) -> Result<Option<Resolved>, Error> {
+    ) -> Result<Option<ValidSession>, Error> {
         let Some(token) = SessionToken::parse(&session.token) else {
             return Ok(None);
         };
@@ -366,9 +366,9 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
 
     async fn refresh(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         let refreshed = self
             .extend(session, now)
             .await?
@@ -379,7 +379,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
 
     async fn list(
         &self,
-        current: &Resolved,
+        current: &ValidSession,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, Error> {
         let user_id = &current.info.user_id;
@@ -391,7 +391,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             .collect())
     }
 
-    async fn revoke(&self, current: &Resolved, id: Uuid) -> Result<bool, Error> {
+    async fn revoke(&self, current: &ValidSession, id: Uuid) -> Result<bool, Error> {
         let delete = self.store.delete(&current.info.user_id, id);
         let deleted = self
             .change_in_store(Change::Session(id), delete, |deleted| *deleted)
@@ -404,9 +404,9 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
 
     async fn revoke_others(
         &self,
-        current: &Resolved,
+        current: &ValidSession,
         _now: OffsetDateTime,
-    ) -> Result<(u64, Option<(Resolved, Issued)>), Error> {
+    ) -> Result<(u64, Option<(ValidSession, NewToken)>), Error> {
         let keep = current.info.id;
         let user_id = &current.info.user_id;
         let scope = Change::User {

@@ -10,17 +10,17 @@ use crate::clock::from_unix_seconds;
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::config::{Lifetimes, StrategyDefaults};
+use crate::config::{DefaultLifetimes, Lifetimes};
 use crate::error::Error;
 use crate::jwt::{
     Audience, Claims, IssueReason, JwtConfig, MAX_TOKEN_LEN, Revocation, RevocationList,
     RevocationStore, Revoked, SignInTime, Verifier, custom_claims,
 };
 use crate::session::SessionInfo;
-use crate::strategy::{ClientMeta, Issued, Resolution, Resolved, Strategy, TokenRoom};
+use crate::strategy::{ClientRecord, Lookup, NewToken, Strategy, TokenRoom, ValidSession};
 
 /// JWT sessions live 30 days after their last re-issue (Auth.js's default), 90 days at most.
-pub(crate) const JWT_DEFAULTS: StrategyDefaults = StrategyDefaults {
+pub(crate) const JWT_DEFAULTS: DefaultLifetimes = DefaultLifetimes {
     max_age: time::Duration::days(30),
     absolute_timeout: time::Duration::days(90),
 };
@@ -74,7 +74,7 @@ impl JwtStrategy {
         data: String,
         reason: IssueReason,
         now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         let data = match &self.verifier.config().hook {
             Some(hook) => hook(user_id.clone(), sid, reason, data).await?,
             None => data,
@@ -110,15 +110,15 @@ impl JwtStrategy {
         let session = self.resolved(&claims, data, token.clone());
         Ok((
             session,
-            Issued {
+            NewToken {
                 token,
                 expires_at: from_unix_seconds(exp),
             },
         ))
     }
 
-    fn resolved(&self, claims: &Claims, data: String, token: String) -> Resolved {
-        Resolved {
+    fn resolved(&self, claims: &Claims, data: String, token: String) -> ValidSession {
+        ValidSession {
             info: SessionInfo::of_token(
                 claims.sid,
                 claims.sub.clone(),
@@ -136,12 +136,12 @@ impl JwtStrategy {
     /// Re-issues the current session's token with `data`, signed in at `auth_time`.
     async fn reissue(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         auth_time: SignInTime,
         data: String,
         reason: IssueReason,
         now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         self.issue(
             session.info.user_id.clone(),
             session.info.id,
@@ -160,12 +160,12 @@ impl JwtStrategy {
     /// successor only.
     async fn succeed(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         data: String,
         reason: IssueReason,
         now: OffsetDateTime,
         lost: Error,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         let mut successor = session.clone();
         successor.info.id = Uuid::new_v4();
         let signed_in = SignInTime::at(session.info.created_at);
@@ -179,7 +179,7 @@ impl JwtStrategy {
     }
 
     /// Revokes every token of the session. `false` when another request revoked it first.
-    async fn revoke_session(&self, session: &Resolved) -> Result<bool, Error> {
+    async fn revoke_session(&self, session: &ValidSession) -> Result<bool, Error> {
         let expires_at = session.info.absolute_expires_at + self.verifier.config().leeway;
         self.revocations
             .add(Revocation {
@@ -221,10 +221,10 @@ impl JwtStrategy {
 
 #[async_trait]
 impl Strategy for JwtStrategy {
-    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
+    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Lookup, Error> {
         let verified = match self.verifier.verify(token, now.unix_timestamp()) {
             Ok(verified) => verified,
-            Err(reason) => return Ok(Resolution::Invalid(reason)),
+            Err(reason) => return Ok(Lookup::Invalid(reason)),
         };
         let claims = &verified.claims;
         self.revocations.ready().await?;
@@ -232,7 +232,7 @@ impl Strategy for JwtStrategy {
             .revocations
             .is_revoked(claims.sid, &claims.sub, claims.auth_time)
         {
-            return Ok(Resolution::Invalid("revoked"));
+            return Ok(Lookup::Invalid("revoked"));
         }
         let session = verified
             .session
@@ -243,7 +243,7 @@ impl Strategy for JwtStrategy {
         let info = &session.info;
         let extends = self.lifetimes.expiry(now, info.absolute_expires_at) > info.expires_at;
         if !(extends && self.lifetimes.due_for_refresh(info.refreshed_at, now)) {
-            return Ok(Resolution::Valid {
+            return Ok(Lookup::Valid {
                 session,
                 reissue: None,
             });
@@ -251,17 +251,17 @@ impl Strategy for JwtStrategy {
         // Signed only for a client that receives it (a cookie), by the layer through
         // `refresh`: a bearer client keeps its token, and its request never waits for, or fails
         // with, a token nobody would receive.
-        Ok(Resolution::Due(session))
+        Ok(Lookup::Due(session))
     }
 
     async fn login(
         &self,
         user_id: String,
         data: String,
-        _meta: ClientMeta,
-        replacing: Option<&Resolved>,
+        _meta: ClientRecord,
+        replacing: Option<&ValidSession>,
         now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         self.revocations.ready().await?;
         if let Some(old) = replacing {
             self.logout(old).await?;
@@ -282,16 +282,16 @@ impl Strategy for JwtStrategy {
         .await
     }
 
-    async fn logout(&self, session: &Resolved) -> Result<(), Error> {
+    async fn logout(&self, session: &ValidSession) -> Result<(), Error> {
         // Already revoked by a concurrent request is logged out all the same.
         self.revoke_session(session).await.map(|_| ())
     }
 
     async fn rotate(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         let data = session.data.clone();
         let rotated = self
             .succeed(
@@ -311,10 +311,10 @@ impl Strategy for JwtStrategy {
     /// updates of one token: the first wins, the other is [`Error::Conflict`].
     async fn update(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         data: String,
         now: OffsetDateTime,
-    ) -> Result<(Resolved, Option<Issued>), Error> {
+    ) -> Result<(ValidSession, Option<NewToken>), Error> {
         let (session, issued) = self
             .succeed(session, data, IssueReason::Update, now, Error::Conflict)
             .await?;
@@ -325,24 +325,24 @@ impl Strategy for JwtStrategy {
     /// that won, so the conflict stands.
     async fn reload(
         &self,
-        _session: &Resolved,
+        _session: &ValidSession,
         _now: OffsetDateTime,
-    ) -> Result<Option<Resolved>, Error> {
+    ) -> Result<Option<ValidSession>, Error> {
         Err(Error::Conflict)
     }
 
     async fn refresh(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         let data = session.data.clone();
         let signed_in = SignInTime::at(session.info.created_at);
         self.reissue(session, signed_in, data, IssueReason::Refresh, now)
             .await
     }
 
-    async fn revoke(&self, current: &Resolved, id: Uuid) -> Result<bool, Error> {
+    async fn revoke(&self, current: &ValidSession, id: Uuid) -> Result<bool, Error> {
         if id != current.info.id {
             return Ok(false);
         }
@@ -351,9 +351,9 @@ impl Strategy for JwtStrategy {
 
     async fn revoke_others(
         &self,
-        current: &Resolved,
+        current: &ValidSession,
         now: OffsetDateTime,
-    ) -> Result<(u64, Option<(Resolved, Issued)>), Error> {
+    ) -> Result<(u64, Option<(ValidSession, NewToken)>), Error> {
         // The current token is covered too: it is re-issued signed in after the revocation
         // (made at `now`), at the clock read again, which has moved on unless it is a manual
         // one. Signed first, so a refusal revokes nothing.

@@ -12,7 +12,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::Claims;
-use crate::session::Resolved;
+use crate::session::ValidSession;
 
 /// A verified token's claims, and the custom claims as the session data's JSON text.
 #[derive(Debug)]
@@ -21,7 +21,7 @@ pub(crate) struct Verified {
     pub(crate) data: String,
     /// The session the token stands for, built once on first use: every part of it comes
     /// from the token alone, so each request that presents the same token shares it.
-    pub(crate) session: OnceLock<Arc<Resolved>>,
+    pub(crate) session: OnceLock<Arc<ValidSession>>,
 }
 
 impl Verified {

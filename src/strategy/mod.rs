@@ -11,32 +11,32 @@ use uuid::Uuid;
 
 use crate::config::SessionConfig;
 use crate::cookie::CookieValue;
-use crate::credential::Presented;
+use crate::credential::Credential;
 use crate::error::Error;
-pub(crate) use crate::session::Resolved;
 use crate::session::SessionInfo;
+pub(crate) use crate::session::ValidSession;
 
 /// A token to hand to the client in the session cookie.
 #[derive(Clone, Debug)]
-pub(crate) struct Issued {
+pub(crate) struct NewToken {
     pub(crate) token: String,
     pub(crate) expires_at: OffsetDateTime,
 }
 
 /// What a presented token turned out to be.
 #[derive(Debug)]
-pub(crate) enum Resolution {
+pub(crate) enum Lookup {
     /// A valid session; `reissue` is set when the cookie must be re-sent (sliding refresh).
     Valid {
-        session: Arc<Resolved>,
-        reissue: Option<Issued>,
+        session: Arc<ValidSession>,
+        reissue: Option<NewToken>,
     },
     /// A valid session whose token is due for a new one (sliding refresh of a strategy that
     /// must sign a token to extend a session). The layer gets it through
     /// [`Strategy::refresh`] only for a cookie client, the one client that receives it on any
     /// request; a bearer client keeps its token and asks for a new one with
     /// [`Sessions::refresh`](crate::Sessions::refresh).
-    Due(Arc<Resolved>),
+    Due(Arc<ValidSession>),
     /// No session: malformed, unknown, expired or revoked. The reason goes to the log.
     Invalid(&'static str),
 }
@@ -98,7 +98,7 @@ impl TokenRoom {
 
 /// Facts about the client recorded at login.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct ClientMeta {
+pub(crate) struct ClientRecord {
     pub(crate) user_agent: Option<String>,
     pub(crate) ip: Option<String>,
 }
@@ -106,25 +106,25 @@ pub(crate) struct ClientMeta {
 /// The longest `User-Agent` recorded with a session.
 const MAX_USER_AGENT: usize = 512;
 
-/// Where [`ClientMeta`] comes from, kept as the request carried it (a header value is a
+/// Where [`ClientRecord`] comes from, kept as the request carried it (a header value is a
 /// reference-counted buffer): the text is made only when a session is created, not on every
 /// request.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct ClientSource {
+pub(crate) struct RequestClient {
     pub(crate) user_agent: Option<axum::http::HeaderValue>,
     pub(crate) ip: Option<std::net::IpAddr>,
 }
 
-impl ClientSource {
+impl RequestClient {
     /// The `User-Agent` (visible ASCII only, as `HeaderValue::to_str` reads it, cut to 512
     /// bytes) and the peer address.
-    pub(crate) fn meta(&self) -> ClientMeta {
+    pub(crate) fn record(&self) -> ClientRecord {
         let user_agent = self
             .user_agent
             .as_ref()
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua[..ua.len().min(MAX_USER_AGENT)].to_owned());
-        ClientMeta {
+        ClientRecord {
             user_agent,
             ip: self.ip.map(|ip| ip.to_string()),
         }
@@ -138,19 +138,19 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     /// without one, `Authorization: Bearer` (when accepted); a strategy whose token lives
     /// elsewhere (Auth.js: several names, chunked cookies) reads it itself. A cookie-borne
     /// credential must be reported as such: the layer's cross-origin check depends on it.
-    fn presented(&self, headers: &HeaderMap, config: &SessionConfig) -> Presented {
+    fn credential(&self, headers: &HeaderMap, config: &SessionConfig) -> Credential {
         match config.cookie.read(headers) {
-            CookieValue::One(value) => Presented::Token {
+            CookieValue::One(value) => Credential::Token {
                 value: value.to_owned(),
                 from_cookie: true,
             },
-            CookieValue::Unusable => Presented::Unusable,
+            CookieValue::Unusable => Credential::Unusable,
             CookieValue::Absent => match config.previous_cookie.as_deref().map(|c| c.read(headers))
             {
-                Some(CookieValue::One(value)) => Presented::PreviousCookie(value.to_owned()),
-                Some(CookieValue::Unusable) => Presented::Unusable,
+                Some(CookieValue::One(value)) => Credential::PreviousCookie(value.to_owned()),
+                Some(CookieValue::Unusable) => Credential::Unusable,
                 _ if config.accept_bearer => crate::credential::bearer(headers),
-                _ => Presented::Nothing,
+                _ => Credential::Nothing,
             },
         }
     }
@@ -162,7 +162,7 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     }
 
     /// Turns a presented token into a session, extending it when it is due.
-    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Resolution, Error>;
+    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Lookup, Error>;
 
     /// Why this strategy cannot change sessions, for the methods it leaves to the defaults
     /// below, which answer [`Error::Unsupported`] with it: a read-only strategy (sessions made
@@ -176,15 +176,15 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         &self,
         _user_id: String,
         _data: String,
-        _meta: ClientMeta,
-        _replacing: Option<&Resolved>,
+        _meta: ClientRecord,
+        _replacing: Option<&ValidSession>,
         _now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         Err(Error::Unsupported(self.read_only()))
     }
 
     /// Ends the session.
-    async fn logout(&self, _session: &Resolved) -> Result<(), Error> {
+    async fn logout(&self, _session: &ValidSession) -> Result<(), Error> {
         Err(Error::Unsupported(self.read_only()))
     }
 
@@ -192,9 +192,9 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     /// when a concurrent rotation won (one successor only).
     async fn rotate(
         &self,
-        _session: &Resolved,
+        _session: &ValidSession,
         _now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         Err(Error::Unsupported(self.read_only()))
     }
 
@@ -203,10 +203,10 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     /// when the data lives in the token (which then ends every older token of the session).
     async fn update(
         &self,
-        _session: &Resolved,
+        _session: &ValidSession,
         _data: String,
         _now: OffsetDateTime,
-    ) -> Result<(Resolved, Option<Issued>), Error> {
+    ) -> Result<(ValidSession, Option<NewToken>), Error> {
         Err(Error::Unsupported(self.read_only()))
     }
 
@@ -215,18 +215,18 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     /// Default: the token in hand is the whole session.
     async fn reload(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         _now: OffsetDateTime,
-    ) -> Result<Option<Resolved>, Error> {
+    ) -> Result<Option<ValidSession>, Error> {
         Ok(Some(session.clone()))
     }
 
     /// Extends the session now.
     async fn refresh(
         &self,
-        _session: &Resolved,
+        _session: &ValidSession,
         _now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         Err(Error::Unsupported(self.read_only()))
     }
 
@@ -236,14 +236,14 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     /// is known.
     async fn list(
         &self,
-        current: &Resolved,
+        current: &ValidSession,
         _now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, Error> {
         Ok(vec![current.info.clone()])
     }
 
     /// Ends one session of the current user. `false` when the user has no such session.
-    async fn revoke(&self, _current: &Resolved, _id: Uuid) -> Result<bool, Error> {
+    async fn revoke(&self, _current: &ValidSession, _id: Uuid) -> Result<bool, Error> {
         Err(Error::Unsupported(self.read_only()))
     }
 
@@ -251,9 +251,9 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     /// strategy can count them) and, when keeping `current` alive needs a new token, that token.
     async fn revoke_others(
         &self,
-        _current: &Resolved,
+        _current: &ValidSession,
         _now: OffsetDateTime,
-    ) -> Result<(u64, Option<(Resolved, Issued)>), Error> {
+    ) -> Result<(u64, Option<(ValidSession, NewToken)>), Error> {
         Err(Error::Unsupported(self.read_only()))
     }
 
@@ -269,20 +269,20 @@ mod tests {
 
     #[test]
     fn client_meta_cuts_the_user_agent_and_formats_the_address() {
-        let source = ClientSource {
+        let source = RequestClient {
             user_agent: Some(axum::http::HeaderValue::from_str(&"a".repeat(600)).unwrap()),
             ip: Some("2001:db8::1".parse().unwrap()),
         };
-        let meta = source.meta();
+        let meta = source.record();
         assert_eq!(meta.user_agent.as_deref(), Some("a".repeat(512).as_str()));
         assert_eq!(meta.ip.as_deref(), Some("2001:db8::1"));
         // Bytes outside visible ASCII are not recorded (nor were they before this was lazy).
-        let other = ClientSource {
+        let other = RequestClient {
             user_agent: Some(axum::http::HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()),
             ip: None,
         };
-        assert!(other.meta().user_agent.is_none());
-        let none = ClientSource::default().meta();
+        assert!(other.record().user_agent.is_none());
+        let none = RequestClient::default().record();
         assert!(none.user_agent.is_none() && none.ip.is_none());
     }
 }

@@ -15,11 +15,11 @@ use uuid::Uuid;
 use super::AuthJsDatabaseConfig;
 use super::queries::Queries;
 use crate::authjs::{cookies, jwe};
-use crate::config::{Lifetimes, SessionConfig, StrategyDefaults};
-use crate::credential::Presented;
+use crate::config::{DefaultLifetimes, Lifetimes, SessionConfig};
+use crate::credential::Credential;
 use crate::error::{Error, StoreError, within};
 use crate::session::SessionInfo;
-use crate::strategy::{Issued, Resolution, Resolved, Strategy};
+use crate::strategy::{Lookup, NewToken, Strategy, ValidSession};
 
 /// The longest token looked up: the adapters' column is `VARCHAR(255)`, and Auth.js's own
 /// tokens (a UUID in v5, 64 hex digits in v4) are far shorter.
@@ -27,7 +27,7 @@ const MAX_TOKEN_LEN: usize = 255;
 
 /// Auth.js's `session.maxAge` default: 30 days. There is no absolute limit: Auth.js keeps no
 /// creation time, so the sentinel `Duration::MAX` marks "not configured" (see `new`).
-const AUTHJS_DATABASE_DEFAULTS: StrategyDefaults = StrategyDefaults {
+const AUTHJS_DATABASE_DEFAULTS: DefaultLifetimes = DefaultLifetimes {
     max_age: Duration::days(30),
     absolute_timeout: Duration::MAX,
 };
@@ -137,7 +137,7 @@ impl AuthJsDatabaseStrategy {
     }
 
     /// The session of `row`, presented with `token`.
-    fn to_resolved(&self, row: &Row, token: &str) -> Result<Resolved, Error> {
+    fn to_resolved(&self, row: &Row, token: &str) -> Result<ValidSession, Error> {
         let expires_at = at_micros(row.expires)?;
         let email_verified = row
             .email_verified
@@ -151,7 +151,7 @@ impl AuthJsDatabaseStrategy {
             "emailVerified": email_verified,
             "image": row.image,
         });
-        Ok(Resolved {
+        Ok(ValidSession {
             info: self.info(token, row.user_id.clone(), expires_at, true),
             data: data.to_string(),
             version: 0,
@@ -193,10 +193,10 @@ impl AuthJsDatabaseStrategy {
     /// a row deleted or extended by someone else meanwhile is left alone (`None`).
     async fn extend(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         read: i64,
         now: OffsetDateTime,
-    ) -> Result<Option<(Resolved, Issued)>, Error> {
+    ) -> Result<Option<(ValidSession, NewToken)>, Error> {
         let Some(expires_at) = self.extended_expiry(now) else {
             return Ok(None);
         };
@@ -215,14 +215,14 @@ impl AuthJsDatabaseStrategy {
             expires_at,
             true,
         );
-        let issued = Issued {
+        let issued = NewToken {
             token: session.token.clone(),
             expires_at,
         };
         Ok(Some((extended, issued)))
     }
 
-    async fn tokens_of_user(&self, current: &Resolved) -> Result<Vec<(String, i64)>, Error> {
+    async fn tokens_of_user(&self, current: &ValidSession) -> Result<Vec<(String, i64)>, Error> {
         let query = sqlx::query(AssertSqlSafe(self.queries.list.as_str())).bind(&current.token);
         let rows = within(self.timeout, query.fetch_all(&self.pool)).await?;
         rows.iter()
@@ -240,17 +240,17 @@ impl AuthJsDatabaseStrategy {
 
 impl AuthJsDatabaseStrategy {
     /// Resolves one candidate token of [`cookies::presented`]'s value.
-    async fn resolve_one(&self, token: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
+    async fn resolve_one(&self, token: &str, now: OffsetDateTime) -> Result<Lookup, Error> {
         if !well_formed(token) {
-            return Ok(Resolution::Invalid("malformed token"));
+            return Ok(Lookup::Invalid("malformed token"));
         }
         let Some(row) = self.load(token).await? else {
-            return Ok(Resolution::Invalid("unknown token"));
+            return Ok(Lookup::Invalid("unknown token"));
         };
         let session = self.to_resolved(&row, token)?;
         let expires_at = session.info.expires_at;
         if expires_at <= now {
-            return Ok(Resolution::Invalid("expired"));
+            return Ok(Lookup::Invalid("expired"));
         }
         // Auth.js's rule: extend once `expires - maxAge + updateAge <= now`.
         let due = self
@@ -260,7 +260,7 @@ impl AuthJsDatabaseStrategy {
                 .extended_expiry(now)
                 .is_some_and(|new| new > expires_at);
         if !due {
-            return Ok(Resolution::Valid {
+            return Ok(Lookup::Valid {
                 session: Arc::new(session),
                 reissue: None,
             });
@@ -268,7 +268,7 @@ impl AuthJsDatabaseStrategy {
         Ok(match self.extend(&session, row.expires, now).await? {
             Some((session, issued)) => {
                 tracing::debug!(session = %session.info.id, "session refreshed");
-                Resolution::Valid {
+                Lookup::Valid {
                     session: Arc::new(session),
                     reissue: Some(issued),
                 }
@@ -278,7 +278,7 @@ impl AuthJsDatabaseStrategy {
             None => {
                 let id = session.info.id;
                 tracing::debug!(session = %id, "session changed meanwhile; not extended");
-                Resolution::Valid {
+                Lookup::Valid {
                     session: Arc::new(session),
                     reissue: None,
                 }
@@ -293,9 +293,9 @@ impl Strategy for AuthJsDatabaseStrategy {
     /// strategy's 255 bytes: a stale cookie of another name (a chunked JWE from before the app
     /// switched to database sessions) must not spoil a good one. The token used is checked
     /// against 255 bytes in `resolve`, before any query.
-    fn presented(&self, headers: &HeaderMap, config: &SessionConfig) -> Presented {
+    fn credential(&self, headers: &HeaderMap, config: &SessionConfig) -> Credential {
         let read_limit = jwe::MAX_TOKEN_LEN;
-        cookies::presented(
+        cookies::credential(
             &self.cookie_names,
             read_limit,
             headers,
@@ -316,11 +316,11 @@ impl Strategy for AuthJsDatabaseStrategy {
 
     /// Each cookie name present is tried in order (one query each, at most one per configured
     /// name): a stale token under a preferred name does not hide a live one.
-    async fn resolve(&self, value: &str, now: OffsetDateTime) -> Result<Resolution, Error> {
+    async fn resolve(&self, value: &str, now: OffsetDateTime) -> Result<Lookup, Error> {
         cookies::first_valid(value, |token| self.resolve_one(token, now)).await
     }
 
-    async fn logout(&self, session: &Resolved) -> Result<(), Error> {
+    async fn logout(&self, session: &ValidSession) -> Result<(), Error> {
         self.delete(&session.token).await?;
         tracing::info!(session = %session.info.id, "session revoked (logout)");
         Ok(())
@@ -328,9 +328,9 @@ impl Strategy for AuthJsDatabaseStrategy {
 
     async fn reload(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         now: OffsetDateTime,
-    ) -> Result<Option<Resolved>, Error> {
+    ) -> Result<Option<ValidSession>, Error> {
         let Some(row) = self.load(&session.token).await? else {
             return Ok(None);
         };
@@ -340,9 +340,9 @@ impl Strategy for AuthJsDatabaseStrategy {
 
     async fn refresh(
         &self,
-        session: &Resolved,
+        session: &ValidSession,
         now: OffsetDateTime,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         let read = crate::clock::unix_micros(session.info.expires_at);
         if let Some(extended) = self.extend(session, read, now).await? {
             tracing::debug!(session = %session.info.id, "session refreshed on request");
@@ -364,7 +364,7 @@ impl Strategy for AuthJsDatabaseStrategy {
 
     async fn list(
         &self,
-        current: &Resolved,
+        current: &ValidSession,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, Error> {
         let mut sessions = Vec::new();
@@ -379,7 +379,7 @@ impl Strategy for AuthJsDatabaseStrategy {
         Ok(sessions)
     }
 
-    async fn revoke(&self, current: &Resolved, id: Uuid) -> Result<bool, Error> {
+    async fn revoke(&self, current: &ValidSession, id: Uuid) -> Result<bool, Error> {
         let tokens = self.tokens_of_user(current).await?;
         let Some((token, _)) = tokens.iter().find(|(t, _)| jwe::token_uuid(t) == id) else {
             return Ok(false);
@@ -393,9 +393,9 @@ impl Strategy for AuthJsDatabaseStrategy {
 
     async fn revoke_others(
         &self,
-        current: &Resolved,
+        current: &ValidSession,
         _now: OffsetDateTime,
-    ) -> Result<(u64, Option<(Resolved, Issued)>), Error> {
+    ) -> Result<(u64, Option<(ValidSession, NewToken)>), Error> {
         let query =
             sqlx::query(AssertSqlSafe(self.queries.delete_others.as_str())).bind(&current.token);
         let n = within(self.timeout, query.execute(&self.pool))

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::error::Error;
 use crate::request::{RequestSession, State};
 use crate::session::{Session, SessionInfo, decode_data};
-use crate::strategy::{Issued, Resolved, TokenRoom};
+use crate::strategy::{NewToken, TokenRoom, ValidSession};
 
 /// A session token handed to the client: by [`Sessions::login_token`] to an API client, by
 /// [`Sessions::rotate`] and [`Sessions::refresh`], and by [`Sessions::issued_token`] after any
@@ -24,7 +24,7 @@ pub struct IssuedToken {
 }
 
 impl IssuedToken {
-    fn new(issued: &Issued, info: &SessionInfo) -> Self {
+    fn new(issued: &NewToken, info: &SessionInfo) -> Self {
         Self {
             token: issued.token.clone(),
             info: info.clone(),
@@ -101,7 +101,7 @@ impl std::fmt::Debug for Sessions {
 
 /// The session as `D`; [`Error::Unauthenticated`] when its data does not fit `D`.
 pub(crate) fn to_session<D: DeserializeOwned>(
-    resolved: &Arc<Resolved>,
+    resolved: &Arc<ValidSession>,
 ) -> Result<Session<D>, Error> {
     Ok(Session {
         data: decode_data(&resolved.data)?,
@@ -116,11 +116,11 @@ impl Sessions {
         &self,
         user_id: String,
         data: &D,
-        replacing: Option<&Resolved>,
+        replacing: Option<&ValidSession>,
         room: TokenRoom,
-    ) -> Result<(Resolved, Issued), Error> {
+    ) -> Result<(ValidSession, NewToken), Error> {
         let data = serde_json::to_string(data)?;
-        let meta = self.request.client.meta();
+        let meta = self.request.client.record();
         let now = self.request.now();
         let strategy = self.request.strategy();
         room.scope(strategy.login(user_id, data, meta, replacing, now))
@@ -128,7 +128,7 @@ impl Sessions {
     }
 
     /// Makes `session` the request's session and hands `issued` to the client.
-    fn hand_out(state: &mut State, session: Resolved, issued: Issued) -> IssuedToken {
+    fn hand_out(state: &mut State, session: ValidSession, issued: NewToken) -> IssuedToken {
         let token = IssuedToken::new(&issued, &session.info);
         state.replace(Some(session), Some(issued));
         token
