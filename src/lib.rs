@@ -128,7 +128,7 @@ mod token;
 pub use fred;
 
 pub use cache::SessionCache;
-pub use clock::{Clock, ManualClock};
+pub use clock::Clock;
 pub use config::SessionConfig;
 pub use cookie::{PreviousCookie, SameSite};
 pub use database::{delete_expired_sessions, spawn_cleanup};
@@ -154,6 +154,21 @@ pub use store::RedisStore;
 pub use store::SqliteStore;
 pub use store::{MemoryStore, SessionRecord, SessionStore};
 pub use token::{SessionToken, TokenHash};
+
+/// What tests of an application need and production code does not: the handle that moves a
+/// [`Clock::manual`] forward.
+///
+/// ```
+/// use sessionward::Clock;
+/// use sessionward::testing::ManualClock;
+///
+/// let (clock, control): (Clock, ManualClock) = Clock::manual(time::OffsetDateTime::UNIX_EPOCH);
+/// control.advance(time::Duration::hours(1));
+/// assert_eq!(clock.now().unix_timestamp(), 3_600);
+/// ```
+pub mod testing {
+    pub use crate::clock::ManualClock;
+}
 
 /// Entry points for the cargo-fuzz targets in `fuzz/` (feature `fuzzing`, off by default):
 /// thin wrappers around the private parsers that turn request headers into a credential. Not

@@ -15,9 +15,8 @@ use http_body_util::BodyExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sessionward::authjs::{AuthJsConfig, AuthJsVersion};
-use sessionward::{
-    Authorize, Clock, ManualClock, Session, SessionConfig, SessionLayer, Sessions, require_role,
-};
+use sessionward::testing::ManualClock;
+use sessionward::{Authorize, Clock, Session, SessionConfig, SessionLayer, Sessions, require_role};
 use time::OffsetDateTime;
 use tower::ServiceExt as _;
 

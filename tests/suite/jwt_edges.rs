@@ -12,8 +12,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use sessionward::jwt::{JwtConfig, TokenIssue};
+use sessionward::testing::ManualClock;
 use sessionward::{
-    Clock, IssuedToken, ManualClock, MemoryStore, Session, SessionConfig, SessionLayer, Sessions,
+    Clock, IssuedToken, MemoryStore, Session, SessionConfig, SessionLayer, Sessions,
 };
 use time::Duration;
 

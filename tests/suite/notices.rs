@@ -42,7 +42,7 @@ fn as_current_version(notice: &str) -> String {
 }
 
 /// A JWT instance on `store` whose clock the test moves, its revocation reads counted.
-fn jwt_instance(store: &TestStore) -> (Instance, sessionward::ManualClock) {
+fn jwt_instance(store: &TestStore) -> (Instance, sessionward::testing::ManualClock) {
     let (clock, control) = Clock::manual(START);
     let counts = Arc::new(Counts::default());
     let layer = SessionLayer::jwt(

@@ -14,9 +14,10 @@ use axum::{Json, Router};
 use http_body_util::BodyExt as _;
 use serde::{Deserialize, Serialize};
 use sessionward::jwt::{Revocation, RevocationStore};
+use sessionward::testing::ManualClock;
 use sessionward::{
-    Authorize, Clock, ManualClock, Session, SessionConfig, SessionLayer, SessionRecord,
-    SessionStore, Sessions, StoreError, TokenHash, require_role, require_session,
+    Authorize, Clock, Session, SessionConfig, SessionLayer, SessionRecord, SessionStore, Sessions,
+    StoreError, TokenHash, require_role, require_session,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
