@@ -3,7 +3,7 @@
 //! JWT sessions (Auth.js's default): the encrypted session cookie, read with the app's secret.
 //!
 //! ```text
-//! AUTH_SECRET=<the Next.js app's secret> cargo run --example authjs_api
+//! AUTH_SECRET=<the Next.js app's secret> cargo run --features authjs --example authjs_api
 //! curl -H 'Authorization: Bearer <token>' http://127.0.0.1:3000/api/me
 //! ```
 //!
@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! AUTH_SESSION_STRATEGY=database DATABASE_URL=postgres://app@127.0.0.1:5432/app \
-//!     cargo run --features postgres --example authjs_api
+//!     cargo run --features authjs,postgres --example authjs_api
 //! curl -b 'authjs.session-token=<session token>' http://127.0.0.1:3000/api/me
 //! ```
 //!
@@ -107,7 +107,7 @@ async fn database_layer() -> SessionLayer {
 async fn database_layer() -> SessionLayer {
     refuse(
         "AUTH_SESSION_STRATEGY=database reads the adapter's PostgreSQL tables, and this build \
-         has no PostgreSQL support: run with --features postgres",
+         has no PostgreSQL support: run with --features authjs,postgres",
     )
 }
 

@@ -149,6 +149,9 @@ pub enum StoreError {
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// A unique-key violation is [`StoreError::Duplicate`]; anything else is a backend failure
+/// (any SQL feature).
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         let duplicate = e

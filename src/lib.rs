@@ -93,6 +93,14 @@
 //! Stores keep the SHA-256 of the token, never the token: a copy of the sessions table logs
 //! nobody in. Each session also has a public UUID for "your sessions" pages and revoke links.
 //! Run expired-session cleanup with [`spawn_cleanup`].
+//!
+//! ## Features
+//!
+//! - `sqlite` (default), `postgres`, `mysql`: the SQL stores, through sqlx. Without any of
+//!   them sqlx is not compiled.
+//! - `jwt` (default): JWT sessions ([`jwt`]).
+//! - `redis`: `RedisStore`, sessions in Redis or Redis Cluster through `fred`.
+//! - `authjs`: reading Auth.js (NextAuth) sessions (`sessionward::authjs`); off by default.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]

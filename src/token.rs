@@ -5,8 +5,6 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::TryRngCore as _;
-use rand::rngs::OsRng;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
@@ -45,9 +43,7 @@ impl SessionToken {
     /// randomness must not issue credentials.
     pub fn generate() -> Self {
         let mut bytes = [0u8; TOKEN_BYTES];
-        OsRng
-            .try_fill_bytes(&mut bytes)
-            .expect("the operating system's random number generator failed");
+        getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
         Self::from_bytes(&bytes)
     }
 

@@ -1,5 +1,5 @@
 //! Sessions made by a Next.js app with Auth.js (NextAuth): read its session cookie from Rust
-//! (feature `authjs`).
+//! (feature `authjs`, off by default).
 //!
 //! Auth.js keeps a session in one of two ways (its `session.strategy`), and an Axum API behind
 //! the Next.js app reads either, with [`Session<D>`](crate::Session), the guards and
