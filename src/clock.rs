@@ -88,17 +88,27 @@ pub(crate) fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
 
 /// Whole microseconds since the Unix epoch: how stores and `auth_time` keep a time (the
 /// precision every store holds). Every `OffsetDateTime` is within ±10,000 years: it fits.
+#[cfg_attr(
+    not(any(
+        feature = "jwt",
+        feature = "redis",
+        all(feature = "authjs", feature = "postgres")
+    )),
+    allow(dead_code)
+)]
 pub(crate) fn unix_micros(t: OffsetDateTime) -> i64 {
     t.unix_timestamp_nanos().div_euclid(1_000) as i64
 }
 
 /// A time kept as [`unix_micros`]; `None` when out of range.
+#[cfg_attr(not(any(feature = "jwt", feature = "redis")), allow(dead_code))]
 pub(crate) fn from_unix_micros(micros: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok()
 }
 
 /// A token's NumericDate (whole seconds) as a time; the Unix epoch when out of range (the
 /// verifiers never let such a time through).
+#[cfg_attr(not(any(feature = "jwt", feature = "authjs")), allow(dead_code))]
 pub(crate) fn from_unix_seconds(seconds: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }

@@ -50,6 +50,7 @@ pub struct SessionInfo {
 impl SessionInfo {
     /// The current session's facts when all that is known of it is its token: no device was
     /// recorded with it.
+    #[cfg_attr(not(any(feature = "jwt", feature = "authjs")), allow(dead_code))]
     pub(crate) fn of_token(
         id: Uuid,
         user_id: String,

@@ -36,12 +36,14 @@ pub(crate) enum Lookup {
     /// [`Strategy::refresh`] only for a cookie client, the one client that receives it on any
     /// request; a bearer client keeps its token and asks for a new one with
     /// [`Sessions::refresh`](crate::Sessions::refresh).
+    #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
     Due(Arc<ValidSession>),
     /// No session: malformed, unknown, expired or revoked. The reason goes to the log.
     Invalid(&'static str),
 }
 
 /// The largest session cookie browsers keep: name, value and attributes together.
+#[cfg_attr(not(feature = "jwt"), allow(dead_code))]
 pub(crate) const MAX_COOKIE_LEN: usize = 4096;
 
 /// Where a token about to be issued goes, which bounds its size: as a cookie, the whole
@@ -60,6 +62,7 @@ tokio::task_local! {
     static TOKEN_ROOM: TokenRoom;
 }
 
+#[cfg_attr(not(feature = "jwt"), allow(dead_code))]
 impl TokenRoom {
     /// Runs `f` with this room for the tokens it issues.
     pub(crate) async fn scope<F: std::future::Future>(self, f: F) -> F::Output {
