@@ -341,7 +341,8 @@ impl SessionConfig {
     /// [`ProxyHeaders::XForwarded`]). Only that family is read.
     ///
     /// ```
-    /// use sessionward::{ProxyHeaders, SessionConfig};
+    /// use sessionward::SessionConfig;
+    /// use sessionward::origin::ProxyHeaders;
     /// let config = SessionConfig::default()
     ///     .trust_proxies(["10.0.0.0/8"])
     ///     .proxy_headers(ProxyHeaders::Forwarded);

@@ -126,7 +126,7 @@ mod rejection;
 mod request;
 mod responder;
 mod session;
-pub mod store;
+mod store;
 mod strategy;
 mod token;
 
@@ -148,7 +148,6 @@ pub use guard::{
 pub use handle::{IssuedToken, Sessions};
 pub use layer::{SessionLayer, SessionService};
 pub use notify::{ChangeFeed, MAX_NOTICE_BYTES};
-pub use origin::ProxyHeaders;
 pub use rejection::SessionRejection;
 pub use responder::RejectionContext;
 pub use session::{Session, SessionInfo};
@@ -160,6 +159,8 @@ pub use store::PostgresStore;
 pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use store::{MIGRATIONS_TABLE, SqlStore};
 pub use store::{MemoryStore, SessionRecord, SessionStore};
 pub use token::{SessionToken, TokenHash};
 

@@ -43,19 +43,6 @@ use warning::RateLimitedWarning;
 /// At most one warning about bad notices per this interval (a flood must not flood the logs).
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
-#[cfg(feature = "mysql")]
-mod mysql;
-#[cfg(feature = "mysql")]
-pub(crate) use mysql::MySqlChangeFeed;
-#[cfg(feature = "postgres")]
-mod postgres;
-#[cfg(feature = "postgres")]
-pub(crate) use postgres::PgChangeFeed;
-#[cfg(feature = "redis")]
-mod redis;
-#[cfg(feature = "redis")]
-pub(crate) use redis::RedisChangeFeed;
-
 /// The longest notice a feed must carry, in bytes (PostgreSQL's `NOTIFY` payload limit is 8000).
 /// A longer one (a change to a user with a very long id) is published as "drop everything".
 pub const MAX_NOTICE_BYTES: usize = 7_900;
@@ -172,7 +159,7 @@ impl Notice {
 /// notice ([`MAX_NOTICE_BYTES`]), only its first `MAX_NOTICE_BYTES + 1` bytes, which the
 /// follower then ignores as oversized. A message of any size costs a bounded copy.
 #[cfg(feature = "redis")]
-fn capped(message: &[u8]) -> String {
+pub(crate) fn capped(message: &[u8]) -> String {
     let kept = &message[..message.len().min(MAX_NOTICE_BYTES + 1)];
     String::from_utf8_lossy(kept).into_owned()
 }

@@ -1,20 +1,5 @@
-//! The storage contract for database sessions, and the stores that ship with the crate.
-//!
-//! Implement [`SessionStore`] to keep sessions anywhere (the seed's "custom session storage").
-//! The contract every implementation must keep:
-//!
-//! - [`create`](SessionStore::create) inserts and fails with [`StoreError::Duplicate`] on a
-//!   conflicting id or token hash; it never overwrites.
-//! - Writes to an existing session ([`touch`](SessionStore::touch),
-//!   [`update_data`](SessionStore::update_data), [`rotate`](SessionStore::rotate)) are
-//!   conditional: they change nothing and return `false` when the row is gone, so a request in
-//!   flight never resurrects a session that a concurrent logout deleted.
-//! - [`update_data`](SessionStore::update_data) is a compare-and-swap on the version number, so
-//!   two concurrent writers never silently lose an update.
-//! - Stores never read a clock: every time comes from the caller.
-//! - [`delete_expired`](SessionStore::delete_expired) deletes at most `batch` rows per call.
-//!
-//! The generic test suite in `tests/` runs the same checks against every store.
+//! The storage contract for database sessions ([`SessionStore`]), and the stores that ship
+//! with the crate.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -27,35 +12,19 @@ mod memory;
 pub use memory::MemoryStore;
 
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-mod migrate;
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-pub use migrate::MIGRATIONS_TABLE;
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql;
+#[cfg(feature = "mysql")]
+pub use sql::MySqlStore;
+#[cfg(feature = "postgres")]
+pub use sql::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sql::SqliteStore;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-pub use sql::SqlStore;
-#[cfg(all(
-    feature = "jwt",
-    any(feature = "sqlite", feature = "postgres", feature = "mysql")
-))]
-mod sql_revocations;
-
-#[cfg(feature = "mysql")]
-mod mysql;
-#[cfg(feature = "mysql")]
-pub use mysql::MySqlStore;
-#[cfg(feature = "postgres")]
-mod postgres;
-#[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
+pub use sql::{MIGRATIONS_TABLE, SqlStore};
 #[cfg(feature = "redis")]
-pub mod redis;
+mod redis;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
-#[cfg(feature = "sqlite")]
-mod sqlite;
-#[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
 
 /// One stored session: a row of the `sessionward_sessions` table.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,7 +56,23 @@ pub struct SessionRecord {
 }
 
 /// Where database sessions live. Implemented by [`MemoryStore`] and, behind their features, by
-/// `SqliteStore`, `PostgresStore` and `MySqlStore`. See the [module docs](self) for the contract.
+/// `SqliteStore`, `PostgresStore`, `MySqlStore` and `RedisStore`.
+///
+/// Implement [`SessionStore`] to keep sessions anywhere (the seed's "custom session storage").
+/// The contract every implementation must keep:
+///
+/// - [`create`](SessionStore::create) inserts and fails with [`StoreError::Duplicate`] on a
+///   conflicting id or token hash; it never overwrites.
+/// - Writes to an existing session ([`touch`](SessionStore::touch),
+///   [`update_data`](SessionStore::update_data), [`rotate`](SessionStore::rotate)) are
+///   conditional: they change nothing and return `false` when the row is gone, so a request in
+///   flight never resurrects a session that a concurrent logout deleted.
+/// - [`update_data`](SessionStore::update_data) is a compare-and-swap on the version number, so
+///   two concurrent writers never silently lose an update.
+/// - Stores never read a clock: every time comes from the caller.
+/// - [`delete_expired`](SessionStore::delete_expired) deletes at most `batch` rows per call.
+///
+/// The generic test suite in `tests/` runs the same checks against every store.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// Inserts a new session. Fails with [`StoreError::Duplicate`] when the id or token hash

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sessionward::store::MIGRATIONS_TABLE;
+use sessionward::MIGRATIONS_TABLE;
 use sessionward::{SessionStore, SqliteStore, StoreError};
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::{ColumnIndex, Database, Decode, Executor, IntoArguments, Pool, Type};

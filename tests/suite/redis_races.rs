@@ -444,7 +444,7 @@ async fn a_redis_that_is_down_fails_fast(backend: Backend) {
     assert!(s.load(&r.token_hash).await.is_err(), "no Redis, no session");
     let first = started.elapsed();
     assert!(
-        first <= sessionward::store::redis::COMMAND_TIMEOUT + std::time::Duration::from_millis(500),
+        first <= sessionward::RedisStore::COMMAND_TIMEOUT + std::time::Duration::from_millis(500),
         "the first command failed after {first:?}"
     );
     // Once the client has made its first reconnection attempt (10 ms after it noticed the

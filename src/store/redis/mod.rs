@@ -1,62 +1,4 @@
-//! Sessions, and the JWT revocation list, in Redis or Redis Cluster, through [`fred`].
-//!
-//! # Key layout
-//!
-//! Every key starts with the store's prefix `P` (default `sessionward`, see
-//! [`RedisStore::key_prefix`]). No key holds a raw token: session records are found by the
-//! SHA-256 of the token, in hex.
-//!
-//! | key | type | holds | expires (Redis `PEXPIREAT`) |
-//! | --- | --- | --- | --- |
-//! | `P:s:<hex token hash>` | hash | the whole session record | `expires_at` + retention, moved by `touch` |
-//! | `P:i:<session id>` | string | the hex hash of the session's current record | max(`expires_at`, `absolute_expires_at`) + retention |
-//! | `P:u:{<user tag>}:<user id>` | sorted set | the user's session ids, scored by `created_at` | the latest of its sessions' |
-//! | `P:ud:{<user tag>}:<user id>` | sorted set | the same ids, scored by when each session's keys expire (same slot: both carry the user tag as hash tag) | the latest of its sessions' |
-//! | `P:x:<hour>` | sorted set | ids of sessions expiring in that hour, scored by `expires_at` | the end of the hour + retention |
-//! | `P:x` | sorted set | the hours that have a `P:x:<hour>` bucket, scored by the bucket's expiry | the latest bucket's |
-//! | `P:rv:{P}:ids` / `:log` / `:exp` | hash / sorted sets | the JWT revocation list (entries by id; ids by `revoked_at`; ids by `expires_at`) | the latest entry's `expires_at` + retention |
-//!
-//! The *user tag* is the first 8 bytes of the SHA-256 of the user id, in hex: every user id,
-//! including an empty one or one holding `{` or `}`, gives both of its keys the same hash tag,
-//! so they live in one cluster slot. (Before 0.1.0 was released the tag was the user id itself,
-//! which split such users' keys across slots; sessions stored under that layout are not listed
-//! by `list_user_sessions` or ended by `delete_user_sessions`, and expire on their own.)
-//!
-//! The record's fields are listed in `record.rs`: id, user id, data, version, the four times as
-//! microseconds since the Unix epoch (so they round-trip exactly, like the SQL stores), user
-//! agent and address, and, only while a rotation moves it, the mark `m`.
-//!
-//! # Expiry: nothing needs a cleanup job
-//!
-//! Every key expires in Redis on its own, so a deployment that never runs
-//! [`delete_expired_sessions`](crate::delete_expired_sessions) keeps no garbage: a session is
-//! gone at most *retention* (default one hour, [`RedisStore::expired_retention`]) after its
-//! `expires_at`. Until then an expired session still loads and lists, as a row of the SQL stores
-//! does until cleanup: the layer rejects it with its own clock (stores never read a clock; Redis
-//! expiring keys by its own clock is only the garbage collector). Running the cleanup anyway
-//! frees expired sessions earlier: [`delete_expired`](crate::SessionStore::delete_expired) reads
-//! the hourly expiry index (`P:x:<hour>`, for the hours up to `now` that `P:x` lists) and deletes
-//! at most `batch` sessions per call, each only if its record still says it expired, exactly as
-//! the SQL stores count them.
-//!
-//! Two indexes outlive the sessions they list, because they list many: the list of hours, and a
-//! user's index. Each forgets, whenever something is added to it, the entries whose keys Redis
-//! has expired by then: those two scripts read Redis's `TIME`, since it is Redis's clock that
-//! expired the keys (no session time is ever compared with Redis's clock). So they stay as
-//! small as the live sessions, cleanup or not.
-//!
-//! # Why it is correct
-//!
-//! Which round trips each operation makes, why no interleaving of them loses an update or brings
-//! a session back, and how a Redis that is down or slow is answered: `docs/redis.md` in the
-//! repository. The tests in `tests/suite/redis_races.rs` run those races many times on a single
-//! Redis and on a three-master cluster.
-//!
-//! # Requirements
-//!
-//! Redis 7.0 or later (or Valkey): the scripts use `PEXPIREAT ... NX | GT` and `ZRANGE ...
-//! BYSCORE`. Redis Cluster works as it is; Sentinel and TLS work through fred's URL forms and
-//! features (enable fred's `enable-rustls` feature in your own `Cargo.toml` for `rediss://`).
+//! [`RedisStore`]: sessions, and the JWT revocation list, in Redis or Redis Cluster.
 
 use std::fmt;
 use std::time::Duration;
@@ -67,6 +9,7 @@ use crate::error::StoreError;
 
 mod create;
 mod delete;
+mod feed;
 mod keys;
 mod record;
 mod rotate;
@@ -77,10 +20,6 @@ mod tasks;
 #[cfg(feature = "jwt")]
 mod revocations;
 
-/// The timeout of every command the store sends (see the
-/// [module docs](self#errors-and-a-redis-that-is-down)).
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// The longest retention accepted by [`RedisStore::expired_retention`].
 const MAX_RETENTION: Duration = Duration::from_secs(30 * 24 * 3_600);
 
@@ -89,9 +28,9 @@ const MAX_RETENTION: Duration = Duration::from_secs(30 * 24 * 3_600);
 ///
 /// A session loads in one round trip (the whole record lives under the hash of its token); the
 /// other operations take two to four. Every key expires in Redis with its session, so no cleanup
-/// job is needed. The [module documentation](self) describes the keys, each operation, and why
-/// concurrent logouts, rotations and updates never lose an update or bring a session back, on a
-/// single Redis as on a cluster.
+/// job is needed. The keys are below; what each operation sends, and why concurrent logouts,
+/// rotations and updates never lose an update or bring a session back, on a single Redis as on
+/// a cluster, is in `docs/redis.md` in the repository.
 ///
 /// Clones share the client.
 ///
@@ -122,6 +61,64 @@ const MAX_RETENTION: Duration = Duration::from_secs(30 * 24 * 3_600);
 /// let store = RedisStore::new(client).key_prefix("myapp:sessions");
 /// # Ok(()) }
 /// ```
+///
+/// # Key layout
+///
+/// Every key starts with the store's prefix `P` (default `sessionward`, see
+/// [`RedisStore::key_prefix`]). No key holds a raw token: session records are found by the
+/// SHA-256 of the token, in hex.
+///
+/// | key | type | holds | expires (Redis `PEXPIREAT`) |
+/// | --- | --- | --- | --- |
+/// | `P:s:<hex token hash>` | hash | the whole session record | `expires_at` + retention, moved by `touch` |
+/// | `P:i:<session id>` | string | the hex hash of the session's current record | max(`expires_at`, `absolute_expires_at`) + retention |
+/// | `P:u:{<user tag>}:<user id>` | sorted set | the user's session ids, scored by `created_at` | the latest of its sessions' |
+/// | `P:ud:{<user tag>}:<user id>` | sorted set | the same ids, scored by when each session's keys expire (same slot: both carry the user tag as hash tag) | the latest of its sessions' |
+/// | `P:x:<hour>` | sorted set | ids of sessions expiring in that hour, scored by `expires_at` | the end of the hour + retention |
+/// | `P:x` | sorted set | the hours that have a `P:x:<hour>` bucket, scored by the bucket's expiry | the latest bucket's |
+/// | `P:rv:{P}:ids` / `:log` / `:exp` | hash / sorted sets | the JWT revocation list (entries by id; ids by `revoked_at`; ids by `expires_at`) | the latest entry's `expires_at` + retention |
+///
+/// The *user tag* is the first 8 bytes of the SHA-256 of the user id, in hex: every user id,
+/// including an empty one or one holding `{` or `}`, gives both of its keys the same hash tag,
+/// so they live in one cluster slot. (Before 0.1.0 was released the tag was the user id itself,
+/// which split such users' keys across slots; sessions stored under that layout are not listed
+/// by `list_user_sessions` or ended by `delete_user_sessions`, and expire on their own.)
+///
+/// The record's fields are listed in `record.rs`: id, user id, data, version, the four times as
+/// microseconds since the Unix epoch (so they round-trip exactly, like the SQL stores), user
+/// agent and address, and, only while a rotation moves it, the mark `m`.
+///
+/// # Expiry: nothing needs a cleanup job
+///
+/// Every key expires in Redis on its own, so a deployment that never runs
+/// [`delete_expired_sessions`](crate::delete_expired_sessions) keeps no garbage: a session is
+/// gone at most *retention* (default one hour, [`RedisStore::expired_retention`]) after its
+/// `expires_at`. Until then an expired session still loads and lists, as a row of the SQL stores
+/// does until cleanup: the layer rejects it with its own clock (stores never read a clock; Redis
+/// expiring keys by its own clock is only the garbage collector). Running the cleanup anyway
+/// frees expired sessions earlier: [`delete_expired`](crate::SessionStore::delete_expired) reads
+/// the hourly expiry index (`P:x:<hour>`, for the hours up to `now` that `P:x` lists) and deletes
+/// at most `batch` sessions per call, each only if its record still says it expired, exactly as
+/// the SQL stores count them.
+///
+/// Two indexes outlive the sessions they list, because they list many: the list of hours, and a
+/// user's index. Each forgets, whenever something is added to it, the entries whose keys Redis
+/// has expired by then: those two scripts read Redis's `TIME`, since it is Redis's clock that
+/// expired the keys (no session time is ever compared with Redis's clock). So they stay as
+/// small as the live sessions, cleanup or not.
+///
+/// # Why it is correct
+///
+/// Which round trips each operation makes, why no interleaving of them loses an update or brings
+/// a session back, and how a Redis that is down or slow is answered: `docs/redis.md` in the
+/// repository. The tests in `tests/suite/redis_races.rs` run those races many times on a single
+/// Redis and on a three-master cluster.
+///
+/// # Requirements
+///
+/// Redis 7.0 or later (or Valkey): the scripts use `PEXPIREAT ... NX | GT` and `ZRANGE ...
+/// BYSCORE`. Redis Cluster works as it is; Sentinel and TLS work through fred's URL forms and
+/// features (enable fred's `enable-rustls` feature in your own `Cargo.toml` for `rediss://`).
 #[derive(Clone)]
 pub struct RedisStore {
     client: Client,
@@ -132,18 +129,22 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
+    /// The timeout of every command the store sends: a command on a connection that died
+    /// unnoticed costs this much before it fails (`docs/redis.md` in the repository).
+    pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
     /// A store on `client`, which should be connected (`client.init().await`) before the first
     /// request. Keys start with `sessionward`; see [`key_prefix`](Self::key_prefix).
     ///
     /// Every command the store sends uses fred's `fail_fast` option and a timeout of
-    /// [`COMMAND_TIMEOUT`] (see the [module docs](self#errors-and-a-redis-that-is-down)); the
-    /// rest of the client's configuration is yours.
+    /// [`COMMAND_TIMEOUT`](Self::COMMAND_TIMEOUT) (what a Redis that is down costs:
+    /// `docs/redis.md` in the repository); the rest of the client's configuration is yours.
     pub fn new(client: Client) -> Self {
         Self {
             client,
             options: Options {
                 fail_fast: true,
-                timeout: Some(COMMAND_TIMEOUT),
+                timeout: Some(Self::COMMAND_TIMEOUT),
                 ..Options::default()
             },
             keys: keys::Keys::new(keys::DEFAULT_PREFIX),
@@ -192,7 +193,7 @@ impl RedisStore {
 
     /// The change feed of the instances sharing this Redis and prefix (pub/sub).
     pub(crate) fn change_feed(&self) -> std::sync::Arc<dyn crate::ChangeFeed> {
-        std::sync::Arc::new(crate::notify::RedisChangeFeed::new(
+        std::sync::Arc::new(feed::RedisChangeFeed::new(
             self.client.clone(),
             self.prefix(),
         ))

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use fred::prelude::{Client, ClientLike as _, EventInterface as _, PubsubInterface as _};
 use tokio::sync::{broadcast, mpsc};
 
-use super::{ChangeFeed, capped};
 use crate::error::StoreError;
+use crate::notify::{ChangeFeed, capped};
 
 /// The longest a subscription may take to be in place.
 const SUBSCRIBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -6,8 +6,8 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
 
-use super::ChangeFeed;
 use crate::error::StoreError;
+use crate::notify::ChangeFeed;
 
 /// The channel every instance of one database listens on.
 pub(crate) const CHANNEL: &str = "sessionward_changes";

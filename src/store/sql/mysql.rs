@@ -1,4 +1,4 @@
-//! [`SessionStore`](super::SessionStore) on MySQL and MariaDB.
+//! [`SessionStore`](crate::SessionStore) on MySQL and MariaDB.
 
 use std::io;
 
@@ -7,9 +7,10 @@ use sqlx::mysql::{MySql, MySqlPool, MySqlQueryResult};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 use uuid::fmt::Hyphenated;
 
-use super::sql::{Dialect, SqlStore, columns};
-use super::{SessionRecord, migrate};
+use super::migrate;
+use super::store::{Dialect, SqlStore, columns};
 use crate::error::StoreError;
+use crate::store::SessionRecord;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/mysql");
 
@@ -24,12 +25,12 @@ const IP_MAX_CHARS: usize = 64;
 ///
 /// The id is hyphenated text, times are `DATETIME(6)` holding UTC, and the token is stored only as
 /// its SHA-256 digest. Create the table with [`migrate`](SqlStore::migrate), which records its
-/// progress in [`MIGRATIONS_TABLE`](crate::store::MIGRATIONS_TABLE) and so coexists with the
+/// progress in [`MIGRATIONS_TABLE`](crate::MIGRATIONS_TABLE) and so coexists with the
 /// application's own sqlx migrations; it is safe to run from several processes at once. Clones
 /// share the pool.
 ///
 /// Column limits: a user id longer than 255 characters is refused by
-/// [`create`](super::SessionStore::create) (rather than left to the server, which would silently
+/// [`create`](crate::SessionStore::create) (rather than left to the server, which would silently
 /// truncate it outside strict mode); a user agent longer than 512 characters or an address longer
 /// than 64 is stored truncated, since both only serve session lists.
 ///
@@ -139,9 +140,9 @@ impl Dialect for MySql {
 
     /// Rows of `sessionward_changes`, polled every 100 ms (MySQL has no `LISTEN`).
     fn change_feed(pool: &MySqlPool) -> Option<std::sync::Arc<dyn crate::notify::ChangeFeed>> {
-        Some(std::sync::Arc::new(crate::notify::MySqlChangeFeed::new(
-            pool.clone(),
-        )))
+        Some(std::sync::Arc::new(
+            super::mysql_feed::MySqlChangeFeed::new(pool.clone()),
+        ))
     }
 }
 

@@ -1,4 +1,4 @@
-//! [`SessionStore`](super::SessionStore) on PostgreSQL.
+//! [`SessionStore`](crate::SessionStore) on PostgreSQL.
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgQueryResult, Postgres};
@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::migrate;
-use super::sql::{Dialect, SqlStore, columns};
+use super::store::{Dialect, SqlStore, columns};
 use crate::error::StoreError;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -15,7 +15,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 ///
 /// The id is a `UUID`, times are `TIMESTAMPTZ`, the data is `JSONB`, and the token is stored only
 /// as its SHA-256 digest. Create the table with [`migrate`](SqlStore::migrate), which records its
-/// progress in [`MIGRATIONS_TABLE`](crate::store::MIGRATIONS_TABLE) and so coexists with the
+/// progress in [`MIGRATIONS_TABLE`](crate::MIGRATIONS_TABLE) and so coexists with the
 /// application's own sqlx migrations; it is safe to run from several processes at once. Clones
 /// share the pool.
 ///
@@ -103,8 +103,8 @@ impl Dialect for Postgres {
 
     /// `NOTIFY` / `LISTEN` on the channel `sessionward_changes`.
     fn change_feed(pool: &PgPool) -> Option<std::sync::Arc<dyn crate::notify::ChangeFeed>> {
-        Some(std::sync::Arc::new(crate::notify::PgChangeFeed::new(
-            pool.clone(),
-        )))
+        Some(std::sync::Arc::new(
+            super::postgres_feed::PgChangeFeed::new(pool.clone()),
+        ))
     }
 }

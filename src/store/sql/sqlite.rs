@@ -1,4 +1,4 @@
-//! [`SessionStore`](super::SessionStore) on SQLite.
+//! [`SessionStore`](crate::SessionStore) on SQLite.
 
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{Sqlite, SqlitePool, SqliteQueryResult};
@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use uuid::fmt::Hyphenated;
 
 use super::migrate;
-use super::sql::{Dialect, SqlStore};
+use super::store::{Dialect, SqlStore};
 use crate::error::StoreError;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -15,7 +15,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 ///
 /// Times are stored as unix microseconds (UTC), the id as hyphenated text, and the token only as
 /// its SHA-256 digest. Create the table with [`migrate`](SqlStore::migrate), which records its
-/// progress in [`MIGRATIONS_TABLE`](crate::store::MIGRATIONS_TABLE) and so coexists with the
+/// progress in [`MIGRATIONS_TABLE`](crate::MIGRATIONS_TABLE) and so coexists with the
 /// application's own sqlx migrations. SQLite has no migration lock: when several processes share
 /// one database file, let one of them migrate before the others start. Clones share the pool.
 ///

@@ -5,7 +5,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, Row as _, Type};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::sql::{Dialect, SqlStore};
+use super::store::{Dialect, SqlStore};
 use crate::error::StoreError;
 use crate::jwt::{Revocation, RevocationStore, Revoked};
 

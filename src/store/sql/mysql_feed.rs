@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use sqlx::MySqlPool;
 use tokio::sync::mpsc;
 
-use super::ChangeFeed;
 use crate::error::StoreError;
+use crate::notify::ChangeFeed;
 
 /// How often a follower reads the table: the notification delay on MySQL.
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(100);

@@ -15,8 +15,8 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{SessionRecord, SessionStore};
 use crate::error::StoreError;
+use crate::store::{SessionRecord, SessionStore};
 use crate::token::TokenHash;
 
 /// The columns of `sessionward_sessions`, in the order of every INSERT and SELECT. `$data` is
@@ -156,7 +156,7 @@ impl<DB: Dialect> SqlStore<DB> {
     }
 
     /// Creates or upgrades the `sessionward_sessions` table, recording its progress in
-    /// [`MIGRATIONS_TABLE`](crate::store::MIGRATIONS_TABLE) so that it coexists with the
+    /// [`MIGRATIONS_TABLE`](crate::MIGRATIONS_TABLE) so that it coexists with the
     /// application's own sqlx migrations. Safe to call on every start.
     ///
     /// On PostgreSQL and MySQL it is also safe from several processes at once. SQLite has no
