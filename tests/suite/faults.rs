@@ -5,19 +5,26 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use sessionward::{
-    Session, SessionConfig, SessionLayer, SessionStore, SessionToken, require_session,
+    Session, SessionConfig, SessionLayer, SessionStore, SessionToken, Sessions, require_role,
+    require_session,
 };
 use tower::ServiceExt as _;
 
 use crate::support::{Data, request};
 
-fn app(store: impl SessionStore) -> Router {
-    let config = SessionConfig::default().store_timeout(Duration::from_millis(1500));
+/// The routes: `/me` (extractor), `/maybe` (optional extractor), `/guarded` and `/admin`
+/// (guards), `/login` (logs in a plain "user"). Shared with `rejections`.
+pub(crate) fn routes() -> Router {
     Router::new()
         .route("/guarded", get(|| async { "let through" }))
         .route_layer(require_session())
+        .merge(
+            Router::new()
+                .route("/admin", get(|| async { "admin" }))
+                .route_layer(require_role::<Data>("admin")),
+        )
         .route(
             "/me",
             get(|s: Session<Data>| async move { s.user_id().to_owned() }),
@@ -26,7 +33,38 @@ fn app(store: impl SessionStore) -> Router {
             "/maybe",
             get(|s: Option<Session<Data>>| async move { format!("{}", s.is_some()) }),
         )
-        .layer(SessionLayer::database(store, config))
+        .route(
+            "/login",
+            post(|sessions: Sessions| async move {
+                let data = Data {
+                    role: "user".into(),
+                    items: vec![],
+                };
+                sessions.login("alice", &data).await.map(|_| "in")
+            }),
+        )
+}
+
+/// The routes on `store`, with `config` and a 1.5 s store timeout.
+pub(crate) fn app_with(store: impl SessionStore, config: SessionConfig) -> Router {
+    let config = config.store_timeout(Duration::from_millis(1500));
+    routes().layer(SessionLayer::database(store, config))
+}
+
+fn app(store: impl SessionStore) -> Router {
+    app_with(store, SessionConfig::default())
+}
+
+/// A SQLite store whose pool is closed: every lookup fails.
+pub(crate) async fn closed_sqlite_store() -> impl SessionStore {
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let store = sessionward::SqliteStore::new(pool.clone());
+    store.migrate().await.unwrap();
+    pool.close().await;
+    store
 }
 
 async fn assert_fails_closed(app: Router) {
@@ -53,14 +91,7 @@ async fn assert_fails_closed(app: Router) {
 
 #[tokio::test]
 async fn closed_sqlite_pool_is_503() {
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .connect("sqlite::memory:")
-        .await
-        .unwrap();
-    let store = sessionward::SqliteStore::new(pool.clone());
-    store.migrate().await.unwrap();
-    pool.close().await;
-    assert_fails_closed(app(store)).await;
+    assert_fails_closed(app(closed_sqlite_store().await)).await;
 }
 
 #[cfg(feature = "postgres")]

@@ -8,47 +8,17 @@ use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::{Request, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::get;
 use sessionward::{
     MemoryStore, RejectionContext, Session, SessionConfig, SessionLayer, SessionRejection,
-    SessionStore, Sessions, require_role, require_session,
+    Sessions, require_role, require_session,
 };
 use tower::ServiceExt as _;
 
+use crate::faults::{app_with, closed_sqlite_store, routes};
 use crate::support::{Data, Reply, request};
 
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
-
-/// The routes: `/me` (extractor), `/maybe` (optional extractor), `/guarded` and `/admin`
-/// (guards), `/login` (logs in a plain "user").
-fn routes() -> Router {
-    Router::new()
-        .route("/guarded", get(|| async { "let through" }))
-        .route_layer(require_session())
-        .merge(
-            Router::new()
-                .route("/admin", get(|| async { "admin" }))
-                .route_layer(require_role::<Data>("admin")),
-        )
-        .route(
-            "/me",
-            get(|s: Session<Data>| async move { s.user_id().to_owned() }),
-        )
-        .route(
-            "/maybe",
-            get(|s: Option<Session<Data>>| async move { format!("{}", s.is_some()) }),
-        )
-        .route(
-            "/login",
-            post(|sessions: Sessions| async move {
-                let data = Data {
-                    role: "user".into(),
-                    items: vec![],
-                };
-                sessions.login("alice", &data).await.map(|_| "in")
-            }),
-        )
-}
 
 /// A responder that names the status and whether the request preferred HTML, and the path.
 fn labelling_responder(refusal: &RejectionContext<'_>) -> axum::response::Response {
@@ -63,23 +33,6 @@ fn labelling_responder(refusal: &RejectionContext<'_>) -> axum::response::Respon
 
 fn memory_app(config: SessionConfig) -> Router {
     routes().layer(SessionLayer::database(MemoryStore::new(), config))
-}
-
-/// A store whose pool is closed: every lookup fails (see faults.rs).
-async fn closed_store() -> impl SessionStore {
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .connect("sqlite::memory:")
-        .await
-        .unwrap();
-    let store = sessionward::SqliteStore::new(pool.clone());
-    store.migrate().await.unwrap();
-    pool.close().await;
-    store
-}
-
-fn down_app(store: impl SessionStore, config: SessionConfig) -> Router {
-    let config = config.store_timeout(Duration::from_millis(1500));
-    routes().layer(SessionLayer::database(store, config))
 }
 
 async fn send(app: &Router, path: &str, cookie: Option<&str>, accept: Option<&str>) -> Reply {
@@ -170,7 +123,7 @@ async fn a_down_store_is_store_unavailable_with_its_source() {
             }),
         )
         .layer(SessionLayer::database(
-            closed_store().await,
+            closed_sqlite_store().await,
             SessionConfig::default().store_timeout(Duration::from_millis(1500)),
         ));
     let token = sessionward::SessionToken::generate();
@@ -195,7 +148,7 @@ async fn default_answers_are_unchanged() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.json(), serde_json::json!({"error": "forbidden"}));
 
-    let down = down_app(closed_store().await, SessionConfig::default());
+    let down = app_with(closed_sqlite_store().await, SessionConfig::default());
     let token = sessionward::SessionToken::generate();
     for path in ["/me", "/maybe", "/guarded"] {
         let reply = send(&down, path, Some(token.as_str()), None).await;
@@ -233,7 +186,7 @@ async fn the_responder_shapes_401_403_and_503_of_extractors_and_guards() {
         (StatusCode::OK, "alice")
     );
 
-    let down = down_app(closed_store().await, config());
+    let down = app_with(closed_sqlite_store().await, config());
     let token = sessionward::SessionToken::generate();
     for path in ["/me", "/maybe", "/guarded"] {
         let reply = send(&down, path, Some(token.as_str()), None).await;
