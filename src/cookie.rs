@@ -1,10 +1,10 @@
-//! The session cookie: reading it from a request and writing the one `Set-Cookie` a response
+//! The session cookie's attributes and the one `Set-Cookie` a response
 //! may carry.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderValue;
 use time::Duration;
 
 /// The cookie's `SameSite` attribute.
@@ -118,17 +118,6 @@ impl PreviousCookie {
     }
 }
 
-/// What the request's `Cookie` headers say about the session cookie.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum CookieValue<'a> {
-    /// The cookie is not there.
-    Absent,
-    /// Exactly one session cookie.
-    One(&'a str),
-    /// Two or more session cookies, or one in a header that is not valid text: no session.
-    Unusable,
-}
-
 impl CookieConfig {
     pub(crate) fn validate(&self) {
         assert!(
@@ -174,41 +163,6 @@ impl CookieConfig {
         }
     }
 
-    /// Finds the session cookie among every `Cookie` header of a request.
-    ///
-    /// Headers are split as bytes: browsers send every cookie of the site in one header, raw
-    /// bytes included, and another cookie's non-ASCII value must not make ours unreadable.
-    /// The session cookie's own value must be ASCII text.
-    pub(crate) fn read<'a>(&self, headers: &'a HeaderMap) -> CookieValue<'a> {
-        let mut found = CookieValue::Absent;
-        for header in headers.get_all(header::COOKIE) {
-            let bytes = header.as_bytes();
-            let mut start = 0;
-            while start <= bytes.len() {
-                // SIMD search for the separators: a JWT cookie is hundreds of bytes.
-                let end = memchr::memchr(b';', &bytes[start..]).map_or(bytes.len(), |i| start + i);
-                let pair = &bytes[start..end];
-                start = end + 1;
-                let Some(eq) = memchr::memchr(b'=', pair) else {
-                    continue;
-                };
-                if pair[..eq].trim_ascii() != self.name.as_bytes() {
-                    continue;
-                }
-                let value = pair[eq + 1..].trim_ascii();
-                let value = value
-                    .is_ascii()
-                    .then(|| std::str::from_utf8(value).ok())
-                    .flatten();
-                match (&found, value) {
-                    (CookieValue::Absent, Some(value)) => found = CookieValue::One(value),
-                    _ => return CookieValue::Unusable,
-                }
-            }
-        }
-        found
-    }
-
     /// `Set-Cookie` that hands the client a token for `max_age`.
     pub(crate) fn set(&self, token: &str, max_age: Duration) -> HeaderValue {
         let seconds = max_age
@@ -252,43 +206,6 @@ impl CookieConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(values: &[&[u8]]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for v in values {
-            map.append(header::COOKIE, HeaderValue::from_bytes(v).unwrap());
-        }
-        map
-    }
-
-    #[test]
-    fn reads_the_one_session_cookie_among_others() {
-        let c = CookieConfig::default();
-        let h = headers(&[b"a=1; session-id=abc ; b=2"]);
-        assert_eq!(c.read(&h), CookieValue::One("abc"));
-        assert_eq!(c.read(&headers(&[b"a=1"])), CookieValue::Absent);
-        assert_eq!(c.read(&headers(&[b"xsession-id=1"])), CookieValue::Absent);
-    }
-
-    #[test]
-    fn duplicate_or_undecodable_session_cookies_are_unusable() {
-        let c = CookieConfig::default();
-        let h = headers(&[b"session-id=a", b"session-id=b"]);
-        assert_eq!(c.read(&h), CookieValue::Unusable);
-        let h = headers(&[b"session-id=\xff\xfe"]);
-        assert_eq!(c.read(&h), CookieValue::Unusable);
-        let h = headers(&[b"session-id=a; x=\xe9; session-id=b"]);
-        assert_eq!(c.read(&h), CookieValue::Unusable);
-    }
-
-    #[test]
-    fn another_cookie_that_is_not_ascii_leaves_the_session_cookie_readable() {
-        let c = CookieConfig::default();
-        let h = headers(&[b"lang=espa\xc3\xb1ol; session-id=abc; x=\xff"]);
-        assert_eq!(c.read(&h), CookieValue::One("abc"));
-        let h = headers(&[b"x=\xe9", b"session-id=abc"]);
-        assert_eq!(c.read(&h), CookieValue::One("abc"));
-    }
 
     #[test]
     fn set_cookie_carries_secure_defaults() {

@@ -123,7 +123,8 @@ impl Sessions {
         let meta = self.request.client.record();
         let now = self.request.now();
         let strategy = self.request.strategy();
-        room.scope(strategy.login(user_id, data, meta, replacing, now))
+        strategy
+            .login(user_id, data, meta, replacing, now, room)
             .await
     }
 
@@ -268,8 +269,11 @@ impl Sessions {
     pub async fn rotate(&self) -> Result<IssuedToken, Error> {
         let mut state = self.request.resolved_state().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
-        let rotate = self.request.strategy().rotate(&current, self.request.now());
-        let (session, issued) = self.request.token_room().scope(rotate).await?;
+        let rotate =
+            self.request
+                .strategy()
+                .rotate(&current, self.request.now(), self.request.token_room());
+        let (session, issued) = rotate.await?;
         Ok(Self::hand_out(&mut state, session, issued))
     }
 
@@ -292,11 +296,13 @@ impl Sessions {
         let data = serde_json::to_string(data)?;
         let mut state = self.request.resolved_state().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
-        let update = self
-            .request
-            .strategy()
-            .update(&current, data, self.request.now());
-        let (session, issued) = self.request.token_room().scope(update).await?;
+        let update = self.request.strategy().update(
+            &current,
+            data,
+            self.request.now(),
+            self.request.token_room(),
+        );
+        let (session, issued) = update.await?;
         state.replace(Some(session), issued);
         Ok(())
     }
@@ -339,8 +345,11 @@ impl Sessions {
             let mut data: D = decode_data(&current.data)?;
             let result = change(&mut data);
             let json = serde_json::to_string(&data)?;
-            let update = strategy.update(&current, json, self.request.now());
-            match self.request.token_room().scope(update).await {
+            let room = self.request.token_room();
+            match strategy
+                .update(&current, json, self.request.now(), room)
+                .await
+            {
                 Ok((session, issued)) => {
                     state.replace(Some(session), issued);
                     return Ok(result);
@@ -390,11 +399,12 @@ impl Sessions {
     pub async fn refresh(&self) -> Result<IssuedToken, Error> {
         let mut state = self.request.resolved_state().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
-        let refresh = self
-            .request
-            .strategy()
-            .refresh(&current, self.request.now());
-        match self.request.token_room().scope(refresh).await {
+        let refresh = self.request.strategy().refresh(
+            &current,
+            self.request.now(),
+            self.request.token_room(),
+        );
+        match refresh.await {
             Ok((session, issued)) => Ok(Self::hand_out(&mut state, session, issued)),
             Err(Error::Unauthenticated) => {
                 state.replace(None, None);
@@ -452,11 +462,12 @@ impl Sessions {
     pub async fn revoke_others(&self) -> Result<u64, Error> {
         let mut state = self.request.resolved_state().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
-        let revoke = self
-            .request
-            .strategy()
-            .revoke_others(&current, self.request.now());
-        let (count, reissued) = self.request.token_room().scope(revoke).await?;
+        let revoke = self.request.strategy().revoke_others(
+            &current,
+            self.request.now(),
+            self.request.token_room(),
+        );
+        let (count, reissued) = revoke.await?;
         if let Some((session, issued)) = reissued {
             state.replace(Some(session), Some(issued));
         }

@@ -203,18 +203,19 @@ pub mod __fuzz {
     fn credential(read: Read) -> Credential {
         match read {
             Read::Nothing => Credential::Nothing,
-            Read::Token { value, .. } | Read::PreviousCookie(value) => Credential::Token(value),
+            Read::Tokens { first, .. } => Credential::Token(first.token),
             Read::Unusable => Credential::Unusable,
         }
     }
 
     /// The session cookie (default name `session-id`) among the request's `Cookie` headers.
     pub fn cookie(headers: &HeaderMap) -> Credential {
-        match crate::cookie::CookieConfig::default().read(headers) {
-            crate::cookie::CookieValue::Absent => Credential::Nothing,
-            crate::cookie::CookieValue::One(value) => Credential::Token(value.to_owned()),
-            crate::cookie::CookieValue::Unusable => Credential::Unusable,
-        }
+        credential(crate::credential::session_cookie(
+            headers,
+            "session-id",
+            None,
+            false,
+        ))
     }
 
     /// The token of the request's `Authorization: Bearer` header (read when there is no

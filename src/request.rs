@@ -8,7 +8,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::config::SessionConfig;
 use crate::cookie::CookieConfig;
-use crate::credential::Credential;
+use crate::credential::{Credential, Source};
 use crate::error::Error;
 use crate::strategy::{Lookup, NewToken, RequestClient, Strategy, TokenRoom, ValidSession};
 
@@ -123,13 +123,7 @@ impl RequestSession {
 
     /// Whether the request's credential is an `Authorization: Bearer` token.
     pub(crate) fn came_with_bearer(&self) -> bool {
-        matches!(
-            self.credential,
-            Credential::Token {
-                from_cookie: false,
-                ..
-            }
-        )
+        self.credential.source() == Some(Source::Bearer)
     }
 
     /// The room of a token sent as the session cookie: what the cookie's name and attributes
@@ -157,7 +151,7 @@ impl RequestSession {
     }
 
     async fn resolve_into(&self, state: &mut State) {
-        let (value, from_cookie) = match &self.credential {
+        match &self.credential {
             Credential::Nothing => {
                 state.current = Current::Known(None);
                 return;
@@ -168,10 +162,10 @@ impl RequestSession {
                 state.cookie = CookieAction::Clear;
                 return;
             }
-            Credential::Token { value, from_cookie } => (value, *from_cookie),
-            Credential::PreviousCookie(value) => (value, true),
-        };
-        state.current = match self.strategy().resolve(value, self.now()).await {
+            Credential::Tokens { .. } => {}
+        }
+        let from_cookie = self.credential.carries_cookie();
+        state.current = match self.first_valid().await {
             Ok(Lookup::Valid { session, reissue }) => {
                 if let (Some(issued), true) = (reissue, from_cookie) {
                     state.cookie = CookieAction::Set(issued);
@@ -179,8 +173,10 @@ impl RequestSession {
                 Current::Known(Some(session))
             }
             Ok(Lookup::Due(session)) if from_cookie => {
-                let refresh = self.strategy().refresh(&session, self.now());
-                match self.cookie_room().scope(refresh).await {
+                let refresh = self
+                    .strategy()
+                    .refresh(&session, self.now(), self.cookie_room());
+                match refresh.await {
                     Ok((session, issued)) => {
                         tracing::debug!(session = %session.info.id, "session refreshed");
                         state.issued = Some(issued.clone());
@@ -203,6 +199,23 @@ impl RequestSession {
         };
     }
 
+    /// The first valid session among the presented tokens, in order of preference, so a stale
+    /// or foreign cookie under a preferred name (an Auth.js v5 cookie that does not decrypt
+    /// next to a valid v4 one) never hides a good one. Without any, the first token's reason.
+    /// A store error ends the search (503, not a guess).
+    async fn first_valid(&self) -> Result<Lookup, Error> {
+        let mut first_reason = None;
+        for presented in self.credential.tokens() {
+            match self.strategy().resolve(presented, self.now()).await? {
+                Lookup::Invalid(reason) => {
+                    first_reason.get_or_insert(reason);
+                }
+                valid => return Ok(valid),
+            }
+        }
+        Ok(Lookup::Invalid(first_reason.unwrap_or("malformed token")))
+    }
+
     fn carried_cookie(&self) -> bool {
         self.credential.carries_cookie()
     }
@@ -214,9 +227,10 @@ impl RequestSession {
         if !self.strategy().owns_cookie() {
             return;
         }
-        if let (Credential::PreviousCookie(_), Some(previous)) =
-            (&self.credential, &self.shared.config.previous_cookie)
-        {
+        if let (Some(Source::PreviousCookie), Some(previous)) = (
+            self.credential.source(),
+            &self.shared.config.previous_cookie,
+        ) {
             return self.move_to_current_cookie(previous, headers).await;
         }
         let state = self.state.lock().await;

@@ -10,8 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::config::SessionConfig;
-use crate::cookie::CookieValue;
-use crate::credential::Credential;
+use crate::credential::{Credential, Presented};
 use crate::error::Error;
 use crate::session::SessionInfo;
 pub(crate) use crate::session::ValidSession;
@@ -48,8 +47,8 @@ pub(crate) const MAX_COOKIE_LEN: usize = 4096;
 
 /// Where a token about to be issued goes, which bounds its size: as a cookie, the whole
 /// `Set-Cookie` must fit [`MAX_COOKIE_LEN`]; as a bearer token, only the layer's own token
-/// limit applies. Set around each strategy call that may issue a token, through
-/// [`TokenRoom::scope`]; a strategy whose tokens have a fixed size ignores it.
+/// limit applies. Every strategy method that may issue a token takes one; a strategy whose
+/// tokens have a fixed size ignores it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TokenRoom {
     /// A cookie whose name and attributes take `overhead` bytes beside the token.
@@ -58,24 +57,8 @@ pub(crate) enum TokenRoom {
     Bearer,
 }
 
-tokio::task_local! {
-    static TOKEN_ROOM: TokenRoom;
-}
-
 #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
 impl TokenRoom {
-    /// Runs `f` with this room for the tokens it issues.
-    pub(crate) async fn scope<F: std::future::Future>(self, f: F) -> F::Output {
-        TOKEN_ROOM.scope(self, f).await
-    }
-
-    /// The room of the token being issued now; a cookie of no overhead outside any scope.
-    pub(crate) fn current() -> Self {
-        TOKEN_ROOM
-            .try_with(|room| *room)
-            .unwrap_or(TokenRoom::Cookie { overhead: 0 })
-    }
-
     /// [`Error::TooLarge`] when a token of `len` bytes does not fit, in `max_token` bytes
     /// (what the layer accepts back) and, for a cookie, in [`MAX_COOKIE_LEN`].
     pub(crate) fn check(self, len: usize, max_token: usize) -> Result<(), Error> {
@@ -142,20 +125,12 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     /// elsewhere (Auth.js: several names, chunked cookies) reads it itself. A cookie-borne
     /// credential must be reported as such: the layer's cross-origin check depends on it.
     fn credential(&self, headers: &HeaderMap, config: &SessionConfig) -> Credential {
-        match config.cookie.read(headers) {
-            CookieValue::One(value) => Credential::Token {
-                value: value.to_owned(),
-                from_cookie: true,
-            },
-            CookieValue::Unusable => Credential::Unusable,
-            CookieValue::Absent => match config.previous_cookie.as_deref().map(|c| c.read(headers))
-            {
-                Some(CookieValue::One(value)) => Credential::PreviousCookie(value.to_owned()),
-                Some(CookieValue::Unusable) => Credential::Unusable,
-                _ if config.accept_bearer => crate::credential::bearer(headers),
-                _ => Credential::Nothing,
-            },
-        }
+        crate::credential::session_cookie(
+            headers,
+            &config.cookie.name,
+            config.previous_cookie.as_deref().map(|c| c.name.as_ref()),
+            config.accept_bearer,
+        )
     }
 
     /// Whether the layer writes the session cookie (re-issue, removal). `false` for a
@@ -164,8 +139,10 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         true
     }
 
-    /// Turns a presented token into a session, extending it when it is due.
-    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Lookup, Error>;
+    /// Turns a presented token into a session, extending it when it is due. A request that
+    /// presents several tokens (cookies under several names) has each tried in turn until
+    /// one is valid.
+    async fn resolve(&self, presented: &Presented, now: OffsetDateTime) -> Result<Lookup, Error>;
 
     /// Why this strategy cannot change sessions, for the methods it leaves to the defaults
     /// below, which answer [`Error::Unsupported`] with it: a read-only strategy (sessions made
@@ -182,6 +159,7 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         _meta: ClientRecord,
         _replacing: Option<&ValidSession>,
         _now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
         Err(Error::Unsupported(self.read_only()))
     }
@@ -197,6 +175,7 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         &self,
         _session: &ValidSession,
         _now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
         Err(Error::Unsupported(self.read_only()))
     }
@@ -209,6 +188,7 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         _session: &ValidSession,
         _data: String,
         _now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<(ValidSession, Option<NewToken>), Error> {
         Err(Error::Unsupported(self.read_only()))
     }
@@ -229,6 +209,7 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         &self,
         _session: &ValidSession,
         _now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
         Err(Error::Unsupported(self.read_only()))
     }
@@ -256,6 +237,7 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         &self,
         _current: &ValidSession,
         _now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<(u64, Option<(ValidSession, NewToken)>), Error> {
         Err(Error::Unsupported(self.read_only()))
     }

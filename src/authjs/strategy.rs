@@ -12,18 +12,13 @@ use uuid::Uuid;
 use super::jwe::{self, DerivedKeys, MAX_TOKEN_LEN};
 use super::{AuthJsConfig, AuthJsVersion, cookies};
 use crate::config::SessionConfig;
-use crate::credential::Credential;
+use crate::credential::{self, Credential, Presented, Source};
 use crate::error::Error;
 use crate::session::SessionInfo;
 use crate::strategy::{Lookup, Strategy, ValidSession};
 
 /// Auth.js's `clockTolerance`.
 const CLOCK_TOLERANCE: i64 = 15;
-/// Separates the cookie name from the token in the value the strategy hands itself through
-/// [`Credential::Token`]: a character neither a cookie name nor a compact JWE contains.
-const SEPARATOR: char = ':';
-/// The "cookie name" of a bearer token: try every configured name.
-const ANY_NAME: &str = "*";
 
 /// One configured cookie name with the keys every secret gives for it.
 struct Name {
@@ -86,14 +81,15 @@ impl AuthJsStrategy {
         Self { names }
     }
 
-    /// Decrypts and checks a token presented under `name` (`*`: any configured name).
-    fn verify(&self, name: &str, token: &str, now: i64) -> Result<Claims, &'static str> {
+    /// Decrypts and checks a token presented under the cookie name of index `name` (`None`, a
+    /// bearer token: under any configured name).
+    fn verify(&self, name: Option<usize>, token: &str, now: i64) -> Result<Claims, &'static str> {
         let parsed = jwe::parse(token)?;
-        let keys = self
-            .names
-            .iter()
-            .filter(|n| name == ANY_NAME || n.name == name)
-            .flat_map(|n| &n.keys);
+        let keys = match name {
+            Some(index) => &self.names[index..=index],
+            None => &self.names[..],
+        };
+        let keys = keys.iter().flat_map(|n| &n.keys);
         let plain = parsed.decrypt(keys).ok_or("decryption failed")?;
         let claims: serde_json::Value =
             serde_json::from_slice(&plain).map_err(|_| "claims are not JSON")?;
@@ -138,11 +134,14 @@ impl AuthJsStrategy {
 }
 
 impl AuthJsStrategy {
-    /// Resolves one candidate `name:token` of [`cookies::presented`]'s value.
-    fn resolve_one(&self, candidate: &str, now: OffsetDateTime) -> Lookup {
-        let Some((name, token)) = candidate.split_once(SEPARATOR) else {
-            return Lookup::Invalid("malformed token");
+    /// Resolves one presented token.
+    fn resolve_one(&self, presented: &Presented, now: OffsetDateTime) -> Lookup {
+        let name = match presented.source {
+            Source::Cookie { index } if index < self.names.len() => Some(index),
+            Source::Bearer => None,
+            _ => return Lookup::Invalid("malformed token"),
         };
+        let token = presented.token.as_str();
         let claims = match self.verify(name, token, now.unix_timestamp()) {
             Ok(claims) => claims,
             Err(reason) => return Lookup::Invalid(reason),
@@ -178,13 +177,7 @@ struct Claims {
 #[async_trait]
 impl Strategy for AuthJsStrategy {
     fn credential(&self, headers: &HeaderMap, config: &SessionConfig) -> Credential {
-        cookies::credential(
-            &self.names,
-            MAX_TOKEN_LEN,
-            headers,
-            config,
-            |name, token| format!("{}{SEPARATOR}{token}", name.unwrap_or(ANY_NAME)),
-        )
+        credential::named_cookies(headers, &self.names, MAX_TOKEN_LEN, config.accept_bearer)
     }
 
     fn owns_cookie(&self) -> bool {
@@ -195,10 +188,7 @@ impl Strategy for AuthJsStrategy {
         UNSUPPORTED
     }
 
-    async fn resolve(&self, value: &str, now: OffsetDateTime) -> Result<Lookup, Error> {
-        cookies::first_valid(value, |candidate| async move {
-            Ok(self.resolve_one(candidate, now))
-        })
-        .await
+    async fn resolve(&self, presented: &Presented, now: OffsetDateTime) -> Result<Lookup, Error> {
+        Ok(self.resolve_one(presented, now))
     }
 }

@@ -11,11 +11,12 @@ use uuid::Uuid;
 use super::record_cache::RecordCache;
 use crate::cache::SessionCache;
 use crate::config::{DefaultLifetimes, Lifetimes};
+use crate::credential::Presented;
 use crate::error::{Error, StoreError, within};
 use crate::notify::{Change, Notifier};
 use crate::session::SessionInfo;
 use crate::store::{SessionRecord, SessionStore};
-use crate::strategy::{ClientRecord, Lookup, NewToken, Strategy, ValidSession};
+use crate::strategy::{ClientRecord, Lookup, NewToken, Strategy, TokenRoom, ValidSession};
 use crate::token::{SessionToken, TokenHash};
 
 /// Database sessions live 7 days after their last extension, 30 days at most.
@@ -195,8 +196,8 @@ fn info(record: &SessionRecord, current: bool) -> SessionInfo {
 
 #[async_trait]
 impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
-    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Lookup, Error> {
-        let Some(token) = SessionToken::parse(token) else {
+    async fn resolve(&self, presented: &Presented, now: OffsetDateTime) -> Result<Lookup, Error> {
+        let Some(token) = SessionToken::parse(&presented.token) else {
             return Ok(Lookup::Invalid("malformed token"));
         };
         let Some(record) = self.find(&token.hash(), now).await? else {
@@ -232,6 +233,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         meta: ClientRecord,
         replacing: Option<&ValidSession>,
         now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
         if let Some(old) = replacing {
             self.logout(old).await?;
@@ -288,6 +290,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         &self,
         session: &ValidSession,
         _now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
         let old = SessionToken::parse(&session.token).ok_or(Error::Unauthenticated)?;
         let new = SessionToken::generate();
@@ -315,6 +318,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         session: &ValidSession,
         data: String,
         _now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<(ValidSession, Option<NewToken>), Error> {
         let written = within(
             self.timeout,
@@ -368,6 +372,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         &self,
         session: &ValidSession,
         now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
         let refreshed = self
             .extend(session, now)
@@ -406,6 +411,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         &self,
         current: &ValidSession,
         _now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<(u64, Option<(ValidSession, NewToken)>), Error> {
         let keep = current.info.id;
         let user_id = &current.info.user_id;

@@ -45,9 +45,9 @@ mod strategy;
 mod verified;
 mod verifier;
 
+pub use crate::store::{Revocation, RevocationStore, Revoked};
 pub use config::{IssueReason, JwtConfig, MAX_LEEWAY, TokenIssue};
 pub use keys::{JwtKey, JwtKeys, KeyError, MIN_HS256_SECRET};
-pub use revocation::{Revocation, RevocationStore, Revoked};
 
 pub(crate) use claims::{Audience, Claims, SignInTime, custom_claims};
 pub(crate) use revocation::RevocationList;

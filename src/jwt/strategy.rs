@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::config::{DefaultLifetimes, Lifetimes};
+use crate::credential::Presented;
 use crate::error::Error;
 use crate::jwt::{
     Audience, Claims, IssueReason, JwtConfig, MAX_TOKEN_LEN, Revocation, RevocationList,
@@ -63,7 +64,7 @@ impl JwtStrategy {
     ///
     /// `iat` is `now`, never earlier than the sign-in second (which is `now` or, just after a
     /// revocation made in the same microsecond, one microsecond later). The token must fit the
-    /// current [`TokenRoom`]: [`Error::TooLarge`] otherwise.
+    /// `room`: [`Error::TooLarge`] otherwise.
     #[allow(clippy::too_many_arguments)]
     async fn issue(
         &self,
@@ -74,6 +75,7 @@ impl JwtStrategy {
         data: String,
         reason: IssueReason,
         now: OffsetDateTime,
+        room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
         let data = match &self.verifier.config().hook {
             Some(hook) => hook(user_id.clone(), sid, reason, data).await?,
@@ -105,7 +107,7 @@ impl JwtStrategy {
             tracing::error!(error = %e, "JWT signing failed");
             Error::Signing
         })?;
-        TokenRoom::current().check(token.len(), MAX_TOKEN_LEN)?;
+        room.check(token.len(), MAX_TOKEN_LEN)?;
         tracing::debug!(session = %sid, ?reason, "JWT issued");
         let session = self.resolved(&claims, data, token.clone());
         Ok((
@@ -141,6 +143,7 @@ impl JwtStrategy {
         data: String,
         reason: IssueReason,
         now: OffsetDateTime,
+        room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
         self.issue(
             session.info.user_id.clone(),
@@ -150,6 +153,7 @@ impl JwtStrategy {
             data,
             reason,
             now,
+            room,
         )
         .await
     }
@@ -164,13 +168,14 @@ impl JwtStrategy {
         data: String,
         reason: IssueReason,
         now: OffsetDateTime,
+        room: TokenRoom,
         lost: Error,
     ) -> Result<(ValidSession, NewToken), Error> {
         let mut successor = session.clone();
         successor.info.id = Uuid::new_v4();
         let signed_in = SignInTime::at(session.info.created_at);
         let issued = self
-            .reissue(&successor, signed_in, data, reason, now)
+            .reissue(&successor, signed_in, data, reason, now, room)
             .await?;
         if !self.revoke_session(session).await? {
             return Err(lost);
@@ -221,7 +226,8 @@ impl JwtStrategy {
 
 #[async_trait]
 impl Strategy for JwtStrategy {
-    async fn resolve(&self, token: &str, now: OffsetDateTime) -> Result<Lookup, Error> {
+    async fn resolve(&self, presented: &Presented, now: OffsetDateTime) -> Result<Lookup, Error> {
+        let token = presented.token.as_str();
         let verified = match self.verifier.verify(token, now.unix_timestamp()) {
             Ok(verified) => verified,
             Err(reason) => return Ok(Lookup::Invalid(reason)),
@@ -261,6 +267,7 @@ impl Strategy for JwtStrategy {
         _meta: ClientRecord,
         replacing: Option<&ValidSession>,
         now: OffsetDateTime,
+        room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
         self.revocations.ready().await?;
         if let Some(old) = replacing {
@@ -278,6 +285,7 @@ impl Strategy for JwtStrategy {
             data,
             IssueReason::SignIn,
             now,
+            room,
         )
         .await
     }
@@ -291,6 +299,7 @@ impl Strategy for JwtStrategy {
         &self,
         session: &ValidSession,
         now: OffsetDateTime,
+        room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
         let data = session.data.clone();
         let rotated = self
@@ -299,6 +308,7 @@ impl Strategy for JwtStrategy {
                 data,
                 IssueReason::Refresh,
                 now,
+                room,
                 Error::Unauthenticated,
             )
             .await?;
@@ -314,9 +324,17 @@ impl Strategy for JwtStrategy {
         session: &ValidSession,
         data: String,
         now: OffsetDateTime,
+        room: TokenRoom,
     ) -> Result<(ValidSession, Option<NewToken>), Error> {
         let (session, issued) = self
-            .succeed(session, data, IssueReason::Update, now, Error::Conflict)
+            .succeed(
+                session,
+                data,
+                IssueReason::Update,
+                now,
+                room,
+                Error::Conflict,
+            )
             .await?;
         Ok((session, Some(issued)))
     }
@@ -335,10 +353,11 @@ impl Strategy for JwtStrategy {
         &self,
         session: &ValidSession,
         now: OffsetDateTime,
+        room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
         let data = session.data.clone();
         let signed_in = SignInTime::at(session.info.created_at);
-        self.reissue(session, signed_in, data, IssueReason::Refresh, now)
+        self.reissue(session, signed_in, data, IssueReason::Refresh, now, room)
             .await
     }
 
@@ -353,6 +372,7 @@ impl Strategy for JwtStrategy {
         &self,
         current: &ValidSession,
         now: OffsetDateTime,
+        room: TokenRoom,
     ) -> Result<(u64, Option<(ValidSession, NewToken)>), Error> {
         // The current token is covered too: it is re-issued signed in after the revocation
         // (made at `now`), at the clock read again, which has moved on unless it is a manual
@@ -364,7 +384,7 @@ impl Strategy for JwtStrategy {
         let signed_in = SignInTime::at(after);
         let data = current.data.clone();
         let kept = self
-            .reissue(current, signed_in, data, IssueReason::Refresh, now)
+            .reissue(current, signed_in, data, IssueReason::Refresh, now, room)
             .await?;
         self.revoke_user(user, revoked_at).await?;
         Ok((0, Some(kept)))

@@ -25,7 +25,7 @@ use crate::token::TokenHash;
 pub struct MemoryStore {
     inner: Arc<Mutex<Rows>>,
     #[cfg(feature = "jwt")]
-    revocations: Arc<Mutex<Vec<crate::jwt::Revocation>>>,
+    revocations: Arc<Mutex<Vec<crate::store::Revocation>>>,
 }
 
 #[derive(Debug, Default)]
@@ -189,8 +189,11 @@ impl SessionStore for MemoryStore {
 
 #[cfg(feature = "jwt")]
 #[async_trait]
-impl crate::jwt::RevocationStore for MemoryStore {
-    async fn add_revocation(&self, revocation: &crate::jwt::Revocation) -> Result<(), StoreError> {
+impl crate::store::RevocationStore for MemoryStore {
+    async fn add_revocation(
+        &self,
+        revocation: &crate::store::Revocation,
+    ) -> Result<(), StoreError> {
         let mut list = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
         if list.iter().any(|r| r.id == revocation.id) {
             return Err(StoreError::Duplicate);
@@ -203,7 +206,7 @@ impl crate::jwt::RevocationStore for MemoryStore {
         &self,
         since: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<Vec<crate::jwt::Revocation>, StoreError> {
+    ) -> Result<Vec<crate::store::Revocation>, StoreError> {
         let list = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
         Ok(list
             .iter()

@@ -11,6 +11,11 @@ use crate::token::TokenHash;
 mod memory;
 pub use memory::MemoryStore;
 
+#[cfg(feature = "jwt")]
+mod revocation;
+#[cfg(feature = "jwt")]
+pub use revocation::{Revocation, RevocationStore, Revoked};
+
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod sql;
 #[cfg(feature = "mysql")]

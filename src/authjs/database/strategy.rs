@@ -16,10 +16,10 @@ use super::AuthJsDatabaseConfig;
 use super::queries::Queries;
 use crate::authjs::{cookies, jwe};
 use crate::config::{DefaultLifetimes, Lifetimes, SessionConfig};
-use crate::credential::Credential;
+use crate::credential::{self, Credential, Presented};
 use crate::error::{Error, StoreError, within};
 use crate::session::SessionInfo;
-use crate::strategy::{Lookup, NewToken, Strategy, ValidSession};
+use crate::strategy::{Lookup, NewToken, Strategy, TokenRoom, ValidSession};
 
 /// The longest token looked up: the adapters' column is `VARCHAR(255)`, and Auth.js's own
 /// tokens (a UUID in v5, 64 hex digits in v4) are far shorter.
@@ -238,9 +238,36 @@ impl AuthJsDatabaseStrategy {
     }
 }
 
-impl AuthJsDatabaseStrategy {
-    /// Resolves one candidate token of [`cookies::presented`]'s value.
-    async fn resolve_one(&self, token: &str, now: OffsetDateTime) -> Result<Lookup, Error> {
+#[async_trait]
+impl Strategy for AuthJsDatabaseStrategy {
+    /// The cookies are read with the JWE strategy's bound (16 KiB across the names), not this
+    /// strategy's 255 bytes: a stale cookie of another name (a chunked JWE from before the app
+    /// switched to database sessions) must not spoil a good one. The token used is checked
+    /// against 255 bytes in `resolve`, before any query.
+    fn credential(&self, headers: &HeaderMap, config: &SessionConfig) -> Credential {
+        let read_limit = jwe::MAX_TOKEN_LEN;
+        credential::named_cookies(
+            headers,
+            &self.cookie_names,
+            read_limit,
+            config.accept_bearer,
+        )
+    }
+
+    /// The cookie belongs to Next.js: the layer neither re-sends it after an extension nor
+    /// clears it (see the module docs of [`authjs`](crate::authjs)).
+    fn owns_cookie(&self) -> bool {
+        false
+    }
+
+    fn read_only(&self) -> &'static str {
+        UNSUPPORTED
+    }
+
+    /// Each cookie name present is tried in turn by the layer (one query each, at most one
+    /// per configured name): a stale token under a preferred name does not hide a live one.
+    async fn resolve(&self, presented: &Presented, now: OffsetDateTime) -> Result<Lookup, Error> {
+        let token = presented.token.as_str();
         if !well_formed(token) {
             return Ok(Lookup::Invalid("malformed token"));
         }
@@ -285,40 +312,6 @@ impl AuthJsDatabaseStrategy {
             }
         })
     }
-}
-
-#[async_trait]
-impl Strategy for AuthJsDatabaseStrategy {
-    /// The cookies are read with the JWE strategy's bound (16 KiB across the names), not this
-    /// strategy's 255 bytes: a stale cookie of another name (a chunked JWE from before the app
-    /// switched to database sessions) must not spoil a good one. The token used is checked
-    /// against 255 bytes in `resolve`, before any query.
-    fn credential(&self, headers: &HeaderMap, config: &SessionConfig) -> Credential {
-        let read_limit = jwe::MAX_TOKEN_LEN;
-        cookies::credential(
-            &self.cookie_names,
-            read_limit,
-            headers,
-            config,
-            |_, token| token,
-        )
-    }
-
-    /// The cookie belongs to Next.js: the layer neither re-sends it after an extension nor
-    /// clears it (see the module docs of [`authjs`](crate::authjs)).
-    fn owns_cookie(&self) -> bool {
-        false
-    }
-
-    fn read_only(&self) -> &'static str {
-        UNSUPPORTED
-    }
-
-    /// Each cookie name present is tried in order (one query each, at most one per configured
-    /// name): a stale token under a preferred name does not hide a live one.
-    async fn resolve(&self, value: &str, now: OffsetDateTime) -> Result<Lookup, Error> {
-        cookies::first_valid(value, |token| self.resolve_one(token, now)).await
-    }
 
     async fn logout(&self, session: &ValidSession) -> Result<(), Error> {
         self.delete(&session.token).await?;
@@ -342,6 +335,7 @@ impl Strategy for AuthJsDatabaseStrategy {
         &self,
         session: &ValidSession,
         now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
         let read = crate::clock::unix_micros(session.info.expires_at);
         if let Some(extended) = self.extend(session, read, now).await? {
@@ -395,6 +389,7 @@ impl Strategy for AuthJsDatabaseStrategy {
         &self,
         current: &ValidSession,
         _now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<(u64, Option<(ValidSession, NewToken)>), Error> {
         let query =
             sqlx::query(AssertSqlSafe(self.queries.delete_others.as_str())).bind(&current.token);

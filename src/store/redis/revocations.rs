@@ -17,7 +17,7 @@ use super::RedisStore;
 use super::keys::{from_micros, micros};
 use super::scripts::{REVOCATION_ADD, REVOCATIONS_EXPIRE, REVOCATIONS_SINCE};
 use crate::error::StoreError;
-use crate::jwt::{Revocation, RevocationStore, Revoked};
+use crate::store::{Revocation, RevocationStore, Revoked};
 
 fn encode(revocation: &Revocation) -> String {
     let (kind, subject) = match &revocation.target {

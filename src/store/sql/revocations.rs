@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::store::{Dialect, SqlStore};
 use crate::error::StoreError;
-use crate::jwt::{Revocation, RevocationStore, Revoked};
+use crate::store::{Revocation, RevocationStore, Revoked};
 
 const SESSION: &str = "session";
 const USER: &str = "user";

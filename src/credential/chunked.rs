@@ -1,0 +1,171 @@
+//! Cookies under several names, each possibly split into chunks (Auth.js's session cookies).
+
+use axum::http::HeaderMap;
+
+use super::{Credential, Presented, Source, ascii, bearer, cookie_pairs};
+
+/// The most chunks one cookie is split into (16 KiB / 3933 characters, rounded up).
+const MAX_CHUNKS: usize = 8;
+
+/// The cookies of one name found in a request.
+#[derive(Default)]
+struct Found<'a> {
+    whole: Vec<&'a str>,
+    chunks: Vec<(usize, &'a str)>,
+    unusable: bool,
+}
+
+impl Found<'_> {
+    fn is_empty(&self) -> bool {
+        self.whole.is_empty() && self.chunks.is_empty() && !self.unusable
+    }
+
+    /// The token: the one cookie, or the chunks `0..n` joined in order.
+    fn token(mut self) -> Option<String> {
+        if self.unusable {
+            return None;
+        }
+        match (self.whole.as_slice(), self.chunks.is_empty()) {
+            ([one], true) => Some((*one).to_owned()),
+            ([], false) => {
+                self.chunks.sort_unstable_by_key(|(i, _)| *i);
+                let in_order = self.chunks.iter().enumerate().all(|(n, (i, _))| n == *i);
+                in_order.then(|| self.chunks.iter().map(|(_, v)| *v).collect())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Which of `names` a cookie called `cookie` is: `Some((index, None))` for the whole cookie,
+/// `Some((index, Some(n)))` for chunk `n` (`<name>.<n>`, at most two digits).
+fn classify<N: AsRef<str>>(names: &[N], cookie: &[u8]) -> Option<(usize, Option<usize>)> {
+    names.iter().enumerate().find_map(|(i, n)| {
+        let rest = cookie.strip_prefix(n.as_ref().as_bytes())?;
+        if rest.is_empty() {
+            return Some((i, None));
+        }
+        let digits = rest.strip_prefix(b".")?;
+        let valid =
+            !digits.is_empty() && digits.len() <= 2 && digits.iter().all(u8::is_ascii_digit);
+        if !valid {
+            return None;
+        }
+        let n = std::str::from_utf8(digits).ok()?.parse().ok()?;
+        Some((i, Some(n)))
+    })
+}
+
+/// The credential of a strategy that reads cookies under several `names`, in order of
+/// preference, each possibly split into `<name>.0`, `<name>.1`, ... chunks (Auth.js): one
+/// token per name present, chunks joined, its [`Source::Cookie`] index the name's. Empty
+/// cookies are skipped (Auth.js's cleared chunks). [`Credential::Unusable`] when cookies of
+/// those names are there but none can be used (not ASCII, chunks missing or repeated), or
+/// when they hold over `max_len` bytes together. Without any, `Authorization: Bearer` when
+/// `accept_bearer`.
+pub(crate) fn named_cookies<N: AsRef<str>>(
+    headers: &HeaderMap,
+    names: &[N],
+    max_len: usize,
+    accept_bearer: bool,
+) -> Credential {
+    let mut found: Vec<Found<'_>> = names.iter().map(|_| Found::default()).collect();
+    let mut total = 0usize;
+    for (name, raw) in cookie_pairs(headers) {
+        let Some((i, chunk)) = classify(names, name) else {
+            continue;
+        };
+        if raw.is_empty() {
+            continue;
+        }
+        total += raw.len();
+        let f = &mut found[i];
+        match ascii(raw) {
+            None => f.unusable = true,
+            Some(v) => match chunk {
+                None => f.whole.push(v),
+                Some(n) if f.chunks.len() < MAX_CHUNKS => f.chunks.push((n, v)),
+                Some(_) => f.unusable = true,
+            },
+        }
+    }
+    if total > max_len {
+        tracing::info!(reason = "oversized token", "session rejected");
+        return Credential::Unusable;
+    }
+    let present = found.iter().any(|f| !f.is_empty());
+    let mut tokens = found.into_iter().enumerate().filter_map(|(index, f)| {
+        Some(Presented {
+            token: f.token()?,
+            source: Source::Cookie { index },
+        })
+    });
+    match tokens.next() {
+        Some(first) => Credential::Tokens {
+            first,
+            rest: tokens.collect(),
+        },
+        None if present => Credential::Unusable,
+        None if accept_bearer => bearer(headers),
+        None => Credential::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderValue, header};
+
+    use super::super::tests::{headers, tokens};
+    use super::*;
+
+    #[test]
+    fn named_cookies_join_chunks_and_keep_the_order_of_the_names() {
+        let names = ["v5", "v4"];
+        let h = headers(&[b"v4=old; v5.1=cd; other=x", b"v5.0=ab; v5.2="]);
+        let c = named_cookies(&h, &names, 100, true);
+        assert_eq!(
+            tokens(&c),
+            [
+                ("abcd", Source::Cookie { index: 0 }),
+                ("old", Source::Cookie { index: 1 })
+            ]
+        );
+        assert!(c.carries_cookie());
+    }
+
+    #[test]
+    fn named_cookies_that_cannot_be_used_are_unusable_not_absent() {
+        let names = ["v5"];
+        for h in [
+            headers(&[b"v5.0=a; v5.2=c"]),
+            headers(&[b"v5=a; v5.0=b"]),
+            headers(&[b"v5=a; v5=b"]),
+            headers(&[b"v5=\xe9"]),
+            headers(&[b"v5=0123456789a"]),
+        ] {
+            assert!(matches!(
+                named_cookies(&h, &names, 10, true),
+                Credential::Unusable
+            ));
+        }
+        // A name that only starts like ours is not ours.
+        let h = headers(&[b"v5x=1; v5.x=2; v5.123=3"]);
+        assert!(matches!(
+            named_cookies(&h, &names, 10, false),
+            Credential::Nothing
+        ));
+    }
+
+    #[test]
+    fn without_a_cookie_the_bearer_token_counts_when_accepted() {
+        let mut h = headers(&[b"a=1"]);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        let c = named_cookies(&h, &["v5"], 10, true);
+        assert_eq!(tokens(&c), [("t", Source::Bearer)]);
+        assert!(!c.carries_cookie());
+        assert!(matches!(
+            named_cookies(&h, &["v5"], 10, false),
+            Credential::Nothing
+        ));
+    }
+}
