@@ -86,13 +86,39 @@ pub(crate) fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
         .expect("a smaller nanosecond value is always valid")
 }
 
+/// `t` truncated to whole milliseconds: what a JavaScript `Date` holds, so a time written for
+/// a JavaScript application (Auth.js, Better Auth) reads back equal.
+#[cfg(any(feature = "authjs", feature = "betterauth"))]
+pub(crate) fn truncate_to_millis(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(t)
+}
+
+/// A time as JavaScript's `Date.prototype.toISOString` writes it (what a `Date` becomes in
+/// JSON): `2024-05-01T10:00:00.000Z`.
+#[cfg(any(feature = "authjs", feature = "betterauth"))]
+pub(crate) fn javascript_iso(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
 /// Whole microseconds since the Unix epoch: how stores and `auth_time` keep a time (the
 /// precision every store holds). Every `OffsetDateTime` is within ±10,000 years: it fits.
 #[cfg_attr(
     not(any(
         feature = "jwt",
         feature = "redis",
-        all(feature = "authjs", feature = "postgres")
+        all(feature = "authjs", feature = "postgres"),
+        feature = "betterauth"
     )),
     allow(dead_code)
 )]
@@ -101,7 +127,10 @@ pub(crate) fn unix_micros(t: OffsetDateTime) -> i64 {
 }
 
 /// A time kept as [`unix_micros`]; `None` when out of range.
-#[cfg_attr(not(any(feature = "jwt", feature = "redis")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "jwt", feature = "redis", feature = "betterauth")),
+    allow(dead_code)
+)]
 pub(crate) fn from_unix_micros(micros: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok()
 }

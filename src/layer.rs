@@ -172,6 +172,49 @@ impl SessionLayer {
         Self::with_strategy(config, Box::new(strategy))
     }
 
+    /// Sessions made by an app with Better Auth (feature `betterauth`, with `postgres`, `mysql`
+    /// or `sqlite` for the app's database): the signed session cookie (or a bearer token) is
+    /// checked with the app's secret, then looked up in Better Auth's own `session` and `user`
+    /// tables through `pool` (or read from Better Auth's cookie cache, when configured).
+    /// Extends sessions by Better Auth's rule; `logout` and `revoke*` delete rows, other
+    /// changes are Better Auth's. See [`betterauth`](crate::betterauth) for what is read and
+    /// written.
+    ///
+    /// ```no_run
+    /// use sessionward::betterauth::BetterAuthConfig;
+    /// use sessionward::{SessionConfig, SessionLayer};
+    ///
+    /// # async fn example() -> Result<(), sqlx::Error> {
+    /// let pool = sqlx::SqlitePool::connect("sqlite://better-auth.db").await?;
+    /// let layer = SessionLayer::betterauth(
+    ///     pool,
+    ///     BetterAuthConfig::from_env().expect("BETTER_AUTH_SECRET"),
+    ///     SessionConfig::default(),
+    /// );
+    /// # let _ = layer;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// With an empty secret, a table or column name that is not a plain identifier, a cookie
+    /// prefix that makes an invalid cookie name, an `absolute_timeout` or `idle_timeout`
+    /// (Better Auth has neither), or when `config` contradicts itself, as for
+    /// [`database`](Self::database).
+    #[cfg(all(
+        feature = "betterauth",
+        any(feature = "sqlite", feature = "postgres", feature = "mysql")
+    ))]
+    pub fn betterauth(
+        pool: impl Into<crate::betterauth::BetterAuthPool>,
+        better_auth: crate::betterauth::BetterAuthConfig,
+        config: SessionConfig,
+    ) -> Self {
+        let strategy = crate::betterauth::BetterAuthStrategy::new(pool.into(), better_auth, &config);
+        Self::with_strategy(config, Box::new(strategy))
+    }
+
     pub(crate) fn with_strategy(config: SessionConfig, strategy: Box<dyn Strategy>) -> Self {
         let config = config.settle();
         Self {

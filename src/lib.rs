@@ -101,12 +101,19 @@
 //! - `jwt` (default): JWT sessions ([`jwt`]).
 //! - `redis`: `RedisStore`, sessions in Redis or Redis Cluster through `fred`.
 //! - `authjs`: reading Auth.js (NextAuth) sessions (`sessionward::authjs`); off by default.
+//! - `betterauth`: reading Better Auth sessions (`sessionward::betterauth`); off by default.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
 #[cfg(feature = "authjs")]
 pub mod authjs;
+// Better Auth's tables are read through sqlx: the module needs a SQL store feature too.
+#[cfg(all(
+    feature = "betterauth",
+    any(feature = "sqlite", feature = "postgres", feature = "mysql")
+))]
+pub mod betterauth;
 mod cache;
 mod clock;
 mod config;
@@ -117,6 +124,8 @@ mod error;
 mod extract;
 mod guard;
 mod handle;
+#[cfg(any(feature = "authjs", feature = "betterauth"))]
+mod jwe;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod layer;

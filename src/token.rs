@@ -134,6 +134,21 @@ impl fmt::Debug for TokenHash {
     }
 }
 
+/// A stable UUID named by `text`, for sessions that another application keeps under ids or
+/// tokens that are not UUIDs: the first 16 bytes of a SHA-256 over `label`, a zero byte and
+/// `text`, as a version-8 (custom) UUID. The label keeps two kinds of names apart.
+#[cfg(any(feature = "authjs", feature = "betterauth"))]
+pub(crate) fn labelled_uuid(label: &str, text: &str) -> uuid::Uuid {
+    let digest = Sha256::new()
+        .chain_update(label.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(text.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -180,7 +180,6 @@ use std::borrow::Cow;
 mod cookies;
 #[cfg(feature = "postgres")]
 mod database;
-mod jwe;
 mod strategy;
 
 #[cfg(feature = "postgres")]

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use crate::clock::from_unix_seconds;
 use uuid::Uuid;
 
-use super::jwe::{self, DerivedKeys, MAX_TOKEN_LEN};
+use crate::jwe::{self, DerivedKeys, MAX_TOKEN_LEN};
 use super::{AuthJsConfig, AuthJsVersion, cookies};
 use crate::config::SessionConfig;
 use crate::credential::{self, Credential, Presented, Source};

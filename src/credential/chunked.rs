@@ -1,4 +1,5 @@
-//! Cookies under several names, each possibly split into chunks (Auth.js's session cookies).
+//! Cookies under several names, each possibly split into chunks (Auth.js's session cookies,
+//! Better Auth's cookie cache).
 
 use axum::http::HeaderMap;
 
@@ -98,6 +99,7 @@ pub(crate) fn named_cookies<N: AsRef<str>>(
         Some(Presented {
             token: f.token()?,
             source: Source::Cookie { index },
+            companions: Vec::new(),
         })
     });
     match tokens.next() {
@@ -108,6 +110,17 @@ pub(crate) fn named_cookies<N: AsRef<str>>(
         None if present => Credential::Unusable,
         None if accept_bearer => bearer(headers),
         None => Credential::Nothing,
+    }
+}
+
+/// The value of the cookie called `name`, whole or split into `<name>.0`, `<name>.1`, ...
+/// chunks joined in order: `None` when it is absent, empty, not ASCII, its chunks are missing
+/// or repeated, or it holds over `max_len` bytes.
+#[cfg(feature = "betterauth")]
+pub(crate) fn joined_cookie(headers: &HeaderMap, name: &str, max_len: usize) -> Option<String> {
+    match named_cookies(headers, &[name], max_len, false) {
+        Credential::Tokens { first, .. } => Some(first.token),
+        _ => None,
     }
 }
 
@@ -154,6 +167,20 @@ mod tests {
             named_cookies(&h, &names, 10, false),
             Credential::Nothing
         ));
+    }
+
+    #[cfg(feature = "betterauth")]
+    #[test]
+    fn one_cookie_joined_from_its_chunks_or_nothing() {
+        let h = headers(&[b"c.1=cd; c.0=ab; d=x; c2=y"]);
+        assert_eq!(joined_cookie(&h, "c", 10).as_deref(), Some("abcd"));
+        assert_eq!(joined_cookie(&h, "d", 10).as_deref(), Some("x"));
+        assert_eq!(joined_cookie(&h, "c", 3), None, "over the bound");
+        assert_eq!(joined_cookie(&h, "e", 10), None);
+        assert_eq!(joined_cookie(&headers(&[b"c.0=a; c.2=b"]), "c", 10), None);
+        let mut bearer_only = headers(&[b"a=1"]);
+        bearer_only.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        assert_eq!(joined_cookie(&bearer_only, "c", 10), None);
     }
 
     #[test]

@@ -6,9 +6,11 @@
 
 use axum::http::{HeaderMap, header};
 
-#[cfg(feature = "authjs")]
+#[cfg(any(feature = "authjs", feature = "betterauth"))]
 mod chunked;
-#[cfg(feature = "authjs")]
+#[cfg(feature = "betterauth")]
+pub(crate) use chunked::joined_cookie;
+#[cfg(any(feature = "authjs", feature = "betterauth"))]
 pub(crate) use chunked::named_cookies;
 
 /// Where a presented token came from.
@@ -29,6 +31,11 @@ pub(crate) enum Source {
 pub(crate) struct Presented {
     pub(crate) token: String,
     pub(crate) source: Source,
+    /// Other cookies that travel with this token, which its strategy asked for by name (Better
+    /// Auth's cookie cache beside its session cookie), in the order of the names: `None` for
+    /// one that is absent or unusable. Empty, and allocating nothing, for the others.
+    #[cfg_attr(not(feature = "betterauth"), allow(dead_code))]
+    pub(crate) companions: Vec<Option<String>>,
 }
 
 /// The credential a request came with.
@@ -54,6 +61,7 @@ impl Credential {
             first: Presented {
                 token: token.to_owned(),
                 source,
+                companions: Vec::new(),
             },
             rest: Vec::new(),
         }
@@ -64,6 +72,16 @@ impl Credential {
         let (first, rest) = match self {
             Credential::Tokens { first, rest } => (Some(first), rest.as_slice()),
             _ => (None, &[][..]),
+        };
+        first.into_iter().chain(rest)
+    }
+
+    /// Every token, in order of preference, to attach its companion cookies to.
+    #[cfg(feature = "betterauth")]
+    pub(crate) fn tokens_mut(&mut self) -> impl Iterator<Item = &mut Presented> {
+        let (first, rest) = match self {
+            Credential::Tokens { first, rest } => (Some(first), rest.as_mut_slice()),
+            _ => (None, &mut [][..]),
         };
         first.into_iter().chain(rest)
     }

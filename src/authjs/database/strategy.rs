@@ -14,7 +14,9 @@ use uuid::Uuid;
 
 use super::AuthJsDatabaseConfig;
 use super::queries::Queries;
-use crate::authjs::{cookies, jwe};
+use crate::authjs::cookies;
+use crate::clock::{javascript_iso, truncate_to_millis};
+use crate::jwe;
 use crate::config::{DefaultLifetimes, Lifetimes, SessionConfig};
 use crate::credential::{self, Credential, Presented};
 use crate::error::{Error, StoreError, within};
@@ -80,29 +82,6 @@ fn at_micros(micros: i64) -> Result<OffsetDateTime, StoreError> {
         .map_err(|_| StoreError::Corrupt("a session or user time is out of range"))
 }
 
-/// `t` truncated to whole milliseconds: what a JavaScript `Date` (and Prisma's
-/// `TIMESTAMP(3)`) holds, so the expiry written reads back equal.
-fn to_millis(t: OffsetDateTime) -> OffsetDateTime {
-    t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
-        .unwrap_or(t)
-}
-
-/// A time as JavaScript's `Date.prototype.toISOString` writes it (what Auth.js's user JSON
-/// holds): `2024-05-01T10:00:00.000Z`.
-fn iso_string(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
-}
-
 impl AuthJsDatabaseStrategy {
     /// # Panics
     ///
@@ -143,7 +122,7 @@ impl AuthJsDatabaseStrategy {
             .email_verified
             .map(at_micros)
             .transpose()?
-            .map(iso_string);
+            .map(javascript_iso);
         let data = serde_json::json!({
             "id": row.user_id,
             "name": row.name,
@@ -186,7 +165,7 @@ impl AuthJsDatabaseStrategy {
 
     /// `now + maxAge`, in whole milliseconds; `None` past the end of time.
     fn extended_expiry(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
-        now.checked_add(self.lifetimes.max_age).map(to_millis)
+        now.checked_add(self.lifetimes.max_age).map(truncate_to_millis)
     }
 
     /// Extends the session to `now + maxAge` if its row still holds the expiry `read` (µs):
@@ -430,8 +409,8 @@ mod tests {
     #[test]
     fn times_match_javascript() {
         let t = datetime!(2024-05-01 10:00:00.123456789 UTC);
-        assert_eq!(iso_string(t), "2024-05-01T10:00:00.123Z");
-        assert_eq!(to_millis(t), datetime!(2024-05-01 10:00:00.123 UTC));
+        assert_eq!(javascript_iso(t), "2024-05-01T10:00:00.123Z");
+        assert_eq!(truncate_to_millis(t), datetime!(2024-05-01 10:00:00.123 UTC));
         assert_eq!(crate::clock::unix_micros(t), 1_714_557_600_123_456);
         assert_eq!(
             at_micros(1_714_557_600_123_456).unwrap(),

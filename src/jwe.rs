@@ -1,5 +1,6 @@
-//! Decryption of the compact JWEs Auth.js uses as session tokens: `alg: "dir"` with
-//! `enc: "A256CBC-HS512"` (RFC 7518 §5.2.5) or `enc: "A256GCM"` (§5.3), keys from HKDF-SHA-256.
+//! Decryption of the compact JWEs that Auth.js uses as session tokens and Better Auth as its
+//! `jwe` cookie cache: `alg: "dir"` with `enc: "A256CBC-HS512"` (RFC 7518 §5.2.5) or
+//! `enc: "A256GCM"` (§5.3), keys from HKDF-SHA-256 (features `authjs`, `betterauth`).
 //!
 //! Every primitive comes from RustCrypto (`aes`, `cbc`, `aes-gcm`, `hmac`, `hkdf`, `sha2`); the
 //! CBC-HS512 tag is compared in constant time with `subtle`. Nothing here panics on input: every
@@ -13,7 +14,7 @@ use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockDecryptMut as _, KeyIvInit as _};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac as _};
-use sha2::{Digest as _, Sha256, Sha512};
+use sha2::{Sha256, Sha512};
 use subtle::ConstantTimeEq as _;
 
 /// Tokens (all chunks joined) longer than this are rejected unread.
@@ -29,16 +30,18 @@ pub(crate) enum Enc {
 }
 
 /// The HKDF-SHA-256 keys one secret gives for one salt (cookie name), and their RFC 7638
-/// thumbprints (the `kid` Auth.js v5 writes).
+/// thumbprints (the `kid` Auth.js v5 and Better Auth write).
 #[derive(Clone)]
 pub(crate) struct DerivedKeys {
     /// 64 bytes for `A256CBC-HS512`; `None` for v4, which only uses `A256GCM`.
     cbc: Option<([u8; 64], String)>,
-    /// 32 bytes for `A256GCM`, with its SHA-256 thumbprint (`None` for v4: no `kid`).
-    gcm: ([u8; 32], Option<String>),
+    /// 32 bytes for `A256GCM`, with its SHA-256 thumbprint (`None` for v4: no `kid`); `None`
+    /// for Better Auth, whose one 64-byte key cannot serve `A256GCM`.
+    gcm: Option<([u8; 32], Option<String>)>,
 }
 
 impl DerivedKeys {
+    #[cfg(feature = "authjs")]
     /// Auth.js v5 (`@auth/core`): salt = the cookie name, info = `Auth.js Generated Encryption
     /// Key (<salt>)`.
     pub(crate) fn v5(secret: &str, salt: &str) -> Self {
@@ -47,18 +50,34 @@ impl DerivedKeys {
         let gcm: [u8; 32] = hkdf(secret, salt, &info);
         Self {
             cbc: Some((cbc, thumbprint::<Sha512>(&cbc))),
-            gcm: (gcm, Some(thumbprint::<Sha256>(&gcm))),
+            gcm: Some((gcm, Some(thumbprint::<Sha256>(&gcm)))),
         }
     }
 
+    /// Better Auth's `jwe` cookie cache: salt `better-auth-session`, info `BetterAuth.js
+    /// Generated Encryption Key`, one 64-byte key whose `kid` is its SHA-256 thumbprint.
+    #[cfg(feature = "betterauth")]
+    pub(crate) fn better_auth(secret: &str) -> Self {
+        let cbc: [u8; 64] = hkdf(
+            secret,
+            "better-auth-session",
+            "BetterAuth.js Generated Encryption Key",
+        );
+        Self {
+            cbc: Some((cbc, thumbprint::<Sha256>(&cbc))),
+            gcm: None,
+        }
+    }
+
+    #[cfg(feature = "authjs")]
     /// NextAuth.js v4: salt empty, info `NextAuth.js Generated Encryption Key`, 32 bytes.
     pub(crate) fn v4(secret: &str) -> Self {
         Self {
             cbc: None,
-            gcm: (
+            gcm: Some((
                 hkdf(secret, "", "NextAuth.js Generated Encryption Key"),
                 None,
-            ),
+            )),
         }
     }
 
@@ -69,7 +88,10 @@ impl DerivedKeys {
                 let (key, thumbprint) = self.cbc.as_ref()?;
                 (key, Some(thumbprint))
             }
-            Enc::Gcm => (&self.gcm.0, self.gcm.1.as_ref()),
+            Enc::Gcm => {
+                let (key, thumbprint) = self.gcm.as_ref()?;
+                (key, thumbprint.as_ref())
+            }
         };
         match (kid, thumbprint) {
             (Some(kid), Some(thumbprint)) if kid != thumbprint.as_str() => None,
@@ -83,8 +105,8 @@ impl DerivedKeys {
     }
 
     #[cfg(test)]
-    pub(crate) fn gcm_key(&self) -> &[u8; 32] {
-        &self.gcm.0
+    pub(crate) fn gcm_key(&self) -> Option<&[u8; 32]> {
+        self.gcm.as_ref().map(|(k, _)| k)
     }
 }
 
@@ -235,16 +257,10 @@ impl Parsed<'_> {
     }
 }
 
-/// A stable UUID for a token without a UUID `jti`: the first 16 bytes of a SHA-256 over a
-/// domain label and the token, as a version-8 (custom) UUID.
+/// A stable UUID for an Auth.js token without a UUID `jti` (or a database session's token).
+#[cfg(feature = "authjs")]
 pub(crate) fn token_uuid(token: &str) -> uuid::Uuid {
-    let digest = Sha256::new()
-        .chain_update(b"sessionward authjs session id\0")
-        .chain_update(token.as_bytes())
-        .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    crate::token::labelled_uuid("sessionward authjs session id", token)
 }
 
 #[cfg(test)]
@@ -257,6 +273,7 @@ mod tests {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    #[cfg(feature = "authjs")]
     #[test]
     fn keys_match_the_research_vectors() {
         let v5 = DerivedKeys::v5(SECRET, "authjs.session-token");
@@ -275,7 +292,7 @@ mod tests {
         );
         let v4 = DerivedKeys::v4(SECRET);
         assert_eq!(
-            hex(v4.gcm_key()),
+            hex(v4.gcm_key().unwrap()),
             "3e007d9dc301ebfec9c8aa370b337266c5e71d824a795df65a46c4d65c1d816a"
         );
     }
