@@ -211,7 +211,8 @@ impl SessionLayer {
         better_auth: crate::betterauth::BetterAuthConfig,
         config: SessionConfig,
     ) -> Self {
-        let strategy = crate::betterauth::BetterAuthStrategy::new(pool.into(), better_auth, &config);
+        let strategy =
+            crate::betterauth::BetterAuthStrategy::new(pool.into(), better_auth, &config);
         Self::with_strategy(config, Box::new(strategy))
     }
 

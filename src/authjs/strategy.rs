@@ -9,11 +9,11 @@ use time::OffsetDateTime;
 use crate::clock::from_unix_seconds;
 use uuid::Uuid;
 
-use crate::jwe::{self, DerivedKeys, MAX_TOKEN_LEN};
 use super::{AuthJsConfig, AuthJsVersion, cookies};
 use crate::config::SessionConfig;
 use crate::credential::{self, Credential, Presented, Source};
 use crate::error::Error;
+use crate::jwe::{self, DerivedKeys, MAX_TOKEN_LEN};
 use crate::session::SessionInfo;
 use crate::strategy::{Lookup, Strategy, ValidSession};
 

@@ -92,7 +92,11 @@ impl CacheReader {
         check(data, &self.version, token, now)
     }
 
-    fn jwe(&self, value: &str, now: OffsetDateTime) -> Result<(Map<String, Value>, i64), &'static str> {
+    fn jwe(
+        &self,
+        value: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Map<String, Value>, i64), &'static str> {
         let plain = jwe::parse(value)?
             .decrypt([&self.keys])
             .ok_or("cache decryption failed")?;
@@ -145,10 +149,7 @@ fn compact(signer: &Signer, value: &str) -> Result<(Map<String, Value>, i64), &'
         .filter(|d| d.starts_with('{'))
         .ok_or("cache data is not an object")?;
     let separator = if inner.trim() == "{" { "" } else { "," };
-    let signed = format!(
-        "{inner}{separator}\"expiresAt\":{}}}",
-        envelope.expires_at
-    );
+    let signed = format!("{inner}{separator}\"expiresAt\":{}}}", envelope.expires_at);
     if !signer.verify_base64url(signed.as_bytes(), &envelope.signature) {
         return Err("cache signature invalid");
     }
@@ -260,8 +261,8 @@ mod tests {
 
     fn compact_cookie(data: &str, expires_at: i64, secret: &str) -> String {
         let signed = format!("{},\"expiresAt\":{expires_at}}}", &data[..data.len() - 1]);
-        let signer = Signer::new(secret);
-        let mut mac = signer.mac.clone();
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(secret.as_bytes()).unwrap();
         hmac::Mac::update(&mut mac, signed.as_bytes());
         let signature = URL_SAFE_NO_PAD.encode(hmac::Mac::finalize(mac).into_bytes());
         let envelope =
@@ -292,7 +293,10 @@ mod tests {
             "cache of another session"
         );
         let later = NOW + time::Duration::minutes(6);
-        assert_eq!(reader().read(&signer, &cookie, "tok", later).unwrap_err(), "cache expired");
+        assert_eq!(
+            reader().read(&signer, &cookie, "tok", later).unwrap_err(),
+            "cache expired"
+        );
         let forged = compact_cookie(&data("tok"), expires, "another-secret-0123456789abcdef");
         assert!(reader().read(&signer, &forged, "tok", NOW).is_err());
         let stale_version = CacheReader {

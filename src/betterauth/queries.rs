@@ -46,7 +46,14 @@ impl Queries {
             d.micros(&format!("s.{created}")),
             d.micros(&format!("s.{updated}"))
         );
-        let mut lookup_kinds = vec![Kind::Text, Kind::Text, Kind::Text, Kind::Int, Kind::Int, Kind::Int];
+        let mut lookup_kinds = vec![
+            Kind::Text,
+            Kind::Text,
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+        ];
         let mut user_columns = Vec::new();
         let mut user_fields = Vec::new();
         for (field, kind) in schema.user_fields() {

@@ -86,7 +86,9 @@ pub(crate) fn percent_decoded(value: &str) -> std::borrow::Cow<'_, str> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
             match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 Some(byte) => {
                     out.push(byte);
@@ -125,7 +127,10 @@ mod tests {
         let token = "Xk3aQ9pLm2ZrT7vB1nC8dE4fG6hJ0sW5";
         let cookie = sign(token, SECRET);
         assert_eq!(signer.unsign(&cookie).as_deref(), Some(token));
-        assert_eq!(signer.unsign(&format!("\"{cookie}\"")).as_deref(), Some(token));
+        assert_eq!(
+            signer.unsign(&format!("\"{cookie}\"")).as_deref(),
+            Some(token)
+        );
         // Not percent-encoded (a bearer token as `set-auth-token` hands it out).
         let plain = percent_decoded(&cookie).into_owned();
         assert_eq!(signer.unsign(&plain).as_deref(), Some(token));

@@ -18,7 +18,7 @@ use super::sql::{Bind, Cell, Dialect, Runner};
 use super::{BetterAuthConfig, BetterAuthPool};
 use crate::clock::{from_unix_micros, javascript_iso};
 use crate::config::{DefaultLifetimes, Lifetimes, SessionConfig};
-use crate::credential::{self, Credential, CookieValue, Presented, Source};
+use crate::credential::{self, CookieValue, Credential, Presented, Source};
 use crate::error::{Error, StoreError, within};
 use crate::session::SessionInfo;
 use crate::strategy::{Lookup, NewToken, Strategy, TokenRoom, ValidSession};
@@ -99,7 +99,9 @@ fn int_at(cells: &[Cell], i: usize) -> Result<i64, StoreError> {
 }
 
 fn at_micros(micros: i64) -> Result<OffsetDateTime, StoreError> {
-    from_unix_micros(micros).ok_or(StoreError::Corrupt("a session or user time is out of range"))
+    from_unix_micros(micros).ok_or(StoreError::Corrupt(
+        "a session or user time is out of range",
+    ))
 }
 
 /// One user column as Better Auth's JSON has it, by the field's declared type.
@@ -288,7 +290,12 @@ impl BetterAuthStrategy {
 
     /// The session in the request's cookie cache, when the app has one and it holds this
     /// session (`None`: ask the database).
-    fn cached(&self, presented: &Presented, token: &str, now: OffsetDateTime) -> Option<ValidSession> {
+    fn cached(
+        &self,
+        presented: &Presented,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Option<ValidSession> {
         let reader = self.cache.as_ref()?;
         let value = presented.companions.get(CACHE)?.as_deref()?;
         match reader.read(&self.signer, value, token, now) {
@@ -330,7 +337,11 @@ impl BetterAuthStrategy {
             Bind::Text(session.token.clone()),
             Bind::Int(read),
         ];
-        let changed = within(self.timeout, self.runner.execute(&self.queries.extend, &binds)).await?;
+        let changed = within(
+            self.timeout,
+            self.runner.execute(&self.queries.extend, &binds),
+        )
+        .await?;
         if changed == 0 {
             return Ok(None);
         }
@@ -369,7 +380,11 @@ impl BetterAuthStrategy {
 
     async fn delete(&self, token: &str) -> Result<bool, Error> {
         let binds = [Bind::Text(token.to_owned())];
-        let n = within(self.timeout, self.runner.execute(&self.queries.delete, &binds)).await?;
+        let n = within(
+            self.timeout,
+            self.runner.execute(&self.queries.delete, &binds),
+        )
+        .await?;
         Ok(n > 0)
     }
 }
@@ -434,7 +449,8 @@ impl Strategy for BetterAuthStrategy {
         if expires_at < now {
             return Ok(Lookup::Invalid("expired"));
         }
-        let due = self.session_refresh && !self.dont_remember(presented) && self.due(expires_at, now);
+        let due =
+            self.session_refresh && !self.dont_remember(presented) && self.due(expires_at, now);
         if !due {
             return Ok(Lookup::Valid {
                 session: Arc::new(session),
@@ -505,7 +521,9 @@ impl Strategy for BetterAuthStrategy {
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, Error> {
         let mut sessions = Vec::new();
-        for (token, id, [expires, created, updated]) in self.sessions_of(&current.info.user_id).await? {
+        for (token, id, [expires, created, updated]) in
+            self.sessions_of(&current.info.user_id).await?
+        {
             let expires_at = at_micros(expires)?;
             if expires_at < now {
                 continue;
@@ -593,8 +611,14 @@ mod tests {
             user_value(&Cell::Int(Some(1_714_557_600_123_000)), FieldType::Date).unwrap(),
             "2024-05-01T10:00:00.123Z"
         );
-        assert_eq!(user_value(&Cell::Text(None), FieldType::String).unwrap(), Value::Null);
-        assert_eq!(user_value(&Cell::Int(None), FieldType::Date).unwrap(), Value::Null);
+        assert_eq!(
+            user_value(&Cell::Text(None), FieldType::String).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            user_value(&Cell::Int(None), FieldType::Date).unwrap(),
+            Value::Null
+        );
     }
 
     #[test]

@@ -11,14 +11,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http_body_util::BodyExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sessionward::authjs::{AuthJsConfig, AuthJsVersion};
 use sessionward::testing::ManualClock;
 use sessionward::{Authorize, Clock, Session, SessionConfig, SessionLayer, Sessions, require_role};
 use time::OffsetDateTime;
-use tower::ServiceExt as _;
 
 /// The research note's secret and vectors (`/work/shared/research/authjs.md` §4).
 const NOTE_SECRET: &str = "test-secret-for-rust-interop-0123456789abcdef";
@@ -88,25 +86,7 @@ fn app(secrets: &[&str], at: i64) -> (Router, ManualClock) {
     (app_with(AuthJsConfig::new(secrets), clock), control)
 }
 
-/// A response as the Auth.js tests read it (shared with `authjs_database`).
-pub(crate) struct Reply {
-    pub(crate) status: StatusCode,
-    pub(crate) set_cookie: bool,
-    pub(crate) body: Value,
-}
-
-pub(crate) async fn send(app: &Router, req: Request<Body>) -> Reply {
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let set_cookie = res.headers().contains_key(header::SET_COOKIE);
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Reply {
-        status,
-        set_cookie,
-        body,
-    }
-}
+pub(crate) use crate::support::json_reply::{Reply, send};
 
 /// GET `path` with the given `Cookie` header values.
 async fn get_with(app: &Router, path: &str, cookies: &[String]) -> Reply {

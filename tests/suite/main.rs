@@ -12,6 +12,9 @@ mod authjs;
 #[cfg(all(feature = "authjs", feature = "postgres"))]
 mod authjs_database;
 mod backends;
+// Better Auth sessions on PostgreSQL, MariaDB and SQLite (issue 18).
+#[cfg(all(feature = "betterauth", feature = "postgres", feature = "mysql"))]
+mod betterauth;
 mod browser;
 mod cases;
 mod configuration;

@@ -920,3 +920,34 @@ pub fn start_up_refusal<T>(build: impl FnOnce() -> T) -> Option<String> {
                 .unwrap_or_default()
         })
 }
+
+/// Sending a request to a router and reading its JSON answer.
+pub mod json_reply {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use http_body_util::BodyExt as _;
+    use serde_json::Value;
+    use tower::ServiceExt as _;
+
+    /// A response as the Auth.js and Better Auth tests read it: status, whether it sets a
+    /// cookie, the JSON body.
+    pub struct Reply {
+        pub status: StatusCode,
+        pub set_cookie: bool,
+        pub body: Value,
+    }
+
+    pub async fn send(app: &Router, req: Request<Body>) -> Reply {
+        let res = app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let set_cookie = res.headers().contains_key(header::SET_COOKIE);
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            set_cookie,
+            body,
+        }
+    }
+}

@@ -16,10 +16,10 @@ use super::AuthJsDatabaseConfig;
 use super::queries::Queries;
 use crate::authjs::cookies;
 use crate::clock::{javascript_iso, truncate_to_millis};
-use crate::jwe;
 use crate::config::{DefaultLifetimes, Lifetimes, SessionConfig};
 use crate::credential::{self, Credential, Presented};
 use crate::error::{Error, StoreError, within};
+use crate::jwe;
 use crate::session::SessionInfo;
 use crate::strategy::{Lookup, NewToken, Strategy, TokenRoom, ValidSession};
 
@@ -165,7 +165,8 @@ impl AuthJsDatabaseStrategy {
 
     /// `now + maxAge`, in whole milliseconds; `None` past the end of time.
     fn extended_expiry(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
-        now.checked_add(self.lifetimes.max_age).map(truncate_to_millis)
+        now.checked_add(self.lifetimes.max_age)
+            .map(truncate_to_millis)
     }
 
     /// Extends the session to `now + maxAge` if its row still holds the expiry `read` (µs):
@@ -410,7 +411,10 @@ mod tests {
     fn times_match_javascript() {
         let t = datetime!(2024-05-01 10:00:00.123456789 UTC);
         assert_eq!(javascript_iso(t), "2024-05-01T10:00:00.123Z");
-        assert_eq!(truncate_to_millis(t), datetime!(2024-05-01 10:00:00.123 UTC));
+        assert_eq!(
+            truncate_to_millis(t),
+            datetime!(2024-05-01 10:00:00.123 UTC)
+        );
         assert_eq!(crate::clock::unix_micros(t), 1_714_557_600_123_456);
         assert_eq!(
             at_micros(1_714_557_600_123_456).unwrap(),
