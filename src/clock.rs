@@ -88,7 +88,7 @@ pub(crate) fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
 
 /// `t` truncated to whole milliseconds: what a JavaScript `Date` holds, so a time written for
 /// a JavaScript application (Auth.js, Better Auth) reads back equal.
-#[cfg(any(feature = "authjs", feature = "betterauth"))]
+#[cfg(any(all(feature = "authjs", feature = "postgres"), feature = "betterauth"))]
 pub(crate) fn truncate_to_millis(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
         .unwrap_or(t)
@@ -96,7 +96,7 @@ pub(crate) fn truncate_to_millis(t: OffsetDateTime) -> OffsetDateTime {
 
 /// A time as JavaScript's `Date.prototype.toISOString` writes it (what a `Date` becomes in
 /// JSON): `2024-05-01T10:00:00.000Z`.
-#[cfg(any(feature = "authjs", feature = "betterauth"))]
+#[cfg(any(all(feature = "authjs", feature = "postgres"), feature = "betterauth"))]
 pub(crate) fn javascript_iso(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!(

@@ -202,10 +202,7 @@ impl SessionLayer {
     /// prefix that makes an invalid cookie name, an `absolute_timeout` or `idle_timeout`
     /// (Better Auth has neither), or when `config` contradicts itself, as for
     /// [`database`](Self::database).
-    #[cfg(all(
-        feature = "betterauth",
-        any(feature = "sqlite", feature = "postgres", feature = "mysql")
-    ))]
+    #[cfg(feature = "betterauth")]
     pub fn betterauth(
         pool: impl Into<crate::betterauth::BetterAuthPool>,
         better_auth: crate::betterauth::BetterAuthConfig,

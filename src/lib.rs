@@ -108,12 +108,16 @@
 
 #[cfg(feature = "authjs")]
 pub mod authjs;
-// Better Auth's tables are read through sqlx: the module needs a SQL store feature too.
+#[cfg(feature = "betterauth")]
+pub mod betterauth;
+// Better Auth's tables are read through sqlx.
 #[cfg(all(
     feature = "betterauth",
-    any(feature = "sqlite", feature = "postgres", feature = "mysql")
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql"))
 ))]
-pub mod betterauth;
+compile_error!(
+    "the `betterauth` feature reads Better Auth's tables: enable `sqlite`, `postgres` or `mysql` too"
+);
 mod cache;
 mod clock;
 mod config;

@@ -68,6 +68,7 @@ impl Dialect {
     }
 
     /// The `n`-th (from 1) placeholder.
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
     pub(crate) fn param(self, n: usize) -> String {
         match self {
             #[cfg(feature = "postgres")]
