@@ -126,6 +126,8 @@ mod credential;
 mod database;
 mod error;
 mod extract;
+#[cfg(any(all(feature = "authjs", feature = "postgres"), feature = "betterauth"))]
+mod foreign_rows;
 mod guard;
 mod handle;
 #[cfg(any(feature = "authjs", feature = "betterauth"))]

@@ -32,6 +32,9 @@ use uuid::Uuid;
 
 use crate::backends::{Backend, fresh_database};
 use crate::support::logs;
+use crate::support::session_routes::{
+    data, list, login, logout, millis, optional, refresh, revoke, revoke_others,
+};
 
 /// The scenario's "now": sessions are written relative to it and the layer's clock starts here.
 const T0: OffsetDateTime = datetime!(2031-03-01 12:00:00 UTC);
@@ -82,49 +85,11 @@ async fn me(session: Session<User>) -> Json<Value> {
     }))
 }
 
-async fn data(session: Session<Value>) -> Json<Value> {
-    Json(session.into_data())
-}
-
-async fn optional(session: Option<Session<Value>>) -> Json<Value> {
-    Json(json!({ "session": session.is_some() }))
-}
-
-async fn list(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
-    let list = sessions.list().await?;
-    Ok(Json(serde_json::to_value(list).unwrap()))
-}
-
-async fn logout(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
-    Ok(Json(json!({ "ended": sessions.logout().await? })))
-}
-
-async fn refresh(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
-    let info = sessions.refresh().await?;
-    Ok(Json(json!({ "expires_at": millis(info.expires_at()) })))
-}
-
-async fn revoke(
-    sessions: Sessions,
-    UrlPath(id): UrlPath<Uuid>,
-) -> Result<Json<Value>, sessionward::Error> {
-    Ok(Json(json!({ "revoked": sessions.revoke(id).await? })))
-}
-
-async fn revoke_others(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
-    Ok(Json(json!({ "count": sessions.revoke_others().await? })))
-}
-
 async fn revoke_all(
     sessions: Sessions,
     UrlPath(user): UrlPath<String>,
 ) -> Result<Json<Value>, sessionward::Error> {
     Ok(Json(json!({ "count": sessions.revoke_all(&user).await? })))
-}
-
-async fn login(sessions: Sessions) -> Result<&'static str, sessionward::Error> {
-    sessions.login("someone", &json!({})).await?;
-    Ok("in")
 }
 
 async fn rotate(sessions: Sessions) -> Result<&'static str, sessionward::Error> {
@@ -152,10 +117,6 @@ fn app(pool: PgPool, authjs: AuthJsDatabaseConfig, config: SessionConfig) -> Rou
         .route("/rotate", post(rotate))
         .route("/update", post(update))
         .layer(SessionLayer::authjs_database(pool, authjs, config))
-}
-
-fn millis(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// `method path` with the session token in cookie `name`.

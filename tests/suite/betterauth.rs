@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration as StdDuration;
 
 use axum::body::Body;
-use axum::extract::Path as UrlPath;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -22,7 +21,7 @@ use sessionward::betterauth::{
     BetterAuthConfig, BetterAuthPool, BetterAuthSchema, CookieCacheStrategy,
 };
 use sessionward::testing::ManualClock;
-use sessionward::{Authorize, Clock, Session, SessionConfig, SessionLayer, Sessions, require_role};
+use sessionward::{Authorize, Clock, Session, SessionConfig, SessionLayer, require_role};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -30,6 +29,9 @@ use uuid::Uuid;
 use crate::authjs::{Reply, send};
 use crate::backends::{Backend, fresh_database};
 use crate::support::logs;
+use crate::support::session_routes::{
+    data, list, login, logout, millis, optional, refresh, revoke, revoke_others,
+};
 
 const SECRET: &str = "better-auth-secret-for-sessionward-tests-0123";
 const OTHER_SECRET: &str = "another-better-auth-secret-of-the-same-size-0";
@@ -114,43 +116,6 @@ async fn me(session: Session<User>) -> Json<Value> {
     }))
 }
 
-async fn data(session: Session<Value>) -> Json<Value> {
-    Json(session.into_data())
-}
-
-async fn optional(session: Option<Session<Value>>) -> Json<Value> {
-    Json(json!({ "session": session.is_some() }))
-}
-
-async fn list(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
-    Ok(Json(serde_json::to_value(sessions.list().await?).unwrap()))
-}
-
-async fn logout(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
-    Ok(Json(json!({ "ended": sessions.logout().await? })))
-}
-
-async fn refresh(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
-    let info = sessions.refresh().await?;
-    Ok(Json(json!({ "expires_at": millis(info.expires_at()) })))
-}
-
-async fn revoke(
-    sessions: Sessions,
-    UrlPath(id): UrlPath<Uuid>,
-) -> Result<Json<Value>, sessionward::Error> {
-    Ok(Json(json!({ "revoked": sessions.revoke(id).await? })))
-}
-
-async fn revoke_others(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
-    Ok(Json(json!({ "count": sessions.revoke_others().await? })))
-}
-
-async fn login(sessions: Sessions) -> Result<&'static str, sessionward::Error> {
-    sessions.login("someone", &json!({})).await?;
-    Ok("in")
-}
-
 fn app(pool: BetterAuthPool, better_auth: BetterAuthConfig, clock: Clock) -> Router {
     Router::new()
         .route("/admin", get(|| async { "admin" }))
@@ -169,10 +134,6 @@ fn app(pool: BetterAuthPool, better_auth: BetterAuthConfig, clock: Clock) -> Rou
             better_auth,
             SessionConfig::default().clock(clock),
         ))
-}
-
-fn millis(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn iso_millis(iso: &Value) -> i64 {

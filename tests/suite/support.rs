@@ -951,3 +951,60 @@ pub mod json_reply {
         }
     }
 }
+
+/// Route handlers that answer in JSON with what the `Sessions` handle and the extractors give,
+/// for the tests of the strategies that read another application's sessions (Auth.js
+/// database sessions, Better Auth).
+#[allow(dead_code)]
+pub mod session_routes {
+    use axum::Json;
+    use axum::extract::Path;
+    use serde_json::{Value, json};
+    use sessionward::{Session, Sessions};
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    /// Milliseconds since the epoch, what JavaScript's times are made of.
+    pub fn millis(t: OffsetDateTime) -> i64 {
+        (t.unix_timestamp_nanos() / 1_000_000) as i64
+    }
+
+    pub async fn data(session: Session<Value>) -> Json<Value> {
+        Json(session.into_data())
+    }
+
+    pub async fn optional(session: Option<Session<Value>>) -> Json<Value> {
+        Json(json!({ "session": session.is_some() }))
+    }
+
+    pub async fn list(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
+        let list = sessions.list().await?;
+        Ok(Json(serde_json::to_value(list).unwrap()))
+    }
+
+    pub async fn logout(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
+        Ok(Json(json!({ "ended": sessions.logout().await? })))
+    }
+
+    pub async fn refresh(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
+        let info = sessions.refresh().await?;
+        Ok(Json(json!({ "expires_at": millis(info.expires_at()) })))
+    }
+
+    pub async fn revoke(
+        sessions: Sessions,
+        Path(id): Path<Uuid>,
+    ) -> Result<Json<Value>, sessionward::Error> {
+        Ok(Json(json!({ "revoked": sessions.revoke(id).await? })))
+    }
+
+    pub async fn revoke_others(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
+        Ok(Json(json!({ "count": sessions.revoke_others().await? })))
+    }
+
+    /// Sign-in is the other application's: this must answer 501.
+    pub async fn login(sessions: Sessions) -> Result<&'static str, sessionward::Error> {
+        sessions.login("someone", &json!({})).await?;
+        Ok("in")
+    }
+}

@@ -23,10 +23,6 @@ use crate::jwe;
 use crate::session::SessionInfo;
 use crate::strategy::{Lookup, NewToken, Strategy, TokenRoom, ValidSession};
 
-/// The longest token looked up: the adapters' column is `VARCHAR(255)`, and Auth.js's own
-/// tokens (a UUID in v5, 64 hex digits in v4) are far shorter.
-const MAX_TOKEN_LEN: usize = 255;
-
 /// Auth.js's `session.maxAge` default: 30 days. There is no absolute limit: Auth.js keeps no
 /// creation time, so the sentinel `Duration::MAX` marks "not configured" (see `new`).
 const AUTHJS_DATABASE_DEFAULTS: DefaultLifetimes = DefaultLifetimes {
@@ -69,12 +65,6 @@ impl Row {
             expires: row.try_get(5)?,
         })
     }
-}
-
-/// Whether `token` can be an Auth.js session token at all: 1 to 255 printable ASCII
-/// characters. Anything else never reaches the database.
-fn well_formed(token: &str) -> bool {
-    (1..=MAX_TOKEN_LEN).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn at_micros(micros: i64) -> Result<OffsetDateTime, StoreError> {
@@ -248,7 +238,7 @@ impl Strategy for AuthJsDatabaseStrategy {
     /// per configured name): a stale token under a preferred name does not hide a live one.
     async fn resolve(&self, presented: &Presented, now: OffsetDateTime) -> Result<Lookup, Error> {
         let token = presented.token.as_str();
-        if !well_formed(token) {
+        if !crate::foreign_rows::well_formed(token) {
             return Ok(Lookup::Invalid("malformed token"));
         }
         let Some(row) = self.load(token).await? else {
@@ -272,25 +262,8 @@ impl Strategy for AuthJsDatabaseStrategy {
                 reissue: None,
             });
         }
-        Ok(match self.extend(&session, row.expires, now).await? {
-            Some((session, issued)) => {
-                tracing::debug!(session = %session.info.id, "session refreshed");
-                Lookup::Valid {
-                    session: Arc::new(session),
-                    reissue: Some(issued),
-                }
-            }
-            // Deleted or extended by Auth.js since it was read: the session was valid when
-            // this request read it, and nothing is written over the newer row.
-            None => {
-                let id = session.info.id;
-                tracing::debug!(session = %id, "session changed meanwhile; not extended");
-                Lookup::Valid {
-                    session: Arc::new(session),
-                    reissue: None,
-                }
-            }
-        })
+        let extended = self.extend(&session, row.expires, now).await?;
+        Ok(crate::foreign_rows::after_extension(session, extended))
     }
 
     async fn logout(&self, session: &ValidSession) -> Result<(), Error> {
@@ -395,17 +368,6 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-
-    #[test]
-    fn only_printable_ascii_up_to_255_bytes_is_looked_up() {
-        assert!(well_formed("0b7c5a3e-1d2f-4c6b-9a8e-7f6d5c4b3a21"));
-        assert!(well_formed(&"ab".repeat(32)));
-        assert!(well_formed(&"x".repeat(255)));
-        for bad in ["", " ", "a b", "a\tb", "é", "a\u{7f}", "a\0"] {
-            assert!(!well_formed(bad), "{bad:?}");
-        }
-        assert!(!well_formed(&"x".repeat(256)));
-    }
 
     #[test]
     fn times_match_javascript() {
