@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-mod cookies;
+mod cookie_names;
 #[cfg(feature = "postgres")]
 mod database;
 mod jwe;
