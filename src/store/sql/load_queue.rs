@@ -25,7 +25,7 @@ use crate::token::TokenHash;
 /// What a queued load is told.
 enum Reply {
     /// Its row, or nothing, or why the store could not answer.
-    Answer(Result<Option<SessionRecord>, StoreError>),
+    Answer(Box<Result<Option<SessionRecord>, StoreError>>),
     /// A statement ended: the load leads the next one, with this slot.
     Lead(Slot),
 }
@@ -126,7 +126,7 @@ impl LoadQueue {
         let (slot, batch) = match queued {
             None => (Slot::of(&self.state), Vec::new()),
             Some(answer) => match answer.await {
-                Ok(Reply::Answer(answer)) => return answer,
+                Ok(Reply::Answer(answer)) => return *answer,
                 Ok(Reply::Lead(slot)) => {
                     let batch = self.take(self.settings.max_batch() - 1);
                     (slot, batch)
@@ -171,7 +171,9 @@ fn answer_all(
             let row_of = |hash: TokenHash| rows.iter().find(|r| r.token_hash == hash).cloned();
             for waiting in batch {
                 // A load that was cancelled meanwhile no longer listens.
-                let _ = waiting.reply.send(Reply::Answer(Ok(row_of(waiting.hash))));
+                let _ = waiting
+                    .reply
+                    .send(Reply::Answer(Box::new(Ok(row_of(waiting.hash)))));
             }
             Ok(row_of(leader))
         }
@@ -180,7 +182,7 @@ fn answer_all(
             for waiting in batch {
                 let _ = waiting
                     .reply
-                    .send(Reply::Answer(Err(shared.to_store_error())));
+                    .send(Reply::Answer(Box::new(Err(shared.to_store_error()))));
             }
             Err(shared.to_store_error())
         }
