@@ -114,6 +114,7 @@ mod cookie;
 mod credential;
 mod database;
 mod error;
+mod event;
 mod extract;
 mod guard;
 mod handle;
@@ -141,6 +142,7 @@ pub use config::SessionConfig;
 pub use cookie::{PreviousCookie, SameSite};
 pub use database::{delete_expired_sessions, spawn_cleanup};
 pub use error::{Error, StoreError};
+pub use event::{RejectReason, SessionEvent, SessionEventKind, SessionEvents};
 pub use guard::{
     Authorize, Guard, GuardService, require_permission, require_role, require_session,
     safe_redirect_target,
