@@ -417,20 +417,20 @@ impl Sessions {
             self.request.now(),
             self.request.token_room(),
         );
-        match reauthenticate.await {
-            Ok((session, issued)) => {
-                self.request
-                    .emit_for(SessionEventKind::Reauthenticated, &session);
-                let info = session.info.clone();
-                state.replace(Some(session), issued);
-                Ok(info)
-            }
-            Err(Error::Unauthenticated) => {
-                state.replace(None, None);
-                Err(Error::Unauthenticated)
-            }
-            Err(e) => Err(e),
+        let (session, issued) = Self::unless_gone(&mut state, reauthenticate.await)?;
+        self.request
+            .emit_for(SessionEventKind::Reauthenticated, &session);
+        let info = session.info.clone();
+        state.replace(Some(session), issued);
+        Ok(info)
+    }
+
+    /// `result`, after making the request's session none when it says the session is gone.
+    fn unless_gone<T>(state: &mut State, result: Result<T, Error>) -> Result<T, Error> {
+        if matches!(result, Err(Error::Unauthenticated)) {
+            state.replace(None, None);
         }
+        result
     }
 
     /// Extends the current session now, never past its absolute limit, and returns the token
@@ -464,17 +464,9 @@ impl Sessions {
             self.request.now(),
             self.request.token_room(),
         );
-        match refresh.await {
-            Ok((session, issued)) => {
-                self.request.emit_for(SessionEventKind::Refreshed, &session);
-                Ok(Self::hand_out(&mut state, session, issued))
-            }
-            Err(Error::Unauthenticated) => {
-                state.replace(None, None);
-                Err(Error::Unauthenticated)
-            }
-            Err(e) => Err(e),
-        }
+        let (session, issued) = Self::unless_gone(&mut state, refresh.await)?;
+        self.request.emit_for(SessionEventKind::Refreshed, &session);
+        Ok(Self::hand_out(&mut state, session, issued))
     }
 
     /// The current user's live sessions, newest first, with `current` marking this one.
