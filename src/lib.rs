@@ -162,7 +162,7 @@ pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-pub use store::{MIGRATIONS_TABLE, SqlStore};
+pub use store::{LoadBatching, MIGRATIONS_TABLE, SqlStore};
 pub use store::{MemoryStore, SessionRecord, SessionStore};
 pub use token::{SessionToken, TokenHash};
 

@@ -25,7 +25,7 @@ pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteStore;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-pub use sql::{MIGRATIONS_TABLE, SqlStore};
+pub use sql::{LoadBatching, MIGRATIONS_TABLE, SqlStore};
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]

@@ -12,6 +12,9 @@ mod authjs;
 #[cfg(all(feature = "authjs", feature = "postgres"))]
 mod authjs_database;
 mod backends;
+// Concurrent loads sharing statements (issue 15).
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod batching;
 mod browser;
 mod cases;
 mod configuration;
