@@ -385,6 +385,54 @@ impl Sessions {
         Err(Error::Conflict)
     }
 
+    /// Marks the current session fresh: its user just proved who they are again (typed the
+    /// password, passed a second factor), so [`require_fresh`](crate::require_fresh) routes
+    /// let it through for their `max_age` from now. Call it only after that check succeeded.
+    /// The session keeps its id, its data and its lifetime. On JWT sessions the token is
+    /// re-issued (same session id, `auth_time` now): a cookie client gets it in the
+    /// `Set-Cookie`, a bearer client through [`issued_token`](Self::issued_token); its older
+    /// tokens keep working, as stale as they were.
+    ///
+    /// ```
+    /// # async fn verify(_: &str) -> bool { true }
+    /// # async fn reauth(sessions: sessionward::Sessions, password: String)
+    /// #     -> Result<axum::http::StatusCode, sessionward::Error> {
+    /// if !verify(&password).await {
+    ///     return Ok(axum::http::StatusCode::UNAUTHORIZED);
+    /// }
+    /// let info = sessions.reauthenticated().await?;
+    /// assert!(info.authenticated_at >= info.created_at);
+    /// # Ok(axum::http::StatusCode::OK) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] without a session (or when it ended meanwhile);
+    /// [`Error::Store`] when the store cannot answer.
+    pub async fn reauthenticated(&self) -> Result<SessionInfo, Error> {
+        let mut state = self.request.resolved_state().await;
+        let current = state.session()?.ok_or(Error::Unauthenticated)?;
+        let reauthenticate = self.request.strategy().reauthenticate(
+            &current,
+            self.request.now(),
+            self.request.token_room(),
+        );
+        let (session, issued) = Self::unless_gone(&mut state, reauthenticate.await)?;
+        self.request
+            .emit_for(SessionEventKind::Reauthenticated, &session);
+        let info = session.info.clone();
+        state.replace(Some(session), issued);
+        Ok(info)
+    }
+
+    /// `result`, after making the request's session none when it says the session is gone.
+    fn unless_gone<T>(state: &mut State, result: Result<T, Error>) -> Result<T, Error> {
+        if matches!(result, Err(Error::Unauthenticated)) {
+            state.replace(None, None);
+        }
+        result
+    }
+
     /// Extends the current session now, never past its absolute limit, and returns the token
     /// that carries it, re-sent as the cookie. On JWT sessions this is a new token (a bearer
     /// client's requests never re-issue it on their own: this is how an API client extends
@@ -416,17 +464,9 @@ impl Sessions {
             self.request.now(),
             self.request.token_room(),
         );
-        match refresh.await {
-            Ok((session, issued)) => {
-                self.request.emit_for(SessionEventKind::Refreshed, &session);
-                Ok(Self::hand_out(&mut state, session, issued))
-            }
-            Err(Error::Unauthenticated) => {
-                state.replace(None, None);
-                Err(Error::Unauthenticated)
-            }
-            Err(e) => Err(e),
-        }
+        let (session, issued) = Self::unless_gone(&mut state, refresh.await)?;
+        self.request.emit_for(SessionEventKind::Refreshed, &session);
+        Ok(Self::hand_out(&mut state, session, issued))
     }
 
     /// The current user's live sessions, newest first, with `current` marking this one.

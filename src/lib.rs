@@ -144,8 +144,8 @@ pub use database::{delete_expired_sessions, spawn_cleanup};
 pub use error::{Error, StoreError};
 pub use event::{RejectReason, SessionEvent, SessionEventKind, SessionEvents};
 pub use guard::{
-    Authorize, Guard, GuardService, require_permission, require_role, require_session,
-    safe_redirect_target,
+    Authorize, Guard, GuardService, require_fresh, require_permission, require_role,
+    require_session, safe_redirect_target,
 };
 pub use handle::{IssuedToken, Sessions};
 pub use layer::{SessionLayer, SessionService};

@@ -24,6 +24,8 @@ mod demo;
 // Session events (issue 17).
 mod events;
 mod faults;
+// Step-up freshness (issue 17).
+mod freshness;
 mod guards;
 mod instances;
 #[cfg(feature = "jwt")]

@@ -21,6 +21,7 @@ fn record(user_id: &str, created_at: OffsetDateTime) -> SessionRecord {
         version: 0,
         created_at,
         refreshed_at: created_at + Duration::microseconds(1),
+        authenticated_at: created_at + Duration::microseconds(4),
         expires_at: created_at + Duration::days(7) + Duration::microseconds(2),
         absolute_expires_at: created_at + Duration::days(30) + Duration::microseconds(3),
         user_agent: Some(
@@ -224,7 +225,7 @@ async fn contract(backend: Backend) {
     if backend != Backend::Memory {
         let rows = test.dump_rows().await;
         assert_eq!(rows.len(), 4, "b, upper, spaced, bare");
-        assert!(rows.iter().all(|row| row.len() == 11));
+        assert!(rows.iter().all(|row| row.len() == 12));
         assert!(
             rows.iter()
                 .any(|row| row.iter().any(|col| col == bare.token_hash.as_bytes()))

@@ -263,6 +263,7 @@ mod tests {
             data: "{}".into(),
             version: 0,
             created_at: t,
+            authenticated_at: t,
             refreshed_at: t,
             expires_at: t,
             absolute_expires_at: t,

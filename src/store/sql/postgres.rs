@@ -51,7 +51,7 @@ impl Dialect for Postgres {
     const INSERT: &'static str = concat!(
         "INSERT INTO sessionward_sessions (",
         columns!(),
-        ") VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11)"
+        ") VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12)"
     );
     const LOAD: &'static str = concat!(
         "SELECT ",
@@ -73,6 +73,8 @@ impl Dialect for Postgres {
         "UPDATE sessionward_sessions SET refreshed_at = $1, expires_at = $2 WHERE id = $3";
     const UPDATE_DATA: &'static str = "UPDATE sessionward_sessions \
         SET data = $1::jsonb, version = version + 1 WHERE id = $2 AND version = $3";
+    const REAUTHENTICATE: &'static str =
+        "UPDATE sessionward_sessions SET authenticated_at = $1 WHERE id = $2";
     const ROTATE: &'static str =
         "UPDATE sessionward_sessions SET token_hash = $1 WHERE id = $2 AND token_hash = $3";
     const DELETE: &'static str = "DELETE FROM sessionward_sessions WHERE id = $1 AND user_id = $2";

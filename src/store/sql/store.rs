@@ -32,7 +32,8 @@ macro_rules! columns {
         concat!(
             "id, token_hash, user_id, ",
             $data,
-            ", version, created_at, refreshed_at, expires_at, absolute_expires_at, user_agent, ip"
+            ", version, created_at, refreshed_at, expires_at, absolute_expires_at, user_agent, ip, \
+             authenticated_at"
         )
     };
 }
@@ -61,11 +62,12 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     /// How many times each statement that matches a user id binds it (consecutively).
     const USER_ID_BINDS: usize = 1;
 
-    /// Binds id, token_hash, user_id, data, version, the four times, user_agent, ip.
+    /// Binds id, token_hash, user_id, data, version, the four times, user_agent, ip,
+    /// authenticated_at.
     const INSERT: &'static str = concat!(
         "INSERT INTO sessionward_sessions (",
         columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     );
     /// Binds token_hash.
     const LOAD: &'static str = concat!(
@@ -94,6 +96,9 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     /// Binds data, id, the expected version.
     const UPDATE_DATA: &'static str = "UPDATE sessionward_sessions \
         SET data = ?, version = version + 1 WHERE id = ? AND version = ?";
+    /// Binds authenticated_at, id.
+    const REAUTHENTICATE: &'static str =
+        "UPDATE sessionward_sessions SET authenticated_at = ? WHERE id = ?";
     /// Binds the new token hash, id, the old token hash.
     const ROTATE: &'static str =
         "UPDATE sessionward_sessions SET token_hash = ? WHERE id = ? AND token_hash = ?";
@@ -282,6 +287,11 @@ where
         data: get::<DB, _>(row, "data")?,
         version: get::<DB, _>(row, "version")?,
         created_at: time("created_at")?,
+        // Rows from before the column existed: the login is the last authentication.
+        authenticated_at: match get::<DB, Option<DB::Time>>(row, "authenticated_at")? {
+            Some(t) => DB::decode_time(t).ok_or(StoreError::Corrupt("authenticated_at"))?,
+            None => time("created_at")?,
+        },
         refreshed_at: time("refreshed_at")?,
         expires_at: time("expires_at")?,
         absolute_expires_at: time("absolute_expires_at")?,
@@ -320,6 +330,7 @@ where
             .bind(DB::encode_time(record.absolute_expires_at))
             .bind(user_agent)
             .bind(ip)
+            .bind(DB::encode_time(record.authenticated_at))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -367,6 +378,19 @@ where
             .bind(data)
             .bind(DB::Id::from(id))
             .bind(expected_version)
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn reauthenticate(
+        &self,
+        id: Uuid,
+        authenticated_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(DB::REAUTHENTICATE)
+            .bind(DB::encode_time(authenticated_at))
+            .bind(DB::Id::from(id))
             .execute(&self.pool)
             .await?;
         Ok(DB::rows_affected(&done) == 1)
