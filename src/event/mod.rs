@@ -27,6 +27,9 @@ pub enum SessionEventKind {
     /// [`Sessions::modify`](crate::Sessions::modify)). On JWT sessions `session_id` is the new
     /// session id the data now lives under.
     DataUpdated,
+    /// The session's user re-authenticated (step-up:
+    /// [`Sessions::reauthenticated`](crate::Sessions::reauthenticated)).
+    Reauthenticated,
     /// The session was ended by its own logout (or by a login that replaced it).
     LoggedOut,
     /// One session was revoked ([`Sessions::revoke`](crate::Sessions::revoke)); `session_id`
@@ -60,6 +63,7 @@ impl SessionEventKind {
             SessionEventKind::Refreshed => "refreshed",
             SessionEventKind::Rotated => "rotated",
             SessionEventKind::DataUpdated => "data_updated",
+            SessionEventKind::Reauthenticated => "reauthenticated",
             SessionEventKind::LoggedOut => "logged_out",
             SessionEventKind::Revoked => "revoked",
             SessionEventKind::RevokedOthers => "revoked_others",
