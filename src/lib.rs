@@ -164,20 +164,7 @@ pub use store::{MIGRATIONS_TABLE, SqlStore};
 pub use store::{MemoryStore, SessionRecord, SessionStore};
 pub use token::{SessionToken, TokenHash};
 
-/// What tests of an application need and production code does not: the handle that moves a
-/// [`Clock::manual`] forward.
-///
-/// ```
-/// use sessionward::Clock;
-/// use sessionward::testing::ManualClock;
-///
-/// let (clock, control): (Clock, ManualClock) = Clock::manual(time::OffsetDateTime::UNIX_EPOCH);
-/// control.advance(time::Duration::hours(1));
-/// assert_eq!(clock.now().unix_timestamp(), 3_600);
-/// ```
-pub mod testing {
-    pub use crate::clock::ManualClock;
-}
+pub mod testing;
 
 /// Entry points for the cargo-fuzz targets in `fuzz/` (feature `fuzzing`, off by default):
 /// thin wrappers around the private parsers that turn request headers into a credential. Not

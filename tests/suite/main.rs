@@ -43,6 +43,10 @@ mod proxies;
 mod redis_keys;
 mod redis_races;
 mod store_contract;
+// A store written against the public API only, proven by the public contract suite (issue 16).
+mod third_party_store;
+// sessionward::testing::SignedIn on both strategies (issue 16).
+mod testing_helpers;
 
 // Every case on database sessions, and again with the in-process session cache on: the cache
 // must change nothing a client sees.
