@@ -15,6 +15,8 @@ mod backends;
 mod browser;
 mod cases;
 mod configuration;
+// Next to tower-cookies and axum-extra's cookie jars (issue 16).
+mod cookie_jars;
 // Moving users to another session cookie without signing them out (issue 13, item 5).
 mod cookie_migration;
 mod demo;
