@@ -77,7 +77,11 @@ async fn tower_cookies_and_our_cookie_survive_in_either_layer_order() {
         ),
     ];
     for (order, app) in orders {
-        let login = send(app.clone(), Request::post("/login").body(Body::empty()).unwrap()).await;
+        let login = send(
+            app.clone(),
+            Request::post("/login").body(Body::empty()).unwrap(),
+        )
+        .await;
         assert_eq!(login.status, StatusCode::OK, "{order}: {}", login.body);
         assert_eq!(names(&login), ["session-id", "theme"], "{order}");
 
@@ -90,8 +94,15 @@ async fn tower_cookies_and_our_cookie_survive_in_either_layer_order() {
             .unwrap();
         let reply = send(app, request).await;
         assert_eq!(reply.status, StatusCode::OK, "{order}: {}", reply.body);
-        assert_eq!(reply.json(), serde_json::json!({ "user": "alice", "theme": "dark" }));
-        assert_eq!(reply.set_cookies(), Vec::<String>::new(), "{order}: nothing to set");
+        assert_eq!(
+            reply.json(),
+            serde_json::json!({ "user": "alice", "theme": "dark" })
+        );
+        assert_eq!(
+            reply.set_cookies(),
+            Vec::<String>::new(),
+            "{order}: nothing to set"
+        );
     }
 }
 
@@ -136,7 +147,11 @@ async fn axum_extra_jars_and_our_cookie_both_reach_the_browser() {
         })
         .layer(layer);
 
-    let plain = send(app.clone(), Request::post("/login").body(Body::empty()).unwrap()).await;
+    let plain = send(
+        app.clone(),
+        Request::post("/login").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(plain.status, StatusCode::OK, "{}", plain.body);
     assert_eq!(names(&plain), ["session-id", "theme"]);
 
@@ -161,7 +176,10 @@ async fn axum_extra_jars_and_our_cookie_both_reach_the_browser() {
         .unwrap();
     let reply = send(app, request).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    assert_eq!(reply.json(), serde_json::json!({ "user": "alice", "cart": "3 items" }));
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({ "user": "alice", "cart": "3 items" })
+    );
 }
 
 /// A response that sets the session cookie is `Cache-Control: no-store`, whatever the handler
@@ -186,12 +204,27 @@ async fn our_no_store_replaces_the_apps_cache_control_only_when_we_set_the_cooki
             get(|| async { ([(header::CACHE_CONTROL, "public, max-age=60")], "page") }),
         )
         .layer(layer.clone());
-    let login = send(app.clone(), Request::post("/login").body(Body::empty()).unwrap()).await;
+    let login = send(
+        app.clone(),
+        Request::post("/login").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(login.status, StatusCode::OK);
-    let controls: Vec<_> = login.headers.get_all(header::CACHE_CONTROL).iter().collect();
+    let controls: Vec<_> = login
+        .headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .collect();
     assert_eq!(controls, [HeaderValue::from_static("no-store")]);
 
     let alice = SignedIn::cookie(&layer, "alice", &data()).await.unwrap();
-    let page = send(app, alice.request(Request::get("/page")).body(Body::empty()).unwrap()).await;
+    let page = send(
+        app,
+        alice
+            .request(Request::get("/page"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(page.headers.get(header::CACHE_CONTROL), Some(&cacheable));
 }

@@ -39,6 +39,8 @@ mod origin;
 mod properties;
 // Extractor rejections in axum's style, and answers the application shapes (issue 14).
 mod rejections;
+// The recipes of docs/recipes.md that no other module proves (issue 16).
+mod recipes;
 // Reverse proxies and the request's own origin (issue 13, item 3).
 mod proxies;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
