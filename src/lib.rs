@@ -101,6 +101,23 @@
 //! - `jwt` (default): JWT sessions ([`jwt`]).
 //! - `redis`: `RedisStore`, sessions in Redis or Redis Cluster through `fred`.
 //! - `authjs`: reading Auth.js (NextAuth) sessions (`sessionward::authjs`); off by default.
+//! - `test-util`: helpers for tests ([`testing`]); add it to your dev-dependencies.
+//!
+//! ## Testing
+//!
+//! With `test-util`, [`testing::SignedIn`] makes a session of user U with data D through the
+//! application's own layer and gives the `Cookie` or `Authorization` header that presents it;
+//! [`Clock::manual`] and [`testing::ManualClock`] move time; `testing::contract` runs the store
+//! contract against a store of your own. In-process requests need no `Host` or `Origin`
+//! header; one that sends `Origin` (a browser's POST) needs the matching `Host`. See
+//! [`testing`].
+//!
+//! ## Recipes
+//!
+//! Reverse proxies, WebSocket routes, custom 401/403 bodies, the session in a `from_fn`
+//! middleware, login and logout forms without CSRF holes, Auth.js sessions and several
+//! instances: `docs/recipes.md` in the repository, each recipe backed by a test.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
