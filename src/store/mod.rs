@@ -67,7 +67,9 @@ pub struct SessionRecord {
 /// Where database sessions live. Implemented by [`MemoryStore`] and, behind their features, by
 /// `SqliteStore`, `PostgresStore`, `MySqlStore` and `RedisStore`.
 ///
-/// Implement [`SessionStore`] to keep sessions anywhere (the seed's "custom session storage").
+/// Implement [`SessionStore`] to keep sessions anywhere else (DynamoDB, MongoDB, ...), and prove
+/// it with the same contract suite the shipped stores pass: `sessionward::testing::contract`
+/// (feature `test-util`).
 /// The contract every implementation must keep:
 ///
 /// - [`create`](SessionStore::create) inserts and fails with [`StoreError::Duplicate`] on a

@@ -1,7 +1,7 @@
 //! Step-up freshness (issue 17): `require_fresh(max_age)` passes only a session signed in or
 //! re-authenticated within `max_age`; `Sessions::reauthenticated()` makes the same session
-//! fresh. On every store, database sessions (with and without the cache) and JWT; and the
-//! store method behind it, `SessionStore::reauthenticate`, on every store.
+//! fresh. On every store, database sessions (with and without the cache) and JWT; and rows
+//! from before the `authenticated_at` column.
 
 use axum::http::{StatusCode, header};
 use time::Duration;
@@ -12,9 +12,9 @@ suite!(freshness => database, Database; cached, DatabaseCached; jwt, Jwt:
     require_fresh_asks_for_reauthentication_after_max_age,
 );
 
-// The store contract's part (belongs with the contract suite): database sessions only.
+// What `reauthenticate` itself must do is a clause of the public store contract
+// (`testing::contract`, run by store_contract.rs); here, rows written before its column.
 suite!(freshness => store, Database:
-    reauthenticate_sets_only_authenticated_at_and_never_resurrects,
     rows_from_before_the_column_read_their_creation_time,
 );
 
@@ -88,56 +88,6 @@ pub async fn require_fresh_asks_for_reauthentication_after_max_age(t: Setup) {
     assert_eq!(
         app.call("POST", "/reauth", None).await.status,
         StatusCode::UNAUTHORIZED
-    );
-}
-
-pub async fn reauthenticate_sets_only_authenticated_at_and_never_resurrects(t: Setup) {
-    let Some(test) = crate::backends::fresh_store(t.backend).await else {
-        return;
-    };
-    let s = &*test.store;
-    let now = START + Duration::microseconds(123_457);
-    let record = session_record("alice", now);
-    s.create(&record).await.unwrap();
-    assert_eq!(
-        s.load(&record.token_hash)
-            .await
-            .unwrap()
-            .unwrap()
-            .authenticated_at,
-        now
-    );
-    let later = now + Duration::minutes(10) + Duration::microseconds(1);
-    assert!(s.reauthenticate(record.id, later).await.unwrap());
-    let loaded = s.load(&record.token_hash).await.unwrap().unwrap();
-    assert_eq!(loaded.authenticated_at, later, "to the microsecond");
-    assert_eq!(
-        loaded,
-        sessionward::SessionRecord {
-            authenticated_at: later,
-            data: loaded.data.clone(),
-            ..record.clone()
-        },
-        "nothing else changes"
-    );
-    // It moves with a rotation.
-    let moved = sessionward::SessionToken::generate().hash();
-    assert!(
-        s.rotate(record.id, &record.token_hash, &moved)
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        s.load(&moved).await.unwrap().unwrap().authenticated_at,
-        later
-    );
-    // A session that is gone stays gone.
-    assert!(s.delete("alice", record.id).await.unwrap());
-    assert!(!s.reauthenticate(record.id, later).await.unwrap());
-    assert!(s.load(&moved).await.unwrap().is_none());
-    assert!(
-        s.list_user_sessions("alice").await.unwrap().is_empty(),
-        "no row made"
     );
 }
 

@@ -18,6 +18,8 @@ mod batching;
 mod browser;
 mod cases;
 mod configuration;
+// Next to tower-cookies and axum-extra's cookie jars (issue 16).
+mod cookie_jars;
 // Moving users to another session cookie without signing them out (issue 13, item 5).
 mod cookie_migration;
 mod demo;
@@ -44,12 +46,18 @@ mod origin;
 mod properties;
 // Extractor rejections in axum's style, and answers the application shapes (issue 14).
 mod rejections;
+// The recipes of docs/recipes.md that no other module proves (issue 16).
+mod recipes;
 // Reverse proxies and the request's own origin (issue 13, item 3).
 mod proxies;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
 mod redis_keys;
 mod redis_races;
 mod store_contract;
+// A store written against the public API only, proven by the public contract suite (issue 16).
+mod third_party_store;
+// sessionward::testing::SignedIn on both strategies (issue 16).
+mod testing_helpers;
 
 // Every case on database sessions, and again with the in-process session cache on: the cache
 // must change nothing a client sees.
