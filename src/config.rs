@@ -46,6 +46,7 @@ pub struct SessionConfig {
     pub(crate) cache: Option<SessionCache>,
     pub(crate) change_notices: bool,
     pub(crate) rejection_responder: Option<crate::responder::RejectionResponder>,
+    pub(crate) events: Option<crate::event::SessionEvents>,
 }
 
 impl Default for SessionConfig {
@@ -68,6 +69,7 @@ impl Default for SessionConfig {
             cache: None,
             change_notices: true,
             rejection_responder: None,
+            events: None,
         }
     }
 }
@@ -435,6 +437,22 @@ impl SessionConfig {
         F: Fn(&crate::RejectionContext<'_>) -> axum::response::Response + Send + Sync + 'static,
     {
         self.rejection_responder = Some(crate::responder::RejectionResponder::new(respond));
+        self
+    }
+
+    /// Sends every session lifecycle event (created, refreshed, rotated, data updated,
+    /// re-authenticated, logged out, revoked, revoked others, revoked all, rejected) to
+    /// `events`' hook, without ever delaying a request: see [`SessionEvents`](crate::SessionEvents)
+    /// for the order and when delivery can be lost. Default: none.
+    ///
+    /// ```
+    /// use sessionward::{SessionConfig, SessionEvents};
+    /// let config = SessionConfig::default().events(SessionEvents::new(|event| async move {
+    ///     println!("{} {:?} {:?}", event.kind.name(), event.user_id, event.session_id);
+    /// }));
+    /// ```
+    pub fn events(mut self, events: crate::event::SessionEvents) -> Self {
+        self.events = Some(events);
         self
     }
 

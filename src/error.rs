@@ -22,6 +22,11 @@ pub enum Error {
     /// 403.
     #[error("forbidden")]
     Forbidden,
+    /// 403: the route needs a recent sign-in or re-authentication
+    /// ([`require_fresh`](crate::require_fresh)); confirm the password, then call
+    /// [`Sessions::reauthenticated`](crate::Sessions::reauthenticated).
+    #[error("reauthentication required")]
+    ReauthenticationRequired,
     /// The session's data was changed by a concurrent request since this request read it;
     /// nothing was written. Retry with [`Sessions::modify`](crate::Sessions::modify). 409.
     #[error("the session was changed by a concurrent request")]
@@ -82,7 +87,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::Forbidden | Error::ReauthenticationRequired => StatusCode::FORBIDDEN,
             Error::Conflict => StatusCode::CONFLICT,
             Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Data(_) | Error::Signing | Error::MissingLayer => {
@@ -121,7 +126,10 @@ impl IntoResponse for Error {
             } => {
                 tracing::warn!(size, limit, cookie, "session too large to issue")
             }
-            Error::Unauthenticated | Error::Forbidden | Error::Conflict => {}
+            Error::Unauthenticated
+            | Error::Forbidden
+            | Error::ReauthenticationRequired
+            | Error::Conflict => {}
         }
         refusal(self.status(), &self.to_string())
     }

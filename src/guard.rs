@@ -1,5 +1,5 @@
-//! Route guards: [`require_session`], [`require_role`] and [`require_permission`], for
-//! `Router::route_layer`.
+//! Route guards: [`require_session`], [`require_role`], [`require_permission`] and
+//! [`require_fresh`], for `Router::route_layer`.
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -18,7 +18,7 @@ use tower_service::Service;
 
 use crate::error::Error;
 use crate::request::RequestSession;
-use crate::session::decode_data;
+use crate::session::{ValidSession, decode_data};
 
 /// How a guard reads roles and permissions from the application's session data. Implement it
 /// on your data type.
@@ -47,7 +47,9 @@ pub trait Authorize {
     }
 }
 
-type DataCheck = dyn Fn(&str) -> Result<bool, Error> + Send + Sync;
+/// A guard's check of the request's session at the layer's `now`: `Ok(false)` is 403.
+type SessionCheck =
+    dyn Fn(&ValidSession, time::OffsetDateTime) -> Result<bool, Error> + Send + Sync;
 
 /// A route guard: a layer that lets a request through only with a valid session that passes
 /// its check. API routes get 401 (no session), 403 (check failed) or 503 (store down) with a
@@ -75,7 +77,7 @@ type DataCheck = dyn Fn(&str) -> Result<bool, Error> + Send + Sync;
 /// ```
 #[derive(Clone)]
 pub struct Guard {
-    check: Arc<DataCheck>,
+    check: Arc<SessionCheck>,
     login_url: Option<Arc<str>>,
     forbidden_html: Option<Arc<str>>,
 }
@@ -90,11 +92,38 @@ impl std::fmt::Debug for Guard {
 
 /// A guard that requires a valid session.
 pub fn require_session() -> Guard {
-    Guard {
-        check: Arc::new(|_| Ok(true)),
-        login_url: None,
-        forbidden_html: None,
-    }
+    Guard::with_session_check(|_, _| Ok(true))
+}
+
+/// A guard that requires a session signed in, or
+/// [re-authenticated](crate::Sessions::reauthenticated), within `max_age` (step-up: for
+/// changing the password or the e-mail address, deleting the account). A session older than
+/// that gets 403 `{"error": "reauthentication required"}`
+/// ([`Error::ReauthenticationRequired`]); with [`redirect_to`](Guard::redirect_to) a browser is
+/// sent to the re-authentication page instead, with `?next=`. No session is 401 (or the same
+/// redirect), as for [`require_session`].
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use sessionward::{require_fresh, require_session};
+///
+/// let app: Router = Router::new()
+///     .route("/api/account", get(|| async { "account settings" }))
+///     .route_layer(require_fresh(time::Duration::minutes(5)))
+///     .merge(
+///         Router::new()
+///             .route("/account", get(|| async { "account page" }))
+///             .route_layer(require_fresh(time::Duration::minutes(5)).redirect_to("/reauth")),
+///     );
+/// ```
+pub fn require_fresh(max_age: time::Duration) -> Guard {
+    Guard::with_session_check(move |session, now| {
+        if now - session.info.authenticated_at <= max_age {
+            Ok(true)
+        } else {
+            Err(Error::ReauthenticationRequired)
+        }
+    })
 }
 
 /// A guard that requires a valid session whose data `D` has `role`.
@@ -127,14 +156,22 @@ impl Guard {
         D: DeserializeOwned + 'static,
         F: Fn(&D) -> bool + Send + Sync + 'static,
     {
+        Guard::with_session_check(move |session, _| Ok(check(&decode_data::<D>(&session.data)?)))
+    }
+
+    fn with_session_check<F>(check: F) -> Guard
+    where
+        F: Fn(&ValidSession, time::OffsetDateTime) -> Result<bool, Error> + Send + Sync + 'static,
+    {
         Guard {
-            check: Arc::new(move |json| Ok(check(&decode_data::<D>(json)?))),
+            check: Arc::new(check),
             login_url: None,
             forbidden_html: None,
         }
     }
 
-    /// For HTML routes: a request without a valid session is redirected (303) to `login_url`,
+    /// For HTML routes: a request without a valid session (or, for [`require_fresh`], whose
+    /// session is not fresh enough) is redirected (303) to `login_url`,
     /// with `?next=<the original path and query>` for GET and HEAD requests (the path the
     /// client asked for: under `Router::nest("/app", ...)`, `/app/dashboard`) (a form POST cannot
     /// be replayed by a redirect, so other methods go to `login_url` alone), and a refused
@@ -167,7 +204,7 @@ impl Guard {
 
     fn refuse(&self, error: Error, original: Option<&str>) -> Response {
         match (&self.login_url, error) {
-            (Some(login), Error::Unauthenticated) => {
+            (Some(login), Error::Unauthenticated | Error::ReauthenticationRequired) => {
                 let mut target = String::from(&**login);
                 if let Some(original) = original {
                     target.push(if login.contains('?') { '&' } else { '?' });
@@ -273,7 +310,7 @@ where
             let verdict = match req.extensions().get::<Arc<RequestSession>>() {
                 None => Err(Error::MissingLayer),
                 Some(request) => match request.session().await {
-                    Ok(Some(session)) => match (guard.check)(&session.data) {
+                    Ok(Some(session)) => match (guard.check)(&session, request.now()) {
                         Ok(true) => Ok(()),
                         Ok(false) => Err(Error::Forbidden),
                         Err(e) => Err(e),

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::error::Error;
+use crate::event::SessionEventKind;
 use crate::request::{RequestSession, State};
 use crate::session::{Session, SessionInfo, decode_data};
 use crate::strategy::{NewToken, TokenRoom, ValidSession};
@@ -197,6 +198,10 @@ impl Sessions {
         let (session, issued) = self
             .start(user_id.into(), data, previous.as_deref(), room)
             .await?;
+        if let Some(previous) = &previous {
+            self.request.emit_for(SessionEventKind::LoggedOut, previous);
+        }
+        self.request.emit_for(SessionEventKind::Created, &session);
         let info = session.info.clone();
         state.replace(Some(session), Some(issued));
         Ok(info)
@@ -229,6 +234,7 @@ impl Sessions {
         let (session, issued) = self
             .start(user_id.into(), data, None, TokenRoom::Bearer)
             .await?;
+        self.request.emit_for(SessionEventKind::Created, &session);
         Ok(IssuedToken {
             token: issued.token,
             info: SessionInfo {
@@ -251,6 +257,7 @@ impl Sessions {
             return Ok(false);
         };
         self.request.strategy().logout(&current).await?;
+        self.request.emit_for(SessionEventKind::LoggedOut, &current);
         state.replace(None, None);
         Ok(true)
     }
@@ -274,6 +281,7 @@ impl Sessions {
                 .strategy()
                 .rotate(&current, self.request.now(), self.request.token_room());
         let (session, issued) = rotate.await?;
+        self.request.emit_for(SessionEventKind::Rotated, &session);
         Ok(Self::hand_out(&mut state, session, issued))
     }
 
@@ -303,6 +311,8 @@ impl Sessions {
             self.request.token_room(),
         );
         let (session, issued) = update.await?;
+        self.request
+            .emit_for(SessionEventKind::DataUpdated, &session);
         state.replace(Some(session), issued);
         Ok(())
     }
@@ -351,6 +361,8 @@ impl Sessions {
                 .await
             {
                 Ok((session, issued)) => {
+                    self.request
+                        .emit_for(SessionEventKind::DataUpdated, &session);
                     state.replace(Some(session), issued);
                     return Ok(result);
                 }
@@ -371,6 +383,54 @@ impl Sessions {
             }
         }
         Err(Error::Conflict)
+    }
+
+    /// Marks the current session fresh: its user just proved who they are again (typed the
+    /// password, passed a second factor), so [`require_fresh`](crate::require_fresh) routes
+    /// let it through for their `max_age` from now. Call it only after that check succeeded.
+    /// The session keeps its id, its data and its lifetime. On JWT sessions the token is
+    /// re-issued (same session id, `auth_time` now): a cookie client gets it in the
+    /// `Set-Cookie`, a bearer client through [`issued_token`](Self::issued_token); its older
+    /// tokens keep working, as stale as they were.
+    ///
+    /// ```
+    /// # async fn verify(_: &str) -> bool { true }
+    /// # async fn reauth(sessions: sessionward::Sessions, password: String)
+    /// #     -> Result<axum::http::StatusCode, sessionward::Error> {
+    /// if !verify(&password).await {
+    ///     return Ok(axum::http::StatusCode::UNAUTHORIZED);
+    /// }
+    /// let info = sessions.reauthenticated().await?;
+    /// assert!(info.authenticated_at >= info.created_at);
+    /// # Ok(axum::http::StatusCode::OK) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] without a session (or when it ended meanwhile);
+    /// [`Error::Store`] when the store cannot answer.
+    pub async fn reauthenticated(&self) -> Result<SessionInfo, Error> {
+        let mut state = self.request.resolved_state().await;
+        let current = state.session()?.ok_or(Error::Unauthenticated)?;
+        let reauthenticate = self.request.strategy().reauthenticate(
+            &current,
+            self.request.now(),
+            self.request.token_room(),
+        );
+        let (session, issued) = Self::unless_gone(&mut state, reauthenticate.await)?;
+        self.request
+            .emit_for(SessionEventKind::Reauthenticated, &session);
+        let info = session.info.clone();
+        state.replace(Some(session), issued);
+        Ok(info)
+    }
+
+    /// `result`, after making the request's session none when it says the session is gone.
+    fn unless_gone<T>(state: &mut State, result: Result<T, Error>) -> Result<T, Error> {
+        if matches!(result, Err(Error::Unauthenticated)) {
+            state.replace(None, None);
+        }
+        result
     }
 
     /// Extends the current session now, never past its absolute limit, and returns the token
@@ -404,14 +464,9 @@ impl Sessions {
             self.request.now(),
             self.request.token_room(),
         );
-        match refresh.await {
-            Ok((session, issued)) => Ok(Self::hand_out(&mut state, session, issued)),
-            Err(Error::Unauthenticated) => {
-                state.replace(None, None);
-                Err(Error::Unauthenticated)
-            }
-            Err(e) => Err(e),
-        }
+        let (session, issued) = Self::unless_gone(&mut state, refresh.await)?;
+        self.request.emit_for(SessionEventKind::Refreshed, &session);
+        Ok(Self::hand_out(&mut state, session, issued))
     }
 
     /// The current user's live sessions, newest first, with `current` marking this one.
@@ -444,6 +499,10 @@ impl Sessions {
         let mut state = self.request.resolved_state().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
         let revoked = self.request.strategy().revoke(&current, id).await?;
+        if revoked {
+            let user = Some(current.info.user_id.as_str());
+            self.request.emit(SessionEventKind::Revoked, user, Some(id));
+        }
         if revoked && id == current.info.id {
             state.replace(None, None);
         }
@@ -468,6 +527,8 @@ impl Sessions {
             self.request.token_room(),
         );
         let (count, reissued) = revoke.await?;
+        self.request
+            .emit_for(SessionEventKind::RevokedOthers, &current);
         if let Some((session, issued)) = reissued {
             state.replace(Some(session), Some(issued));
         }
@@ -487,6 +548,8 @@ impl Sessions {
             .strategy()
             .revoke_all(user_id, self.request.now())
             .await?;
+        self.request
+            .emit(SessionEventKind::RevokedAll, Some(user_id), None);
         let mut state = self.request.resolved_state().await;
         if let Ok(Some(current)) = state.session()
             && current.info.user_id == user_id

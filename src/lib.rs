@@ -102,6 +102,23 @@
 //! - `redis`: `RedisStore`, sessions in Redis or Redis Cluster through `fred`.
 //! - `authjs`: reading Auth.js (NextAuth) sessions (`sessionward::authjs`); off by default.
 //! - `betterauth`: reading Better Auth sessions (`sessionward::betterauth`); off by default.
+//! - `test-util`: helpers for tests ([`testing`]); add it to your dev-dependencies.
+//!
+//! ## Testing
+//!
+//! With `test-util`, [`testing::SignedIn`] makes a session of user U with data D through the
+//! application's own layer and gives the `Cookie` or `Authorization` header that presents it;
+//! [`Clock::manual`] and [`testing::ManualClock`] move time; `testing::contract` runs the store
+//! contract against a store of your own. In-process requests need no `Host` or `Origin`
+//! header; one that sends `Origin` (a browser's POST) needs the matching `Host`. See
+//! [`testing`].
+//!
+//! ## Recipes
+//!
+//! Reverse proxies, WebSocket routes, custom 401/403 bodies, the session in a `from_fn`
+//! middleware, login and logout forms without CSRF holes, Auth.js sessions and several
+//! instances: `docs/recipes.md` in the repository, each recipe backed by a test.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
@@ -125,6 +142,7 @@ mod cookie;
 mod credential;
 mod database;
 mod error;
+mod event;
 mod extract;
 #[cfg(any(all(feature = "authjs", feature = "postgres"), feature = "betterauth"))]
 mod foreign_rows;
@@ -156,9 +174,10 @@ pub use config::SessionConfig;
 pub use cookie::{PreviousCookie, SameSite};
 pub use database::{delete_expired_sessions, spawn_cleanup};
 pub use error::{Error, StoreError};
+pub use event::{RejectReason, SessionEvent, SessionEventKind, SessionEvents};
 pub use guard::{
-    Authorize, Guard, GuardService, require_permission, require_role, require_session,
-    safe_redirect_target,
+    Authorize, Guard, GuardService, require_fresh, require_permission, require_role,
+    require_session, safe_redirect_target,
 };
 pub use handle::{IssuedToken, Sessions};
 pub use layer::{SessionLayer, SessionService};
@@ -175,24 +194,11 @@ pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-pub use store::{MIGRATIONS_TABLE, SqlStore};
+pub use store::{LoadBatching, MIGRATIONS_TABLE, SqlStore};
 pub use store::{MemoryStore, SessionRecord, SessionStore};
 pub use token::{SessionToken, TokenHash};
 
-/// What tests of an application need and production code does not: the handle that moves a
-/// [`Clock::manual`] forward.
-///
-/// ```
-/// use sessionward::Clock;
-/// use sessionward::testing::ManualClock;
-///
-/// let (clock, control): (Clock, ManualClock) = Clock::manual(time::OffsetDateTime::UNIX_EPOCH);
-/// control.advance(time::Duration::hours(1));
-/// assert_eq!(clock.now().unix_timestamp(), 3_600);
-/// ```
-pub mod testing {
-    pub use crate::clock::ManualClock;
-}
+pub mod testing;
 
 /// Entry points for the cargo-fuzz targets in `fuzz/` (feature `fuzzing`, off by default):
 /// thin wrappers around the private parsers that turn request headers into a credential. Not

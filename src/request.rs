@@ -10,6 +10,7 @@ use crate::config::SessionConfig;
 use crate::cookie::CookieConfig;
 use crate::credential::{Credential, Source};
 use crate::error::Error;
+use crate::event::{RejectReason, SessionEvent, SessionEventKind};
 use crate::strategy::{Lookup, NewToken, RequestClient, Strategy, TokenRoom, ValidSession};
 
 /// What the layer shares with every request: configuration and strategy.
@@ -107,6 +108,43 @@ impl RequestSession {
         self.shared.config.clock.now()
     }
 
+    /// Hands an event about `session_id` of `user_id` to the configured hook, if any (nothing
+    /// is built without one). Called after the change it reports was made.
+    pub(crate) fn emit(
+        &self,
+        kind: SessionEventKind,
+        user_id: Option<&str>,
+        session_id: Option<uuid::Uuid>,
+    ) {
+        let Some(events) = &self.shared.config.events else {
+            return;
+        };
+        let client = self.client.record();
+        events.emit(SessionEvent {
+            kind,
+            user_id: user_id.map(str::to_owned),
+            session_id,
+            at: self.now(),
+            user_agent: client.user_agent,
+            ip: client.ip,
+        });
+    }
+
+    /// [`emit`](Self::emit) for one session.
+    pub(crate) fn emit_for(&self, kind: SessionEventKind, session: &ValidSession) {
+        self.emit(kind, Some(&session.info.user_id), Some(session.info.id));
+    }
+
+    /// A rejected credential: logged with its exact reason, reported to the hook by category.
+    fn reject(&self, reason: &'static str) {
+        tracing::info!(reason, "session rejected");
+        self.emit(
+            SessionEventKind::Rejected(RejectReason::of(reason)),
+            None,
+            None,
+        );
+    }
+
     pub(crate) fn strategy(&self) -> &dyn Strategy {
         &*self.shared.strategy
     }
@@ -157,7 +195,7 @@ impl RequestSession {
                 return;
             }
             Credential::Unusable => {
-                tracing::info!(reason = "unusable session cookie", "session rejected");
+                self.reject("unusable session cookie");
                 state.current = Current::Known(None);
                 state.cookie = CookieAction::Clear;
                 return;
@@ -167,8 +205,12 @@ impl RequestSession {
         let from_cookie = self.credential.carries_cookie();
         state.current = match self.first_valid().await {
             Ok(Lookup::Valid { session, reissue }) => {
-                if let (Some(issued), true) = (reissue, from_cookie) {
-                    state.cookie = CookieAction::Set(issued);
+                if let Some(issued) = reissue {
+                    // The strategy extended the session in the store (database sessions).
+                    self.emit_for(SessionEventKind::Refreshed, &session);
+                    if from_cookie {
+                        state.cookie = CookieAction::Set(issued);
+                    }
                 }
                 Current::Known(Some(session))
             }
@@ -179,6 +221,7 @@ impl RequestSession {
                 match refresh.await {
                     Ok((session, issued)) => {
                         tracing::debug!(session = %session.info.id, "session refreshed");
+                        self.emit_for(SessionEventKind::Refreshed, &session);
                         state.issued = Some(issued.clone());
                         state.cookie = CookieAction::Set(issued);
                         Current::Known(Some(Arc::new(session)))
@@ -189,7 +232,7 @@ impl RequestSession {
             // A bearer client keeps its token: nothing is signed for it here.
             Ok(Lookup::Due(session)) => Current::Known(Some(session)),
             Ok(Lookup::Invalid(reason)) => {
-                tracing::info!(reason, "session rejected");
+                self.reject(reason);
                 if from_cookie {
                     state.cookie = CookieAction::Clear;
                 }

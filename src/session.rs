@@ -30,6 +30,11 @@ pub struct SessionInfo {
     /// When the session was created (login).
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// When the user last proved who they are for this session: the sign-in, or the latest
+    /// [re-authentication](crate::Sessions::reauthenticated). What
+    /// [`require_fresh`](crate::require_fresh) compares with.
+    #[serde(with = "time::serde::rfc3339")]
+    pub authenticated_at: OffsetDateTime,
     /// When its lifetime was last extended.
     #[serde(with = "time::serde::rfc3339")]
     pub refreshed_at: OffsetDateTime,
@@ -49,8 +54,11 @@ pub struct SessionInfo {
 
 impl SessionInfo {
     /// The current session's facts when all that is known of it is its token: no device was
-    /// recorded with it.
-    #[cfg_attr(not(any(feature = "jwt", feature = "authjs")), allow(dead_code))]
+    /// recorded with it, and the sign-in is the last authentication it knows of.
+    #[cfg_attr(
+        not(any(feature = "jwt", feature = "authjs", feature = "betterauth")),
+        allow(dead_code)
+    )]
     pub(crate) fn of_token(
         id: Uuid,
         user_id: String,
@@ -63,6 +71,7 @@ impl SessionInfo {
             id,
             user_id,
             created_at,
+            authenticated_at: created_at,
             refreshed_at,
             expires_at,
             absolute_expires_at,
@@ -140,6 +149,11 @@ impl<D> Session<D> {
     /// When the session was created.
     pub fn created_at(&self) -> OffsetDateTime {
         self.resolved.info.created_at
+    }
+
+    /// When the user last proved who they are for this session (sign-in or re-authentication).
+    pub fn authenticated_at(&self) -> OffsetDateTime {
+        self.resolved.info.authenticated_at
     }
 
     /// When the session expires unless extended.

@@ -204,6 +204,18 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         Ok(Some(session.clone()))
     }
 
+    /// Records that the session's user proved who they are again at `now` (step-up): the same
+    /// session, its `authenticated_at` set to `now`. Returns the new token when the time lives
+    /// in the token. [`Error::Unauthenticated`] when the session is gone.
+    async fn reauthenticate(
+        &self,
+        _session: &ValidSession,
+        _now: OffsetDateTime,
+        _room: TokenRoom,
+    ) -> Result<(ValidSession, Option<NewToken>), Error> {
+        Err(Error::Unsupported(self.read_only()))
+    }
+
     /// Extends the session now.
     async fn refresh(
         &self,

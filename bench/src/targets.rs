@@ -22,8 +22,10 @@ pub struct Target {
 enum Metric {
     Rps,
     P50,
+    P99,
     WritesPerRequest,
     DbWritesPerRequest,
+    DbStatementsPerRequest,
 }
 
 impl Metric {
@@ -32,7 +34,10 @@ impl Metric {
         match self {
             Metric::Rps => &s.rounds_rps,
             Metric::P50 => &s.rounds_p50_ms,
-            Metric::WritesPerRequest | Metric::DbWritesPerRequest => &[],
+            Metric::P99
+            | Metric::WritesPerRequest
+            | Metric::DbWritesPerRequest
+            | Metric::DbStatementsPerRequest => &[],
         }
     }
 
@@ -41,7 +46,9 @@ impl Metric {
             Metric::Rps => Some(s.rps),
             Metric::P50 => Some(s.p50_ms),
             Metric::WritesPerRequest => Some(s.writes_per_request),
+            Metric::P99 => Some(s.p99_ms),
             Metric::DbWritesPerRequest => s.db_writes_per_request,
+            Metric::DbStatementsPerRequest => s.db_statements_per_request,
         }
     }
 }
@@ -77,15 +84,19 @@ pub fn compute(results: &Results, concurrency: &[usize], populations: &[u64]) ->
     let small = populations.iter().copied().min().unwrap_or(1_000);
     let large = populations.iter().copied().max().unwrap_or(small);
     let mut targets = Vec::new();
-    let mut ratio = |name: String,
-                     a: (Contender, u64),
-                     b: (Contender, u64),
-                     w: Workload,
-                     m: Metric,
-                     goal: Goal| {
+    // The ratio at every concurrency level of the run (`levels` None) or at some of them
+    // (the others `None`).
+    let mut ratio_at = |levels: Option<&[usize]>,
+                        name: String,
+                        a: (Contender, u64),
+                        b: (Contender, u64),
+                        w: Workload,
+                        m: Metric,
+                        goal: Goal| {
         let values: Vec<Option<f64>> = concurrency
             .iter()
             .map(|&c| match m {
+                _ if levels.is_some_and(|l| !l.contains(&c)) => None,
                 Metric::Rps | Metric::P50 => paired_ratio(results, a, b, w, c, m),
                 _ => {
                     let x = value(results, a.0, a.1, w, c, m)?;
@@ -98,28 +109,52 @@ pub fn compute(results: &Results, concurrency: &[usize], populations: &[u64]) ->
     };
     use Contender::*;
     use Workload::*;
-    ratio(
+    let batched: Vec<usize> = concurrency.iter().copied().filter(|&c| c > 1).collect();
+    let single: &[usize] = &[1];
+    ratio_at(
+        None,
         "sessionward-jwt / bare, rps, read-only".into(),
         (SessionwardJwt, small),
         (Bare, small),
         ReadOnly,
         Metric::Rps,
-        Goal::AtLeast(0.9),
+        Goal::AtLeast(0.95),
     );
     for population in [small, large] {
+        ratio_at(
+            Some(&batched),
+            format!(
+                "sessionward-pg / tower-sessions-pg, rps, read-only, {population} sessions, 16+ connections"
+            ),
+            (SessionwardPg, population),
+            (TowerSessionsPg, population),
+            ReadOnly,
+            Metric::Rps,
+            Goal::AtLeast(2.0),
+        );
+        ratio_at(
+            Some(single),
+            format!(
+                "sessionward-pg / tower-sessions-pg, rps, read-only, {population} sessions, 1 connection"
+            ),
+            (SessionwardPg, population),
+            (TowerSessionsPg, population),
+            ReadOnly,
+            Metric::Rps,
+            Goal::AtLeast(0.95),
+        );
+        ratio_at(
+            None,
+            format!("sessionward-pg / tower-sessions-pg, rps, read-mostly, {population} sessions"),
+            (SessionwardPg, population),
+            (TowerSessionsPg, population),
+            ReadMostly,
+            Metric::Rps,
+            Goal::None,
+        );
         for workload in [ReadOnly, ReadMostly] {
-            ratio(
-                format!(
-                    "sessionward-pg / tower-sessions-pg, rps, {}, {population} sessions",
-                    workload.name()
-                ),
-                (SessionwardPg, population),
-                (TowerSessionsPg, population),
-                workload,
-                Metric::Rps,
-                Goal::AtLeast(1.5),
-            );
-            ratio(
+            ratio_at(
+                None,
                 format!(
                     "sessionward-pg / axum-session-pg, rps, {}, {population} sessions",
                     workload.name()
@@ -135,8 +170,36 @@ pub fn compute(results: &Results, concurrency: &[usize], populations: &[u64]) ->
             break;
         }
     }
+    ratio_at(
+        None,
+        "sessionward-pg / sessionward-pg-unbatched, p99 latency, read-only".into(),
+        (SessionwardPg, small),
+        (SessionwardPgUnbatched, small),
+        ReadOnly,
+        Metric::P99,
+        Goal::AtMost(1.0),
+    );
+    ratio_at(
+        None,
+        "sessionward-pg / sessionward-pg-unbatched, rps, read-only".into(),
+        (SessionwardPg, small),
+        (SessionwardPgUnbatched, small),
+        ReadOnly,
+        Metric::Rps,
+        Goal::None,
+    );
+    ratio_at(
+        Some(&[64]),
+        "sessionward-mysql / sessionward-mysql-unbatched, rps, read-only, 64 connections".into(),
+        (SessionwardMysql, small),
+        (SessionwardMysqlUnbatched, small),
+        ReadOnly,
+        Metric::Rps,
+        Goal::AtLeast(2.0),
+    );
     if large != small {
-        ratio(
+        ratio_at(
+            None,
             format!("sessionward-pg p50 latency, {large} / {small} sessions, read-only"),
             (SessionwardPg, large),
             (SessionwardPg, small),
@@ -145,7 +208,8 @@ pub fn compute(results: &Results, concurrency: &[usize], populations: &[u64]) ->
             Goal::AtMost(1.2),
         );
     }
-    ratio(
+    ratio_at(
+        None,
         "sessionward-pg-cached / bare, rps, read-only".into(),
         (SessionwardPgCached, small),
         (Bare, small),
@@ -154,6 +218,26 @@ pub fn compute(results: &Results, concurrency: &[usize], populations: &[u64]) ->
         Goal::AtLeast(0.8),
     );
     for population in [small, large] {
+        let statements = concurrency
+            .iter()
+            .map(|&c| {
+                value(
+                    results,
+                    SessionwardPg,
+                    population,
+                    ReadOnly,
+                    c,
+                    Metric::DbStatementsPerRequest,
+                )
+            })
+            .collect();
+        targets.push(finish(
+            format!(
+                "sessionward-pg PostgreSQL statements per request, read-only, {population} sessions"
+            ),
+            Goal::None,
+            statements,
+        ));
         for (metric, what) in [
             (Metric::WritesPerRequest, "store write calls"),
             (Metric::DbWritesPerRequest, "PostgreSQL rows written"),

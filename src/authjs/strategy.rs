@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use crate::clock::from_unix_seconds;
 use uuid::Uuid;
 
-use super::{AuthJsConfig, AuthJsVersion, cookies};
+use super::{AuthJsConfig, AuthJsVersion, cookie_names};
 use crate::config::SessionConfig;
 use crate::credential::{self, Credential, Presented, Source};
 use crate::error::Error;
@@ -77,7 +77,7 @@ impl AuthJsStrategy {
                 });
             }
         }
-        cookies::assert_valid_names(&names, "AuthJsConfig");
+        cookie_names::assert_valid(&names, "AuthJsConfig");
         Self { names }
     }
 

@@ -287,6 +287,7 @@ mod tests {
             data: "{}".into(),
             version: 0,
             created_at: now,
+            authenticated_at: now,
             refreshed_at: now,
             expires_at: now,
             absolute_expires_at: now,

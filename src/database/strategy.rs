@@ -185,6 +185,7 @@ fn info(record: &SessionRecord, current: bool) -> SessionInfo {
         id: record.id,
         user_id: record.user_id.clone(),
         created_at: record.created_at,
+        authenticated_at: record.authenticated_at,
         refreshed_at: record.refreshed_at,
         expires_at: record.expires_at,
         absolute_expires_at: record.absolute_expires_at,
@@ -246,6 +247,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             data,
             version: 0,
             created_at: now,
+            authenticated_at: now,
             refreshed_at: now,
             expires_at: self.lifetimes.expiry(now, absolute_expires_at),
             absolute_expires_at,
@@ -351,6 +353,31 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             Some(record) if record.id == session.info.id => Err(Error::Conflict),
             _ => Err(Error::Unauthenticated),
         }
+    }
+
+    async fn reauthenticate(
+        &self,
+        session: &ValidSession,
+        now: OffsetDateTime,
+        _room: TokenRoom,
+    ) -> Result<(ValidSession, Option<NewToken>), Error> {
+        let id = session.info.id;
+        let reauthenticate = self.store.reauthenticate(id, now);
+        let written = within(self.timeout, reauthenticate).await?;
+        if !written {
+            self.forget(&Change::Session(id));
+            return Err(Error::Unauthenticated);
+        }
+        // Only forward: a later re-authentication may have been applied first.
+        self.amend(id, |r| {
+            r.authenticated_at = r.authenticated_at.max(now);
+            true
+        });
+        self.announce(Change::Session(id)).await;
+        tracing::info!(session = %id, "session re-authenticated");
+        let mut fresh = session.clone();
+        fresh.info.authenticated_at = now;
+        Ok((fresh, None))
     }
 
     async fn reload(

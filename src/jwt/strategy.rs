@@ -361,6 +361,27 @@ impl Strategy for JwtStrategy {
             .await
     }
 
+    /// The same `sid` re-issued, signed in now (`auth_time`: after any revocation of the
+    /// user's sessions made in the same microsecond). Older tokens of the session keep working
+    /// until they expire, with their older, less fresh, `auth_time`.
+    async fn reauthenticate(
+        &self,
+        session: &ValidSession,
+        now: OffsetDateTime,
+        room: TokenRoom,
+    ) -> Result<(ValidSession, Option<NewToken>), Error> {
+        self.revocations.ready().await?;
+        let signed_in = self
+            .revocations
+            .earliest_auth_time(&session.info.user_id, now);
+        let data = session.data.clone();
+        let (fresh, issued) = self
+            .reissue(session, signed_in, data, IssueReason::Refresh, now, room)
+            .await?;
+        tracing::info!(session = %fresh.info.id, "JWT session re-authenticated");
+        Ok((fresh, Some(issued)))
+    }
+
     async fn revoke(&self, current: &ValidSession, id: Uuid) -> Result<bool, Error> {
         if id != current.info.id {
             return Ok(false);

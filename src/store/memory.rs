@@ -121,6 +121,20 @@ impl SessionStore for MemoryStore {
         })
     }
 
+    async fn reauthenticate(
+        &self,
+        id: Uuid,
+        authenticated_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(match self.rows().by_id.get_mut(&id) {
+            Some(record) => {
+                record.authenticated_at = authenticated_at;
+                true
+            }
+            None => false,
+        })
+    }
+
     async fn rotate(&self, id: Uuid, old: &TokenHash, new: &TokenHash) -> Result<bool, StoreError> {
         let mut rows = self.rows();
         if rows.id_by_hash.contains_key(new) {

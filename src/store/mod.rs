@@ -25,7 +25,7 @@ pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteStore;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-pub use sql::{MIGRATIONS_TABLE, SqlStore};
+pub use sql::{LoadBatching, MIGRATIONS_TABLE, SqlStore};
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]
@@ -48,6 +48,10 @@ pub struct SessionRecord {
     pub version: i64,
     /// When the session was created (login).
     pub created_at: OffsetDateTime,
+    /// When the user last proved who they are for this session: the login, or the latest
+    /// re-authentication ([`SessionStore::reauthenticate`]). Step-up guards
+    /// ([`require_fresh`](crate::require_fresh)) compare with it.
+    pub authenticated_at: OffsetDateTime,
     /// When the session's lifetime was last extended (creation, sliding refresh, refresh()).
     pub refreshed_at: OffsetDateTime,
     /// When the session expires unless extended before then.
@@ -63,13 +67,16 @@ pub struct SessionRecord {
 /// Where database sessions live. Implemented by [`MemoryStore`] and, behind their features, by
 /// `SqliteStore`, `PostgresStore`, `MySqlStore` and `RedisStore`.
 ///
-/// Implement [`SessionStore`] to keep sessions anywhere (the seed's "custom session storage").
+/// Implement [`SessionStore`] to keep sessions anywhere else (DynamoDB, MongoDB, ...), and prove
+/// it with the same contract suite the shipped stores pass: `sessionward::testing::contract`
+/// (feature `test-util`).
 /// The contract every implementation must keep:
 ///
 /// - [`create`](SessionStore::create) inserts and fails with [`StoreError::Duplicate`] on a
 ///   conflicting id or token hash; it never overwrites.
 /// - Writes to an existing session ([`touch`](SessionStore::touch),
-///   [`update_data`](SessionStore::update_data), [`rotate`](SessionStore::rotate)) are
+///   [`update_data`](SessionStore::update_data), [`rotate`](SessionStore::rotate),
+///   [`reauthenticate`](SessionStore::reauthenticate)) are
 ///   conditional: they change nothing and return `false` when the row is gone, so a request in
 ///   flight never resurrects a session that a concurrent logout deleted.
 /// - [`update_data`](SessionStore::update_data) is a compare-and-swap on the version number, so
@@ -104,6 +111,14 @@ pub trait SessionStore: Send + Sync + 'static {
         id: Uuid,
         expected_version: i64,
         data: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Sets `authenticated_at` (the user re-authenticated: step-up), only if the row still
+    /// exists; nothing else changes. Returns `false`, writing nothing, when it does not.
+    async fn reauthenticate(
+        &self,
+        id: Uuid,
+        authenticated_at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
     /// Swaps the token hash (rotation), only if the row still holds `old`. Returns `false`,
@@ -164,6 +179,13 @@ impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<S> {
     }
     async fn rotate(&self, id: Uuid, old: &TokenHash, new: &TokenHash) -> Result<bool, StoreError> {
         (**self).rotate(id, old, new).await
+    }
+    async fn reauthenticate(
+        &self,
+        id: Uuid,
+        authenticated_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        (**self).reauthenticate(id, authenticated_at).await
     }
     async fn delete(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
         (**self).delete(user_id, id).await

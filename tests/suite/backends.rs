@@ -133,7 +133,7 @@ impl TestStore {
             Raw::Postgres(pool) => sqlx::query(
                 "SELECT id::text, token_hash, user_id, data::text, version::text, \
                  created_at::text, refreshed_at::text, expires_at::text, \
-                 absolute_expires_at::text, user_agent, ip \
+                 absolute_expires_at::text, user_agent, ip, authenticated_at::text \
                  FROM sessionward_sessions ORDER BY id",
             )
             .fetch_all(pool)
@@ -146,7 +146,8 @@ impl TestStore {
             Raw::MySql(pool) => sqlx::query(
                 "SELECT id, token_hash, user_id, data, CAST(version AS CHAR), \
                  CAST(created_at AS CHAR), CAST(refreshed_at AS CHAR), CAST(expires_at AS CHAR), \
-                 CAST(absolute_expires_at AS CHAR), user_agent, ip \
+                 CAST(absolute_expires_at AS CHAR), user_agent, ip, \
+                 CAST(authenticated_at AS CHAR) \
                  FROM sessionward_sessions ORDER BY id",
             )
             .fetch_all(pool)
@@ -201,6 +202,38 @@ impl TestStore {
 }
 
 impl TestStore {
+    /// Makes every stored session look written before `authenticated_at` existed (SQL: the
+    /// column NULL; Redis: the field gone). `false` for the memory store.
+    pub async fn forget_authentication_times(&self) -> bool {
+        let sql = "UPDATE sessionward_sessions SET authenticated_at = NULL";
+        match &self.raw {
+            Raw::Memory => false,
+            Raw::Sqlite(pool) => {
+                sqlx::query(sql).execute(pool).await.expect("sqlite");
+                true
+            }
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(pool) => {
+                sqlx::query(sql).execute(pool).await.expect("postgres");
+                true
+            }
+            #[cfg(feature = "mysql")]
+            Raw::MySql(pool) => {
+                sqlx::query(sql).execute(pool).await.expect("mysql");
+                true
+            }
+            #[cfg(feature = "redis")]
+            Raw::Redis(store) => {
+                use fred::interfaces::HashesInterface as _;
+                let client = store.client();
+                for key in redis::keys(client, &format!("{}:s:*", store.prefix())).await {
+                    let _: i64 = client.hdel(key.as_str(), "t").await.expect("HDEL");
+                }
+                true
+            }
+        }
+    }
+
     /// Sends `notices` on the store's change feed the way an outsider can: PostgreSQL `NOTIFY`
     /// from a role with no privilege on any table, a row inserted into MySQL's
     /// `sessionward_changes`, Redis `PUBLISH` on the channel. `false` for stores without a feed.
@@ -565,7 +598,7 @@ pub mod redis {
     /// One row per session record under the store's prefix, ordered by id, in the column order
     /// of the SQL stores: id, token hash (the raw 32 bytes of the key's hex), user id, data,
     /// version, created, refreshed, expires, absolute expiry (microseconds), user agent, ip
-    /// (empty when absent); each as the bytes Redis holds.
+    /// (empty when absent), authenticated at; each as the bytes Redis holds.
     ///
     /// Every other key must be one of the store's own, holding nothing but ids, hex token
     /// hashes and revocation entries: checked here, so that a test looking for a raw token in
@@ -587,12 +620,12 @@ pub mod redis {
                     let hash = sessionward_hex(hex).unwrap_or_else(|| panic!("key {key}"));
                     let column = |name: &str| fields.get(name).cloned().unwrap_or_default();
                     let mut row = vec![column("i").into_bytes(), hash];
-                    for name in ["u", "d", "v", "c", "r", "e", "a", "ua", "ip"] {
+                    for name in ["u", "d", "v", "c", "r", "e", "a", "ua", "ip", "t"] {
                         row.push(column(name).into_bytes());
                     }
                     assert!(
                         fields.keys().all(|f| [
-                            "i", "u", "d", "v", "c", "r", "e", "a", "ua", "ip", "m"
+                            "i", "u", "d", "v", "c", "r", "e", "a", "ua", "ip", "t", "m"
                         ]
                         .contains(&f.as_str())),
                         "unexpected field in {fields:?}"

@@ -12,16 +12,25 @@ mod authjs;
 #[cfg(all(feature = "authjs", feature = "postgres"))]
 mod authjs_database;
 mod backends;
+// Concurrent loads sharing statements (issue 15).
+#[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod batching;
 // Better Auth sessions on PostgreSQL, MariaDB and SQLite (issue 18).
 #[cfg(all(feature = "betterauth", feature = "postgres", feature = "mysql"))]
 mod betterauth;
 mod browser;
 mod cases;
 mod configuration;
+// Next to tower-cookies and axum-extra's cookie jars (issue 16).
+mod cookie_jars;
 // Moving users to another session cookie without signing them out (issue 13, item 5).
 mod cookie_migration;
 mod demo;
+// Session events (issue 17).
+mod events;
 mod faults;
+// Step-up freshness (issue 17).
+mod freshness;
 mod guards;
 mod instances;
 #[cfg(feature = "jwt")]
@@ -40,12 +49,18 @@ mod origin;
 mod properties;
 // Extractor rejections in axum's style, and answers the application shapes (issue 14).
 mod rejections;
+// The recipes of docs/recipes.md that no other module proves (issue 16).
+mod recipes;
 // Reverse proxies and the request's own origin (issue 13, item 3).
 mod proxies;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
 mod redis_keys;
 mod redis_races;
 mod store_contract;
+// A store written against the public API only, proven by the public contract suite (issue 16).
+mod third_party_store;
+// sessionward::testing::SignedIn on both strategies (issue 16).
+mod testing_helpers;
 
 // Every case on database sessions, and again with the in-process session cache on: the cache
 // must change nothing a client sees.

@@ -233,6 +233,10 @@ impl SessionStore for CountingStore {
         self.write();
         self.inner.rotate(id, old, new).await
     }
+    async fn reauthenticate(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, StoreError> {
+        self.write();
+        self.inner.reauthenticate(id, at).await
+    }
     async fn delete(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
         self.write();
         self.inner.delete(user_id, id).await
@@ -518,6 +522,13 @@ pub fn router(layer: SessionLayer) -> Router {
     let guarded_api = Router::new()
         .route("/guarded", get(|| async { "guarded" }))
         .route_layer(require_session());
+    // Step-up (issue 17): five minutes of freshness, for APIs and for pages.
+    let fresh_api = Router::new()
+        .route("/fresh", get(|| async { "fresh" }))
+        .route_layer(sessionward::require_fresh(FRESH_AGE));
+    let fresh_page = Router::new()
+        .route("/fresh-page", get(|| async { "fresh page" }))
+        .route_layer(sessionward::require_fresh(FRESH_AGE).redirect_to("/reauth-page"));
     Router::new()
         .route("/public", get(|| async { "public" }))
         .route("/login/{user}", post(login))
@@ -526,6 +537,7 @@ pub fn router(layer: SessionLayer) -> Router {
         .route("/logout", post(logout))
         .route("/rotate", post(rotate))
         .route("/refresh", post(refresh))
+        .route("/reauth", post(reauth))
         .route("/sessions", get(list))
         .route("/sessions/{id}", delete(revoke))
         .route("/revoke-others", post(revoke_others))
@@ -535,6 +547,8 @@ pub fn router(layer: SessionLayer) -> Router {
         .merge(guarded_admin)
         .merge(guarded_page)
         .merge(guarded_api)
+        .merge(fresh_api)
+        .merge(fresh_page)
         .with_state(AppState {
             barrier: Arc::new(tokio::sync::Barrier::new(2)),
         })
@@ -586,6 +600,14 @@ async fn refresh(sessions: Sessions) -> Answer {
         Json(serde_json::json!({ "expires_at": info.expires_at().unix_timestamp() }))
             .into_response(),
     )
+}
+
+/// How recent a sign-in or re-authentication `/fresh` and `/fresh-page` ask for.
+pub const FRESH_AGE: time::Duration = time::Duration::minutes(5);
+
+/// Re-authenticates the session (the test trusts the caller: no password).
+async fn reauth(sessions: Sessions) -> Answer {
+    Ok(Json(sessions.reauthenticated().await?).into_response())
 }
 
 async fn list(sessions: Sessions) -> Answer {
@@ -900,6 +922,7 @@ pub fn session_record(user: &str, now: OffsetDateTime) -> SessionRecord {
         data: "[]".to_owned(),
         version: 0,
         created_at: now,
+        authenticated_at: now,
         refreshed_at: now,
         expires_at: now + time::Duration::days(7),
         absolute_expires_at: now + time::Duration::days(30),

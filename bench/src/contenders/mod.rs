@@ -56,8 +56,12 @@ pub enum Contender {
     SessionwardSqlite,
     /// sessionward, database strategy, PostgreSQL.
     SessionwardPg,
+    /// sessionward, database strategy, PostgreSQL, load batching off.
+    SessionwardPgUnbatched,
     /// sessionward, database strategy, MySQL / MariaDB.
     SessionwardMysql,
+    /// sessionward, database strategy, MySQL / MariaDB, load batching off.
+    SessionwardMysqlUnbatched,
     /// sessionward, database strategy, PostgreSQL, with its in-process session cache.
     SessionwardPgCached,
     /// sessionward, database strategy, Redis (single node).
@@ -74,12 +78,14 @@ pub enum Contender {
 
 impl Contender {
     /// Every contender, in report order.
-    pub const ALL: [Contender; 11] = [
+    pub const ALL: [Contender; 13] = [
         Contender::Bare,
         Contender::SessionwardJwt,
         Contender::SessionwardSqlite,
         Contender::SessionwardPg,
+        Contender::SessionwardPgUnbatched,
         Contender::SessionwardMysql,
+        Contender::SessionwardMysqlUnbatched,
         Contender::SessionwardPgCached,
         Contender::SessionwardRedis,
         Contender::TowerSessionsMemory,
@@ -95,7 +101,9 @@ impl Contender {
             Contender::SessionwardJwt => "sessionward-jwt",
             Contender::SessionwardSqlite => "sessionward-sqlite",
             Contender::SessionwardPg => "sessionward-pg",
+            Contender::SessionwardPgUnbatched => "sessionward-pg-unbatched",
             Contender::SessionwardMysql => "sessionward-mysql",
+            Contender::SessionwardMysqlUnbatched => "sessionward-mysql-unbatched",
             Contender::SessionwardPgCached => "sessionward-pg-cached",
             Contender::SessionwardRedis => "sessionward-redis",
             Contender::TowerSessionsMemory => "tower-sessions-memory",
@@ -127,7 +135,13 @@ impl Contender {
                 "sessionward `SessionLayer::database` on `SqliteStore` (file, sqlx default pool)"
             }
             Contender::SessionwardPg => "sessionward `SessionLayer::database` on `PostgresStore`",
+            Contender::SessionwardPgUnbatched => {
+                "sessionward-pg with `LoadBatching::off()`: every session load its own statement"
+            }
             Contender::SessionwardMysql => "sessionward `SessionLayer::database` on `MySqlStore`",
+            Contender::SessionwardMysqlUnbatched => {
+                "sessionward-mysql with `LoadBatching::off()`: every session load its own statement"
+            }
             Contender::SessionwardPgCached => {
                 "sessionward `SessionLayer::database` on `PostgresStore` with its in-process session cache"
             }
@@ -154,10 +168,11 @@ impl Contender {
         match self {
             Contender::Bare | Contender::TowerSessionsMemory => Backend::None,
             Contender::SessionwardSqlite => Backend::Sqlite,
-            Contender::SessionwardMysql => Backend::MySql,
+            Contender::SessionwardMysql | Contender::SessionwardMysqlUnbatched => Backend::MySql,
             Contender::SessionwardRedis => Backend::Redis,
             Contender::SessionwardJwt
             | Contender::SessionwardPg
+            | Contender::SessionwardPgUnbatched
             | Contender::SessionwardPgCached
             | Contender::TowerSessionsPg
             | Contender::TowerSessionsPgMoka
@@ -184,7 +199,9 @@ impl Contender {
         let slug = match self {
             Contender::SessionwardJwt => "sw_jwt",
             Contender::SessionwardPg => "sw_pg",
+            Contender::SessionwardPgUnbatched => "sw_pg_unbatched",
             Contender::SessionwardMysql => "sw_mysql",
+            Contender::SessionwardMysqlUnbatched => "sw_mysql_unbatched",
             Contender::SessionwardPgCached => "sw_pg_cached",
             Contender::SessionwardRedis => "sw_redis",
             Contender::TowerSessionsPg => "ts_pg",

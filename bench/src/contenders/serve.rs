@@ -94,7 +94,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         Contender::SessionwardJwt
         | Contender::SessionwardSqlite
         | Contender::SessionwardPg
+        | Contender::SessionwardPgUnbatched
         | Contender::SessionwardMysql
+        | Contender::SessionwardMysqlUnbatched
         | Contender::SessionwardPgCached
         | Contender::SessionwardRedis => super::sessionward::app(&args, &counters).await?,
         Contender::TowerSessionsMemory

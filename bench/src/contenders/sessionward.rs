@@ -11,8 +11,8 @@ use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
 use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
 use sessionward::{
-    Clock, MySqlStore, PostgresStore, RedisStore, Session, SessionConfig, SessionLayer, Sessions,
-    SqliteStore, spawn_cleanup,
+    Clock, LoadBatching, MySqlStore, PostgresStore, RedisStore, Session, SessionConfig,
+    SessionLayer, Sessions, SqliteStore, spawn_cleanup,
 };
 use sqlx::mysql::MySqlPoolOptions;
 use sqlx::postgres::PgPoolOptions;
@@ -54,8 +54,20 @@ pub async fn app(args: &ServeArgs, counters: &Arc<Counters>) -> Result<Router, S
         Contender::SessionwardPg => {
             database(counted(postgres(args.db_url()?).await?, counters), config)
         }
+        Contender::SessionwardPgUnbatched => {
+            let store = postgres(args.db_url()?)
+                .await?
+                .load_batching(LoadBatching::off());
+            database(counted(store, counters), config)
+        }
         Contender::SessionwardMysql => {
             database(counted(mysql(args.db_url()?).await?, counters), config)
+        }
+        Contender::SessionwardMysqlUnbatched => {
+            let store = mysql(args.db_url()?)
+                .await?
+                .load_batching(LoadBatching::off());
+            database(counted(store, counters), config)
         }
         Contender::SessionwardRedis => {
             let prefix = args.key_prefix.as_deref().unwrap_or("sessionward_bench");

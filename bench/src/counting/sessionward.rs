@@ -56,6 +56,10 @@ impl<S: SessionStore> SessionStore for CountedStore<S> {
         self.counters.write();
         self.inner.rotate(id, old, new).await
     }
+    async fn reauthenticate(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, StoreError> {
+        self.counters.write();
+        self.inner.reauthenticate(id, at).await
+    }
     async fn delete(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
         self.counters.write();
         self.inner.delete(user_id, id).await

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::AuthJsDatabaseConfig;
 use super::queries::Queries;
-use crate::authjs::cookies;
+use crate::authjs::cookie_names;
 use crate::clock::{javascript_iso, truncate_to_millis};
 use crate::config::{DefaultLifetimes, Lifetimes, SessionConfig};
 use crate::credential::{self, Credential, Presented};
@@ -86,7 +86,7 @@ impl AuthJsDatabaseStrategy {
             "sessionward: absolute_timeout and idle_timeout do not apply to Auth.js database \
              sessions (Auth.js keeps no creation or activity time): leave them unset"
         );
-        cookies::assert_valid_names(&authjs.cookie_names, "AuthJsDatabaseConfig");
+        cookie_names::assert_valid(&authjs.cookie_names, "AuthJsDatabaseConfig");
         Self {
             pool,
             queries: Queries::new(&authjs),

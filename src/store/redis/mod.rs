@@ -84,9 +84,10 @@ const MAX_RETENTION: Duration = Duration::from_secs(30 * 24 * 3_600);
 /// which split such users' keys across slots; sessions stored under that layout are not listed
 /// by `list_user_sessions` or ended by `delete_user_sessions`, and expire on their own.)
 ///
-/// The record's fields are listed in `record.rs`: id, user id, data, version, the four times as
+/// The record's fields are listed in `record.rs`: id, user id, data, version, the five times as
 /// microseconds since the Unix epoch (so they round-trip exactly, like the SQL stores), user
-/// agent and address, and, only while a rotation moves it, the mark `m`.
+/// agent and address (`authenticated_at`, field `t`, may be absent on records written
+/// before it existed: then it is `created_at`), and, only while a rotation moves it, the mark `m`.
 ///
 /// # Expiry: nothing needs a cleanup job
 ///

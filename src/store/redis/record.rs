@@ -8,6 +8,7 @@
 //! | `v` | the version (decimal) |
 //! | `c`, `r`, `e`, `a` | created, refreshed, expires, absolute expiry: microseconds since the Unix epoch (decimal) |
 //! | `ua`, `ip` | user agent and client address; absent when `None` |
+//! | `t` | authenticated at (login or re-authentication), microseconds; absent on records written before it existed: then `c` |
 //! | `m` | only while a rotation moves the record: the hex hash it moves to |
 //!
 //! The token hash is not a field: it is in the key's name.
@@ -44,6 +45,8 @@ pub(super) fn fields(record: &SessionRecord) -> Vec<String> {
         micros(record.expires_at).to_string(),
         "a".into(),
         micros(record.absolute_expires_at).to_string(),
+        "t".into(),
+        micros(record.authenticated_at).to_string(),
     ];
     if let Some(ua) = &record.user_agent {
         out.extend(["ua".into(), ua.clone()]);
@@ -90,6 +93,10 @@ pub(super) fn decode(
         data: get("d", "data")?.to_owned(),
         version: int("v", "version")?,
         created_at: time("c", "created_at")?,
+        authenticated_at: match fields.get("t") {
+            Some(_) => time("t", "authenticated_at")?,
+            None => time("c", "created_at")?,
+        },
         refreshed_at: time("r", "refreshed_at")?,
         expires_at: time("e", "expires_at")?,
         absolute_expires_at: time("a", "absolute_expires_at")?,
@@ -115,6 +122,7 @@ mod tests {
             data: r#"{"a":1}"#.into(),
             version: 7,
             created_at: t,
+            authenticated_at: t + time::Duration::seconds(5),
             refreshed_at: t + time::Duration::microseconds(1),
             expires_at: t + time::Duration::days(7),
             absolute_expires_at: t + time::Duration::days(30),

@@ -79,6 +79,7 @@ scripts! {
     CREATE => "create.lua",
     TOUCH => "touch.lua",
     UPDATE => "update.lua",
+    REAUTHENTICATE => "reauthenticate.lua",
     FREEZE => "freeze.lua",
     UNFREEZE => "unfreeze.lua",
     REPOINT => "repoint.lua",

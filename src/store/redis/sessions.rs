@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::keys::{self, BUCKET_MICROS, deadline_ms, micros, parse_hex};
 use super::record;
 use super::scripts::{
-    BUCKET_REGISTER, DEL_IF_FIELD, DEL_IF_VALUE, INDEX_ADD, TOUCH, UPDATE, USER_ADD, USER_EXTEND,
-    USER_REMOVE,
+    BUCKET_REGISTER, DEL_IF_FIELD, DEL_IF_VALUE, INDEX_ADD, REAUTHENTICATE, TOUCH, UPDATE,
+    USER_ADD, USER_EXTEND, USER_REMOVE,
 };
 use super::tasks::{self, Patience};
 use super::{RedisStore, delete::Check};
@@ -319,6 +319,30 @@ impl SessionStore for RedisStore {
             .await?;
         // 0: the version differs.
         Ok(matches!(updated, Some((1, _))))
+    }
+
+    async fn reauthenticate(
+        &self,
+        id: Uuid,
+        authenticated_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let id = id.hyphenated().to_string();
+        let args: Vec<Value> = vec![
+            id.as_str().into(),
+            micros(authenticated_at).to_string().into(),
+        ];
+        let written = self
+            .on_session_record(&id, |hex| {
+                let args = args.clone();
+                async move {
+                    let code = REAUTHENTICATE
+                        .run::<i64>(&self.redis(), vec![self.keys.record_hex(&hex)], args)
+                        .await?;
+                    Ok((code, Vec::new()))
+                }
+            })
+            .await?;
+        Ok(matches!(written, Some((1, _))))
     }
 
     async fn rotate(&self, id: Uuid, old: &TokenHash, new: &TokenHash) -> Result<bool, StoreError> {

@@ -2,6 +2,8 @@
 //! database, their migrations, the JWT revocation list in SQL, and the change feeds of the
 //! databases that have one.
 
+mod batching;
+mod load_queue;
 mod migrate;
 mod store;
 
@@ -19,6 +21,7 @@ mod postgres_feed;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+pub use batching::LoadBatching;
 pub use migrate::MIGRATIONS_TABLE;
 #[cfg(feature = "mysql")]
 pub use mysql::MySqlStore;

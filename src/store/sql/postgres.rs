@@ -1,13 +1,15 @@
 //! [`SessionStore`](crate::SessionStore) on PostgreSQL.
 
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPool, PgQueryResult, Postgres};
+use sqlx::postgres::{PgArguments, PgPool, PgQueryResult, Postgres};
+use sqlx::query::Query;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::migrate;
 use super::store::{Dialect, SqlStore, columns};
 use crate::error::StoreError;
+use crate::token::TokenHash;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -49,17 +51,30 @@ impl Dialect for Postgres {
     const INSERT: &'static str = concat!(
         "INSERT INTO sessionward_sessions (",
         columns!(),
-        ") VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11)"
+        ") VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12)"
     );
     const LOAD: &'static str = concat!(
         "SELECT ",
         columns!("data::text AS data"),
         " FROM sessionward_sessions WHERE token_hash = $1"
     );
+    /// One statement whatever the batch's size: the hashes go as one `BYTEA[]`.
+    fn load_batch(hashes: &[TokenHash]) -> Query<'_, Postgres, PgArguments> {
+        const LOAD_ANY: &str = concat!(
+            "SELECT ",
+            columns!("data::text AS data"),
+            " FROM sessionward_sessions WHERE token_hash = ANY($1)"
+        );
+        let hashes: Vec<&[u8]> = hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
+        sqlx::query(LOAD_ANY).bind(hashes)
+    }
+
     const TOUCH: &'static str =
         "UPDATE sessionward_sessions SET refreshed_at = $1, expires_at = $2 WHERE id = $3";
     const UPDATE_DATA: &'static str = "UPDATE sessionward_sessions \
         SET data = $1::jsonb, version = version + 1 WHERE id = $2 AND version = $3";
+    const REAUTHENTICATE: &'static str =
+        "UPDATE sessionward_sessions SET authenticated_at = $1 WHERE id = $2";
     const ROTATE: &'static str =
         "UPDATE sessionward_sessions SET token_hash = $1 WHERE id = $2 AND token_hash = $3";
     const DELETE: &'static str = "DELETE FROM sessionward_sessions WHERE id = $1 AND user_id = $2";

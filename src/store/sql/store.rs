@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use sqlx::query::Query;
@@ -15,6 +16,8 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::batching::LoadBatching;
+use super::load_queue::LoadQueue;
 use crate::error::StoreError;
 use crate::store::{SessionRecord, SessionStore};
 use crate::token::TokenHash;
@@ -29,7 +32,8 @@ macro_rules! columns {
         concat!(
             "id, token_hash, user_id, ",
             $data,
-            ", version, created_at, refreshed_at, expires_at, absolute_expires_at, user_agent, ip"
+            ", version, created_at, refreshed_at, expires_at, absolute_expires_at, user_agent, ip, \
+             authenticated_at"
         )
     };
 }
@@ -58,11 +62,12 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     /// How many times each statement that matches a user id binds it (consecutively).
     const USER_ID_BINDS: usize = 1;
 
-    /// Binds id, token_hash, user_id, data, version, the four times, user_agent, ip.
+    /// Binds id, token_hash, user_id, data, version, the four times, user_agent, ip,
+    /// authenticated_at.
     const INSERT: &'static str = concat!(
         "INSERT INTO sessionward_sessions (",
         columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     );
     /// Binds token_hash.
     const LOAD: &'static str = concat!(
@@ -70,12 +75,30 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
         columns!(),
         " FROM sessionward_sessions WHERE token_hash = ?"
     );
+    /// The rows of several token hashes (2 to [`LoadBatching::MAX_BATCH`]), bound. By default
+    /// `token_hash IN (?, ...)` with the smallest of a few fixed numbers of placeholders that
+    /// holds them all, the last hash repeated to fill it, so that few distinct statements are
+    /// ever prepared.
+    fn load_batch(hashes: &[TokenHash]) -> Query<'_, Self, Self::Arguments>
+    where
+        for<'a> &'a [u8]: Encode<'a, Self> + Type<Self>,
+    {
+        let (sql, arity) = in_list_statement(hashes.len());
+        let last = hashes.len() - 1;
+        (0..arity).fold(sqlx::query(sql), |query, i| {
+            query.bind(hashes[i.min(last)].as_bytes().as_slice())
+        })
+    }
+
     /// Binds refreshed_at, expires_at, id.
     const TOUCH: &'static str =
         "UPDATE sessionward_sessions SET refreshed_at = ?, expires_at = ? WHERE id = ?";
     /// Binds data, id, the expected version.
     const UPDATE_DATA: &'static str = "UPDATE sessionward_sessions \
         SET data = ?, version = version + 1 WHERE id = ? AND version = ?";
+    /// Binds authenticated_at, id.
+    const REAUTHENTICATE: &'static str =
+        "UPDATE sessionward_sessions SET authenticated_at = ? WHERE id = ?";
     /// Binds the new token hash, id, the old token hash.
     const ROTATE: &'static str =
         "UPDATE sessionward_sessions SET token_hash = ? WHERE id = ? AND token_hash = ?";
@@ -133,6 +156,31 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     }
 }
 
+/// The numbers of placeholders of the `IN (...)` load statements.
+const IN_LIST_ARITIES: [usize; 6] = [2, 4, 8, 16, 32, LoadBatching::MAX_BATCH];
+
+/// The `IN (...)` load statement for `n` hashes and its number of placeholders (the default
+/// [`Dialect::load_batch`], whose text SQLite and MySQL share).
+fn in_list_statement(n: usize) -> (&'static str, usize) {
+    static STATEMENTS: LazyLock<Vec<String>> = LazyLock::new(|| {
+        IN_LIST_ARITIES
+            .iter()
+            .map(|&arity| {
+                let placeholders = vec!["?"; arity].join(", ");
+                format!(
+                    "SELECT {} FROM sessionward_sessions WHERE token_hash IN ({placeholders})",
+                    columns!()
+                )
+            })
+            .collect()
+    });
+    let i = IN_LIST_ARITIES
+        .iter()
+        .position(|&arity| arity >= n)
+        .expect("a batch is at most LoadBatching::MAX_BATCH loads");
+    (STATEMENTS[i].as_str(), IN_LIST_ARITIES[i])
+}
+
 /// Sessions in a SQL table, `sessionward_sessions`, on the sqlx database `DB`.
 ///
 /// The one implementation behind `SqliteStore` (`SqlStore<sqlx::Sqlite>`), `PostgresStore`
@@ -142,12 +190,24 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
 /// spell out what it needs from sqlx, hold for each of them. Clones share the pool.
 pub struct SqlStore<DB: Dialect> {
     pool: Pool<DB>,
+    loads: Arc<LoadQueue>,
 }
 
 impl<DB: Dialect> SqlStore<DB> {
-    /// A store on `pool`. Run [`migrate`](Self::migrate) once before serving requests.
+    /// A store on `pool`, with the default [`LoadBatching`]. Run [`migrate`](Self::migrate)
+    /// once before serving requests.
     pub fn new(pool: Pool<DB>) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            loads: Arc::new(LoadQueue::new(LoadBatching::default())),
+        }
+    }
+
+    /// How concurrent session loads share statements (default: [`LoadBatching::default`]).
+    /// Clones made before this call keep their own setting.
+    pub fn load_batching(mut self, batching: LoadBatching) -> Self {
+        self.loads = Arc::new(LoadQueue::new(batching));
+        self
     }
 
     /// The pool the store runs on.
@@ -167,17 +227,23 @@ impl<DB: Dialect> SqlStore<DB> {
     }
 }
 
-/// Clones share the pool.
+/// Clones share the pool and the load batching.
 impl<DB: Dialect> Clone for SqlStore<DB> {
     fn clone(&self) -> Self {
-        Self::new(self.pool.clone())
+        Self {
+            pool: self.pool.clone(),
+            loads: self.loads.clone(),
+        }
     }
 }
 
 /// Named after the public type: `SqliteStore { pool: .. }`, and so on.
 impl<DB: Dialect> fmt::Debug for SqlStore<DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct(DB::STORE).field("pool", &self.pool).finish()
+        f.debug_struct(DB::STORE)
+            .field("pool", &self.pool)
+            .field("load_batching", &self.loads.settings())
+            .finish()
     }
 }
 
@@ -221,6 +287,11 @@ where
         data: get::<DB, _>(row, "data")?,
         version: get::<DB, _>(row, "version")?,
         created_at: time("created_at")?,
+        // Rows from before the column existed: the login is the last authentication.
+        authenticated_at: match get::<DB, Option<DB::Time>>(row, "authenticated_at")? {
+            Some(t) => DB::decode_time(t).ok_or(StoreError::Corrupt("authenticated_at"))?,
+            None => time("created_at")?,
+        },
         refreshed_at: time("refreshed_at")?,
         expires_at: time("expires_at")?,
         absolute_expires_at: time("absolute_expires_at")?,
@@ -259,19 +330,27 @@ where
             .bind(DB::encode_time(record.absolute_expires_at))
             .bind(user_agent)
             .bind(ip)
+            .bind(DB::encode_time(record.authenticated_at))
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
+    /// Batched with concurrent loads as [`LoadBatching`] says.
     async fn load(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
-        sqlx::query(DB::LOAD)
-            .bind(token_hash.as_bytes().as_slice())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(decode::<DB>)
-            .transpose()
+        let fetch = |hashes: Vec<TokenHash>| async move {
+            let query = match hashes.as_slice() {
+                [one] => sqlx::query(DB::LOAD).bind(one.as_bytes().as_slice()),
+                many => DB::load_batch(many),
+            };
+            query
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(decode::<DB>)
+                .collect::<Result<Vec<_>, _>>()
+        };
+        self.loads.load(*token_hash, fetch).await
     }
 
     async fn touch(
@@ -299,6 +378,19 @@ where
             .bind(data)
             .bind(DB::Id::from(id))
             .bind(expected_version)
+            .execute(&self.pool)
+            .await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn reauthenticate(
+        &self,
+        id: Uuid,
+        authenticated_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(DB::REAUTHENTICATE)
+            .bind(DB::encode_time(authenticated_at))
+            .bind(DB::Id::from(id))
             .execute(&self.pool)
             .await?;
         Ok(DB::rows_affected(&done) == 1)

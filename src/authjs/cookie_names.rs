@@ -4,7 +4,7 @@
 /// # Panics
 ///
 /// Without any name, or with a name that is not a valid cookie name.
-pub(super) fn assert_valid_names<N: AsRef<str>>(names: &[N], what: &str) {
+pub(super) fn assert_valid<N: AsRef<str>>(names: &[N], what: &str) {
     assert!(
         !names.is_empty(),
         "sessionward: {what} has no session cookie name"

@@ -1,0 +1,488 @@
+//! The queue behind [`LoadBatching`]: concurrent session loads share statements, with no timer.
+//!
+//! A load that finds a free slot (fewer than `max_in_flight` statements running) takes it and
+//! sends its own statement at once. Otherwise it queues. When a statement ends, its slot passes
+//! to the first load still queued, which leads the next statement: itself and the loads queued
+//! behind it, up to `max_batch`, each of which gets its own row or nothing.
+//!
+//! Nothing here may lose a load or a slot when a request is cancelled (a client that hangs up,
+//! a `store_timeout` that fires):
+//! - the slot is a guard ([`Slot`]) whose drop passes it on, so a leader dropped mid-statement,
+//!   or a handed slot never received, frees it for the next load;
+//! - the loads a cancelled leader carried see their reply channel close and load alone, at
+//!   once (their own `store_timeout` still bounds them).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::oneshot;
+
+use super::batching::LoadBatching;
+use crate::error::StoreError;
+use crate::store::SessionRecord;
+use crate::token::TokenHash;
+
+/// What a queued load is told.
+enum Reply {
+    /// Its row, or nothing, or why the store could not answer.
+    Answer(Box<Result<Option<SessionRecord>, StoreError>>),
+    /// A statement ended: the load leads the next one, with this slot.
+    Lead(Slot),
+}
+
+struct Waiting {
+    hash: TokenHash,
+    reply: oneshot::Sender<Reply>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Slots taken: statements running or about to be sent.
+    in_flight: usize,
+    /// Loads waiting for a slot, oldest first. Empty whenever a slot is free.
+    waiting: VecDeque<Waiting>,
+}
+
+/// Concurrent session loads of one store, batched as [`LoadBatching`] says.
+pub(super) struct LoadQueue {
+    settings: LoadBatching,
+    state: Arc<Mutex<State>>,
+}
+
+/// The right to run one statement. Dropping it hands it to the oldest queued load, or frees it.
+struct Slot {
+    /// `None` once handed on.
+    state: Option<Arc<Mutex<State>>>,
+}
+
+impl Slot {
+    fn of(state: &Arc<Mutex<State>>) -> Self {
+        Self {
+            state: Some(state.clone()),
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some(shared) = self.state.take() else {
+            return;
+        };
+        let mut state = lock(&shared);
+        while let Some(next) = state.waiting.pop_front() {
+            match next.reply.send(Reply::Lead(Slot::of(&shared))) {
+                Ok(()) => return,
+                // That load was cancelled and the slot came back: disarm it (dropping it armed
+                // would lock again) and try the next load.
+                Err(Reply::Lead(mut slot)) => slot.state = None,
+                Err(Reply::Answer(_)) => unreachable!("a Lead was sent"),
+            }
+        }
+        state.in_flight -= 1;
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    // The state holds no invariant a panic elsewhere could break halfway.
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl LoadQueue {
+    pub(super) fn new(settings: LoadBatching) -> Self {
+        Self {
+            settings,
+            state: Arc::default(),
+        }
+    }
+
+    pub(super) fn settings(&self) -> LoadBatching {
+        self.settings
+    }
+
+    /// The row of `hash`, through `fetch`, which loads the rows of the hashes it is given (one,
+    /// or a batch) and returns those it found, in any order.
+    pub(super) async fn load<F, Fut>(
+        &self,
+        hash: TokenHash,
+        fetch: F,
+    ) -> Result<Option<SessionRecord>, StoreError>
+    where
+        F: Fn(Vec<TokenHash>) -> Fut,
+        Fut: Future<Output = Result<Vec<SessionRecord>, StoreError>>,
+    {
+        let queued = {
+            let mut state = lock(&self.state);
+            if state.in_flight < self.settings.max_in_flight() {
+                state.in_flight += 1;
+                None
+            } else {
+                let (reply, answer) = oneshot::channel();
+                state.waiting.push_back(Waiting { hash, reply });
+                Some(answer)
+            }
+        };
+        let (slot, batch) = match queued {
+            None => (Slot::of(&self.state), Vec::new()),
+            Some(answer) => match answer.await {
+                Ok(Reply::Answer(answer)) => return *answer,
+                Ok(Reply::Lead(slot)) => {
+                    let batch = self.take(self.settings.max_batch() - 1);
+                    (slot, batch)
+                }
+                // The statement that carried this load was cancelled with its leader.
+                Err(_) => return only(hash, fetch(vec![hash]).await),
+            },
+        };
+        let mut hashes = Vec::with_capacity(1 + batch.len());
+        hashes.push(hash);
+        hashes.extend(batch.iter().map(|w| w.hash));
+        let fetched = fetch(hashes).await;
+        drop(slot);
+        answer_all(hash, batch, fetched)
+    }
+
+    /// Up to `n` queued loads, oldest first.
+    fn take(&self, n: usize) -> Vec<Waiting> {
+        let mut state = lock(&self.state);
+        let n = n.min(state.waiting.len());
+        state.waiting.drain(..n).collect()
+    }
+}
+
+/// The one row of `hash` among `rows`, if any.
+fn only(
+    hash: TokenHash,
+    rows: Result<Vec<SessionRecord>, StoreError>,
+) -> Result<Option<SessionRecord>, StoreError> {
+    Ok(rows?.into_iter().find(|r| r.token_hash == hash))
+}
+
+/// Gives each load of `batch` its own row (or nothing, or the failure) and returns the leader's.
+fn answer_all(
+    leader: TokenHash,
+    batch: Vec<Waiting>,
+    fetched: Result<Vec<SessionRecord>, StoreError>,
+) -> Result<Option<SessionRecord>, StoreError> {
+    match fetched {
+        Ok(rows) => {
+            // Two loads of one token in a batch each get the row.
+            let row_of = |hash: TokenHash| rows.iter().find(|r| r.token_hash == hash).cloned();
+            for waiting in batch {
+                // A load that was cancelled meanwhile no longer listens.
+                let _ = waiting
+                    .reply
+                    .send(Reply::Answer(Box::new(Ok(row_of(waiting.hash)))));
+            }
+            Ok(row_of(leader))
+        }
+        Err(error) => {
+            let shared = SharedError::of(error);
+            for waiting in batch {
+                let _ = waiting
+                    .reply
+                    .send(Reply::Answer(Box::new(Err(shared.to_store_error()))));
+            }
+            Err(shared.to_store_error())
+        }
+    }
+}
+
+/// One failure of a batch, told to every load of it.
+enum SharedError {
+    Timeout(std::time::Duration),
+    Stale(std::time::Duration),
+    Corrupt(&'static str),
+    Duplicate,
+    Backend(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl SharedError {
+    fn of(error: StoreError) -> Self {
+        match error {
+            StoreError::Timeout(d) => Self::Timeout(d),
+            StoreError::Stale(d) => Self::Stale(d),
+            StoreError::Corrupt(column) => Self::Corrupt(column),
+            StoreError::Duplicate => Self::Duplicate,
+            StoreError::Backend(source) => Self::Backend(Arc::from(source)),
+        }
+    }
+
+    fn to_store_error(&self) -> StoreError {
+        match self {
+            Self::Timeout(d) => StoreError::Timeout(*d),
+            Self::Stale(d) => StoreError::Stale(*d),
+            Self::Corrupt(column) => StoreError::Corrupt(column),
+            Self::Duplicate => StoreError::Duplicate,
+            Self::Backend(source) => StoreError::Backend(Box::new(SharedSource(source.clone()))),
+        }
+    }
+}
+
+/// A backend failure shared by the loads of one batch.
+#[derive(Debug)]
+struct SharedSource(Arc<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for SharedSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SharedSource {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The queue's own rules, with a fetch the test holds back and releases statement by
+    //! statement (the stores' tests run it against the real databases).
+
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use time::OffsetDateTime;
+    use tokio::sync::Semaphore;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn hash(n: u8) -> TokenHash {
+        TokenHash::from_slice(&[n; 32]).unwrap()
+    }
+
+    fn record(n: u8) -> SessionRecord {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        SessionRecord {
+            id: Uuid::from_u128(n.into()),
+            token_hash: hash(n),
+            user_id: format!("user-{n}"),
+            data: "{}".into(),
+            version: 0,
+            created_at: t,
+            authenticated_at: t,
+            refreshed_at: t,
+            expires_at: t,
+            absolute_expires_at: t,
+            user_agent: None,
+            ip: None,
+        }
+    }
+
+    /// Rows 0..100 but 13, statements held until released, every batch recorded.
+    struct Database {
+        rows: HashMap<TokenHash, SessionRecord>,
+        statements: Mutex<Vec<Vec<TokenHash>>>,
+        release: Semaphore,
+        fail: Mutex<bool>,
+    }
+
+    impl Database {
+        fn new() -> Arc<Self> {
+            Arc::new(Self {
+                rows: (0..100)
+                    .filter(|&n| n != 13)
+                    .map(|n| (hash(n), record(n)))
+                    .collect(),
+                statements: Mutex::default(),
+                release: Semaphore::new(0),
+                fail: Mutex::new(false),
+            })
+        }
+
+        async fn fetch(
+            self: Arc<Self>,
+            hashes: Vec<TokenHash>,
+        ) -> Result<Vec<SessionRecord>, StoreError> {
+            self.statements.lock().unwrap().push(hashes.clone());
+            self.release.acquire().await.unwrap().forget();
+            if *self.fail.lock().unwrap() {
+                return Err(StoreError::Backend("connection reset".into()));
+            }
+            Ok(hashes
+                .iter()
+                .filter_map(|h| self.rows.get(h).cloned())
+                .collect())
+        }
+
+        fn statements(&self) -> Vec<Vec<u8>> {
+            let first_byte = |b: &Vec<TokenHash>| b.iter().map(|h| h.as_bytes()[0]).collect();
+            self.statements
+                .lock()
+                .unwrap()
+                .iter()
+                .map(first_byte)
+                .collect()
+        }
+
+        async fn wait_for_statements(&self, n: usize) {
+            for _ in 0..5_000 {
+                if self.statements.lock().unwrap().len() >= n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            panic!("{n} statements never started: {:?}", self.statements());
+        }
+    }
+
+    type Load = tokio::task::JoinHandle<Result<Option<SessionRecord>, StoreError>>;
+
+    fn spawn_load(queue: &Arc<LoadQueue>, db: &Arc<Database>, n: u8) -> Load {
+        let (queue, db) = (queue.clone(), db.clone());
+        tokio::spawn(async move { queue.load(hash(n), |h| db.clone().fetch(h)).await })
+    }
+
+    /// Lets every spawned load run up to where it waits.
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    /// Loads of `ns` that queue in this order.
+    async fn spawn_queued(queue: &Arc<LoadQueue>, db: &Arc<Database>, ns: &[u8]) -> Vec<Load> {
+        let mut loads = Vec::new();
+        for &n in ns {
+            loads.push(spawn_load(queue, db, n));
+            settle().await;
+        }
+        loads
+    }
+
+    async fn answer(load: Load) -> Option<String> {
+        load.await.unwrap().unwrap().map(|r| r.user_id)
+    }
+
+    #[tokio::test]
+    async fn loads_beyond_the_slots_wait_then_go_out_together_and_each_gets_its_own_row() {
+        let queue = Arc::new(LoadQueue::new(LoadBatching::new(1, 64)));
+        let db = Database::new();
+        let first = spawn_load(&queue, &db, 1);
+        db.wait_for_statements(1).await;
+        let waiting = spawn_queued(&queue, &db, &[2, 13, 3, 3]).await;
+        assert_eq!(
+            db.statements(),
+            [vec![1]],
+            "nobody joins a statement already sent"
+        );
+        db.release.add_permits(2);
+        assert_eq!(answer(first).await.as_deref(), Some("user-1"));
+        let mut answers = Vec::new();
+        for load in waiting {
+            answers.push(answer(load).await);
+        }
+        assert_eq!(
+            answers,
+            [
+                Some("user-2".into()),
+                None,
+                Some("user-3".into()),
+                Some("user-3".into())
+            ]
+        );
+        assert_eq!(db.statements(), [vec![1], vec![2, 13, 3, 3]]);
+    }
+
+    #[tokio::test]
+    async fn a_free_slot_sends_at_once_and_batches_are_capped() {
+        let queue = Arc::new(LoadQueue::new(LoadBatching::new(2, 3)));
+        let db = Database::new();
+        let leaders = [spawn_load(&queue, &db, 1), spawn_load(&queue, &db, 2)];
+        db.wait_for_statements(2).await;
+        let waiting = spawn_queued(&queue, &db, &[10, 11, 12, 13, 14, 15, 16]).await;
+        db.release.add_permits(100);
+        for load in leaders.into_iter().chain(waiting) {
+            load.await.unwrap().unwrap();
+        }
+        // Two loads found a free slot and went alone; the seven behind them went in batches
+        // of at most three (which of them lead depends on which statement ends first), each
+        // load in exactly one statement.
+        let statements = db.statements();
+        let mut first_two = statements[..2].to_vec();
+        first_two.sort();
+        assert_eq!(first_two, [vec![1], vec![2]]);
+        assert!(
+            statements[2..].iter().all(|b| b.len() <= 3),
+            "{statements:?}"
+        );
+        assert!(statements.len() <= 2 + 4, "{statements:?}");
+        let mut loaded: Vec<u8> = statements[2..].concat();
+        loaded.sort();
+        assert_eq!(loaded, (10..17).collect::<Vec<u8>>());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_leader_hands_its_slot_on_and_the_loads_it_carried_still_get_answers() {
+        let queue = Arc::new(LoadQueue::new(LoadBatching::new(1, 64)));
+        let db = Database::new();
+        let first = spawn_load(&queue, &db, 1);
+        db.wait_for_statements(1).await;
+        let second = spawn_load(&queue, &db, 2);
+        settle().await;
+        let carried = spawn_queued(&queue, &db, &[3, 4, 5]).await;
+        // The first statement ends: the second load leads the three behind it.
+        db.release.add_permits(1);
+        answer(first).await;
+        db.wait_for_statements(2).await;
+        assert_eq!(db.statements()[1], [2, 3, 4, 5]);
+        // Its request goes away mid-statement (a client that hung up, a timeout).
+        second.abort();
+        assert!(second.await.unwrap_err().is_cancelled());
+        // The loads it carried each load again on their own; a later load still gets a slot.
+        db.wait_for_statements(5).await;
+        let later = spawn_load(&queue, &db, 7);
+        db.release.add_permits(100);
+        let mut answers = Vec::new();
+        for load in carried {
+            answers.push(answer(load).await);
+        }
+        assert_eq!(answers, [3, 4, 5].map(|n| Some(format!("user-{n}"))));
+        assert_eq!(answer(later).await.as_deref(), Some("user-7"));
+        assert_eq!(lock(&queue.state).in_flight, 0, "every slot came back");
+    }
+
+    #[tokio::test]
+    async fn a_handed_slot_whose_load_is_gone_passes_to_the_next() {
+        let queue = Arc::new(LoadQueue::new(LoadBatching::new(1, 64)));
+        let db = Database::new();
+        let first = spawn_load(&queue, &db, 1);
+        db.wait_for_statements(1).await;
+        let gone = spawn_load(&queue, &db, 2);
+        settle().await;
+        let next = spawn_load(&queue, &db, 3);
+        settle().await;
+        gone.abort();
+        let _ = gone.await;
+        db.release.add_permits(100);
+        answer(first).await;
+        assert_eq!(answer(next).await.as_deref(), Some("user-3"));
+        assert_eq!(db.statements(), [vec![1], vec![3]]);
+        assert_eq!(lock(&queue.state).in_flight, 0);
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_fails_every_load_in_it_and_the_next_ones_go_on() {
+        let queue = Arc::new(LoadQueue::new(LoadBatching::new(1, 64)));
+        let db = Database::new();
+        let first = spawn_load(&queue, &db, 1);
+        db.wait_for_statements(1).await;
+        let batch = spawn_queued(&queue, &db, &[2, 3, 4]).await;
+        *db.fail.lock().unwrap() = true;
+        db.release.add_permits(2);
+        assert!(first.await.unwrap().is_err());
+        for load in batch {
+            let error = load.await.unwrap().unwrap_err();
+            assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
+            assert_eq!(
+                std::error::Error::source(&error).unwrap().to_string(),
+                "connection reset"
+            );
+        }
+        *db.fail.lock().unwrap() = false;
+        let after = spawn_load(&queue, &db, 9);
+        db.release.add_permits(1);
+        assert_eq!(answer(after).await.as_deref(), Some("user-9"));
+    }
+}
