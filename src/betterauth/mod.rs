@@ -75,6 +75,12 @@
 //! - `user_id()` is the user's id (as text); `expires_at()` is the session's `expiresAt`,
 //!   `created_at()` its `createdAt`, `refreshed_at()` its `updatedAt`. The session id is the
 //!   row's `id` when that is a UUID, else a UUID made from it (never from the token).
+//! - `authenticated_at()` is the session's `createdAt` too: Better Auth makes a new session
+//!   row at every sign-in and never moves `createdAt`, which is what its own fresh-session
+//!   check (`session.freshAge`, default 1 day) measures. So
+//!   [`require_fresh`](crate::require_fresh) with the app's `freshAge` refuses what Better
+//!   Auth's `freshSessionMiddleware` refuses (but for the very instant `freshAge` ends, which
+//!   Better Auth counts as stale and the guard as fresh).
 //!
 //! ## Expiry and extension
 //!
@@ -101,9 +107,17 @@
 //! signed out too; `revoke`, `revoke_others` and `revoke_all` delete the user's rows; `refresh`
 //! extends now; `list` lists the user's live sessions (newest expiry first). A session Better
 //! Auth signed out (its row deleted) is no session here from the next request on (but see the
-//! cookie cache). `login`, `rotate`, `update` and `modify` answer
+//! cookie cache). `login`, `rotate`, `update`, `modify` and
+//! [`reauthenticated`](crate::Sessions::reauthenticated) answer
 //! [`Error::Unsupported`](crate::Error::Unsupported) (501): sessions are made and changed by
-//! Better Auth. The layer never writes Better Auth's cookies: the app sets and clears them.
+//! Better Auth, and a user proves who they are again by signing in again through it (a new,
+//! fresh session). The layer never writes Better Auth's cookies: the app sets and clears them.
+//!
+//! [Session events](crate::SessionEvents) are heard as for sessionward's own sessions: an
+//! extension made here (`refreshed`), `logged_out`, `revoked`, `revoked_others`,
+//! `revoked_all`, and `rejected` credentials (a bad signature is `invalid`, a token without a
+//! row `unknown`). What Better Auth does itself (sign-in, sign-out, its own extensions) happens
+//! in the JavaScript app and is not heard.
 //!
 //! ## The cookie cache
 //!

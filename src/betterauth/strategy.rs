@@ -20,11 +20,9 @@ use crate::clock::{from_unix_micros, javascript_iso};
 use crate::config::{DefaultLifetimes, Lifetimes, SessionConfig};
 use crate::credential::{self, CookieValue, Credential, Presented, Source};
 use crate::error::{Error, StoreError, within};
+use crate::foreign_rows::{after_extension, well_formed};
 use crate::session::SessionInfo;
 use crate::strategy::{Lookup, NewToken, Strategy, TokenRoom, ValidSession};
-
-/// The longest session token looked up. Better Auth's are 32 characters.
-const MAX_TOKEN_LEN: usize = 255;
 
 /// The most the session cookies may hold together: one signed token each.
 const MAX_COOKIES_LEN: usize = 4096;
@@ -126,12 +124,6 @@ fn user_value(cell: &Cell, kind: FieldType) -> Result<Value, StoreError> {
         FieldType::Json => serde_json::from_str(text).map_err(|_| corrupt)?,
         _ => Value::String(text.to_owned()),
     })
-}
-
-/// Whether `token` can be a Better Auth session token at all: 1 to 255 printable ASCII
-/// characters. Anything else never reaches the database.
-fn well_formed(token: &str) -> bool {
-    (1..=MAX_TOKEN_LEN).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The public id of a session: its row id when that is a UUID (`generateId: "uuid"`), else a
@@ -308,14 +300,15 @@ impl BetterAuthStrategy {
     }
 
     /// Whether the request asked Better Auth not to be remembered (a `dont_remember` cookie
-    /// signed with the secret), which stops Better Auth from extending the session.
+    /// signed with the secret, whatever its value, as Better Auth tests it), which stops Better
+    /// Auth from extending the session.
     fn dont_remember(&self, presented: &Presented) -> bool {
         presented
             .companions
             .get(DONT_REMEMBER)
             .and_then(Option::as_deref)
             .and_then(|v| self.signer.unsign(v))
-            .is_some_and(|v| v == "true")
+            .is_some()
     }
 
     /// Extends the session to `now + expiresIn` (updatedAt `now`) if its row still holds the
@@ -457,24 +450,8 @@ impl Strategy for BetterAuthStrategy {
                 reissue: None,
             });
         }
-        Ok(match self.extend(&session, read, now).await? {
-            Some((session, issued)) => {
-                tracing::debug!(session = %session.info.id, "session refreshed");
-                Lookup::Valid {
-                    session: Arc::new(session),
-                    reissue: Some(issued),
-                }
-            }
-            // Deleted or extended by Better Auth since it was read: the session was valid when
-            // this request read it, and nothing is written over the newer row.
-            None => {
-                tracing::debug!(session = %session.info.id, "session changed meanwhile; not extended");
-                Lookup::Valid {
-                    session: Arc::new(session),
-                    reissue: None,
-                }
-            }
-        })
+        let extended = self.extend(&session, read, now).await?;
+        Ok(after_extension(session, extended))
     }
 
     async fn logout(&self, session: &ValidSession) -> Result<(), Error> {
@@ -619,16 +596,6 @@ mod tests {
             user_value(&Cell::Int(None), FieldType::Date).unwrap(),
             Value::Null
         );
-    }
-
-    #[test]
-    fn only_printable_ascii_up_to_255_bytes_is_looked_up() {
-        assert!(well_formed("Xk3aQ9pLm2ZrT7vB1nC8dE4fG6hJ0sW5"));
-        assert!(well_formed(&"x".repeat(255)));
-        for bad in ["", " ", "a b", "é", "a\0"] {
-            assert!(!well_formed(bad), "{bad:?}");
-        }
-        assert!(!well_formed(&"x".repeat(256)));
     }
 
     #[test]

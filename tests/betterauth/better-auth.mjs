@@ -9,9 +9,11 @@
 //   "baseURL" (https:// gives __Secure- cookies), "cookiePrefix", "cookieCache" (a strategy:
 //   "compact" | "jwt" | "jwe"), "custom" (models `member` and `login`, `emailVerified` in column
 //   `email_verified`, `expiresAt` in `expires_at`), "bearer" (the plugin),
-//   "admin" (the plugin), "expiresIn", "updateAge"}
+//   "admin" (the plugin), "expiresIn", "updateAge", "plural" (SQLite only: the Kysely adapter's
+//   `usePlural`, tables `users`, `sessions`, `accounts`, `verifications`)}
 // Operations:
-//   {"op":"migrate"}                                  Better Auth's own migrations
+//   {"op":"migrate"}                                  Better Auth's own migrations (with
+//                                                     "plural", its tables then renamed)
 //   {"op":"signUp","name","email","password"}         -> {cookies, authToken, user, token}
 //   {"op":"signIn","email","password","rememberMe"}   -> {cookies, authToken, user, token}
 //   {"op":"getSession","cookie"|"bearer"}             -> {session, user} or null, and cookies set
@@ -23,6 +25,10 @@ import { readFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
 import { admin, bearer } from "better-auth/plugins";
+// better-auth's own Kysely adapter and Kysely (its dependencies, pinned by the lock file): the
+// only way to give the built-in SQL adapter `usePlural`.
+import { kyselyAdapter } from "@better-auth/kysely-adapter";
+import { Kysely, SqliteDialect } from "kysely";
 
 const options = JSON.parse(process.argv[2] ?? "{}");
 const ops = JSON.parse(process.argv[3] ?? "[]");
@@ -47,11 +53,22 @@ async function database(url) {
 }
 
 const { db, close } = await database(options.database);
+if (options.plural && !options.database.startsWith("sqlite:")) {
+  throw new Error("plural tables are only set up on SQLite");
+}
+/// The adapter's `usePlural`: Better Auth's migrations know nothing of it (they always make
+/// singular tables), so `migrate` renames what they made.
+const pluralTables = ["user", "session", "account", "verification"];
 const plugins = [];
 if (options.bearer) plugins.push(bearer());
 if (options.admin) plugins.push(admin());
 const auth = betterAuth({
-  database: db,
+  database: options.plural
+    ? kyselyAdapter(new Kysely({ dialect: new SqliteDialect({ database: db }) }), {
+        type: "sqlite",
+        usePlural: true,
+      })
+    : db,
   secret: options.secret,
   baseURL: options.baseURL ?? "http://localhost:3000",
   emailAndPassword: { enabled: true },
@@ -112,8 +129,11 @@ try {
   for (const op of ops) {
     switch (op.op) {
       case "migrate": {
-        const { runMigrations } = await getMigrations(auth.options);
+        const { runMigrations } = await getMigrations({ ...auth.options, database: db });
         await runMigrations();
+        if (options.plural) {
+          for (const table of pluralTables) db.exec(`ALTER TABLE "${table}" RENAME TO "${table}s"`);
+        }
         results.push(null);
         break;
       }

@@ -21,7 +21,10 @@ use sessionward::betterauth::{
     BetterAuthConfig, BetterAuthPool, BetterAuthSchema, CookieCacheStrategy,
 };
 use sessionward::testing::ManualClock;
-use sessionward::{Authorize, Clock, Session, SessionConfig, SessionLayer, require_role};
+use sessionward::{
+    Authorize, Clock, RejectReason, Session, SessionConfig, SessionEventKind, SessionLayer,
+    Sessions, require_fresh, require_role,
+};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -41,6 +44,8 @@ const CACHE_COOKIE: &str = "better-auth.session_data";
 /// Better Auth's defaults: `session.expiresIn` 7 days, `session.updateAge` 1 day.
 const EXPIRES_IN: Duration = Duration::days(7);
 const UPDATE_AGE: Duration = Duration::days(1);
+/// Better Auth's `session.freshAge` default: 1 day.
+const FRESH_AGE: Duration = Duration::days(1);
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/betterauth")
@@ -113,13 +118,30 @@ async fn me(session: Session<User>) -> Json<Value> {
         "email": session.email,
         "session": session.id(),
         "expires_at": millis(session.expires_at()),
+        "created_at": millis(session.created_at()),
+        "authenticated_at": millis(session.authenticated_at()),
     }))
 }
 
+async fn reauthenticate(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
+    let info = sessions.reauthenticated().await?;
+    Ok(Json(
+        json!({ "authenticated_at": millis(info.authenticated_at) }),
+    ))
+}
+
 fn app(pool: BetterAuthPool, better_auth: BetterAuthConfig, clock: Clock) -> Router {
+    app_with(pool, better_auth, SessionConfig::default().clock(clock))
+}
+
+fn app_with(pool: BetterAuthPool, better_auth: BetterAuthConfig, config: SessionConfig) -> Router {
+    let fresh = Router::new()
+        .route("/fresh", get(|| async { "fresh" }))
+        .route_layer(require_fresh(FRESH_AGE));
     Router::new()
         .route("/admin", get(|| async { "admin" }))
         .route_layer(require_role::<User>("admin"))
+        .merge(fresh)
         .route("/me", get(me))
         .route("/data", get(data))
         .route("/optional", get(optional))
@@ -129,11 +151,8 @@ fn app(pool: BetterAuthPool, better_auth: BetterAuthConfig, clock: Clock) -> Rou
         .route("/revoke/{id}", post(revoke))
         .route("/revoke-others", post(revoke_others))
         .route("/login", post(login))
-        .layer(SessionLayer::betterauth(
-            pool,
-            better_auth,
-            SessionConfig::default().clock(clock),
-        ))
+        .route("/reauthenticate", post(reauthenticate))
+        .layer(SessionLayer::betterauth(pool, better_auth, config))
 }
 
 fn iso_millis(iso: &Value) -> i64 {
@@ -313,6 +332,12 @@ async fn scenario(backend: Backend) {
         iso_millis(&by_better_auth[0]["body"]["session"]["expiresAt"]),
         alice_expires,
         "both sides see the same expiry"
+    );
+    let signed_in = iso_millis(&by_better_auth[0]["body"]["session"]["createdAt"]);
+    assert_eq!(r.body["created_at"], signed_in);
+    assert_eq!(
+        r.body["authenticated_at"], signed_in,
+        "authenticated at the sign-in: the session row's createdAt"
     );
 
     // The admin plugin's role: require_role works on Better Auth users.
@@ -746,6 +771,171 @@ async fn secure_prefix_custom_prefix_and_custom_tables() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plural_tables() {
+    if !better_auth_available() {
+        return;
+    }
+    let Some((url, pool)) = fresh(Backend::Sqlite).await else {
+        return;
+    };
+    // The adapter's `usePlural`: tables `users` and `sessions`.
+    let options = json!({ "database": url, "secret": SECRET, "plural": true });
+    let out = node(
+        &options,
+        json!([{ "op": "migrate" }, sign_up("Fay", "fay@example.com")]),
+    )
+    .await;
+    let fay = SignedIn::read(&out[1], TOKEN_COOKIE);
+    let (clock, _control, _) = now_clock();
+    let plural = BetterAuthSchema::default().use_plural(true);
+    let app = app(
+        pool.clone(),
+        BetterAuthConfig::new(SECRET).schema(plural),
+        clock.clone(),
+    );
+    let r = with_cookies(&app, "GET", "/data", &fay.cookies).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["email"], "fay@example.com");
+    // Configured for singular tables, the layer finds none: a broken deployment, not a
+    // signed-out user.
+    let singular = self::app(pool, BetterAuthConfig::new(SECRET), clock);
+    assert_eq!(
+        with_cookies(&singular, "GET", "/me", &fay.cookies)
+            .await
+            .status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session events, freshness
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_freshness_and_reauthentication_on_better_auth_sessions() {
+    if !better_auth_available() {
+        return;
+    }
+    let Some((url, pool)) = fresh(Backend::Sqlite).await else {
+        return;
+    };
+    logs::install();
+    let options = json!({ "database": url, "secret": SECRET });
+    let sign_in = json!({ "op": "signIn", "email": "gus@example.com", "password": PASSWORD });
+    let out = node(
+        &options,
+        json!([
+            { "op": "migrate" },
+            sign_up("Gus", "gus@example.com"),
+            sign_in,
+            sign_in,
+            sign_in,
+        ]),
+    )
+    .await;
+    let [first, second, _, _] = [1, 2, 3, 4].map(|i| SignedIn::read(&out[i], TOKEN_COOKIE));
+    let gus = first.user["id"].as_str().unwrap().to_owned();
+    let (events, heard) = crate::events::recorder();
+    let (clock, control, t0) = now_clock();
+    let app = app_with(
+        pool,
+        BetterAuthConfig::new(SECRET),
+        SessionConfig::default().clock(clock).events(events.clone()),
+    );
+    let id_of = |reply: Reply| -> Uuid {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["session"].as_str().unwrap().parse().unwrap()
+    };
+    // Reading sessions that are not due for extension tells the hook nothing.
+    let first_id = id_of(with_cookies(&app, "GET", "/me", &first.cookies).await);
+    let second_id = id_of(with_cookies(&app, "GET", "/me", &second.cookies).await);
+    // Credentials that are no session: one user's signature on another's token, a token
+    // Better Auth never made (correctly signed).
+    let forged = format!("{TOKEN_COOKIE}={}.{}", first.token, second.signature());
+    let unknown = format!(
+        "{TOKEN_COOKIE}={}",
+        sign("Vgp9ZpuJ0IcfkuFv29vekdlUlnTalwwO", SECRET)
+    );
+    for cookie in [&forged, &unknown] {
+        let r = with_cookies(&app, "GET", "/me", cookie).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    // Fresh as Better Auth's `freshAge` counts it: since the session row's createdAt.
+    let r = with_cookies(&app, "GET", "/fresh", &first.cookies).await;
+    assert_eq!(r.status, StatusCode::OK);
+    // The sliding extension by Better Auth's rule.
+    control.set(t0 + UPDATE_AGE + Duration::minutes(1));
+    id_of(with_cookies(&app, "GET", "/me", &first.cookies).await);
+    // Extended, but signed in more than freshAge ago: Better Auth's fresh-session check
+    // refuses it too (SESSION_NOT_FRESH), and only a new sign-in makes a fresh session.
+    let r = with_cookies(&app, "GET", "/fresh", &first.cookies).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Step-up re-authentication is Better Auth's to record: 501, nothing heard.
+    let r = with_cookies(&app, "POST", "/reauthenticate", &first.cookies).await;
+    assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
+    // Revocations and the logout.
+    let r = with_cookies(
+        &app,
+        "POST",
+        &format!("/revoke/{second_id}"),
+        &first.cookies,
+    )
+    .await;
+    assert_eq!(r.body, json!({ "revoked": true }));
+    let r = with_cookies(&app, "POST", "/revoke-others", &first.cookies).await;
+    assert_eq!(r.body, json!({ "count": 2 }), "the third and fourth");
+    let r = with_cookies(&app, "POST", "/logout", &first.cookies).await;
+    assert_eq!(r.body, json!({ "ended": true }));
+    // Gone, and expired (the clock past the fourth's expiry; its row was deleted too, so a
+    // fresh sign-in).
+    let r = with_cookies(&app, "GET", "/me", &first.cookies).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let late = node(&options, json!([sign_in])).await;
+    let late = SignedIn::read(&late[0], TOKEN_COOKIE);
+    control.set(t0 + EXPIRES_IN + Duration::days(1));
+    let r = with_cookies(&app, "GET", "/me", &late.cookies).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    crate::events::delivered(&events, 8).await;
+    let heard = heard.lock().unwrap().clone();
+    let seen: Vec<_> = heard
+        .iter()
+        .map(|e| (e.kind, e.user_id.clone(), e.session_id))
+        .collect();
+    let gus = Some(gus);
+    assert_eq!(
+        seen,
+        vec![
+            (
+                SessionEventKind::Rejected(RejectReason::Invalid),
+                None,
+                None
+            ),
+            (
+                SessionEventKind::Rejected(RejectReason::Unknown),
+                None,
+                None
+            ),
+            (SessionEventKind::Refreshed, gus.clone(), Some(first_id)),
+            (SessionEventKind::Revoked, gus.clone(), Some(second_id)),
+            (SessionEventKind::RevokedOthers, gus.clone(), Some(first_id)),
+            (SessionEventKind::LoggedOut, gus.clone(), Some(first_id)),
+            (
+                SessionEventKind::Rejected(RejectReason::Unknown),
+                None,
+                None
+            ),
+            (
+                SessionEventKind::Rejected(RejectReason::Expired),
+                None,
+                None
+            ),
+        ]
+    );
+    logs::assert_no_leaks();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Failures
 // ---------------------------------------------------------------------------------------------
@@ -774,10 +964,41 @@ async fn a_bad_signature_never_reaches_the_database_and_a_database_down_is_503()
         format!("{TOKEN_COOKIE}={token}"),
         format!("{TOKEN_COOKIE}="),
         format!("{TOKEN_COOKIE}=.x"),
+        format!("__Secure-{TOKEN_COOKIE}={}", sign(token, OTHER_SECRET)),
+        // A cache cookie beside a session cookie that is not the secret's, or alone.
+        format!(
+            "{TOKEN_COOKIE}={}; {CACHE_COOKIE}=eyJzZXNzaW9uIjp7fX0",
+            sign(token, OTHER_SECRET)
+        ),
+        format!("{CACHE_COOKIE}=eyJzZXNzaW9uIjp7fX0"),
     ] {
         let r = with_cookies(&app, "GET", "/me", &cookie).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{cookie}");
     }
+    // Bearer tokens signed with another secret, percent-encoded or not, and ones that cannot be
+    // a token (a bare token of the right shape is looked up: the plugin accepts bare tokens).
+    let foreign = sign(token, OTHER_SECRET);
+    let foreign_decoded = foreign
+        .replace("%2B", "+")
+        .replace("%2F", "/")
+        .replace("%3D", "=");
+    let oversized = "x".repeat(256);
+    for bearer_token in [foreign.as_str(), &foreign_decoded, "a b", &oversized] {
+        let r = bearer(&app, "/me", bearer_token).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{bearer_token:.20}");
+    }
+    let strict = SessionLayer::betterauth(
+        unreachable_pool(),
+        BetterAuthConfig::new(SECRET).bearer_requires_signature(true),
+        SessionConfig::default().store_timeout(StdDuration::from_millis(500)),
+    );
+    let strict = Router::new().route("/me", get(me)).layer(strict);
+    let r = bearer(&strict, "/me", token).await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "an unsigned bearer token"
+    );
     // A correctly signed token needs the database, which is down: 503, fail closed.
     let signed = sign(token, SECRET);
     let r = with_cookies(&app, "GET", "/me", &format!("{TOKEN_COOKIE}={signed}")).await;

@@ -19,7 +19,7 @@ suite!(events => database, Database; cached, DatabaseCached; jwt, Jwt:
 );
 
 /// A hook that records every event it hears.
-fn recorder() -> (SessionEvents, Arc<Mutex<Vec<SessionEvent>>>) {
+pub(crate) fn recorder() -> (SessionEvents, Arc<Mutex<Vec<SessionEvent>>>) {
     let heard = Arc::new(Mutex::new(Vec::new()));
     let sink = heard.clone();
     let events = SessionEvents::new(move |event| {
@@ -30,7 +30,7 @@ fn recorder() -> (SessionEvents, Arc<Mutex<Vec<SessionEvent>>>) {
 }
 
 /// Waits (at most 10 s, a hang guard) until the hook has finished `n` events in all.
-async fn delivered(events: &SessionEvents, n: u64) {
+pub(crate) async fn delivered(events: &SessionEvents, n: u64) {
     for _ in 0..1_000 {
         if events.delivered() + events.failed() >= n {
             return;
