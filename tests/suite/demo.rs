@@ -43,6 +43,11 @@ pub(crate) async fn wait_until_listening(child: &mut Child, port: u16, log: &Pat
 
 /// The compiled demo, next to this test binary: `target/<profile>/examples/demo`.
 pub(crate) fn demo_binary() -> PathBuf {
+    example_binary("demo")
+}
+
+/// The compiled example `name`, next to this test binary: `target/<profile>/examples/<name>`.
+pub(crate) fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
@@ -50,11 +55,11 @@ pub(crate) fn demo_binary() -> PathBuf {
         .expect("test binary lives in target/<profile>/deps");
     let binary = profile_dir
         .join("examples")
-        .join(format!("demo{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.is_file(),
         "{} is missing: run `cargo test` (which builds the examples) or \
-         `cargo build --example demo` first",
+         `cargo build --example {name}` first",
         binary.display()
     );
     binary
