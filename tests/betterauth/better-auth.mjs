@@ -9,12 +9,14 @@
 //   "baseURL" (https:// gives __Secure- cookies), "cookiePrefix", "cookieCache" (a strategy:
 //   "compact" | "jwt" | "jwe"), "custom" (models `member` and `login`, `emailVerified` in column
 //   `email_verified`, `expiresAt` in `expires_at`), "bearer" (the plugin),
-//   "admin" (the plugin), "expiresIn", "updateAge", "plural" (SQLite only: the Kysely adapter's
+//   "admin" (the plugin), "additionalFields" (user fields `credits` number, `birthday` date,
+//   `tags` string[], `newsletter` boolean), "expiresIn", "updateAge", "plural" (SQLite only: the Kysely adapter's
 //   `usePlural`, tables `users`, `sessions`, `accounts`, `verifications`)}
 // Operations:
 //   {"op":"migrate"}                                  Better Auth's own migrations (with
 //                                                     "plural", its tables then renamed)
-//   {"op":"signUp","name","email","password"}         -> {cookies, authToken, user, token}
+//   {"op":"signUp","name","email","password","image"?,"fields"?}
+//                                                     -> {cookies, authToken, user, token}
 //   {"op":"signIn","email","password","rememberMe"}   -> {cookies, authToken, user, token}
 //   {"op":"getSession","cookie"|"bearer"}             -> {session, user} or null, and cookies set
 //   {"op":"signOut","cookie"}                         -> the cookies set
@@ -76,9 +78,19 @@ const auth = betterAuth({
   telemetry: { enabled: false },
   rateLimit: { enabled: false },
   advanced: options.cookiePrefix ? { cookiePrefix: options.cookiePrefix } : {},
-  user: options.custom
-    ? { modelName: "member", fields: { emailVerified: "email_verified" } }
-    : {},
+  user: {
+    ...(options.custom ? { modelName: "member", fields: { emailVerified: "email_verified" } } : {}),
+    ...(options.additionalFields
+      ? {
+          additionalFields: {
+            credits: { type: "number", required: false },
+            birthday: { type: "date", required: false },
+            tags: { type: "string[]", required: false },
+            newsletter: { type: "boolean", required: false },
+          },
+        }
+      : {}),
+  },
   session: {
     ...(options.custom ? { modelName: "login", fields: { expiresAt: "expires_at" } } : {}),
     ...(options.expiresIn ? { expiresIn: options.expiresIn } : {}),
@@ -141,7 +153,13 @@ try {
         results.push(
           await signed(
             await auth.api.signUpEmail({
-              body: { name: op.name, email: op.email, password: op.password },
+              body: {
+                name: op.name,
+                email: op.email,
+                password: op.password,
+                ...(op.image ? { image: op.image } : {}),
+                ...(op.fields ?? {}),
+              },
               headers: requestHeaders(op),
               asResponse: true,
             }),

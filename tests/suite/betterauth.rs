@@ -18,7 +18,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sessionward::betterauth::{
-    BetterAuthConfig, BetterAuthPool, BetterAuthSchema, CookieCacheStrategy,
+    BetterAuthConfig, BetterAuthPool, BetterAuthSchema, CookieCacheStrategy, FieldType,
 };
 use sessionward::testing::ManualClock;
 use sessionward::{
@@ -277,12 +277,20 @@ async fn scenario(backend: Backend) {
         return;
     };
     logs::install();
-    let options = json!({ "database": url, "secret": SECRET, "bearer": true, "admin": true });
+    let options = json!({
+        "database": url, "secret": SECRET, "bearer": true, "admin": true,
+        "additionalFields": true,
+    });
+    let mut alice_sign_up = sign_up("Alice", "alice@example.com");
+    alice_sign_up["fields"] = json!({
+        "credits": 42, "birthday": "1990-05-01T10:00:00.123Z", "tags": ["a", "b"],
+        "newsletter": true,
+    });
     let out = node(
         &options,
         json!([
             { "op": "migrate" },
-            sign_up("Alice", "alice@example.com"),
+            alice_sign_up,
             sign_up("Bob", "bob@example.com"),
             { "op": "versions" },
         ]),
@@ -299,7 +307,13 @@ async fn scenario(backend: Backend) {
     .await;
 
     let (clock, control, t0) = now_clock();
-    let config = BetterAuthConfig::new(SECRET).schema(BetterAuthSchema::default().admin_plugin());
+    let schema = BetterAuthSchema::default()
+        .admin_plugin()
+        .user_field("credits", FieldType::Number)
+        .user_field("birthday", FieldType::Date)
+        .user_field("tags", FieldType::Json)
+        .user_field("newsletter", FieldType::Boolean);
+    let config = BetterAuthConfig::new(SECRET).schema(schema);
     let app = app(pool.clone(), config.clone(), clock.clone());
 
     // The session cookie as Better Auth set it: the user as Better Auth outputs it.
@@ -333,6 +347,17 @@ async fn scenario(backend: Backend) {
         alice_expires,
         "both sides see the same expiry"
     );
+    // Every user field, additional ones of each type included, as Better Auth itself reads
+    // them back from its database.
+    for user in [&alice, &bob] {
+        let by_better_auth = node(
+            &options,
+            json!([{ "op": "getSession", "cookie": user.cookies }]),
+        )
+        .await;
+        let data = with_cookies(&app, "GET", "/data", &user.cookies).await;
+        assert_eq!(data.body, by_better_auth[0]["body"]["user"]);
+    }
     let signed_in = iso_millis(&by_better_auth[0]["body"]["session"]["createdAt"]);
     assert_eq!(r.body["created_at"], signed_in);
     assert_eq!(
@@ -420,6 +445,15 @@ async fn scenario(backend: Backend) {
         StatusCode::UNAUTHORIZED
     );
 
+    // `session.disableSessionRefresh`: never extended.
+    let no_refresh = self::app(
+        pool.clone(),
+        config.clone().session_refresh(false),
+        clock.clone(),
+    );
+    control.set(t0 + UPDATE_AGE + Duration::minutes(1));
+    let r = with_cookies(&no_refresh, "GET", "/me", &alice.cookies).await;
+    assert_eq!(r.body["expires_at"], alice_expires, "refresh disabled");
     // Better Auth's extension rule: once `expiresAt - expiresIn + updateAge <= now`.
     control.set(t0 + UPDATE_AGE - Duration::minutes(1));
     let r = with_cookies(&app, "GET", "/me", &alice.cookies).await;
@@ -574,17 +608,25 @@ async fn cookie_cache(strategy: CookieCacheStrategy, name: &str) {
         return;
     };
     let options = json!({ "database": url, "secret": SECRET, "cookieCache": name });
+    // Ivy's long name makes Better Auth split her cache cookie into chunks.
+    let long_name = "Ivy".repeat(1000);
     let out = node(
         &options,
         json!([
             { "op": "migrate" },
             sign_up("Carol", "carol@example.com"),
             sign_up("Dave", "dave@example.com"),
+            sign_up(&long_name, "ivy@example.com"),
         ]),
     )
     .await;
     let carol = SignedIn::read(&out[1], TOKEN_COOKIE);
     let dave = SignedIn::read(&out[2], TOKEN_COOKIE);
+    let ivy = SignedIn::read(&out[3], TOKEN_COOKIE);
+    assert!(
+        ivy.cookies.contains(&format!("{CACHE_COOKIE}.1=")),
+        "{name}: a chunked cache cookie"
+    );
     assert!(
         carol.cookies.contains(CACHE_COOKIE),
         "{name}: a cache cookie"
@@ -628,6 +670,15 @@ async fn cookie_cache(strategy: CookieCacheStrategy, name: &str) {
         StatusCode::UNAUTHORIZED,
         "{name}: without the cache, the database says signed out"
     );
+    // A chunked cache cookie is joined: answered from the cache after a sign-out elsewhere.
+    node(
+        &options,
+        json!([{ "op": "signOut", "cookie": ivy.session_cookie(TOKEN_COOKIE) }]),
+    )
+    .await;
+    let r = with_cookies(&cached, "GET", "/data", &ivy.cookies).await;
+    assert_eq!(r.status, StatusCode::OK, "{name}: Ivy's chunks");
+    assert_eq!(r.body["name"], long_name.as_str());
     // A cache cookie never stands alone, never belongs to another token, never outlives maxAge.
     for (what, cookies) in [
         ("cache alone", format!("{CACHE_COOKIE}={carol_cache}")),
