@@ -135,6 +135,8 @@
 //!   `expiresAt` and the cache's `version` ([`BetterAuthConfig::cookie_cache_version`],
 //!   default `"1"`) are checked as Better Auth checks them. A cache that fails any check is
 //!   ignored and the database is asked. Bearer requests never use it.
+//! - The session's data from a cache holds the user fields the schema names, as from the
+//!   database: a handler sees the same `D` whichever answered.
 //! - ⚠️ **Staleness**: for up to `maxAge` after it was written, a cache cookie is accepted
 //!   **even if the session was revoked meanwhile** (deleted by a logout on another device, by
 //!   `revoke*`, by an admin), and its user data may be that old. This is Better Auth's own

@@ -281,7 +281,8 @@ impl BetterAuthStrategy {
     }
 
     /// The session in the request's cookie cache, when the app has one and it holds this
-    /// session (`None`: ask the database).
+    /// session (`None`: ask the database). Its user keeps only the fields the schema names, so
+    /// that the session's data is the same whether it came from the cache or the database.
     fn cached(
         &self,
         presented: &Presented,
@@ -291,7 +292,13 @@ impl BetterAuthStrategy {
         let reader = self.cache.as_ref()?;
         let value = presented.companions.get(CACHE)?.as_deref()?;
         match reader.read(&self.signer, value, token, now) {
-            Ok(cached) => Some(Self::from_cache(token, cached)),
+            Ok(mut cached) => {
+                let fields = &self.queries.user_fields;
+                cached
+                    .user
+                    .retain(|key, _| fields.iter().any(|(field, _)| field == key));
+                Some(Self::from_cache(token, cached))
+            }
             Err(reason) => {
                 tracing::debug!(reason, "cookie cache not used");
                 None
