@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration as StdDuration, Instant};
 
 use axum::body::Body;
-use axum::extract::Path as UrlPath;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -33,7 +32,7 @@ use uuid::Uuid;
 use crate::backends::{Backend, fresh_database};
 use crate::support::logs;
 use crate::support::session_routes::{
-    data, list, login, logout, millis, optional, refresh, revoke, revoke_others,
+    data, list, login, logout, millis, optional, refresh, revoke, revoke_all, revoke_others,
 };
 
 /// The scenario's "now": sessions are written relative to it and the layer's clock starts here.
@@ -83,13 +82,6 @@ async fn me(session: Session<User>) -> Json<Value> {
         "image": session.image,
         "expires_at": millis(session.expires_at()),
     }))
-}
-
-async fn revoke_all(
-    sessions: Sessions,
-    UrlPath(user): UrlPath<String>,
-) -> Result<Json<Value>, sessionward::Error> {
-    Ok(Json(json!({ "count": sessions.revoke_all(&user).await? })))
 }
 
 async fn rotate(sessions: Sessions) -> Result<&'static str, sessionward::Error> {

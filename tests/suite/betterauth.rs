@@ -33,7 +33,7 @@ use crate::authjs::{Reply, send};
 use crate::backends::{Backend, fresh_database};
 use crate::support::logs;
 use crate::support::session_routes::{
-    data, list, login, logout, millis, optional, refresh, revoke, revoke_others,
+    data, list, login, logout, millis, optional, refresh, revoke, revoke_all, revoke_others,
 };
 
 const SECRET: &str = "better-auth-secret-for-sessionward-tests-0123";
@@ -150,6 +150,7 @@ fn app_with(pool: BetterAuthPool, better_auth: BetterAuthConfig, config: Session
         .route("/refresh", post(refresh))
         .route("/revoke/{id}", post(revoke))
         .route("/revoke-others", post(revoke_others))
+        .route("/revoke-all/{user}", post(revoke_all))
         .route("/login", post(login))
         .route("/reauthenticate", post(reauthenticate))
         .layer(SessionLayer::betterauth(pool, better_auth, config))
@@ -945,50 +946,53 @@ async fn events_freshness_and_reauthentication_on_better_auth_sessions() {
     assert_eq!(r.body, json!({ "count": 2 }), "the third and fourth");
     let r = with_cookies(&app, "POST", "/logout", &first.cookies).await;
     assert_eq!(r.body, json!({ "ended": true }));
-    // Gone, and expired (the clock past the fourth's expiry; its row was deleted too, so a
-    // fresh sign-in).
     let r = with_cookies(&app, "GET", "/me", &first.cookies).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Every session of the user, from an admin tool (no session needed): Better Auth sees it.
+    let again = node(&options, json!([sign_in, sign_in])).await;
+    let [again_a, again_b] = [0, 1].map(|i| SignedIn::read(&again[i], TOKEN_COOKIE));
+    let r = with_cookies(&app, "POST", &format!("/revoke-all/{gus}"), "").await;
+    assert_eq!(r.body, json!({ "count": 2 }));
+    let r = with_cookies(&app, "GET", "/me", &again_a.cookies).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let seen = node(
+        &options,
+        json!([{ "op": "getSession", "cookie": again_b.cookies }]),
+    )
+    .await;
+    assert_eq!(
+        seen[0]["body"],
+        Value::Null,
+        "Better Auth sees the revocation"
+    );
+    // Expired (a fresh sign-in, the clock past its expiry).
     let late = node(&options, json!([sign_in])).await;
     let late = SignedIn::read(&late[0], TOKEN_COOKIE);
     control.set(t0 + EXPIRES_IN + Duration::days(1));
     let r = with_cookies(&app, "GET", "/me", &late.cookies).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 
-    crate::events::delivered(&events, 8).await;
+    crate::events::delivered(&events, 10).await;
     let heard = heard.lock().unwrap().clone();
     let seen: Vec<_> = heard
         .iter()
         .map(|e| (e.kind, e.user_id.clone(), e.session_id))
         .collect();
     let gus = Some(gus);
+    let rejected = |reason| (SessionEventKind::Rejected(reason), None, None);
     assert_eq!(
         seen,
         vec![
-            (
-                SessionEventKind::Rejected(RejectReason::Invalid),
-                None,
-                None
-            ),
-            (
-                SessionEventKind::Rejected(RejectReason::Unknown),
-                None,
-                None
-            ),
+            rejected(RejectReason::Invalid),
+            rejected(RejectReason::Unknown),
             (SessionEventKind::Refreshed, gus.clone(), Some(first_id)),
             (SessionEventKind::Revoked, gus.clone(), Some(second_id)),
             (SessionEventKind::RevokedOthers, gus.clone(), Some(first_id)),
             (SessionEventKind::LoggedOut, gus.clone(), Some(first_id)),
-            (
-                SessionEventKind::Rejected(RejectReason::Unknown),
-                None,
-                None
-            ),
-            (
-                SessionEventKind::Rejected(RejectReason::Expired),
-                None,
-                None
-            ),
+            rejected(RejectReason::Unknown),
+            (SessionEventKind::RevokedAll, gus, None),
+            rejected(RejectReason::Unknown),
+            rejected(RejectReason::Expired),
         ]
     );
     logs::assert_no_leaks();

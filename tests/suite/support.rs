@@ -1025,6 +1025,13 @@ pub mod session_routes {
         Ok(Json(json!({ "count": sessions.revoke_others().await? })))
     }
 
+    pub async fn revoke_all(
+        sessions: Sessions,
+        Path(user): Path<String>,
+    ) -> Result<Json<Value>, sessionward::Error> {
+        Ok(Json(json!({ "count": sessions.revoke_all(&user).await? })))
+    }
+
     /// Sign-in is the other application's: this must answer 501.
     pub async fn login(sessions: Sessions) -> Result<&'static str, sessionward::Error> {
         sessions.login("someone", &json!({})).await?;
