@@ -780,10 +780,10 @@ async fn secure_prefix_custom_prefix_and_custom_tables() {
         return;
     };
     // An https app with `advanced.cookiePrefix`, its user and session models renamed and
-    // columns mapped.
+    // columns mapped, and the cookie cache on.
     let options = json!({
         "database": url, "secret": SECRET, "baseURL": "https://app.example.com",
-        "cookiePrefix": "my-app", "custom": true,
+        "cookiePrefix": "my-app", "custom": true, "cookieCache": "jwe",
     });
     let out = node(
         &options,
@@ -821,11 +821,49 @@ async fn secure_prefix_custom_prefix_and_custom_tables() {
         with_cookies(&app, "GET", "/me", &default_name).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let default_prefix = self::app(pool, BetterAuthConfig::new(SECRET).schema(schema), clock);
+    let default_prefix = self::app(
+        pool.clone(),
+        BetterAuthConfig::new(SECRET).schema(schema.clone()),
+        clock.clone(),
+    );
     assert_eq!(
         with_cookies(&default_prefix, "GET", "/me", &erin.cookies)
             .await
             .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // The cache cookie of the same prefix and the same `__Secure-` form as the session cookie.
+    let cache_name = "__Secure-my-app.session_data";
+    assert!(erin.cookies.contains(cache_name), "{}", erin.cookies);
+    let cached = self::app(
+        pool,
+        BetterAuthConfig::new(SECRET)
+            .cookie_prefix("my-app")
+            .cookie_cache(CookieCacheStrategy::Jwe)
+            .schema(schema),
+        clock,
+    );
+    node(
+        &options,
+        json!([{ "op": "signOut", "cookie": erin.session_cookie(secure_name) }]),
+    )
+    .await;
+    let r = with_cookies(&cached, "GET", "/data", &erin.cookies).await;
+    assert_eq!(r.status, StatusCode::OK, "answered from the cache");
+    assert_eq!(r.body["email"], "erin@example.com");
+    assert_eq!(
+        with_cookies(&app, "GET", "/me", &erin.cookies).await.status,
+        StatusCode::UNAUTHORIZED,
+        "signed out in the database"
+    );
+    // A plain-named cache beside a `__Secure-` session cookie belongs to another cookie jar.
+    let cache = cookie_value(&erin.cookies, cache_name);
+    let mixed = format!(
+        "{}; my-app.session_data={cache}",
+        erin.session_cookie(secure_name)
+    );
+    assert_eq!(
+        with_cookies(&cached, "GET", "/me", &mixed).await.status,
         StatusCode::UNAUTHORIZED
     );
 }
