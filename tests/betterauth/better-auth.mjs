@@ -27,8 +27,8 @@ import { readFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
 import { admin, bearer } from "better-auth/plugins";
-// better-auth's own Kysely adapter and Kysely (its dependencies, pinned by the lock file): the
-// only way to give the built-in SQL adapter `usePlural`.
+// better-auth's own Kysely adapter and Kysely (the versions better-auth 1.7.29 depends on,
+// pinned in package.json): the only way to give the built-in SQL adapter `usePlural`.
 import { kyselyAdapter } from "@better-auth/kysely-adapter";
 import { Kysely, SqliteDialect } from "kysely";
 
