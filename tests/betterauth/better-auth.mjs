@@ -1,5 +1,5 @@
 // Drives the real better-auth (pinned in package.json / package-lock.json) for
-// tests/suite/betterauth.rs: the Rust test hands the app's options and a JSON list of operations,
+// tests/suite/betterauth/: the Rust test hands the app's options and a JSON list of operations,
 // and reads a JSON list of results, one per operation, from stdout. Sessions are made, read and
 // ended exactly the way a Better Auth app does it, through `auth.api` with real requests.
 //
