@@ -18,6 +18,14 @@ pub(crate) use database::AuthJsDatabaseStrategy;
 pub(crate) use strategy::AuthJsStrategy;
 
 /// Which Auth.js generations a layer accepts (default: both).
+///
+/// ```
+/// use sessionward::authjs::{AuthJsConfig, AuthJsVersion};
+///
+/// assert_eq!(AuthJsVersion::default(), AuthJsVersion::Both);
+/// // After the upgrade to Auth.js v5, once the last v4 session has expired:
+/// let config = AuthJsConfig::new(vec!["the app's AUTH_SECRET".into()]).version(AuthJsVersion::V5);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthJsVersion {
@@ -31,8 +39,25 @@ pub enum AuthJsVersion {
 }
 
 /// The v5 cookie names, `__Secure-` (https) first.
+///
+/// ```
+/// use sessionward::authjs::{AuthJsConfig, V5_COOKIE_NAMES};
+///
+/// assert_eq!(V5_COOKIE_NAMES[1], "authjs.session-token"); // the name over plain http
+/// // Auth.js given `cookies.sessionToken.name = "app.session"`; the default names still read:
+/// let names = ["app.session"].into_iter().chain(V5_COOKIE_NAMES);
+/// let config = AuthJsConfig::new(vec!["the app's AUTH_SECRET".into()]).v5_cookie_names(names);
+/// ```
 pub const V5_COOKIE_NAMES: [&str; 2] = ["__Secure-authjs.session-token", "authjs.session-token"];
 /// The v4 cookie names, `__Secure-` (https) first.
+///
+/// ```
+/// use sessionward::authjs::{AuthJsConfig, V4_COOKIE_NAMES};
+///
+/// assert_eq!(V4_COOKIE_NAMES[1], "next-auth.session-token"); // the name over plain http
+/// let names = ["app.session"].into_iter().chain(V4_COOKIE_NAMES);
+/// let config = AuthJsConfig::new(vec!["the app's NEXTAUTH_SECRET".into()]).v4_cookie_names(names);
+/// ```
 pub const V4_COOKIE_NAMES: [&str; 2] = [
     "__Secure-next-auth.session-token",
     "next-auth.session-token",
