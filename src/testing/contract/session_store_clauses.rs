@@ -318,7 +318,11 @@ pub async fn reauthenticate_sets_only_authenticated_at(s: &dyn SessionStore) {
     ok(s.create(&a).await, CLAUSE, "create");
     let later = a.created_at + Duration::minutes(10) + Duration::microseconds(1);
     assert!(
-        ok(s.reauthenticate(a.id, later).await, CLAUSE, "reauthenticate"),
+        ok(
+            s.reauthenticate(a.id, later).await,
+            CLAUSE,
+            "reauthenticate"
+        ),
         "{CLAUSE}: reauthenticating a live session returned false"
     );
     let want = SessionRecord {
@@ -326,10 +330,18 @@ pub async fn reauthenticate_sets_only_authenticated_at(s: &dyn SessionStore) {
         ..a.clone()
     };
     let got = ok(s.load(&a.token_hash).await, CLAUSE, "load");
-    assert_same(&got.expect("a reauthenticated session loads"), &want, CLAUSE);
+    assert_same(
+        &got.expect("a reauthenticated session loads"),
+        &want,
+        CLAUSE,
+    );
     let moved = new_hash();
     assert!(
-        ok(s.rotate(a.id, &a.token_hash, &moved).await, CLAUSE, "rotate"),
+        ok(
+            s.rotate(a.id, &a.token_hash, &moved).await,
+            CLAUSE,
+            "rotate"
+        ),
         "{CLAUSE}: rotating from the current hash returned false"
     );
     let got = ok(s.load(&moved).await, CLAUSE, "load");
