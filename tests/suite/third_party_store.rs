@@ -128,7 +128,7 @@ impl SessionStore for HashMapStore {
                 .cloned()
                 .collect()
         });
-        listed.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        listed.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
         Ok(listed)
     }
 
