@@ -334,11 +334,48 @@ impl Sessions {
     /// The data lives in the token, so an update issues a new token, under a new session id,
     /// and every older token of the session stops working: replaying one (from before a
     /// permission was taken away, say) is no session. That includes the token of a request
-    /// still in flight: whatever it tries to change after the update is refused. Of two
-    /// concurrent updates from one token, one wins and the other is [`Error::Conflict`] (409);
-    /// a token cannot be re-read, so the loser's change is not merged. A cookie client gets
-    /// the new token in the `Set-Cookie`; give a bearer client
-    /// [`issued_token`](Self::issued_token), or it is left with a token that no longer works.
+    /// still in flight: a request that comes with it later has no session, and an update it
+    /// makes is [`Error::Conflict`]. So of two concurrent updates from one token, one wins
+    /// and the other is [`Error::Conflict`] (409); a token cannot be re-read, so the loser's
+    /// change is not merged. A cookie client gets the new token in the `Set-Cookie`; give a
+    /// bearer client [`issued_token`](Self::issued_token), or it is left with a token that no
+    /// longer works.
+    ///
+    /// ```
+    /// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::{get, post}};
+    /// use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
+    /// use sessionward::{MemoryStore, Session, SessionConfig, SessionLayer, Sessions};
+    /// use sessionward::testing::SignedIn;
+    /// use tower::ServiceExt;
+    ///
+    /// async fn promote(sessions: Sessions) -> Result<String, sessionward::Error> {
+    ///     sessions.update(&serde_json::json!({ "role": "admin" })).await?;
+    ///     let issued = sessions.issued_token().await; // the bearer client's new token
+    ///     Ok(issued.map(|t| t.token().to_owned()).unwrap_or_default())
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let keys = JwtKeys::new(JwtKey::hs256("main", [7u8; 32])?)?;
+    /// let jwt = JwtConfig::new(keys, "app", "app");
+    /// let layer = SessionLayer::jwt(jwt, MemoryStore::new(), SessionConfig::default());
+    /// let app = Router::new()
+    ///     .route("/promote", post(promote))
+    ///     .route("/me", get(|s: Session<serde_json::Value>| async move { s.data()["role"].to_string() }))
+    ///     .layer(layer.clone());
+    ///
+    /// let alice = SignedIn::bearer(&layer, "alice", &serde_json::json!({ "role": "user" })).await?;
+    /// let promote = alice.request(Request::post("/promote")).body(Body::empty())?;
+    /// let new_token = axum::body::to_bytes(app.clone().oneshot(promote).await?.into_body(), 4096).await?;
+    /// // The token alice held is no session any more: no replay of the old data.
+    /// let with_old = alice.request(Request::get("/me")).body(Body::empty())?;
+    /// assert_eq!(app.clone().oneshot(with_old).await?.status(), StatusCode::UNAUTHORIZED);
+    /// let with_new = Request::get("/me")
+    ///     .header("authorization", format!("Bearer {}", std::str::from_utf8(&new_token)?))
+    ///     .body(Body::empty())?;
+    /// assert_eq!(app.oneshot(with_new).await?.status(), StatusCode::OK);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     ///
     /// # Errors
     ///
@@ -393,9 +430,9 @@ impl Sessions {
     ///
     /// # Errors
     ///
-    /// [`Error::Conflict`] after 64 lost races in a row (on JWT sessions, after one); [`Error::Unauthenticated`] without a
-    /// session; [`Error::Store`], [`Error::Data`] and [`Error::TooLarge`] as for
-    /// [`update`](Self::update).
+    /// [`Error::Conflict`] after 64 lost races in a row (on JWT sessions, after one);
+    /// [`Error::Unauthenticated`] without a session; [`Error::Store`], [`Error::Data`] and
+    /// [`Error::TooLarge`] as for [`update`](Self::update).
     pub async fn modify<D, R, F>(&self, mut change: F) -> Result<R, Error>
     where
         D: Serialize + DeserializeOwned,
