@@ -342,6 +342,8 @@ impl Sessions {
     /// longer works.
     ///
     /// ```
+    /// # #[cfg(feature = "jwt")]
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::{get, post}};
     /// use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
     /// use sessionward::{MemoryStore, Session, SessionConfig, SessionLayer, Sessions};
@@ -354,7 +356,6 @@ impl Sessions {
     ///     Ok(issued.map(|t| t.token().to_owned()).unwrap_or_default())
     /// }
     ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// # let keys = JwtKeys::new(JwtKey::hs256("main", [7u8; 32])?)?;
     /// let jwt = JwtConfig::new(keys, "app", "app");
     /// let layer = SessionLayer::jwt(jwt, MemoryStore::new(), SessionConfig::default());
