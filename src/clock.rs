@@ -60,7 +60,31 @@ impl fmt::Debug for Clock {
     }
 }
 
-/// The handle that moves a [`Clock::manual`] clock.
+/// The handle that moves a [`Clock::manual`] clock: a test reaches an expiry without waiting.
+///
+/// ```
+/// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::get};
+/// use sessionward::{Clock, MemoryStore, Session, SessionConfig, SessionLayer};
+/// use sessionward::testing::{ManualClock, SignedIn};
+/// use time::{Duration, macros::datetime};
+/// use tower::ServiceExt;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let (clock, control): (Clock, ManualClock) = Clock::manual(datetime!(2030-01-01 0:00 UTC));
+/// let config = SessionConfig::default().clock(clock).max_age(Duration::hours(1));
+/// let layer = SessionLayer::database(MemoryStore::new(), config);
+/// let app = Router::new()
+///     .route("/me", get(|s: Session<serde_json::Value>| async move { s.user_id().to_owned() }))
+///     .layer(layer.clone());
+///
+/// let alice = SignedIn::cookie(&layer, "alice", &serde_json::json!({})).await?;
+/// let me = || alice.request(Request::get("/me")).body(Body::empty());
+/// assert_eq!(app.clone().oneshot(me()?).await?.status(), StatusCode::OK);
+/// control.advance(Duration::hours(2)); // past max_age, without a request in between
+/// assert_eq!(app.oneshot(me()?).await?.status(), StatusCode::UNAUTHORIZED);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Debug)]
 pub struct ManualClock {
     cell: Arc<Mutex<OffsetDateTime>>,

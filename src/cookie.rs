@@ -7,7 +7,27 @@ use std::fmt::Write as _;
 use axum::http::HeaderValue;
 use time::Duration;
 
-/// The cookie's `SameSite` attribute.
+/// The cookie's `SameSite` attribute, set with
+/// [`SessionConfig::same_site`](crate::SessionConfig::same_site).
+///
+/// ```
+/// use axum::{Router, body::Body, http::{Request, header::SET_COOKIE}, routing::post};
+/// use sessionward::{MemoryStore, SameSite, SessionConfig, SessionLayer, Sessions};
+/// use tower::ServiceExt;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let config = SessionConfig::default().same_site(SameSite::Strict);
+/// let app = Router::new()
+///     .route("/login", post(|sessions: Sessions| async move {
+///         sessions.login("alice", &serde_json::json!({})).await.map(|_| "welcome")
+///     }))
+///     .layer(SessionLayer::database(MemoryStore::new(), config));
+/// let response = app.oneshot(Request::post("/login").body(Body::empty())?).await?;
+/// let set_cookie = response.headers()[SET_COOKIE].to_str()?;
+/// assert!(set_cookie.contains("; SameSite=Strict"), "{set_cookie}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SameSite {
     /// Sent only on same-site requests: the strongest, but a link from another site arrives

@@ -12,6 +12,29 @@ use crate::responder::refusal;
 /// with the narrower [`SessionRejection`](crate::SessionRejection), which converts into this.
 /// The 401, 403 and 503 answers can be shaped with
 /// [`SessionConfig::rejection_responder`](crate::SessionConfig::rejection_responder).
+///
+/// A handler returns it with `?`, and the client gets its answer:
+///
+/// ```
+/// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::post};
+/// use sessionward::{Error, MemoryStore, SessionConfig, SessionLayer, Sessions};
+/// use tower::ServiceExt;
+///
+/// async fn rotate(sessions: Sessions) -> Result<&'static str, Error> {
+///     sessions.rotate().await?; // Error::Unauthenticated without a session
+///     Ok("rotated")
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let app = Router::new()
+///     .route("/rotate", post(rotate))
+///     .layer(SessionLayer::database(MemoryStore::new(), SessionConfig::default()));
+/// let response = app.oneshot(Request::post("/rotate").body(Body::empty())?).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(Error::Conflict.status(), StatusCode::CONFLICT);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -136,6 +159,21 @@ impl IntoResponse for Error {
 }
 
 /// A failure inside a [`SessionStore`](crate::SessionStore).
+///
+/// A store of your own reports its backend's failures as [`StoreError::Backend`], keeping the
+/// cause; the request then answers 503, with the cause in the error's source chain (and in the
+/// log), never in the response:
+///
+/// ```
+/// use axum::http::StatusCode;
+/// use sessionward::{Error, StoreError};
+///
+/// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+/// let error = Error::from(StoreError::Backend(Box::new(refused)));
+/// assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+/// let store_error = std::error::Error::source(&error).expect("the store error");
+/// assert!(std::error::Error::source(store_error).is_some()); // the io::Error
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {

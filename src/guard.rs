@@ -90,7 +90,30 @@ impl std::fmt::Debug for Guard {
     }
 }
 
-/// A guard that requires a valid session.
+/// A guard that requires a valid session: 401 without one (or, with
+/// [`redirect_to`](Guard::redirect_to), a redirect to the login page).
+///
+/// ```
+/// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::get};
+/// use sessionward::{MemoryStore, SessionConfig, SessionLayer, require_session};
+/// use sessionward::testing::SignedIn;
+/// use tower::ServiceExt;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let layer = SessionLayer::database(MemoryStore::new(), SessionConfig::default());
+/// let app = Router::new()
+///     .route("/account", get(|| async { "your account" }))
+///     .route_layer(require_session())
+///     .layer(layer.clone());
+///
+/// let anonymous = Request::get("/account").body(Body::empty())?;
+/// assert_eq!(app.clone().oneshot(anonymous).await?.status(), StatusCode::UNAUTHORIZED);
+/// let alice = SignedIn::cookie(&layer, "alice", &serde_json::json!({})).await?;
+/// let signed_in = alice.request(Request::get("/account")).body(Body::empty())?;
+/// assert_eq!(app.oneshot(signed_in).await?.status(), StatusCode::OK);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub fn require_session() -> Guard {
     Guard::with_session_check(|_, _| Ok(true))
 }
@@ -126,7 +149,42 @@ pub fn require_fresh(max_age: time::Duration) -> Guard {
     })
 }
 
-/// A guard that requires a valid session whose data `D` has `role`.
+/// A guard that requires a valid session whose data `D` has `role`
+/// ([`Authorize::has_role`]): 401 without a session, 403 without the role. Data that does not
+/// fit `D` is no valid session (401).
+///
+/// ```
+/// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::get};
+/// use serde::{Deserialize, Serialize};
+/// use sessionward::{Authorize, MemoryStore, SessionConfig, SessionLayer, require_role};
+/// use sessionward::testing::SignedIn;
+/// use tower::ServiceExt;
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct UserData { role: String }
+///
+/// impl Authorize for UserData {
+///     fn has_role(&self, role: &str) -> bool {
+///         self.role == role
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let layer = SessionLayer::database(MemoryStore::new(), SessionConfig::default());
+/// let app = Router::new()
+///     .route("/admin", get(|| async { "admin" }))
+///     .route_layer(require_role::<UserData>("admin"))
+///     .layer(layer.clone());
+///
+/// let admin = SignedIn::cookie(&layer, "alice", &UserData { role: "admin".into() }).await?;
+/// let user = SignedIn::cookie(&layer, "bob", &UserData { role: "user".into() }).await?;
+/// let status = |response: axum::response::Response| response.status();
+/// let request = |who: &SignedIn| who.request(Request::get("/admin")).body(Body::empty());
+/// assert_eq!(status(app.clone().oneshot(request(&admin)?).await?), StatusCode::OK);
+/// assert_eq!(status(app.oneshot(request(&user)?).await?), StatusCode::FORBIDDEN);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub fn require_role<D>(role: impl Into<String>) -> Guard
 where
     D: Authorize + DeserializeOwned + 'static,
@@ -135,7 +193,45 @@ where
     Guard::with_data_check(move |data: &D| data.has_role(&role))
 }
 
-/// A guard that requires a valid session whose data `D` has `permission`.
+/// A guard that requires a valid session whose data `D` has `permission`
+/// ([`Authorize::has_permission`]): 401 without a session, 403 without the permission.
+///
+/// ```
+/// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::get};
+/// use serde::{Deserialize, Serialize};
+/// use sessionward::{Authorize, MemoryStore, SessionConfig, SessionLayer, require_permission};
+/// use sessionward::testing::SignedIn;
+/// use tower::ServiceExt;
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct UserData { permissions: Vec<String> }
+///
+/// impl Authorize for UserData {
+///     fn has_role(&self, _: &str) -> bool {
+///         false
+///     }
+///     fn has_permission(&self, permission: &str) -> bool {
+///         self.permissions.iter().any(|p| p == permission)
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let layer = SessionLayer::database(MemoryStore::new(), SessionConfig::default());
+/// let app = Router::new()
+///     .route("/reports", get(|| async { "reports" }))
+///     .route_layer(require_permission::<UserData>("reports:read"))
+///     .layer(layer.clone());
+///
+/// let reader = UserData { permissions: vec!["reports:read".into()] };
+/// let reader = SignedIn::cookie(&layer, "alice", &reader).await?;
+/// let other = SignedIn::cookie(&layer, "bob", &UserData { permissions: vec![] }).await?;
+/// let status = |response: axum::response::Response| response.status();
+/// let request = |who: &SignedIn| who.request(Request::get("/reports")).body(Body::empty());
+/// assert_eq!(status(app.clone().oneshot(request(&reader)?).await?), StatusCode::OK);
+/// assert_eq!(status(app.oneshot(request(&other)?).await?), StatusCode::FORBIDDEN);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub fn require_permission<D>(permission: impl Into<String>) -> Guard
 where
     D: Authorize + DeserializeOwned + 'static,
@@ -270,7 +366,27 @@ impl<S> Layer<S> for Guard {
     }
 }
 
-/// The service a [`Guard`] produces.
+/// The service a [`Guard`] wraps around the service it guards. `Router::route_layer` makes one
+/// per route, so it rarely needs naming; it does where a guard wraps a whole service, through
+/// tower's [`Layer`]:
+///
+/// ```
+/// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::get};
+/// use sessionward::{GuardService, MemoryStore, SessionConfig, SessionLayer, require_session};
+/// use tower::{Layer, ServiceExt};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let files: Router = Router::new().route("/report.pdf", get(|| async { "%PDF-" }));
+/// let guarded: GuardService<Router> = require_session().layer(files);
+/// let app = Router::new()
+///     .nest_service("/files", guarded)
+///     .layer(SessionLayer::database(MemoryStore::new(), SessionConfig::default()));
+///
+/// let anonymous = Request::get("/files/report.pdf").body(Body::empty())?;
+/// assert_eq!(app.oneshot(anonymous).await?.status(), StatusCode::UNAUTHORIZED);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Debug)]
 pub struct GuardService<S> {
     inner: S,

@@ -18,6 +18,34 @@ use crate::strategy::{NewToken, TokenRoom, ValidSession};
 /// operation that gave the session a new token. A bearer client must send this token from now
 /// on; a cookie client gets it in the response's `Set-Cookie` as well. `Debug` never shows the
 /// token.
+///
+/// ```
+/// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::{get, post}};
+/// use sessionward::{IssuedToken, MemoryStore, Session, SessionConfig, SessionLayer, Sessions};
+/// use tower::ServiceExt;
+///
+/// async fn token(sessions: Sessions) -> Result<String, sessionward::Error> {
+///     // ... check the API client's credentials first ...
+///     let issued: IssuedToken = sessions.login_token("alice", &serde_json::json!({})).await?;
+///     assert!(!format!("{issued:?}").contains(issued.token()));
+///     Ok(issued.token().to_owned())
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let app = Router::new()
+///     .route("/token", post(token))
+///     .route("/me", get(|s: Session<serde_json::Value>| async move { s.user_id().to_owned() }))
+///     .layer(SessionLayer::database(MemoryStore::new(), SessionConfig::default()));
+///
+/// let response = app.clone().oneshot(Request::post("/token").body(Body::empty())?).await?;
+/// let token = axum::body::to_bytes(response.into_body(), 1024).await?;
+/// let me = Request::get("/me")
+///     .header("authorization", format!("Bearer {}", std::str::from_utf8(&token)?))
+///     .body(Body::empty())?;
+/// assert_eq!(app.oneshot(me).await?.status(), StatusCode::OK);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct IssuedToken {
     token: String,
@@ -286,12 +314,69 @@ impl Sessions {
     }
 
     /// Replaces the session's data, if no other request changed it since this request read it.
-    ///
-    /// On JWT sessions the data lives in the token: the session gets a new token, under a new
-    /// session id, and every older token of the session stops working, so replaying one (from
-    /// before a permission was taken away, say) is no session. A cookie client gets the new
-    /// token in the `Set-Cookie`; give a bearer client [`issued_token`](Self::issued_token).
     /// Database sessions keep their token.
+    ///
+    /// ```
+    /// # async fn handler(sessions: sessionward::Sessions) -> Result<(), sessionward::Error> {
+    /// #[derive(serde::Serialize)]
+    /// struct UserData { role: String }
+    ///
+    /// match sessions.update(&UserData { role: "viewer".into() }).await {
+    ///     // Another request changed the data since this one read it: nothing was written.
+    ///     Err(sessionward::Error::Conflict) => { /* re-read and decide, or use `modify` */ }
+    ///     other => other?,
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # JWT sessions
+    ///
+    /// The data lives in the token, so an update issues a new token, under a new session id,
+    /// and every older token of the session stops working: replaying one (from before a
+    /// permission was taken away, say) is no session. That includes the token of a request
+    /// still in flight: a request that comes with it later has no session, and an update it
+    /// makes is [`Error::Conflict`]. So of two concurrent updates from one token, one wins
+    /// and the other is [`Error::Conflict`] (409); a token cannot be re-read, so the loser's
+    /// change is not merged. A cookie client gets the new token in the `Set-Cookie`; give a
+    /// bearer client [`issued_token`](Self::issued_token), or it is left with a token that no
+    /// longer works.
+    ///
+    /// ```
+    /// # #[cfg(feature = "jwt")]
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::{get, post}};
+    /// use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
+    /// use sessionward::{MemoryStore, Session, SessionConfig, SessionLayer, Sessions};
+    /// use sessionward::testing::SignedIn;
+    /// use tower::ServiceExt;
+    ///
+    /// async fn promote(sessions: Sessions) -> Result<String, sessionward::Error> {
+    ///     sessions.update(&serde_json::json!({ "role": "admin" })).await?;
+    ///     let issued = sessions.issued_token().await; // the bearer client's new token
+    ///     Ok(issued.map(|t| t.token().to_owned()).unwrap_or_default())
+    /// }
+    ///
+    /// # let keys = JwtKeys::new(JwtKey::hs256("main", [7u8; 32])?)?;
+    /// let jwt = JwtConfig::new(keys, "app", "app");
+    /// let layer = SessionLayer::jwt(jwt, MemoryStore::new(), SessionConfig::default());
+    /// let app = Router::new()
+    ///     .route("/promote", post(promote))
+    ///     .route("/me", get(|s: Session<serde_json::Value>| async move { s.data()["role"].to_string() }))
+    ///     .layer(layer.clone());
+    ///
+    /// let alice = SignedIn::bearer(&layer, "alice", &serde_json::json!({ "role": "user" })).await?;
+    /// let promote = alice.request(Request::post("/promote")).body(Body::empty())?;
+    /// let new_token = axum::body::to_bytes(app.clone().oneshot(promote).await?.into_body(), 4096).await?;
+    /// // The token alice held is no session any more: no replay of the old data.
+    /// let with_old = alice.request(Request::get("/me")).body(Body::empty())?;
+    /// assert_eq!(app.clone().oneshot(with_old).await?.status(), StatusCode::UNAUTHORIZED);
+    /// let with_new = Request::get("/me")
+    ///     .header("authorization", format!("Bearer {}", std::str::from_utf8(&new_token)?))
+    ///     .body(Body::empty())?;
+    /// assert_eq!(app.oneshot(with_new).await?.status(), StatusCode::OK);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     ///
     /// # Errors
     ///
@@ -318,11 +403,8 @@ impl Sessions {
     }
 
     /// Changes the session's data with `change`, re-reading and re-applying it when another
-    /// request changed the data in between, so concurrent changes all survive. Returns what
-    /// `change` returned on the attempt that was written. On JWT sessions this is an
-    /// [`update`](Self::update) (a new token, the older ones end; see
-    /// [`issued_token`](Self::issued_token)), and a token cannot be re-read: a concurrent
-    /// change of the same token is [`Error::Conflict`].
+    /// request changed the data in between, so concurrent changes of database sessions all
+    /// survive. Returns what `change` returned on the attempt that was written.
     ///
     /// ```
     /// # async fn handler(sessions: sessionward::Sessions) -> Result<(), sessionward::Error> {
@@ -338,11 +420,20 @@ impl Sessions {
     /// # Ok(()) }
     /// ```
     ///
+    /// # JWT sessions
+    ///
+    /// This is an [`update`](Self::update): a new token under a new session id, and every older
+    /// token of the session stops working, including the token of a request still in flight.
+    /// It cannot retry: the data lives in the token, and the newer token went to the request
+    /// that won. So of two concurrent changes from one token, one wins and the other is
+    /// [`Error::Conflict`] (409), its change not applied. Give a bearer client
+    /// [`issued_token`](Self::issued_token).
+    ///
     /// # Errors
     ///
-    /// [`Error::Conflict`] after 64 lost races in a row; [`Error::Unauthenticated`] without a
-    /// session; [`Error::Store`], [`Error::Data`] and [`Error::TooLarge`] as for
-    /// [`update`](Self::update).
+    /// [`Error::Conflict`] after 64 lost races in a row (on JWT sessions, after one);
+    /// [`Error::Unauthenticated`] without a session; [`Error::Store`], [`Error::Data`] and
+    /// [`Error::TooLarge`] as for [`update`](Self::update).
     pub async fn modify<D, R, F>(&self, mut change: F) -> Result<R, Error>
     where
         D: Serialize + DeserializeOwned,

@@ -242,7 +242,25 @@ impl<S> Layer<S> for SessionLayer {
     }
 }
 
-/// The service [`SessionLayer`] produces.
+/// The service [`SessionLayer`] wraps around the service it serves (`Router::layer` does the
+/// wrapping; name it when you wrap a service yourself, through tower's [`Layer`]).
+///
+/// ```
+/// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::get};
+/// use sessionward::{MemoryStore, Session, SessionConfig, SessionLayer, SessionService};
+/// use tower::{Layer, ServiceExt};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let routes: Router = Router::new()
+///     .route("/me", get(|s: Session<serde_json::Value>| async move { s.user_id().to_owned() }));
+/// let layer = SessionLayer::database(MemoryStore::new(), SessionConfig::default());
+/// let service: SessionService<Router> = layer.layer(routes);
+///
+/// let response = service.oneshot(Request::get("/me").body(Body::empty())?).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED); // no session cookie
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct SessionService<S> {
     inner: S,

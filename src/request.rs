@@ -181,11 +181,20 @@ impl RequestSession {
     /// The locked state, resolved. Hold it for the whole of an operation that changes the
     /// session, so two extractors of one request never interleave.
     pub(crate) async fn resolved_state(&self) -> MutexGuard<'_, State> {
-        let mut state = self.state.lock().await;
+        let mut state = self.locked_state().await;
         if matches!(state.current, Current::Unresolved) {
             self.resolve_into(&mut state).await;
         }
         state
+    }
+
+    /// The state, locked. Nearly always nobody else holds it (one request's extractors run one
+    /// after another), so the lock is tried first: cheaper than queueing for it.
+    async fn locked_state(&self) -> MutexGuard<'_, State> {
+        match self.state.try_lock() {
+            Ok(state) => state,
+            Err(_) => self.state.lock().await,
+        }
     }
 
     async fn resolve_into(&self, state: &mut State) {
@@ -276,7 +285,7 @@ impl RequestSession {
         ) {
             return self.move_to_current_cookie(previous, headers).await;
         }
-        let state = self.state.lock().await;
+        let state = self.locked_state().await;
         let cookie = &self.shared.config.cookie;
         let value = match &state.cookie {
             CookieAction::Keep => return,

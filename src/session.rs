@@ -20,7 +20,33 @@ pub(crate) struct ValidSession {
     pub(crate) token: String,
 }
 
-/// One session's public facts: what a "your sessions" page lists. Holds no credential.
+/// One session's public facts: what a "your sessions" page lists. Holds no credential. It
+/// serializes with its times in RFC 3339.
+///
+/// ```
+/// use axum::{Json, Router, body::Body, http::Request, routing::get};
+/// use sessionward::{MemoryStore, SessionConfig, SessionInfo, SessionLayer, Sessions};
+/// use sessionward::testing::SignedIn;
+/// use tower::ServiceExt;
+///
+/// async fn my_sessions(sessions: Sessions) -> Result<Json<Vec<SessionInfo>>, sessionward::Error> {
+///     Ok(Json(sessions.list().await?))
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let layer = SessionLayer::database(MemoryStore::new(), SessionConfig::default());
+/// let app = Router::new().route("/sessions", get(my_sessions)).layer(layer.clone());
+///
+/// let alice = SignedIn::cookie(&layer, "alice", &serde_json::json!({})).await?;
+/// let response = app.oneshot(alice.request(Request::get("/sessions")).body(Body::empty())?).await?;
+/// let listed: serde_json::Value =
+///     serde_json::from_slice(&axum::body::to_bytes(response.into_body(), 64 * 1024).await?)?;
+/// assert_eq!(listed[0]["id"], alice.info().id.to_string());
+/// assert_eq!(listed[0]["current"], true);
+/// assert!(listed[0]["expires_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SessionInfo {
     /// Public id, safe to show and to use in revoke URLs.

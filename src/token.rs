@@ -100,6 +100,19 @@ impl fmt::Debug for SessionToken {
 /// SHA-256 of a session token: the only form of the secret a store holds.
 ///
 /// A leaked hash cannot be turned back into a working token. Equality is constant-time.
+///
+/// A store keeps its 32 bytes and reads them back:
+///
+/// ```
+/// use sessionward::{SessionToken, TokenHash};
+///
+/// let token = SessionToken::generate();
+/// let hash: TokenHash = token.hash();
+/// let column: Vec<u8> = hash.as_bytes().to_vec(); // what a store writes
+/// assert_eq!(TokenHash::from_slice(&column), Some(hash));
+/// assert_eq!(TokenHash::from_slice(&column[..31]), None); // a corrupt row
+/// assert_ne!(hash, SessionToken::generate().hash());
+/// ```
 #[derive(Clone, Copy, Eq)]
 pub struct TokenHash(pub [u8; 32]);
 

@@ -17,6 +17,36 @@ pub(crate) use database::AuthJsDatabaseStrategy;
 pub(crate) use strategy::AuthJsStrategy;
 
 /// Which Auth.js generations a layer accepts (default: both).
+///
+/// ```
+/// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::get};
+/// use sessionward::authjs::{AuthJsConfig, AuthJsVersion};
+/// use sessionward::{Clock, Session, SessionConfig, SessionLayer};
+/// use tower::ServiceExt;
+///
+/// # // Tokens that Auth.js v5 and NextAuth.js v4 made with this secret, and a clock at which
+/// # // both are live.
+/// # const AUTH_SECRET: &str = "test-secret-for-rust-interop-0123456789abcdef";
+/// # const V5_TOKEN: &str = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2Q0JDLUhTNTEyIiwia2lkIjoiMU9nQUMyaGR5d3dmUWdGcUE3bHowc0k5RkRzekJFb1E5RW5MaTQwOVV3RF9GM2N5bDFDQm5PZ3MwQWwwdVUwYjZRTVpWa0MwRUVxZ1FGeW9VRGd0cncifQ..is5ikOgBHhLhtH-slC-QaQ.fefjEJk5_9C9OpBDfjTfoxgz9AY7hxdBXs6zZSMSq8Im-iHki9cqoXFc3y8q7SMbyAgIKuBNfy3t-vy83kieRTImTcuPY9oJAKwmr51B9zVscKJsUHlP4_7SARbNN5f6T5f3kEV-MJEMER7CNQk_Uye4mw4dZqLOiFFdqN-0Elawss3Rjng4SMxhRE1ReGhJwPi1wPL3_kXTLwbK5KDnYYPDs3kxehOLD17ILpPO0uEjQeegrTMdWfvXQ2ImeQX2RV2ZopUAbevek4TXAks9KA.1jFL_dPldQQojE95--R1tUtC7nJ5JMZ1MZXPFQ9utTk";
+/// # const V4_TOKEN: &str = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..ohCEYXW5wHQscWef.doLhc7pBxTNjlqCbgDDzZomGq9XzfMnhwYwQG75sii4CuwvMrJ5BwJ_bYzCgxfG6WYQBj5tZIEcmuorIV-z1SSP6OxUzYK2rNFbxYzLO2ihc7IoQy62cFKJCaC8C4LJA2zlAbFU4cYcrgQQ4m4gErbRTxIOVHh_JG9DAmGvA70DHMHlDlB418vMXl0-rpSblU8oUtbjXyn7EynQ.whQIsb9NUbz4tylkCJNQjw";
+/// # let (clock, _) = Clock::manual(time::OffsetDateTime::from_unix_timestamp(1_795_804_100)?);
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// assert_eq!(AuthJsVersion::default(), AuthJsVersion::Both);
+/// // After the upgrade to Auth.js v5, once the last v4 session has expired:
+/// let config = AuthJsConfig::new(vec![AUTH_SECRET.into()]).version(AuthJsVersion::V5);
+/// let app = Router::new()
+///     .route("/me", get(|s: Session<serde_json::Value>| async move { s.user_id().to_owned() }))
+///     .layer(SessionLayer::authjs(config, SessionConfig::default().clock(clock)));
+///
+/// let with = |cookie: String| Request::get("/me").header("cookie", cookie).body(Body::empty());
+/// let v5 = app.clone().oneshot(with(format!("authjs.session-token={V5_TOKEN}"))?).await?;
+/// assert_eq!(v5.status(), StatusCode::OK);
+/// let v4 = app.oneshot(with(format!("next-auth.session-token={V4_TOKEN}"))?).await?;
+/// assert_eq!(v4.status(), StatusCode::UNAUTHORIZED); // v4 cookies are no session now
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthJsVersion {
@@ -30,8 +60,25 @@ pub enum AuthJsVersion {
 }
 
 /// The v5 cookie names, `__Secure-` (https) first.
+///
+/// ```
+/// use sessionward::authjs::{AuthJsConfig, V5_COOKIE_NAMES};
+///
+/// assert_eq!(V5_COOKIE_NAMES[1], "authjs.session-token"); // the name over plain http
+/// // Auth.js given `cookies.sessionToken.name = "app.session"`; the default names still read:
+/// let names = ["app.session"].into_iter().chain(V5_COOKIE_NAMES);
+/// let config = AuthJsConfig::new(vec!["the app's AUTH_SECRET".into()]).v5_cookie_names(names);
+/// ```
 pub const V5_COOKIE_NAMES: [&str; 2] = ["__Secure-authjs.session-token", "authjs.session-token"];
 /// The v4 cookie names, `__Secure-` (https) first.
+///
+/// ```
+/// use sessionward::authjs::{AuthJsConfig, V4_COOKIE_NAMES};
+///
+/// assert_eq!(V4_COOKIE_NAMES[1], "next-auth.session-token"); // the name over plain http
+/// let names = ["app.session"].into_iter().chain(V4_COOKIE_NAMES);
+/// let config = AuthJsConfig::new(vec!["the app's NEXTAUTH_SECRET".into()]).v4_cookie_names(names);
+/// ```
 pub const V4_COOKIE_NAMES: [&str; 2] = [
     "__Secure-next-auth.session-token",
     "next-auth.session-token",

@@ -12,6 +12,36 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// What happened to a session.
+///
+/// ```
+/// use axum::{Router, body::Body, http::Request, routing::post};
+/// use sessionward::{MemoryStore, SessionConfig, SessionEventKind, SessionEvents, SessionLayer};
+/// use sessionward::{Sessions, testing::SignedIn};
+/// use tower::ServiceExt;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // A hook that forwards every event to a channel.
+/// let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+/// let events = SessionEvents::new(move |event| {
+///     let sender = sender.clone();
+///     async move {
+///         let _ = sender.send(event);
+///     }
+/// });
+/// let layer = SessionLayer::database(MemoryStore::new(), SessionConfig::default().events(events));
+/// let app = Router::new()
+///     .route("/logout", post(|sessions: Sessions| async move {
+///         sessions.logout().await.map(|ended| ended.to_string())
+///     }))
+///     .layer(layer.clone());
+///
+/// let alice = SignedIn::cookie(&layer, "alice", &serde_json::json!({})).await?;
+/// app.oneshot(alice.request(Request::post("/logout")).body(Body::empty())?).await?;
+/// assert_eq!(received.recv().await.map(|e| e.kind), Some(SessionEventKind::Created));
+/// assert_eq!(received.recv().await.map(|e| e.kind), Some(SessionEventKind::LoggedOut));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SessionEventKind {
@@ -74,6 +104,31 @@ impl SessionEventKind {
 }
 
 /// One lifecycle event, as the hook receives it. Carries no token or secret.
+///
+/// ```
+/// use sessionward::{MemoryStore, SessionConfig, SessionEventKind, SessionEvents, SessionLayer};
+/// use sessionward::testing::SignedIn;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // A hook that forwards every event to a channel.
+/// let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+/// let events = SessionEvents::new(move |event| {
+///     let sender = sender.clone();
+///     async move {
+///         let _ = sender.send(event);
+///     }
+/// });
+/// let layer = SessionLayer::database(MemoryStore::new(), SessionConfig::default().events(events));
+/// let alice = SignedIn::cookie(&layer, "alice", &serde_json::json!({})).await?;
+///
+/// let event = received.recv().await.expect("the sign-in's event");
+/// assert_eq!(event.kind, SessionEventKind::Created);
+/// assert_eq!(event.user_id.as_deref(), Some("alice"));
+/// assert_eq!(event.session_id, Some(alice.info().id)); // the id `Sessions::list` shows
+/// assert!(event.at >= alice.info().created_at);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionEvent {
     /// What happened.

@@ -1,7 +1,36 @@
 //! [`RejectReason`]: why a presented credential is no session, in a few categories.
 
 /// Why a presented credential was refused, in categories fit for counting and alerting (the
-/// exact reason goes to the `tracing` log).
+/// exact reason goes to the `tracing` log). The hook receives it in
+/// [`SessionEventKind::Rejected`](crate::SessionEventKind::Rejected).
+///
+/// ```
+/// use axum::{Router, body::Body, http::Request, routing::get};
+/// use sessionward::{MemoryStore, RejectReason, Session, SessionConfig, SessionEventKind};
+/// use sessionward::{SessionEvents, SessionLayer};
+/// use tower::ServiceExt;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // A hook that forwards every event to a channel.
+/// let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+/// let events = SessionEvents::new(move |event| {
+///     let sender = sender.clone();
+///     async move {
+///         let _ = sender.send(event);
+///     }
+/// });
+/// let app = Router::new()
+///     .route("/", get(|s: Option<Session<serde_json::Value>>| async move { s.is_some().to_string() }))
+///     .layer(SessionLayer::database(MemoryStore::new(), SessionConfig::default().events(events)));
+///
+/// let forged = Request::get("/").header("cookie", "session-id=not-a-token").body(Body::empty())?;
+/// app.oneshot(forged).await?;
+/// let event = received.recv().await.expect("the rejection's event");
+/// assert_eq!(event.kind, SessionEventKind::Rejected(RejectReason::Malformed));
+/// assert_eq!(event.user_id, None); // nothing from an unverified credential
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RejectReason {

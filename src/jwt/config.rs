@@ -12,7 +12,28 @@ use uuid::Uuid;
 use super::keys::JwtKeys;
 use crate::error::Error;
 
-/// Why a token is being issued.
+/// Why a token is being issued: what the [`on_issue`](JwtConfig::on_issue) callback sees in
+/// [`TokenIssue::reason`].
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use sessionward::jwt::{IssueReason, JwtConfig, JwtKey, JwtKeys, TokenIssue};
+/// use sessionward::{MemoryStore, SessionConfig, SessionLayer, testing::SignedIn};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # let keys = JwtKeys::new(JwtKey::hs256("main", [7u8; 32])?)?;
+/// let reasons = Arc::new(Mutex::new(Vec::new()));
+/// let seen = reasons.clone();
+/// let jwt = JwtConfig::new(keys, "app", "app").on_issue(move |issue: TokenIssue<serde_json::Value>| {
+///     seen.lock().unwrap().push(issue.reason);
+///     async move { Ok(issue.data) }
+/// });
+/// let layer = SessionLayer::jwt(jwt, MemoryStore::new(), SessionConfig::default());
+/// SignedIn::cookie(&layer, "alice", &serde_json::json!({})).await?;
+/// assert_eq!(*reasons.lock().unwrap(), [IssueReason::SignIn]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IssueReason {
     /// Sign-in ([`Sessions::login`](crate::Sessions::login)).
@@ -24,7 +45,38 @@ pub enum IssueReason {
     Update,
 }
 
-/// What the issue callback sees: Auth.js's `jwt` callback, typed.
+/// What the issue callback ([`JwtConfig::on_issue`]) sees: Auth.js's `jwt` callback, typed.
+/// The data it returns is what the token carries.
+///
+/// ```
+/// use axum::{Router, body::Body, http::Request, routing::get};
+/// use serde::{Deserialize, Serialize};
+/// use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys, TokenIssue};
+/// use sessionward::{MemoryStore, Session, SessionConfig, SessionLayer, testing::SignedIn};
+/// use tower::ServiceExt;
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct UserData { role: String }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # let keys = JwtKeys::new(JwtKey::hs256("main", [7u8; 32])?)?;
+/// let jwt = JwtConfig::new(keys, "app", "app").on_issue(|issue: TokenIssue<UserData>| async move {
+///     let mut data = issue.data;
+///     // The role the application's database holds now (SELECT role FROM users WHERE id = $1).
+///     data.role = if issue.user_id == "alice" { "admin".into() } else { "user".into() };
+///     Ok(data)
+/// });
+/// let layer = SessionLayer::jwt(jwt, MemoryStore::new(), SessionConfig::default());
+/// let app = Router::new()
+///     .route("/role", get(|session: Session<UserData>| async move { session.role.clone() }))
+///     .layer(layer.clone());
+///
+/// let alice = SignedIn::cookie(&layer, "alice", &UserData { role: "user".into() }).await?;
+/// let response = app.oneshot(alice.request(Request::get("/role")).body(Body::empty())?).await?;
+/// assert_eq!(axum::body::to_bytes(response.into_body(), 64).await?, "admin");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Debug)]
 pub struct TokenIssue<D> {
     /// The user the token is for (`sub`).
@@ -44,11 +96,55 @@ pub(crate) type IssueHook = Arc<
     dyn Fn(String, Uuid, IssueReason, String) -> BoxFuture<Result<String, Error>> + Send + Sync,
 >;
 
-/// The largest [`JwtConfig::leeway`]: 5 minutes.
+/// The largest [`JwtConfig::leeway`]: 5 minutes. A larger one makes
+/// [`SessionLayer::jwt`](crate::SessionLayer::jwt) panic at start-up.
+///
+/// ```
+/// use std::panic::{AssertUnwindSafe, catch_unwind};
+/// use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys, MAX_LEEWAY};
+/// use sessionward::{MemoryStore, SessionConfig, SessionLayer};
+///
+/// # let keys = JwtKeys::new(JwtKey::hs256("main", [7u8; 32]).unwrap()).unwrap();
+/// let jwt = JwtConfig::new(keys, "app", "app");
+/// let start = |jwt: JwtConfig| {
+///     catch_unwind(AssertUnwindSafe(|| {
+///         SessionLayer::jwt(jwt, MemoryStore::new(), SessionConfig::default())
+///     }))
+/// };
+/// assert!(start(jwt.clone().leeway(MAX_LEEWAY)).is_ok());
+/// assert!(start(jwt.leeway(MAX_LEEWAY + time::Duration::seconds(1))).is_err());
+/// ```
 pub const MAX_LEEWAY: time::Duration = time::Duration::minutes(5);
 
 /// JWT settings. Lifetimes, cookie and timeouts come from the
 /// [`SessionConfig`](crate::SessionConfig) passed beside it.
+///
+/// The token's claims, as a client receives them:
+///
+/// ```
+/// use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+/// use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
+/// use sessionward::{MemoryStore, SessionConfig, SessionLayer, testing::SignedIn};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| "x".repeat(32));
+/// let keys = JwtKeys::new(JwtKey::hs256("2026-11", secret)?)?;
+/// let jwt = JwtConfig::new(keys, "https://app.example", "app.example")
+///     .leeway(time::Duration::seconds(5));
+/// let layer = SessionLayer::jwt(jwt, MemoryStore::new(), SessionConfig::default());
+///
+/// let alice = SignedIn::bearer(&layer, "alice", &serde_json::json!({ "role": "admin" })).await?;
+/// let (_, authorization) = alice.header();
+/// let token = authorization.to_str()?.trim_start_matches("Bearer ");
+/// let claims = token.split('.').nth(1).ok_or("a JWT has three parts")?;
+/// let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims)?)?;
+/// assert_eq!(claims["iss"], "https://app.example");
+/// assert_eq!(claims["aud"], "app.example");
+/// assert_eq!(claims["sub"], "alice");
+/// assert_eq!(claims["role"], "admin"); // the session data, as claims of its own
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct JwtConfig {
     pub(crate) keys: JwtKeys,

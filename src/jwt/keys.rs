@@ -7,9 +7,28 @@ use std::sync::Arc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 
 /// The shortest HS256 secret accepted: 256 bits (RFC 7518 §3.2).
+///
+/// ```
+/// use sessionward::jwt::{JwtKey, MIN_HS256_SECRET};
+///
+/// assert!(JwtKey::hs256("main", vec![7u8; MIN_HS256_SECRET]).is_ok());
+/// assert!(JwtKey::hs256("main", vec![7u8; MIN_HS256_SECRET - 1]).is_err());
+/// ```
 pub const MIN_HS256_SECRET: usize = 32;
 
 /// A key that cannot be used, found when the application starts.
+///
+/// ```
+/// use sessionward::jwt::{JwtKey, JwtKeys, KeyError};
+///
+/// let short = JwtKey::hs256("main", b"too short");
+/// assert!(matches!(short, Err(KeyError::SecretTooShort(9))));
+///
+/// let current = JwtKey::hs256("main", [1u8; 32]).unwrap();
+/// let previous = JwtKey::hs256("main", [2u8; 32]).unwrap(); // should have had its own kid
+/// let ring = JwtKeys::new(current).unwrap().verify_also(previous);
+/// assert!(matches!(ring, Err(KeyError::DuplicateKid(kid)) if kid == "main"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {

@@ -45,6 +45,17 @@ const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// The longest notice a feed must carry, in bytes (PostgreSQL's `NOTIFY` payload limit is 8000).
 /// A longer one (a change to a user with a very long id) is published as "drop everything".
+///
+/// A [`ChangeFeed`] over a transport of its own checks that the transport carries that much:
+///
+/// ```
+/// use sessionward::MAX_NOTICE_BYTES;
+///
+/// /// The largest message the application's message bus accepts.
+/// const BUS_MESSAGE_LIMIT: usize = 8 * 1024;
+/// const _: () = assert!(MAX_NOTICE_BYTES <= BUS_MESSAGE_LIMIT);
+/// assert!(MAX_NOTICE_BYTES < 8_000); // PostgreSQL's NOTIFY payload limit
+/// ```
 pub const MAX_NOTICE_BYTES: usize = 7_900;
 
 /// A channel that carries short text notices from every instance to every instance.

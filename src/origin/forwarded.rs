@@ -19,6 +19,35 @@ pub(crate) const MAX_HOPS: usize = 32;
 ///
 /// Exactly one family is read: a proxy that sets one passes the other through from the
 /// client untouched, so reading both would let a client speak for the proxy.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use axum::{Router, body::Body, extract::ConnectInfo, http::Request, routing::post};
+/// use sessionward::origin::ProxyHeaders;
+/// use sessionward::{MemoryStore, SessionConfig, SessionLayer, Sessions};
+/// use tower::ServiceExt;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let config = SessionConfig::default()
+///     .trust_proxies(["10.0.0.0/8"])
+///     .proxy_headers(ProxyHeaders::Forwarded);
+/// let app = Router::new()
+///     .route("/login", post(|sessions: Sessions| async move {
+///         let info = sessions.login("alice", &serde_json::json!({})).await?;
+///         Ok::<_, sessionward::Error>(info.ip.unwrap_or_default()) // recorded for session lists
+///     }))
+///     .layer(SessionLayer::database(MemoryStore::new(), config));
+///
+/// let through_the_proxy = Request::post("/login")
+///     .header("forwarded", "for=203.0.113.7;proto=https")
+///     .header("x-forwarded-for", "198.51.100.66") // the other family: the client's own words
+///     .extension(ConnectInfo(SocketAddr::from(([10, 0, 0, 2], 41000)))) // as axum::serve sets it
+///     .body(Body::empty())?;
+/// let response = app.oneshot(through_the_proxy).await?;
+/// assert_eq!(axum::body::to_bytes(response.into_body(), 64).await?, "203.0.113.7");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ProxyHeaders {
     /// `X-Forwarded-For`, `X-Forwarded-Host` and `X-Forwarded-Proto` (the default; what nginx,

@@ -28,6 +28,34 @@
 //! any; otherwise the `Host` (or the request target's authority) with the scheme when it is
 //! known, both read from [`SessionConfig::trust_proxies`]' headers when the peer is one.
 //!
+//! ```
+//! use axum::{Router, body::Body, http::{Request, StatusCode}, routing::post};
+//! use sessionward::{MemoryStore, SessionConfig, SessionLayer};
+//! use tower::ServiceExt;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let app = Router::new()
+//!     .route("/transfer", post(|| async { "done" }))
+//!     .layer(SessionLayer::database(MemoryStore::new(), SessionConfig::default()));
+//! let from = |site: &str, origin: &str| {
+//!     Request::post("/transfer")
+//!         .header("host", "bank.example")
+//!         .header("sec-fetch-site", site)
+//!         .header("origin", origin)
+//!         .body(Body::empty())
+//! };
+//! let status = |response: axum::response::Response| response.status();
+//!
+//! let own_page = from("same-origin", "https://bank.example")?;
+//! assert_eq!(status(app.clone().oneshot(own_page).await?), StatusCode::OK);
+//! let forged = from("cross-site", "https://evil.example")?; // cookie or not
+//! assert_eq!(status(app.clone().oneshot(forged).await?), StatusCode::FORBIDDEN);
+//! let not_a_browser = Request::post("/transfer").body(Body::empty())?; // curl, a server
+//! assert_eq!(status(app.oneshot(not_a_browser).await?), StatusCode::OK);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
 //! [`SessionConfig::allow_cross_origin_path`]: crate::SessionConfig::allow_cross_origin_path
 //! [`SessionConfig::trusted_origin`]: crate::SessionConfig::trusted_origin
 //! [`SessionConfig::public_origin`]: crate::SessionConfig::public_origin

@@ -31,7 +31,36 @@ mod redis;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
 
-/// One stored session: a row of the `sessionward_sessions` table.
+/// One stored session: a row of the `sessionward_sessions` table. The layer makes them; a
+/// store of your own, or a test of one, builds them by hand:
+///
+/// ```
+/// use sessionward::{MemoryStore, SessionRecord, SessionStore, SessionToken};
+/// use time::{Duration, OffsetDateTime};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+/// let token = SessionToken::generate(); // the client gets `token.as_str()`, the store the hash
+/// let record = SessionRecord {
+///     id: uuid::Uuid::new_v4(),
+///     token_hash: token.hash(),
+///     user_id: "alice".into(),
+///     data: r#"{"role":"admin"}"#.into(),
+///     version: 0,
+///     created_at: now,
+///     authenticated_at: now,
+///     refreshed_at: now,
+///     expires_at: now + Duration::days(7),
+///     absolute_expires_at: now + Duration::days(30),
+///     user_agent: Some("Mozilla/5.0".into()),
+///     ip: Some("203.0.113.7".into()),
+/// };
+/// let store = MemoryStore::new();
+/// store.create(&record).await?;
+/// assert_eq!(store.load(&token.hash()).await?, Some(record));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct SessionRecord {
     /// Public id: safe to show in a "your sessions" list and to use in revoke URLs. Never a
@@ -85,6 +114,31 @@ pub struct SessionRecord {
 /// - [`delete_expired`](SessionStore::delete_expired) deletes at most `batch` rows per call.
 ///
 /// The generic test suite in `tests/` runs the same checks against every store.
+///
+/// Handlers never call the store: they use [`Sessions`](crate::Sessions), which also keeps
+/// caches and other instances informed. Call it directly for work outside a request, such as a
+/// report or an admin page, through the store the layer uses (clones of a store share its
+/// sessions):
+///
+/// ```
+/// use sessionward::{MemoryStore, SessionConfig, SessionLayer, SessionStore, StoreError};
+/// use sessionward::testing::SignedIn;
+///
+/// /// How many sessions `user_id` has, on whatever store the application runs.
+/// async fn session_count(store: &dyn SessionStore, user_id: &str) -> Result<usize, StoreError> {
+///     Ok(store.list_user_sessions(user_id).await?.len())
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// let layer = SessionLayer::database(store.clone(), SessionConfig::default());
+/// SignedIn::cookie(&layer, "alice", &serde_json::json!({})).await?; // a browser
+/// SignedIn::bearer(&layer, "alice", &serde_json::json!({})).await?; // an API client
+/// assert_eq!(session_count(&store, "alice").await?, 2);
+/// assert_eq!(session_count(&store, "bob").await?, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// Inserts a new session. Fails with [`StoreError::Duplicate`] when the id or token hash

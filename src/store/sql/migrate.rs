@@ -11,6 +11,25 @@ use crate::error::StoreError;
 /// It is not sqlx's default `_sqlx_migrations`, so the crate's migrations and the application's
 /// own (`sqlx::migrate!()` or `sqlx migrate run`) live side by side in one database without
 /// either migrator seeing the other's versions as unknown.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")]
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::{MIGRATIONS_TABLE, SqliteStore};
+/// use sqlx::sqlite::SqlitePoolOptions;
+///
+/// // One connection: each connection to `sqlite::memory:` is a database of its own.
+/// let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await?;
+/// SqliteStore::new(pool.clone()).migrate().await?;
+/// let query = format!("SELECT COUNT(*) FROM {MIGRATIONS_TABLE}");
+/// let applied: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query)).fetch_one(&pool).await?;
+/// assert!(applied > 0);
+/// // sqlx's own table, for the application's migrations, is left alone.
+/// let sqlx_table = "SELECT COUNT(*) FROM sqlite_master WHERE name = '_sqlx_migrations'";
+/// assert_eq!(sqlx::query_scalar::<_, i64>(sqlx_table).fetch_one(&pool).await?, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub const MIGRATIONS_TABLE: &str = "_sessionward_migrations";
 
 /// Applies the pending migrations of `embedded` (built by `sqlx::migrate!("migrations/<db>")`)

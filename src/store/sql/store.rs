@@ -188,6 +188,27 @@ fn in_list_statement(n: usize) -> (&'static str, usize) {
 /// pages say how each database stores a session. `DB` is one of these three databases (the
 /// `Dialect` trait is sealed), and the bounds on the [`SessionStore`] implementation, which only
 /// spell out what it needs from sqlx, hold for each of them. Clones share the pool.
+///
+/// The application's own queries can share the pool:
+///
+/// ```
+/// # #[cfg(feature = "sqlite")]
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::{LoadBatching, SqliteStore};
+/// use sqlx::sqlite::SqlitePoolOptions;
+///
+/// // One connection: each connection to `sqlite::memory:` is a database of its own.
+/// let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await?;
+/// let store = SqliteStore::new(pool).load_batching(LoadBatching::off());
+/// store.migrate().await?;
+/// store.migrate().await?; // safe on every start
+/// let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessionward_sessions")
+///     .fetch_one(store.pool())
+///     .await?;
+/// assert_eq!(sessions, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub struct SqlStore<DB: Dialect> {
     pool: Pool<DB>,
     loads: Arc<LoadQueue>,

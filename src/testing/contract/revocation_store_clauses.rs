@@ -1,6 +1,22 @@
 //! The clauses of the [`RevocationStore`] contract (the JWT revocation list), one function
 //! each. Each compares only the entries it added, and panics when the store breaks the clause.
 //! [`revocation_store`](super::revocation_store) runs them all.
+//!
+//! A clause alone, on a store under test (SQLite here):
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")]
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use sessionward::testing::contract::revocation_store_clauses as clause;
+//! use sqlx::sqlite::SqlitePoolOptions;
+//!
+//! let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await?;
+//! let store = sessionward::SqliteStore::new(pool);
+//! store.migrate().await?;
+//! clause::expired_revocations_are_hidden_and_deleted_in_batches(&store).await;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -87,6 +103,13 @@ pub async fn revocations_round_trip_and_since_filters(r: &dyn RevocationStore) {
 /// `revocations_since` hides entries expired at `now`; `delete_expired_revocations(now, batch)`
 /// deletes at most `batch` of them and keeps live entries. Assumes no other entry in the store
 /// expires within its first 11 days.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::testing::contract::revocation_store_clauses as clause;
+/// clause::expired_revocations_are_hidden_and_deleted_in_batches(&sessionward::MemoryStore::new()).await;
+/// # });
+/// ```
 pub async fn expired_revocations_are_hidden_and_deleted_in_batches(r: &dyn RevocationStore) {
     const CLAUSE: &str = "expired_revocations_are_hidden_and_deleted_in_batches";
     let now = Clock::system().now();

@@ -1,6 +1,22 @@
 //! The clauses of the [`SessionStore`] contract, one function each. Each takes the store under
 //! test, uses user ids of its own, deletes what it created, and panics when the store breaks
 //! the clause. [`session_store`](super::session_store) runs them all.
+//!
+//! A clause alone, on a store under test (SQLite here):
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")]
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use sessionward::testing::contract::session_store_clauses as clause;
+//! use sqlx::sqlite::SqlitePoolOptions;
+//!
+//! let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await?;
+//! let store = sessionward::SqliteStore::new(pool);
+//! store.migrate().await?;
+//! clause::update_data_is_compare_and_swap(&store).await;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -54,6 +70,13 @@ pub async fn create_then_load_round_trips(s: &dyn SessionStore) {
 
 /// `create` fails with [`StoreError::Duplicate`] on the same id, the same token hash, or both,
 /// and leaves the first session as it was.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::testing::contract::session_store_clauses as clause;
+/// clause::create_never_overwrites(&sessionward::MemoryStore::new()).await;
+/// # });
+/// ```
 pub async fn create_never_overwrites(s: &dyn SessionStore) {
     const CLAUSE: &str = "create_never_overwrites";
     let (owner, intruder) = (user("alice"), user("mallory"));
@@ -95,6 +118,13 @@ pub async fn create_never_overwrites(s: &dyn SessionStore) {
 
 /// `touch` sets `refreshed_at` and `expires_at` of a live session and returns `true`, also
 /// when the values do not change (a store must count matched rows, not changed ones).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::testing::contract::session_store_clauses as clause;
+/// clause::touch_extends_a_live_session(&sessionward::MemoryStore::new()).await;
+/// # });
+/// ```
 pub async fn touch_extends_a_live_session(s: &dyn SessionStore) {
     const CLAUSE: &str = "touch_extends_a_live_session";
     let owner = user("alice");
@@ -125,6 +155,13 @@ pub async fn touch_extends_a_live_session(s: &dyn SessionStore) {
 
 /// `update_data` replaces the data and bumps the version only from the expected version; a
 /// stale version changes nothing and returns `false`.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::testing::contract::session_store_clauses as clause;
+/// clause::update_data_is_compare_and_swap(&sessionward::MemoryStore::new()).await;
+/// # });
+/// ```
 pub async fn update_data_is_compare_and_swap(s: &dyn SessionStore) {
     const CLAUSE: &str = "update_data_is_compare_and_swap";
     let owner = user("alice");
@@ -163,6 +200,13 @@ pub async fn update_data_is_compare_and_swap(s: &dyn SessionStore) {
 
 /// `rotate` swaps the token hash only from the current one, never onto another session's hash
 /// ([`StoreError::Duplicate`], nothing changed); the old hash no longer loads.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::testing::contract::session_store_clauses as clause;
+/// clause::rotate_swaps_only_from_the_current_hash(&sessionward::MemoryStore::new()).await;
+/// # });
+/// ```
 pub async fn rotate_swaps_only_from_the_current_hash(s: &dyn SessionStore) {
     const CLAUSE: &str = "rotate_swaps_only_from_the_current_hash";
     let (owner, other) = (user("alice"), user("bob"));
@@ -218,6 +262,13 @@ pub async fn rotate_swaps_only_from_the_current_hash(s: &dyn SessionStore) {
 
 /// `delete` removes a session only for its owner, whose id must match exactly (case and
 /// trailing spaces matter), and says whether it removed one.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::testing::contract::session_store_clauses as clause;
+/// clause::delete_only_by_the_owner(&sessionward::MemoryStore::new()).await;
+/// # });
+/// ```
 pub async fn delete_only_by_the_owner(s: &dyn SessionStore) {
     const CLAUSE: &str = "delete_only_by_the_owner";
     let owner = user("alice");
@@ -308,6 +359,13 @@ pub async fn reauthenticate_sets_only_authenticated_at(s: &dyn SessionStore) {
 
 /// After a delete, `touch`, `update_data`, `rotate` and `reauthenticate` change nothing and return `false`: a
 /// request in flight never resurrects a session that a concurrent logout deleted.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::testing::contract::session_store_clauses as clause;
+/// clause::deleted_sessions_stay_deleted(&sessionward::MemoryStore::new()).await;
+/// # });
+/// ```
 pub async fn deleted_sessions_stay_deleted(s: &dyn SessionStore) {
     const CLAUSE: &str = "deleted_sessions_stay_deleted";
     let owner = user("alice");
@@ -347,6 +405,13 @@ pub async fn deleted_sessions_stay_deleted(s: &dyn SessionStore) {
 /// `list_user_sessions` gives every session of exactly that user id (case and trailing spaces
 /// matter), expired ones included, newest first, ties by id descending; `load` finds expired
 /// sessions too (expiry is the caller's decision).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::testing::contract::session_store_clauses as clause;
+/// clause::list_is_newest_first_by_exact_user_id(&sessionward::MemoryStore::new()).await;
+/// # });
+/// ```
 pub async fn list_is_newest_first_by_exact_user_id(s: &dyn SessionStore) {
     const CLAUSE: &str = "list_is_newest_first_by_exact_user_id";
     let owner = user("alice");
@@ -402,6 +467,13 @@ pub async fn list_is_newest_first_by_exact_user_id(s: &dyn SessionStore) {
 
 /// `delete_user_sessions` deletes every session of the user but `keep`, then (without `keep`)
 /// every one, returns how many, and leaves other users' sessions alone.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::testing::contract::session_store_clauses as clause;
+/// clause::delete_user_sessions_keeps_one_or_none(&sessionward::MemoryStore::new()).await;
+/// # });
+/// ```
 pub async fn delete_user_sessions_keeps_one_or_none(s: &dyn SessionStore) {
     const CLAUSE: &str = "delete_user_sessions_keeps_one_or_none";
     let (owner, other) = (user("alice"), user("bob"));
@@ -455,6 +527,13 @@ pub async fn delete_user_sessions_keeps_one_or_none(s: &dyn SessionStore) {
 
 /// A user agent of 600 characters never fails a login: a store keeps it whole, or its first
 /// 512 characters at least.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::testing::contract::session_store_clauses as clause;
+/// clause::long_user_agents_never_fail_a_login(&sessionward::MemoryStore::new()).await;
+/// # });
+/// ```
 pub async fn long_user_agents_never_fail_a_login(s: &dyn SessionStore) {
     const CLAUSE: &str = "long_user_agents_never_fail_a_login";
     let owner = user("erin");
@@ -477,6 +556,13 @@ pub async fn long_user_agents_never_fail_a_login(s: &dyn SessionStore) {
 /// `delete_expired(now, batch)` deletes at most `batch` sessions whose `expires_at` is at or
 /// before `now` (the one expiring at `now` exactly included), `0` deletes none, and a live
 /// session is kept. Assumes no other expired session in the store.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::testing::contract::session_store_clauses as clause;
+/// clause::delete_expired_in_batches(&sessionward::MemoryStore::new()).await;
+/// # });
+/// ```
 pub async fn delete_expired_in_batches(s: &dyn SessionStore) {
     const CLAUSE: &str = "delete_expired_in_batches";
     let owner = user("dave");
