@@ -15,6 +15,14 @@ pub use schema::{BetterAuthSchema, FieldType};
 pub(crate) use strategy::BetterAuthStrategy;
 
 /// How Better Auth encodes its cookie cache (`session.cookieCache.strategy`).
+///
+/// ```
+/// use sessionward::betterauth::{BetterAuthConfig, CookieCacheStrategy};
+///
+/// // betterAuth({ session: { cookieCache: { enabled: true, maxAge: 300, strategy: "jwt" } } })
+/// let config = BetterAuthConfig::new("the app's BETTER_AUTH_SECRET")
+///     .cookie_cache(CookieCacheStrategy::Jwt);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CookieCacheStrategy {
@@ -144,6 +152,17 @@ impl std::fmt::Debug for BetterAuthConfig {
 /// The database Better Auth's tables are in: made from a `sqlx::PgPool`, `sqlx::MySqlPool` or
 /// `sqlx::SqlitePool` (features `postgres`, `mysql`, `sqlite`) with `.into()`, which
 /// [`SessionLayer::betterauth`](crate::SessionLayer::betterauth) does for you.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")]
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::betterauth::BetterAuthPool;
+///
+/// let sqlite = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+/// let pool: BetterAuthPool = sqlite.into(); // or a PgPool, a MySqlPool
+/// # Ok::<(), sqlx::Error>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct BetterAuthPool {
     dialect: sql::Dialect,

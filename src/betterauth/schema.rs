@@ -5,6 +5,18 @@ use std::borrow::Cow;
 
 /// The type of a user field, as Better Auth declares it (`type` in `additionalFields` and in
 /// plugins' schemas): how its column is read into the session's JSON data.
+///
+/// ```
+/// use sessionward::betterauth::{BetterAuthSchema, FieldType};
+///
+/// // betterAuth({ user: { additionalFields: { plan: { type: "string" },
+/// //   credits: { type: "number" }, trialEndsAt: { type: "date" }, tags: { type: "string[]" } } } })
+/// let schema = BetterAuthSchema::default()
+///     .user_field("plan", FieldType::String)
+///     .user_field("credits", FieldType::Number)
+///     .user_field("trialEndsAt", FieldType::Date)
+///     .user_field("tags", FieldType::Json);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FieldType {
