@@ -138,6 +138,7 @@ mod handle;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod layer;
+mod merge_patch;
 mod notify;
 pub mod origin;
 mod rejection;
