@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::event::SessionEventKind;
 use crate::request::{RequestSession, State};
 use crate::session::{Session, SessionInfo, decode_data};
-use crate::strategy::{NewToken, TokenRoom, ValidSession};
+use crate::strategy::{CHANGE_ATTEMPTS, NewToken, TokenRoom, ValidSession};
 
 /// A session token handed to the client: by [`Sessions::login_token`] to an API client, by
 /// [`Sessions::rotate`] and [`Sessions::refresh`], and by [`Sessions::issued_token`] after any
@@ -84,9 +84,6 @@ impl std::fmt::Debug for IssuedToken {
             .finish()
     }
 }
-
-/// How many times [`Sessions::modify`] re-reads and retries after a concurrent change.
-const MODIFY_ATTEMPTS: usize = 64;
 
 /// The session handle. Extract it in any handler behind a [`SessionLayer`](crate::SessionLayer);
 /// it never rejects (except when the layer is missing).
@@ -442,7 +439,7 @@ impl Sessions {
         let mut state = self.request.resolved_state().await;
         let mut current = state.session()?.ok_or(Error::Unauthenticated)?;
         let strategy = self.request.strategy();
-        for _ in 0..MODIFY_ATTEMPTS {
+        for _ in 0..CHANGE_ATTEMPTS {
             let mut data: D = decode_data(&current.data)?;
             let result = change(&mut data);
             let json = serde_json::to_string(&data)?;
@@ -648,5 +645,94 @@ impl Sessions {
             state.replace(None, None);
         }
         Ok(count)
+    }
+
+    /// Changes the data of every live session of `user_id` (after an admin changed the user's
+    /// role, say), so that each of those sessions sees the change on its next request: a
+    /// demoted admin is no admin on any device. Needs no session of its own. Returns how many
+    /// sessions changed.
+    ///
+    /// `patch` is applied as a JSON Merge Patch (RFC 7386): it must serialize to a JSON object;
+    /// the fields it names are replaced (objects merged field by field), `null` removes a field,
+    /// and the rest of each session's data stays as it is. Each session is changed by
+    /// compare-and-swap, so a concurrent [`modify`](Self::modify) of one of them and this change
+    /// both survive. With the [cache](crate::SessionCache), the copies are dropped here and, on
+    /// instances that follow [change notices](crate::SessionConfig::change_notices), there.
+    /// Every session that changed emits a `data_updated` [event](crate::SessionEvents).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::{get, post}};
+    /// use axum::extract::Path;
+    /// use sessionward::testing::SignedIn;
+    /// use sessionward::{MemoryStore, Session, SessionConfig, SessionLayer, Sessions};
+    /// use tower::ServiceExt;
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct UserData { role: String, theme: String }
+    ///
+    /// // An admin tool (guard it with require_role in a real application).
+    /// async fn promote(sessions: Sessions, Path(user): Path<String>) -> Result<String, sessionward::Error> {
+    ///     let n = sessions
+    ///         .update_user_sessions(&user, &serde_json::json!({ "role": "admin" }))
+    ///         .await?;
+    ///     Ok(n.to_string())
+    /// }
+    /// async fn role(session: Session<UserData>) -> String {
+    ///     format!("{} {}", session.role, session.theme)
+    /// }
+    ///
+    /// let layer = SessionLayer::database(MemoryStore::new(), SessionConfig::default());
+    /// let app = Router::new()
+    ///     .route("/role", get(role))
+    ///     .route("/promote/{user}", post(promote))
+    ///     .layer(layer.clone());
+    /// let data = UserData { role: "user".into(), theme: "dark".into() };
+    /// let laptop = SignedIn::cookie(&layer, "alice", &data).await.unwrap();
+    /// let phone = SignedIn::cookie(&layer, "alice", &data).await.unwrap();
+    ///
+    /// let promote = Request::post("/promote/alice").body(Body::empty()).unwrap();
+    /// let answer = app.clone().oneshot(promote).await.unwrap();
+    /// let body = axum::body::to_bytes(answer.into_body(), 64).await.unwrap();
+    /// assert_eq!(&body[..], b"2");
+    /// for device in [laptop, phone] {
+    ///     let request = device.request(Request::get("/role")).body(Body::empty()).unwrap();
+    ///     let answer = app.clone().oneshot(request).await.unwrap();
+    ///     let body = axum::body::to_bytes(answer.into_body(), 64).await.unwrap();
+    ///     assert_eq!(&body[..], b"admin dark"); // the role changed, the theme stayed
+    /// }
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Data`] when `patch` is not a JSON object or a session's data is not JSON;
+    /// [`Error::Store`] when the store cannot answer (sessions changed before that stay
+    /// changed: call it again, a patch applied twice is applied once);
+    /// [`Error::Conflict`] when one session changed 64 times in a row under it;
+    /// [`Error::Unsupported`] on JWT sessions (not yet available there) and on sessions made by
+    /// another application.
+    pub async fn update_user_sessions<P: Serialize>(
+        &self,
+        user_id: &str,
+        patch: &P,
+    ) -> Result<u64, Error> {
+        let patch = crate::merge_patch::from_value(patch)?;
+        let now = self.request.now();
+        let strategy = self.request.strategy();
+        let changed = strategy.update_user_sessions(user_id, &patch, now).await?;
+        for id in &changed {
+            self.request
+                .emit(SessionEventKind::DataUpdated, Some(user_id), Some(*id));
+        }
+        // This request's own session, if it is one of them, is read again.
+        let mut state = self.request.resolved_state().await;
+        if let Ok(Some(current)) = state.session()
+            && changed.contains(&current.info.id)
+        {
+            let reloaded = strategy.reload(&current, now).await?;
+            state.replace(reloaded, None);
+        }
+        Ok(changed.len() as u64)
     }
 }

@@ -153,6 +153,7 @@ mod jwe;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod layer;
+mod merge_patch;
 mod notify;
 pub mod origin;
 mod rejection;

@@ -117,6 +117,11 @@ impl RequestClient {
     }
 }
 
+/// How many lost races a change that re-reads and retries survives before it gives up with
+/// [`Error::Conflict`] ([`Sessions::modify`](crate::Sessions::modify), one session of
+/// [`Sessions::update_user_sessions`](crate::Sessions::update_user_sessions)).
+pub(crate) const CHANGE_ATTEMPTS: usize = 64;
+
 /// A way of keeping sessions. Every method gets "now" from the caller (the configured clock).
 #[async_trait]
 pub(crate) trait Strategy: Send + Sync + 'static {
@@ -256,6 +261,18 @@ pub(crate) trait Strategy: Send + Sync + 'static {
 
     /// Ends every session of `user_id`. Returns how many, when the strategy can count them.
     async fn revoke_all(&self, _user_id: &str, _now: OffsetDateTime) -> Result<u64, Error> {
+        Err(Error::Unsupported(self.read_only()))
+    }
+
+    /// Applies `patch` (a JSON Merge Patch, an object) to the data of every live session of
+    /// `user_id`, so that each session's next request sees it. Returns the ids of the sessions
+    /// whose data changed.
+    async fn update_user_sessions(
+        &self,
+        _user_id: &str,
+        _patch: &serde_json::Value,
+        _now: OffsetDateTime,
+    ) -> Result<Vec<Uuid>, Error> {
         Err(Error::Unsupported(self.read_only()))
     }
 }

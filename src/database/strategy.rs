@@ -16,7 +16,9 @@ use crate::error::{Error, StoreError, within};
 use crate::notify::{Change, Notifier};
 use crate::session::SessionInfo;
 use crate::store::{SessionRecord, SessionStore};
-use crate::strategy::{ClientRecord, Lookup, NewToken, Strategy, TokenRoom, ValidSession};
+use crate::strategy::{
+    CHANGE_ATTEMPTS, ClientRecord, Lookup, NewToken, Strategy, TokenRoom, ValidSession,
+};
 use crate::token::{SessionToken, TokenHash};
 
 /// Database sessions live 7 days after their last extension, 30 days at most.
@@ -132,6 +134,43 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         if let Some(cache) = &self.cache {
             cache.amend(id, change);
         }
+    }
+
+    /// Applies `patch` to one session's data by compare-and-swap, reading the session again
+    /// after each lost race. `false` when the patch changes nothing in it, or the session ended
+    /// meanwhile; [`Error::Conflict`] after [`CHANGE_ATTEMPTS`] lost races.
+    async fn patch_session(
+        &self,
+        mut record: SessionRecord,
+        patch: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        for _ in 0..CHANGE_ATTEMPTS {
+            let Some(data) = crate::merge_patch::patched(&record.data, patch)? else {
+                return Ok(false);
+            };
+            let write = self.store.update_data(record.id, record.version, &data);
+            let scope = Change::Session(record.id);
+            if self
+                .change_in_store(scope, write, |written| *written)
+                .await?
+            {
+                return Ok(true);
+            }
+            // Changed meanwhile (or rotated, or ended): the session as it is now.
+            let reread = match self.load(&record.token_hash).await? {
+                Some(found) if found.id == record.id => Some(found),
+                _ => within(self.timeout, self.store.list_user_sessions(&record.user_id))
+                    .await?
+                    .into_iter()
+                    .find(|r| r.id == record.id),
+            };
+            match reread {
+                Some(found) if Self::valid_at(&found, now) => record = found,
+                _ => return Ok(false),
+            }
+        }
+        Err(Error::Conflict)
     }
 
     fn valid_at(record: &SessionRecord, now: OffsetDateTime) -> bool {
@@ -450,6 +489,31 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         let n = self.change_in_store(scope, delete, |n| *n > 0).await?;
         tracing::info!(count = n, kept = %keep, "other sessions of the user revoked");
         Ok((n, None))
+    }
+
+    /// Each live session of the user in turn, compare-and-swap on its version: a change that
+    /// lands between the read and the write (the session's own `modify`, another admin) makes
+    /// this one read again and re-apply the patch, so neither is lost. The cached copies are
+    /// dropped here and, through the change notices, on the other instances.
+    async fn update_user_sessions(
+        &self,
+        user_id: &str,
+        patch: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Uuid>, Error> {
+        let records = within(self.timeout, self.store.list_user_sessions(user_id)).await?;
+        let mut changed = Vec::new();
+        for record in records.into_iter().filter(|r| Self::valid_at(r, now)) {
+            let id = record.id;
+            if self.patch_session(record, patch, now).await? {
+                changed.push(id);
+            }
+        }
+        tracing::info!(
+            count = changed.len(),
+            "data of every session of a user changed"
+        );
+        Ok(changed)
     }
 
     async fn revoke_all(&self, user_id: &str, _now: OffsetDateTime) -> Result<u64, Error> {

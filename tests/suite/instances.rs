@@ -154,6 +154,13 @@ impl Instance {
         rejected_within(others, token, Instant::now()).await
     }
 
+    /// The role `token`'s session has here.
+    pub(crate) async fn role(&self, token: &str) -> String {
+        let me = self.call("GET", "/me", Some(token)).await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+        me.json()["role"].as_str().expect("role").to_owned()
+    }
+
     pub(crate) async fn session_id(&self, token: &str) -> String {
         let me = self.call("GET", "/me", Some(token)).await;
         assert_eq!(me.status, StatusCode::OK);
@@ -195,6 +202,8 @@ enum Kind {
     Revoke,
     RevokeOthers,
     RevokeAll,
+    /// Not a revocation: `Sessions::update_user_sessions` changed the user's role.
+    RoleChange,
 }
 
 /// Runs every revocation kind across three instances in `mode` and prints the worst delay.
@@ -247,6 +256,7 @@ async fn run(backend: Backend, mode: Mode) {
                 c.call("POST", &format!("/revoke-all/{who}"), Some(&kept))
                     .await
             }
+            Kind::RoleChange => unreachable!("not a revocation"),
         };
         assert!(reply.status.is_success(), "{kind:?}: {}", reply.status);
         // The bound counts from the moment the revocation has answered.
@@ -386,6 +396,62 @@ async fn a_cut_subscription_is_covered_and_resumes_on_postgres() {
     assert!(delay <= mode.bound(), "after resubscribing: {delay:?}");
 }
 
+/// A role change made on C (`Sessions::update_user_sessions`, issue 17) reaches the sessions
+/// A and B hold copies of within the mode's bound: at once without a cache, within
+/// milliseconds through the change notices with one.
+async fn role_change(backend: Backend, mode: Mode) {
+    let Some(store) = fresh_store(backend).await else {
+        return;
+    };
+    let [a, b, c] = [0, 1, 2].map(|_| Instance::new(mode, &store));
+    let who = user();
+    let token = a.login(&who).await;
+    for instance in [&a, &b, &c] {
+        assert_eq!(instance.role(&token).await, "user");
+    }
+    if matches!(mode, Mode::Cached { notices: true }) {
+        a.keeps_its_copy(&token).await;
+    }
+    let reply = c
+        .call("POST", &format!("/user-role/{who}?role=admin"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.json(), serde_json::json!(1));
+    let since = Instant::now();
+    let mut at_once = true;
+    loop {
+        if a.role(&token).await == "admin" && b.role(&token).await == "admin" {
+            break;
+        }
+        at_once = false;
+        assert!(
+            since.elapsed() < Duration::from_secs(15),
+            "{backend:?} {mode:?}: the old role after {:?}",
+            since.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let delay = since.elapsed();
+    assert_eq!(
+        c.role(&token).await,
+        "admin",
+        "the instance that changed it"
+    );
+    check(backend, mode, Kind::RoleChange, delay, at_once);
+    println!(
+        "PROPAGATION {backend:?} {mode:?}: a role change reached the other instances after \
+         {:.1} ms",
+        delay.as_secs_f64() * 1_000.0
+    );
+}
+
+async fn role_change_uncached(backend: Backend) {
+    role_change(backend, Mode::Uncached).await;
+}
+async fn role_change_cached_with_notices(backend: Backend) {
+    role_change(backend, Mode::Cached { notices: true }).await;
+}
+
 async fn uncached(backend: Backend) {
     run(backend, Mode::Uncached).await;
 }
@@ -408,4 +474,6 @@ per_engine!(
     cached_with_notices_cut,
     jwt_with_notices,
     jwt_with_notices_cut,
+    role_change_uncached,
+    role_change_cached_with_notices,
 );

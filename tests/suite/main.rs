@@ -59,6 +59,7 @@ mod redis_races;
 mod store_contract;
 // A store written against the public API only, proven by the public contract suite (issue 16).
 mod third_party_store;
+mod user_sessions;
 // sessionward::testing::SignedIn on both strategies (issue 16).
 mod testing_helpers;
 

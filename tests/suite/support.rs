@@ -542,6 +542,7 @@ pub fn router(layer: SessionLayer) -> Router {
         .route("/sessions/{id}", delete(revoke))
         .route("/revoke-others", post(revoke_others))
         .route("/revoke-all/{user}", post(revoke_all))
+        .route("/user-role/{user}", post(set_user_role))
         .route("/items/{item}", post(add_item))
         .route("/race-update/{item}", post(race_update))
         .merge(guarded_admin)
@@ -628,6 +629,17 @@ async fn revoke_others(sessions: Sessions) -> Answer {
 
 async fn revoke_all(sessions: Sessions, Path(user): Path<String>) -> Answer {
     Ok(Json(sessions.revoke_all(&user).await?).into_response())
+}
+
+/// An admin tool (unguarded here): every session of `user` gets `role`, the rest of each
+/// session's data stays.
+async fn set_user_role(
+    sessions: Sessions,
+    Path(user): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<RoleQuery>,
+) -> Answer {
+    let patch = serde_json::json!({ "role": q.role });
+    Ok(Json(sessions.update_user_sessions(&user, &patch).await?).into_response())
 }
 
 async fn add_item(sessions: Sessions, Path(item): Path<String>) -> Answer {
