@@ -130,6 +130,17 @@ async fn me(session: Session<User>) -> Json<Value> {
     }))
 }
 
+/// Makes every session of `user` an admin (sessionward's own live role change).
+async fn promote(
+    sessions: Sessions,
+    axum::extract::Path(user): axum::extract::Path<String>,
+) -> Result<Json<Value>, sessionward::Error> {
+    let changed = sessions
+        .update_user_sessions(&user, &json!({ "role": "admin" }))
+        .await?;
+    Ok(Json(json!({ "changed": changed })))
+}
+
 async fn reauthenticate(sessions: Sessions) -> Result<Json<Value>, sessionward::Error> {
     let info = sessions.reauthenticated().await?;
     Ok(Json(
@@ -160,6 +171,7 @@ fn app_with(pool: BetterAuthPool, better_auth: BetterAuthConfig, config: Session
         .route("/revoke-all/{user}", post(revoke_all))
         .route("/login", post(login))
         .route("/reauthenticate", post(reauthenticate))
+        .route("/user-sessions/{user}", post(promote))
         .layer(SessionLayer::betterauth(pool, better_auth, config))
 }
 

@@ -112,6 +112,33 @@ async fn scenario(backend: Backend) {
             .status,
         StatusCode::FORBIDDEN
     );
+    // A role change is Better Auth's (the session data is its user row): seen by the next
+    // request, and `update_user_sessions` is not ours to do.
+    let bob_id = bob.user["id"].as_str().unwrap();
+    node(
+        &options,
+        json!([{ "op": "setRole", "userId": bob_id, "role": "admin" }]),
+    )
+    .await;
+    assert_eq!(
+        with_cookies(&app, "GET", "/admin", &bob.cookies)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    node(
+        &options,
+        json!([{ "op": "setRole", "userId": bob_id, "role": "user" }]),
+    )
+    .await;
+    assert_eq!(
+        with_cookies(&app, "GET", "/admin", &bob.cookies)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = with_cookies(&app, "POST", &format!("/user-sessions/{bob_id}"), "").await;
+    assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
 
     // Bad input: no session, never a 500.
     let mut tampered = alice.token.clone().into_bytes();
