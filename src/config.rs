@@ -60,6 +60,7 @@ impl Default for SessionConfig {
                 idle_timeout: None,
                 absolute_timeout: None,
                 update_age: None,
+                browser_session: None,
             },
             store_timeout: std::time::Duration::from_secs(3),
             origin_check: OriginCheck::default(),
@@ -203,6 +204,24 @@ impl SessionConfig {
     /// ```
     pub fn update_age(mut self, update_age: Duration) -> Self {
         self.lifetimes.update_age = Some(update_age);
+        self
+    }
+
+    /// How long a session that signed in without "remember me" lives on the server after its
+    /// last extension (default 1 day, never longer than [`max_age`](Self::max_age)). Such a
+    /// session ([`LoginOptions::remember`](crate::LoginOptions::remember)`(false)`) gets a
+    /// browser-session cookie, without `Max-Age` or `Expires`, which the browser drops when it
+    /// closes; this lifetime bounds it on the server too, for a browser that restores its
+    /// cookies on restart or is never closed. It slides like `max_age` does: a request extends
+    /// the session once `min(update_age, lifetime / 10)` has passed since the last extension,
+    /// and never past [`absolute_timeout`](Self::absolute_timeout). At most 100 years.
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default()
+    ///     .browser_session_lifetime(time::Duration::hours(8));
+    /// ```
+    pub fn browser_session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.browser_session = Some(lifetime);
         self
     }
 
@@ -501,6 +520,10 @@ impl SessionConfig {
             "sessionward: max_age and absolute_timeout must be positive"
         );
         assert!(
+            l.browser_session > Duration::ZERO,
+            "sessionward: browser_session_lifetime must be positive"
+        );
+        assert!(
             l.update_age >= Duration::ZERO,
             "sessionward: update_age must not be negative"
         );
@@ -554,6 +577,9 @@ pub(crate) const MAX_LIFETIME: Duration = Duration::days(36_525);
 /// not longer.
 const DEFAULT_UPDATE_AGE: Duration = Duration::days(1);
 
+/// The default [`SessionConfig::browser_session_lifetime`].
+const DEFAULT_BROWSER_SESSION: Duration = Duration::days(1);
+
 /// Lifetimes as configured; `None` takes the strategy's default.
 #[derive(Clone, Debug)]
 pub(crate) struct ConfiguredLifetimes {
@@ -561,6 +587,7 @@ pub(crate) struct ConfiguredLifetimes {
     idle_timeout: Option<Duration>,
     absolute_timeout: Option<Duration>,
     update_age: Option<Duration>,
+    browser_session: Option<Duration>,
 }
 
 /// A strategy's default lifetimes.
@@ -581,6 +608,7 @@ impl ConfiguredLifetimes {
             ("idle_timeout", self.idle_timeout),
             ("absolute_timeout", self.absolute_timeout),
             ("update_age", self.update_age),
+            ("browser_session_lifetime", self.browser_session),
         ];
         for (name, value) in settings {
             if let Some(value) = value {
@@ -604,6 +632,7 @@ impl ConfiguredLifetimes {
             } else {
                 max_age / 10_i32
             }),
+            browser_session: self.browser_session.unwrap_or(DEFAULT_BROWSER_SESSION),
         }
     }
 }
@@ -615,10 +644,41 @@ pub(crate) struct Lifetimes {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) absolute_timeout: Duration,
     pub(crate) update_age: Duration,
+    /// How long a session without "remember me" lives after an extension (capped by the
+    /// window of a remembered one).
+    pub(crate) browser_session: Duration,
+}
+
+/// Whether a session's cookie outlives the browser: "remember me" (a persistent cookie, the
+/// full lifetime) or not (a browser-session cookie and
+/// [`SessionConfig::browser_session_lifetime`]). Chosen at login, kept by every later
+/// extension, rotation and data change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Persistence {
+    /// A persistent cookie (`Max-Age`), the full `max_age`.
+    Remembered,
+    /// A browser-session cookie (no `Max-Age`), the browser-session lifetime.
+    BrowserSession,
+}
+
+impl Persistence {
+    /// From the stored flag: `true` is [`Persistence::Remembered`].
+    pub(crate) fn from_persistent(persistent: bool) -> Self {
+        if persistent {
+            Self::Remembered
+        } else {
+            Self::BrowserSession
+        }
+    }
+
+    /// Whether the cookie carries `Max-Age`.
+    pub(crate) fn is_persistent(self) -> bool {
+        self == Self::Remembered
+    }
 }
 
 impl Lifetimes {
-    /// How long a session lives after an extension.
+    /// How long a remembered session lives after an extension.
     pub(crate) fn window(&self) -> Duration {
         match self.idle_timeout {
             Some(idle) => idle.min(self.max_age),
@@ -626,11 +686,30 @@ impl Lifetimes {
         }
     }
 
-    /// How long after an extension a request extends again.
+    /// How long a session of `persistence` lives after an extension.
+    pub(crate) fn window_for(&self, persistence: Persistence) -> Duration {
+        match persistence {
+            Persistence::Remembered => self.window(),
+            Persistence::BrowserSession => self.browser_session.min(self.window()),
+        }
+    }
+
+    /// How long after an extension a request extends a remembered session again.
     fn refresh_interval(&self) -> Duration {
         match self.idle_timeout {
             Some(idle) => (idle / 10_i32).min(self.update_age),
             None => self.update_age,
+        }
+    }
+
+    /// How long after an extension a request extends a session of `persistence` again: for a
+    /// browser session at most a tenth of its window, so that it keeps sliding.
+    fn refresh_interval_for(&self, persistence: Persistence) -> Duration {
+        match persistence {
+            Persistence::Remembered => self.refresh_interval(),
+            Persistence::BrowserSession => self
+                .refresh_interval()
+                .min(self.window_for(persistence) / 10_i32),
         }
     }
 
@@ -639,22 +718,25 @@ impl Lifetimes {
         now + self.absolute_timeout
     }
 
-    /// The expiry of a session extended now: never past its absolute limit.
+    /// The expiry of a session of `persistence` extended now: never past its absolute limit.
     pub(crate) fn expiry(
         &self,
         now: OffsetDateTime,
         absolute_expires_at: OffsetDateTime,
+        persistence: Persistence,
     ) -> OffsetDateTime {
-        (now + self.window()).min(absolute_expires_at)
+        (now + self.window_for(persistence)).min(absolute_expires_at)
     }
 
-    /// Whether a session last extended at `refreshed_at` is due for a sliding extension now.
+    /// Whether a session of `persistence` last extended at `refreshed_at` is due for a sliding
+    /// extension now.
     pub(crate) fn due_for_refresh(
         &self,
         refreshed_at: OffsetDateTime,
         now: OffsetDateTime,
+        persistence: Persistence,
     ) -> bool {
-        now - refreshed_at >= self.refresh_interval()
+        now - refreshed_at >= self.refresh_interval_for(persistence)
     }
 }
 
@@ -679,9 +761,10 @@ mod tests {
         let l = SessionConfig::default().validate(DEFAULTS);
         let now = datetime!(2030-01-01 0:00 UTC);
         let cap = now + Duration::days(3);
-        assert_eq!(l.expiry(now, cap), cap);
+        let remembered = Persistence::Remembered;
+        assert_eq!(l.expiry(now, cap, remembered), cap);
         assert_eq!(
-            l.expiry(now, now + Duration::days(30)),
+            l.expiry(now, now + Duration::days(30), remembered),
             now + Duration::days(7)
         );
     }
@@ -692,11 +775,30 @@ mod tests {
             .idle_timeout(Some(Duration::minutes(30)))
             .validate(DEFAULTS);
         let now = datetime!(2030-01-01 0:00 UTC);
+        let remembered = Persistence::Remembered;
         assert_eq!(
-            l.expiry(now, now + Duration::days(30)),
+            l.expiry(now, now + Duration::days(30), remembered),
             now + Duration::minutes(30)
         );
-        assert!(!l.due_for_refresh(now, now + Duration::minutes(2)));
-        assert!(l.due_for_refresh(now, now + Duration::minutes(3)));
+        assert!(!l.due_for_refresh(now, now + Duration::minutes(2), remembered));
+        assert!(l.due_for_refresh(now, now + Duration::minutes(3), remembered));
+    }
+
+    #[test]
+    fn browser_sessions_have_their_own_shorter_window_and_keep_sliding() {
+        let l = SessionConfig::default().validate(DEFAULTS);
+        let now = datetime!(2030-01-01 0:00 UTC);
+        let cap = now + Duration::days(30);
+        let browser = Persistence::BrowserSession;
+        assert_eq!(l.expiry(now, cap, browser), now + Duration::days(1));
+        // A tenth of the day, not update_age's full day (which would never come).
+        assert!(!l.due_for_refresh(now, now + Duration::hours(2), browser));
+        assert!(l.due_for_refresh(now, now + Duration::minutes(144), browser));
+        // Never longer than a remembered session's window.
+        let short = SessionConfig::default()
+            .max_age(Duration::hours(2))
+            .browser_session_lifetime(Duration::days(3))
+            .validate(DEFAULTS);
+        assert_eq!(short.expiry(now, cap, browser), now + Duration::hours(2));
     }
 }

@@ -121,6 +121,7 @@ mod handle;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod layer;
+mod login;
 mod notify;
 pub mod origin;
 mod rejection;
@@ -149,6 +150,7 @@ pub use guard::{
 };
 pub use handle::{IssuedToken, Sessions};
 pub use layer::{SessionLayer, SessionService};
+pub use login::LoginOptions;
 pub use notify::{ChangeFeed, MAX_NOTICE_BYTES};
 pub use rejection::SessionRejection;
 pub use responder::RejectionContext;

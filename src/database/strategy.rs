@@ -10,13 +10,13 @@ use uuid::Uuid;
 
 use super::record_cache::RecordCache;
 use crate::cache::SessionCache;
-use crate::config::{DefaultLifetimes, Lifetimes};
+use crate::config::{DefaultLifetimes, Lifetimes, Persistence};
 use crate::credential::Presented;
 use crate::error::{Error, StoreError, within};
 use crate::notify::{Change, Notifier};
 use crate::session::SessionInfo;
 use crate::store::{SessionRecord, SessionStore};
-use crate::strategy::{ClientRecord, Lookup, NewToken, Strategy, TokenRoom, ValidSession};
+use crate::strategy::{Lookup, NewToken, SessionStart, Strategy, TokenRoom, ValidSession};
 use crate::token::{SessionToken, TokenHash};
 
 /// Database sessions live 7 days after their last extension, 30 days at most.
@@ -97,8 +97,13 @@ impl<S: SessionStore> DatabaseStrategy<S> {
 
     /// Whether the session is due for its sliding extension now.
     fn due(&self, record: &SessionRecord, now: OffsetDateTime) -> bool {
-        self.lifetimes.due_for_refresh(record.refreshed_at, now)
-            && self.lifetimes.expiry(now, record.absolute_expires_at) > record.expires_at
+        let persistence = Persistence::from_persistent(record.persistent);
+        self.lifetimes
+            .due_for_refresh(record.refreshed_at, now, persistence)
+            && self
+                .lifetimes
+                .expiry(now, record.absolute_expires_at, persistence)
+                > record.expires_at
     }
 
     /// Drops the cached copies `scope` covers (ended, or changed in a way a copy cannot follow).
@@ -153,7 +158,10 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         session: &ValidSession,
         now: OffsetDateTime,
     ) -> Result<Option<(ValidSession, NewToken)>, Error> {
-        let expires_at = self.lifetimes.expiry(now, session.info.absolute_expires_at);
+        let persistence = Persistence::from_persistent(session.info.persistent);
+        let expires_at = self
+            .lifetimes
+            .expiry(now, session.info.absolute_expires_at, persistence);
         if !within(
             self.timeout,
             self.store.touch(session.info.id, now, expires_at),
@@ -175,6 +183,7 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         let issued = NewToken {
             token: session.token.clone(),
             expires_at,
+            persistence,
         };
         Ok(Some((extended, issued)))
     }
@@ -191,6 +200,7 @@ fn info(record: &SessionRecord, current: bool) -> SessionInfo {
         absolute_expires_at: record.absolute_expires_at,
         user_agent: record.user_agent.clone(),
         ip: record.ip.clone(),
+        persistent: record.persistent,
         current,
     }
 }
@@ -229,9 +239,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
 
     async fn login(
         &self,
-        user_id: String,
-        data: String,
-        meta: ClientRecord,
+        start: SessionStart,
         replacing: Option<&ValidSession>,
         now: OffsetDateTime,
         _room: TokenRoom,
@@ -240,19 +248,21 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             self.logout(old).await?;
         }
         let absolute_expires_at = self.lifetimes.absolute_expiry(now);
+        let persistence = start.persistence;
         let mut record = SessionRecord {
             id: Uuid::new_v4(),
             token_hash: SessionToken::generate().hash(),
-            user_id,
-            data,
+            user_id: start.user_id,
+            data: start.data,
             version: 0,
             created_at: now,
             authenticated_at: now,
             refreshed_at: now,
-            expires_at: self.lifetimes.expiry(now, absolute_expires_at),
+            expires_at: self.lifetimes.expiry(now, absolute_expires_at, persistence),
             absolute_expires_at,
-            user_agent: meta.user_agent,
-            ip: meta.ip,
+            user_agent: start.client.user_agent,
+            ip: start.client.ip,
+            persistent: persistence.is_persistent(),
         };
         // A collision of 256-bit tokens or v4 ids does not happen; if a store reports one, draw
         // again rather than overwrite anything.
@@ -269,6 +279,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
                     let issued = NewToken {
                         token: token.as_str().to_owned(),
                         expires_at: record.expires_at,
+                        persistence,
                     };
                     return Ok((Self::to_resolved(record, issued.token.clone()), issued));
                 }
@@ -311,6 +322,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         let issued = NewToken {
             token: rotated.token.clone(),
             expires_at: rotated.info.expires_at,
+            persistence: Persistence::from_persistent(rotated.info.persistent),
         };
         Ok((rotated, issued))
     }

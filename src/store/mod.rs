@@ -62,6 +62,11 @@ pub struct SessionRecord {
     pub user_agent: Option<String>,
     /// The client address the session was created from, for session lists.
     pub ip: Option<String>,
+    /// `true` for a session signed in with "remember me" (a persistent cookie, `max_age`);
+    /// `false` for a browser-session cookie and the shorter
+    /// [`browser_session_lifetime`](crate::SessionConfig::browser_session_lifetime). Set at
+    /// [`create`](SessionStore::create) and never changed: a store must keep it as written.
+    pub persistent: bool,
 }
 
 /// Where database sessions live. Implemented by [`MemoryStore`] and, behind their features, by

@@ -46,6 +46,8 @@ mod properties;
 mod rejections;
 // Reverse proxies and the request's own origin (issue 13, item 3).
 mod proxies;
+// Remember me: browser-session cookies with a shorter lifetime (issue 17).
+mod remember;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
 mod redis_keys;
 mod redis_races;

@@ -28,6 +28,7 @@ fn record(user_id: &str, created_at: OffsetDateTime) -> SessionRecord {
             "Mozilla/5.0 (X11; Linux) \u{fc}n\u{ef}c\u{f8}d\u{e9} \u{1f980}".to_owned(),
         ),
         ip: Some("2001:db8::1".to_owned()),
+        persistent: true,
     }
 }
 
@@ -210,6 +211,17 @@ async fn contract(backend: Backend) {
     s.create(&bare).await.unwrap();
     assert_same(&s.load(&bare.token_hash).await.unwrap().unwrap(), &bare);
 
+    // A session without "remember me" stays one (remember me, issue 17).
+    let browser = SessionRecord {
+        persistent: false,
+        ..record("dave", now)
+    };
+    s.create(&browser).await.unwrap();
+    let loaded = s.load(&browser.token_hash).await.unwrap().unwrap();
+    assert!(!loaded.persistent);
+    assert_same(&loaded, &browser);
+    assert!(s.delete("dave", browser.id).await.unwrap());
+
     // An overlong user agent never fails a login (MySQL keeps its first 512 characters).
     let chatty = SessionRecord {
         user_agent: Some("\u{e9}".repeat(600)),
@@ -225,7 +237,7 @@ async fn contract(backend: Backend) {
     if backend != Backend::Memory {
         let rows = test.dump_rows().await;
         assert_eq!(rows.len(), 4, "b, upper, spaced, bare");
-        assert!(rows.iter().all(|row| row.len() == 12));
+        assert!(rows.iter().all(|row| row.len() == 13));
         assert!(
             rows.iter()
                 .any(|row| row.iter().any(|col| col == bare.token_hash.as_bytes()))

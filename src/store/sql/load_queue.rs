@@ -269,6 +269,7 @@ mod tests {
             absolute_expires_at: t,
             user_agent: None,
             ip: None,
+            persistent: true,
         }
     }
 

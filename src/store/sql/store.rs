@@ -33,7 +33,7 @@ macro_rules! columns {
             "id, token_hash, user_id, ",
             $data,
             ", version, created_at, refreshed_at, expires_at, absolute_expires_at, user_agent, ip, \
-             authenticated_at"
+             authenticated_at, persistent"
         )
     };
 }
@@ -63,11 +63,11 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     const USER_ID_BINDS: usize = 1;
 
     /// Binds id, token_hash, user_id, data, version, the four times, user_agent, ip,
-    /// authenticated_at.
+    /// authenticated_at, persistent.
     const INSERT: &'static str = concat!(
         "INSERT INTO sessionward_sessions (",
         columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     );
     /// Binds token_hash.
     const LOAD: &'static str = concat!(
@@ -264,6 +264,7 @@ where
     for<'r> String: Decode<'r, DB> + Type<DB>,
     for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
     for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> bool: Decode<'r, DB> + Type<DB>,
 {
     fn get<'r, DB: Database, T: Decode<'r, DB> + Type<DB>>(
         row: &'r DB::Row,
@@ -297,6 +298,7 @@ where
         absolute_expires_at: time("absolute_expires_at")?,
         user_agent: get::<DB, _>(row, "user_agent")?,
         ip: get::<DB, _>(row, "ip")?,
+        persistent: get::<DB, _>(row, "persistent")?,
     })
 }
 
@@ -308,6 +310,7 @@ where
     for<'a> Option<&'a str>: Encode<'a, DB>,
     for<'a> &'a [u8]: Encode<'a, DB> + Type<DB>,
     for<'a> i64: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
+    for<'a> bool: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
     for<'r> String: Decode<'r, DB> + Type<DB>,
     for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
     &'static str: ColumnIndex<DB::Row>,
@@ -331,6 +334,7 @@ where
             .bind(user_agent)
             .bind(ip)
             .bind(DB::encode_time(record.authenticated_at))
+            .bind(record.persistent)
             .execute(&self.pool)
             .await?;
         Ok(())
