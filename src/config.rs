@@ -11,6 +11,7 @@ use crate::cookie::{CookieConfig, PreviousCookie, SameSite};
 use crate::origin::OriginCheck;
 use crate::origin::forwarded::{IpNet, ProxyHeaders, TrustedProxies};
 use crate::origin::site::SiteOrigin;
+use crate::store::{SessionLimit, SessionLimitPolicy};
 
 /// How sessions behave: cookie attributes, lifetimes, store timeout, cross-origin checks.
 ///
@@ -47,6 +48,8 @@ pub struct SessionConfig {
     pub(crate) change_notices: bool,
     pub(crate) rejection_responder: Option<crate::responder::RejectionResponder>,
     pub(crate) events: Option<crate::event::SessionEvents>,
+    max_sessions_per_user: Option<u32>,
+    session_limit_policy: SessionLimitPolicy,
 }
 
 impl Default for SessionConfig {
@@ -71,6 +74,8 @@ impl Default for SessionConfig {
             change_notices: true,
             rejection_responder: None,
             events: None,
+            max_sessions_per_user: None,
+            session_limit_policy: SessionLimitPolicy::default(),
         }
     }
 }
@@ -473,6 +478,78 @@ impl SessionConfig {
     pub fn events(mut self, events: crate::event::SessionEvents) -> Self {
         self.events = Some(events);
         self
+    }
+
+    /// The most sessions one user may hold at once, on database sessions (default: no limit).
+    /// A login beyond it ends the user's least recently used sessions (those whose last
+    /// extension is the oldest; each emits a `revoked` [event](Self::events)), or, with
+    /// [`session_limit_policy`](Self::session_limit_policy)`(`[`SessionLimitPolicy::RefuseNewLogin`]`)`,
+    /// fails with [`Error::SessionLimitReached`](crate::Error::SessionLimitReached) (409). The
+    /// store counts and ends sessions in one atomic step per user, so concurrent logins never
+    /// leave more than `max` live sessions.
+    ///
+    /// ⚠️ **Not offered for JWT sessions**: a stateless token leaves no list of a user's
+    /// sessions to count, so [`SessionLayer::jwt`](crate::SessionLayer::jwt) refuses this
+    /// setting at start-up (as do the Auth.js layers, which never sign anyone in). A custom
+    /// [`SessionStore`](crate::SessionStore) must implement
+    /// [`create_within_limit`](crate::SessionStore::create_within_limit), or
+    /// [`SessionLayer::database`](crate::SessionLayer::database) refuses it at start-up too.
+    ///
+    /// ```
+    /// use sessionward::{SessionConfig, SessionLimitPolicy};
+    ///
+    /// // Five devices; the sixth sign-in ends the least recently used one.
+    /// let config = SessionConfig::default().max_sessions_per_user(5);
+    /// // Or refuse the sixth.
+    /// let strict = SessionConfig::default()
+    ///     .max_sessions_per_user(5)
+    ///     .session_limit_policy(SessionLimitPolicy::RefuseNewLogin);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `max` is 0 (no user could sign in).
+    pub fn max_sessions_per_user(mut self, max: u32) -> Self {
+        assert!(
+            max > 0,
+            "sessionward: max_sessions_per_user must be at least 1 (0 would let nobody sign in)"
+        );
+        self.max_sessions_per_user = Some(max);
+        self
+    }
+
+    /// What a login does at [`max_sessions_per_user`](Self::max_sessions_per_user) (default
+    /// [`SessionLimitPolicy::EndLeastRecentlyUsed`]). Without a limit it has no effect.
+    ///
+    /// ```
+    /// use sessionward::{SessionConfig, SessionLimitPolicy};
+    /// let config = SessionConfig::default()
+    ///     .max_sessions_per_user(3)
+    ///     .session_limit_policy(SessionLimitPolicy::RefuseNewLogin);
+    /// ```
+    pub fn session_limit_policy(mut self, policy: SessionLimitPolicy) -> Self {
+        self.session_limit_policy = policy;
+        self
+    }
+
+    /// The configured device limit, if any.
+    pub(crate) fn session_limit(&self) -> Option<SessionLimit> {
+        self.max_sessions_per_user.map(|max_sessions| SessionLimit {
+            max_sessions,
+            policy: self.session_limit_policy,
+        })
+    }
+
+    /// # Panics
+    ///
+    /// When a device limit is configured: `strategy` keeps no list of a user's sessions.
+    #[cfg_attr(not(any(feature = "jwt", feature = "authjs")), allow(dead_code))]
+    pub(crate) fn refuse_session_limit(&self, strategy: &str) {
+        assert!(
+            self.max_sessions_per_user.is_none(),
+            "sessionward: max_sessions_per_user is not offered for {strategy}: they keep no \
+             list of a user's sessions to count; use database sessions for a device limit"
+        );
     }
 
     /// Accepts the session cookie as an earlier configuration set it, for a migration period:

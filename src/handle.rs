@@ -12,7 +12,7 @@ use crate::event::SessionEventKind;
 use crate::login::LoginOptions;
 use crate::request::{RequestSession, State};
 use crate::session::{Session, SessionInfo, decode_data};
-use crate::strategy::{NewToken, SessionStart, TokenRoom, ValidSession};
+use crate::strategy::{NewToken, SessionStart, Started, TokenRoom, ValidSession};
 
 /// A session token handed to the client: by [`Sessions::login_token`] to an API client, by
 /// [`Sessions::rotate`] and [`Sessions::refresh`], and by [`Sessions::issued_token`] after any
@@ -121,7 +121,7 @@ impl Sessions {
         options: LoginOptions,
         replacing: Option<&ValidSession>,
         room: TokenRoom,
-    ) -> Result<(ValidSession, NewToken), Error> {
+    ) -> Result<Started, Error> {
         let start = SessionStart {
             user_id,
             data: serde_json::to_string(data)?,
@@ -131,6 +131,18 @@ impl Sessions {
         let now = self.request.now();
         let strategy = self.request.strategy();
         strategy.login(start, replacing, now, room).await
+    }
+
+    /// The events of a login that made `started`: `revoked` for each session the device
+    /// limit ended to make room, then `created`.
+    fn emit_started(&self, started: &Started) {
+        let user = Some(started.session.info.user_id.as_str());
+        for id in &started.ended {
+            self.request
+                .emit(SessionEventKind::Revoked, user, Some(*id));
+        }
+        self.request
+            .emit_for(SessionEventKind::Created, &started.session);
     }
 
     /// Makes `session` the request's session and hands `issued` to the client.
@@ -191,7 +203,10 @@ impl Sessions {
     /// # Errors
     ///
     /// [`Error::Store`] when the store cannot answer; [`Error::Data`] when `data` does not
-    /// serialize.
+    /// serialize; [`Error::SessionLimitReached`] when the user holds
+    /// [`max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user) sessions and the
+    /// policy refuses new ones (nothing changes then; with the default policy the least
+    /// recently used sessions end instead, each with a `revoked` event).
     pub async fn login<D: Serialize>(
         &self,
         user_id: impl Into<String>,
@@ -226,15 +241,15 @@ impl Sessions {
         let mut state = self.request.resolved_state().await;
         let previous = state.session().ok().flatten();
         let room = self.request.cookie_room();
-        let (session, issued) = self
+        let started = self
             .start(user_id.into(), data, options, previous.as_deref(), room)
             .await?;
         if let Some(previous) = &previous {
             self.request.emit_for(SessionEventKind::LoggedOut, previous);
         }
-        self.request.emit_for(SessionEventKind::Created, &session);
-        let info = session.info.clone();
-        state.replace(Some(session), Some(issued));
+        self.emit_started(&started);
+        let info = started.session.info.clone();
+        state.replace(Some(started.session), Some(started.issued));
         Ok(info)
     }
 
@@ -288,15 +303,15 @@ impl Sessions {
         data: &D,
         options: LoginOptions,
     ) -> Result<IssuedToken, Error> {
-        let (session, issued) = self
+        let started = self
             .start(user_id.into(), data, options, None, TokenRoom::Bearer)
             .await?;
-        self.request.emit_for(SessionEventKind::Created, &session);
+        self.emit_started(&started);
         Ok(IssuedToken {
-            token: issued.token,
+            token: started.issued.token,
             info: SessionInfo {
                 current: false,
-                ..session.info
+                ..started.session.info
             },
         })
     }

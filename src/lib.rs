@@ -163,9 +163,11 @@ pub use store::PostgresStore;
 pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
+pub use store::{
+    LimitedCreate, MemoryStore, SessionLimit, SessionLimitPolicy, SessionRecord, SessionStore,
+};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use store::{LoadBatching, MIGRATIONS_TABLE, SqlStore};
-pub use store::{MemoryStore, SessionRecord, SessionStore};
 pub use token::{SessionToken, TokenHash};
 
 /// What tests of an application need and production code does not: the handle that moves a

@@ -24,6 +24,17 @@ pub(crate) struct NewToken {
     pub(crate) persistence: Persistence,
 }
 
+/// What a login made: the session, its token, and the sessions of the same user it ended to
+/// stay within the device limit.
+#[derive(Debug)]
+pub(crate) struct Started {
+    pub(crate) session: ValidSession,
+    pub(crate) issued: NewToken,
+    /// Public ids of the user's sessions ended to make room (database sessions with
+    /// [`SessionConfig::max_sessions_per_user`]).
+    pub(crate) ended: Vec<Uuid>,
+}
+
 /// What a login asks for: whose session, with which data, from which client, and whether it is
 /// remembered.
 #[derive(Clone, Debug)]
@@ -171,7 +182,7 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         _replacing: Option<&ValidSession>,
         _now: OffsetDateTime,
         _room: TokenRoom,
-    ) -> Result<(ValidSession, NewToken), Error> {
+    ) -> Result<Started, Error> {
         Err(Error::Unsupported(self.read_only()))
     }
 

@@ -15,8 +15,8 @@ use crate::credential::Presented;
 use crate::error::{Error, StoreError, within};
 use crate::notify::{Change, Notifier};
 use crate::session::SessionInfo;
-use crate::store::{SessionRecord, SessionStore};
-use crate::strategy::{Lookup, NewToken, SessionStart, Strategy, TokenRoom, ValidSession};
+use crate::store::{LimitedCreate, SessionLimit, SessionRecord, SessionStore};
+use crate::strategy::{Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom, ValidSession};
 use crate::token::{SessionToken, TokenHash};
 
 /// Database sessions live 7 days after their last extension, 30 days at most.
@@ -35,6 +35,8 @@ pub(crate) struct DatabaseStrategy<S> {
     /// With a cache and a store that has a change feed: tells the other instances what this
     /// one ended or changed, and drops what they did from the cache.
     notifier: Option<Notifier>,
+    /// [`SessionConfig::max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user).
+    limit: Option<SessionLimit>,
 }
 
 impl<S: SessionStore> DatabaseStrategy<S> {
@@ -55,6 +57,42 @@ impl<S: SessionStore> DatabaseStrategy<S> {
             timeout,
             cache: cache.map(|settings| Arc::new(RecordCache::new(settings, timeout))),
             notifier,
+            limit: None,
+        }
+    }
+
+    /// Logins keep each user within `limit` (the store must enforce it: the layer checked).
+    pub(crate) fn with_session_limit(mut self, limit: Option<SessionLimit>) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Inserts `record`, within the device limit when there is one. Returns the sessions ended
+    /// to make room; [`Error::SessionLimitReached`] when the policy refuses instead.
+    async fn insert(
+        &self,
+        record: &SessionRecord,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Uuid>, Error> {
+        let Some(limit) = self.limit else {
+            within(self.timeout, self.store.create(record)).await?;
+            return Ok(Vec::new());
+        };
+        let create = self.store.create_within_limit(record, limit, now);
+        match within(self.timeout, create).await? {
+            LimitedCreate::Created { ended } => {
+                for id in &ended {
+                    let scope = Change::Session(*id);
+                    self.forget(&scope);
+                    self.announce(scope).await;
+                    tracing::info!(session = %id, "session revoked (device limit)");
+                }
+                Ok(ended)
+            }
+            LimitedCreate::Refused => {
+                tracing::info!("login refused (device limit)");
+                Err(Error::SessionLimitReached)
+            }
         }
     }
 
@@ -243,7 +281,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         replacing: Option<&ValidSession>,
         now: OffsetDateTime,
         _room: TokenRoom,
-    ) -> Result<(ValidSession, NewToken), Error> {
+    ) -> Result<Started, Error> {
         if let Some(old) = replacing {
             self.logout(old).await?;
         }
@@ -270,8 +308,8 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             let token = SessionToken::generate();
             record.id = Uuid::new_v4();
             record.token_hash = token.hash();
-            match within(self.timeout, self.store.create(&record)).await {
-                Ok(()) => {
+            match self.insert(&record, now).await {
+                Ok(ended) => {
                     tracing::info!(session = %record.id, "session created");
                     if let Some(cache) = &self.cache {
                         cache.put(&record, Instant::now());
@@ -281,7 +319,12 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
                         expires_at: record.expires_at,
                         persistence,
                     };
-                    return Ok((Self::to_resolved(record, issued.token.clone()), issued));
+                    let session = Self::to_resolved(record, issued.token.clone());
+                    return Ok(Started {
+                        session,
+                        issued,
+                        ended,
+                    });
                 }
                 Err(Error::Store(e)) if matches!(*e, StoreError::Duplicate) => continue,
                 Err(e) => return Err(e),

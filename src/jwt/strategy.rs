@@ -18,7 +18,7 @@ use crate::jwt::{
     RevocationStore, Revoked, SignInTime, Verifier, custom_claims,
 };
 use crate::session::SessionInfo;
-use crate::strategy::{Lookup, NewToken, SessionStart, Strategy, TokenRoom, ValidSession};
+use crate::strategy::{Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom, ValidSession};
 
 /// JWT sessions live 30 days after their last re-issue (Auth.js's default), 90 days at most.
 pub(crate) const JWT_DEFAULTS: DefaultLifetimes = DefaultLifetimes {
@@ -282,7 +282,7 @@ impl Strategy for JwtStrategy {
         replacing: Option<&ValidSession>,
         now: OffsetDateTime,
         room: TokenRoom,
-    ) -> Result<(ValidSession, NewToken), Error> {
+    ) -> Result<Started, Error> {
         self.revocations.ready().await?;
         if let Some(old) = replacing {
             self.logout(old).await?;
@@ -291,18 +291,24 @@ impl Strategy for JwtStrategy {
         let abs_exp = self.lifetimes.absolute_expiry(now).unix_timestamp();
         let sid = Uuid::new_v4();
         tracing::info!(session = %sid, "JWT session created");
-        self.issue(
-            start.user_id,
-            sid,
-            auth_time,
-            abs_exp,
-            start.persistence,
-            start.data,
-            IssueReason::SignIn,
-            now,
-            room,
-        )
-        .await
+        let (session, issued) = self
+            .issue(
+                start.user_id,
+                sid,
+                auth_time,
+                abs_exp,
+                start.persistence,
+                start.data,
+                IssueReason::SignIn,
+                now,
+                room,
+            )
+            .await?;
+        Ok(Started {
+            session,
+            issued,
+            ended: Vec::new(),
+        })
     }
 
     async fn logout(&self, session: &ValidSession) -> Result<(), Error> {

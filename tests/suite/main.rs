@@ -21,6 +21,8 @@ mod configuration;
 // Moving users to another session cookie without signing them out (issue 13, item 5).
 mod cookie_migration;
 mod demo;
+// Device limits: max_sessions_per_user (issue 17).
+mod device_limit;
 // Session events (issue 17).
 mod events;
 mod faults;

@@ -257,6 +257,18 @@ impl SessionStore for CountingStore {
         self.write();
         self.inner.delete_expired(now, batch).await
     }
+    fn enforces_session_limits(&self) -> bool {
+        self.inner.enforces_session_limits()
+    }
+    async fn create_within_limit(
+        &self,
+        record: &SessionRecord,
+        limit: sessionward::SessionLimit,
+        now: OffsetDateTime,
+    ) -> Result<sessionward::LimitedCreate, StoreError> {
+        self.write();
+        self.inner.create_within_limit(record, limit, now).await
+    }
 }
 
 /// Counts calls into the wrapped (real) revocation store.

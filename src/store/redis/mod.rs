@@ -11,6 +11,7 @@ mod create;
 mod delete;
 mod feed;
 mod keys;
+mod limit;
 mod record;
 mod rotate;
 mod scripts;

@@ -69,6 +69,12 @@ impl Dialect for Postgres {
         sqlx::query(LOAD_ANY).bind(hashes)
     }
 
+    /// A lock per user id (hashed to 32 bits: two users may share one, which only makes them
+    /// take turns), in a key space of the crate's own (the first key spells "SWRD"), released
+    /// at commit or rollback.
+    const LOCK_USER: Option<&'static str> =
+        Some("SELECT pg_advisory_xact_lock(1398231620, hashtext($1))");
+
     const TOUCH: &'static str =
         "UPDATE sessionward_sessions SET refreshed_at = $1, expires_at = $2 WHERE id = $3";
     const UPDATE_DATA: &'static str = "UPDATE sessionward_sessions \
