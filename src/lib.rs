@@ -138,6 +138,7 @@ mod handle;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod layer;
+mod login;
 mod merge_patch;
 mod notify;
 pub mod origin;
@@ -167,6 +168,7 @@ pub use guard::{
 };
 pub use handle::{IssuedToken, Sessions};
 pub use layer::{SessionLayer, SessionService};
+pub use login::LoginOptions;
 pub use notify::{ChangeFeed, MAX_NOTICE_BYTES};
 pub use rejection::SessionRejection;
 pub use responder::RejectionContext;
@@ -179,9 +181,11 @@ pub use store::PostgresStore;
 pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
+pub use store::{
+    LimitedCreate, MemoryStore, SessionLimit, SessionLimitPolicy, SessionRecord, SessionStore,
+};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use store::{LoadBatching, MIGRATIONS_TABLE, SqlStore};
-pub use store::{MemoryStore, SessionRecord, SessionStore};
 pub use token::{SessionToken, TokenHash};
 
 pub mod testing;

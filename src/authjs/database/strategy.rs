@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::AuthJsDatabaseConfig;
 use super::queries::Queries;
 use crate::authjs::{cookie_names, jwe};
-use crate::config::{DefaultLifetimes, Lifetimes, SessionConfig};
+use crate::config::{DefaultLifetimes, Lifetimes, Persistence, SessionConfig};
 use crate::credential::{self, Credential, Presented};
 use crate::error::{Error, StoreError, within};
 use crate::session::SessionInfo;
@@ -218,6 +218,7 @@ impl AuthJsDatabaseStrategy {
         let issued = NewToken {
             token: session.token.clone(),
             expires_at,
+            persistence: Persistence::Remembered,
         };
         Ok(Some((extended, issued)))
     }
@@ -280,12 +281,12 @@ impl Strategy for AuthJsDatabaseStrategy {
             return Ok(Lookup::Invalid("expired"));
         }
         // Auth.js's rule: extend once `expires - maxAge + updateAge <= now`.
-        let due = self
-            .lifetimes
-            .due_for_refresh(session.info.refreshed_at, now)
-            && self
-                .extended_expiry(now)
-                .is_some_and(|new| new > expires_at);
+        let due =
+            self.lifetimes
+                .due_for_refresh(session.info.refreshed_at, now, Persistence::Remembered)
+                && self
+                    .extended_expiry(now)
+                    .is_some_and(|new| new > expires_at);
         if !due {
             return Ok(Lookup::Valid {
                 session: Arc::new(session),
