@@ -11,6 +11,7 @@ use crate::cookie::{CookieConfig, PreviousCookie, SameSite};
 use crate::origin::OriginCheck;
 use crate::origin::forwarded::{IpNet, ProxyHeaders, TrustedProxies};
 use crate::origin::site::SiteOrigin;
+use crate::store::{SessionLimit, SessionLimitPolicy};
 
 /// How sessions behave: cookie attributes, lifetimes, store timeout, cross-origin checks.
 ///
@@ -47,6 +48,8 @@ pub struct SessionConfig {
     pub(crate) change_notices: bool,
     pub(crate) rejection_responder: Option<crate::responder::RejectionResponder>,
     pub(crate) events: Option<crate::event::SessionEvents>,
+    max_sessions_per_user: Option<u32>,
+    session_limit_policy: SessionLimitPolicy,
 }
 
 impl Default for SessionConfig {
@@ -60,6 +63,7 @@ impl Default for SessionConfig {
                 idle_timeout: None,
                 absolute_timeout: None,
                 update_age: None,
+                browser_session: None,
             },
             store_timeout: std::time::Duration::from_secs(3),
             origin_check: OriginCheck::default(),
@@ -70,6 +74,8 @@ impl Default for SessionConfig {
             change_notices: true,
             rejection_responder: None,
             events: None,
+            max_sessions_per_user: None,
+            session_limit_policy: SessionLimitPolicy::default(),
         }
     }
 }
@@ -203,6 +209,24 @@ impl SessionConfig {
     /// ```
     pub fn update_age(mut self, update_age: Duration) -> Self {
         self.lifetimes.update_age = Some(update_age);
+        self
+    }
+
+    /// How long a session that signed in without "remember me" lives on the server after its
+    /// last extension (default 1 day, never longer than [`max_age`](Self::max_age)). Such a
+    /// session ([`LoginOptions::remember`](crate::LoginOptions::remember)`(false)`) gets a
+    /// browser-session cookie, without `Max-Age` or `Expires`, which the browser drops when it
+    /// closes; this lifetime bounds it on the server too, for a browser that restores its
+    /// cookies on restart or is never closed. It slides like `max_age` does: a request extends
+    /// the session once `min(update_age, lifetime / 10)` has passed since the last extension,
+    /// and never past [`absolute_timeout`](Self::absolute_timeout). At most 100 years.
+    ///
+    /// ```
+    /// let config = sessionward::SessionConfig::default()
+    ///     .browser_session_lifetime(time::Duration::hours(8));
+    /// ```
+    pub fn browser_session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.browser_session = Some(lifetime);
         self
     }
 
@@ -456,6 +480,81 @@ impl SessionConfig {
         self
     }
 
+    /// The most sessions one user may hold at once, on database sessions (default: no limit).
+    /// A login beyond it ends the user's least recently used sessions (those whose last
+    /// extension is the oldest; each emits a `revoked` [event](Self::events)), or, with
+    /// [`session_limit_policy`](Self::session_limit_policy)`(`[`SessionLimitPolicy::RefuseNewLogin`]`)`,
+    /// fails with [`Error::SessionLimitReached`](crate::Error::SessionLimitReached) (409). The
+    /// store counts and ends sessions in one atomic step per user, so concurrent logins never
+    /// leave more than `max` live sessions.
+    ///
+    /// ⚠️ **Not offered for JWT sessions**: a stateless token leaves no list of a user's
+    /// sessions to count, so [`SessionLayer::jwt`](crate::SessionLayer::jwt) refuses this
+    /// setting at start-up (as do the Auth.js layers, which never sign anyone in). A custom
+    /// [`SessionStore`](crate::SessionStore) must implement
+    /// [`create_within_limit`](crate::SessionStore::create_within_limit), or
+    /// [`SessionLayer::database`](crate::SessionLayer::database) refuses it at start-up too.
+    ///
+    /// ```
+    /// use sessionward::{SessionConfig, SessionLimitPolicy};
+    ///
+    /// // Five devices; the sixth sign-in ends the least recently used one.
+    /// let config = SessionConfig::default().max_sessions_per_user(5);
+    /// // Or refuse the sixth.
+    /// let strict = SessionConfig::default()
+    ///     .max_sessions_per_user(5)
+    ///     .session_limit_policy(SessionLimitPolicy::RefuseNewLogin);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `max` is 0 (no user could sign in).
+    pub fn max_sessions_per_user(mut self, max: u32) -> Self {
+        assert!(
+            max > 0,
+            "sessionward: max_sessions_per_user must be at least 1 (0 would let nobody sign in)"
+        );
+        self.max_sessions_per_user = Some(max);
+        self
+    }
+
+    /// What a login does at [`max_sessions_per_user`](Self::max_sessions_per_user) (default
+    /// [`SessionLimitPolicy::EndLeastRecentlyUsed`]). Without a limit it has no effect.
+    ///
+    /// ```
+    /// use sessionward::{SessionConfig, SessionLimitPolicy};
+    /// let config = SessionConfig::default()
+    ///     .max_sessions_per_user(3)
+    ///     .session_limit_policy(SessionLimitPolicy::RefuseNewLogin);
+    /// ```
+    pub fn session_limit_policy(mut self, policy: SessionLimitPolicy) -> Self {
+        self.session_limit_policy = policy;
+        self
+    }
+
+    /// The configured device limit, if any.
+    pub(crate) fn session_limit(&self) -> Option<SessionLimit> {
+        self.max_sessions_per_user.map(|max_sessions| SessionLimit {
+            max_sessions,
+            policy: self.session_limit_policy,
+        })
+    }
+
+    /// # Panics
+    ///
+    /// When a device limit is configured: `strategy` keeps no list of a user's sessions.
+    #[cfg_attr(
+        not(any(feature = "jwt", feature = "authjs", feature = "betterauth")),
+        allow(dead_code)
+    )]
+    pub(crate) fn refuse_session_limit(&self, strategy: &str) {
+        assert!(
+            self.max_sessions_per_user.is_none(),
+            "sessionward: max_sessions_per_user is not offered for {strategy}: they keep no \
+             list of a user's sessions to count; use database sessions for a device limit"
+        );
+    }
+
     /// Accepts the session cookie as an earlier configuration set it, for a migration period:
     /// to change the cookie's name, path or domain (say, to `__Host-session-id`) without
     /// signing anybody out.
@@ -499,6 +598,10 @@ impl SessionConfig {
         assert!(
             l.max_age > Duration::ZERO && l.absolute_timeout > Duration::ZERO,
             "sessionward: max_age and absolute_timeout must be positive"
+        );
+        assert!(
+            l.browser_session > Duration::ZERO,
+            "sessionward: browser_session_lifetime must be positive"
         );
         assert!(
             l.update_age >= Duration::ZERO,
@@ -554,6 +657,9 @@ pub(crate) const MAX_LIFETIME: Duration = Duration::days(36_525);
 /// not longer.
 const DEFAULT_UPDATE_AGE: Duration = Duration::days(1);
 
+/// The default [`SessionConfig::browser_session_lifetime`].
+const DEFAULT_BROWSER_SESSION: Duration = Duration::days(1);
+
 /// Lifetimes as configured; `None` takes the strategy's default.
 #[derive(Clone, Debug)]
 pub(crate) struct ConfiguredLifetimes {
@@ -561,6 +667,7 @@ pub(crate) struct ConfiguredLifetimes {
     idle_timeout: Option<Duration>,
     absolute_timeout: Option<Duration>,
     update_age: Option<Duration>,
+    browser_session: Option<Duration>,
 }
 
 /// A strategy's default lifetimes.
@@ -581,6 +688,7 @@ impl ConfiguredLifetimes {
             ("idle_timeout", self.idle_timeout),
             ("absolute_timeout", self.absolute_timeout),
             ("update_age", self.update_age),
+            ("browser_session_lifetime", self.browser_session),
         ];
         for (name, value) in settings {
             if let Some(value) = value {
@@ -604,6 +712,7 @@ impl ConfiguredLifetimes {
             } else {
                 max_age / 10_i32
             }),
+            browser_session: self.browser_session.unwrap_or(DEFAULT_BROWSER_SESSION),
         }
     }
 }
@@ -615,10 +724,41 @@ pub(crate) struct Lifetimes {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) absolute_timeout: Duration,
     pub(crate) update_age: Duration,
+    /// How long a session without "remember me" lives after an extension (capped by the
+    /// window of a remembered one).
+    pub(crate) browser_session: Duration,
+}
+
+/// Whether a session's cookie outlives the browser: "remember me" (a persistent cookie, the
+/// full lifetime) or not (a browser-session cookie and
+/// [`SessionConfig::browser_session_lifetime`]). Chosen at login, kept by every later
+/// extension, rotation and data change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Persistence {
+    /// A persistent cookie (`Max-Age`), the full `max_age`.
+    Remembered,
+    /// A browser-session cookie (no `Max-Age`), the browser-session lifetime.
+    BrowserSession,
+}
+
+impl Persistence {
+    /// From the stored flag: `true` is [`Persistence::Remembered`].
+    pub(crate) fn from_persistent(persistent: bool) -> Self {
+        if persistent {
+            Self::Remembered
+        } else {
+            Self::BrowserSession
+        }
+    }
+
+    /// Whether the cookie carries `Max-Age`.
+    pub(crate) fn is_persistent(self) -> bool {
+        self == Self::Remembered
+    }
 }
 
 impl Lifetimes {
-    /// How long a session lives after an extension.
+    /// How long a remembered session lives after an extension.
     pub(crate) fn window(&self) -> Duration {
         match self.idle_timeout {
             Some(idle) => idle.min(self.max_age),
@@ -626,11 +766,30 @@ impl Lifetimes {
         }
     }
 
-    /// How long after an extension a request extends again.
+    /// How long a session of `persistence` lives after an extension.
+    pub(crate) fn window_for(&self, persistence: Persistence) -> Duration {
+        match persistence {
+            Persistence::Remembered => self.window(),
+            Persistence::BrowserSession => self.browser_session.min(self.window()),
+        }
+    }
+
+    /// How long after an extension a request extends a remembered session again.
     fn refresh_interval(&self) -> Duration {
         match self.idle_timeout {
             Some(idle) => (idle / 10_i32).min(self.update_age),
             None => self.update_age,
+        }
+    }
+
+    /// How long after an extension a request extends a session of `persistence` again: for a
+    /// browser session at most a tenth of its window, so that it keeps sliding.
+    fn refresh_interval_for(&self, persistence: Persistence) -> Duration {
+        match persistence {
+            Persistence::Remembered => self.refresh_interval(),
+            Persistence::BrowserSession => self
+                .refresh_interval()
+                .min(self.window_for(persistence) / 10_i32),
         }
     }
 
@@ -639,22 +798,25 @@ impl Lifetimes {
         now + self.absolute_timeout
     }
 
-    /// The expiry of a session extended now: never past its absolute limit.
+    /// The expiry of a session of `persistence` extended now: never past its absolute limit.
     pub(crate) fn expiry(
         &self,
         now: OffsetDateTime,
         absolute_expires_at: OffsetDateTime,
+        persistence: Persistence,
     ) -> OffsetDateTime {
-        (now + self.window()).min(absolute_expires_at)
+        (now + self.window_for(persistence)).min(absolute_expires_at)
     }
 
-    /// Whether a session last extended at `refreshed_at` is due for a sliding extension now.
+    /// Whether a session of `persistence` last extended at `refreshed_at` is due for a sliding
+    /// extension now.
     pub(crate) fn due_for_refresh(
         &self,
         refreshed_at: OffsetDateTime,
         now: OffsetDateTime,
+        persistence: Persistence,
     ) -> bool {
-        now - refreshed_at >= self.refresh_interval()
+        now - refreshed_at >= self.refresh_interval_for(persistence)
     }
 }
 
@@ -679,9 +841,10 @@ mod tests {
         let l = SessionConfig::default().validate(DEFAULTS);
         let now = datetime!(2030-01-01 0:00 UTC);
         let cap = now + Duration::days(3);
-        assert_eq!(l.expiry(now, cap), cap);
+        let remembered = Persistence::Remembered;
+        assert_eq!(l.expiry(now, cap, remembered), cap);
         assert_eq!(
-            l.expiry(now, now + Duration::days(30)),
+            l.expiry(now, now + Duration::days(30), remembered),
             now + Duration::days(7)
         );
     }
@@ -692,11 +855,30 @@ mod tests {
             .idle_timeout(Some(Duration::minutes(30)))
             .validate(DEFAULTS);
         let now = datetime!(2030-01-01 0:00 UTC);
+        let remembered = Persistence::Remembered;
         assert_eq!(
-            l.expiry(now, now + Duration::days(30)),
+            l.expiry(now, now + Duration::days(30), remembered),
             now + Duration::minutes(30)
         );
-        assert!(!l.due_for_refresh(now, now + Duration::minutes(2)));
-        assert!(l.due_for_refresh(now, now + Duration::minutes(3)));
+        assert!(!l.due_for_refresh(now, now + Duration::minutes(2), remembered));
+        assert!(l.due_for_refresh(now, now + Duration::minutes(3), remembered));
+    }
+
+    #[test]
+    fn browser_sessions_have_their_own_shorter_window_and_keep_sliding() {
+        let l = SessionConfig::default().validate(DEFAULTS);
+        let now = datetime!(2030-01-01 0:00 UTC);
+        let cap = now + Duration::days(30);
+        let browser = Persistence::BrowserSession;
+        assert_eq!(l.expiry(now, cap, browser), now + Duration::days(1));
+        // A tenth of the day, not update_age's full day (which would never come).
+        assert!(!l.due_for_refresh(now, now + Duration::hours(2), browser));
+        assert!(l.due_for_refresh(now, now + Duration::minutes(144), browser));
+        // Never longer than a remembered session's window.
+        let short = SessionConfig::default()
+            .max_age(Duration::hours(2))
+            .browser_session_lifetime(Duration::days(3))
+            .validate(DEFAULTS);
+        assert_eq!(short.expiry(now, cap, browser), now + Duration::hours(2));
     }
 }

@@ -183,28 +183,30 @@ impl CookieConfig {
         }
     }
 
-    /// `Set-Cookie` that hands the client a token for `max_age`.
-    pub(crate) fn set(&self, token: &str, max_age: Duration) -> HeaderValue {
-        let seconds = max_age
-            .clamp(Duration::ZERO, MAX_COOKIE_AGE)
-            .whole_seconds();
+    /// `Set-Cookie` that hands the client a token for `max_age`; `None` makes it a
+    /// browser-session cookie (no `Max-Age`, no `Expires`: the browser drops it when it closes).
+    pub(crate) fn set(&self, token: &str, max_age: Option<Duration>) -> HeaderValue {
+        let seconds = max_age.map(|max_age| {
+            max_age
+                .clamp(Duration::ZERO, MAX_COOKIE_AGE)
+                .whole_seconds()
+        });
         self.header(token, seconds)
     }
 
     /// `Set-Cookie` that removes the session cookie.
     pub(crate) fn clear(&self) -> HeaderValue {
-        self.header("", 0)
+        self.header("", Some(0))
     }
 
-    fn header(&self, value: &str, max_age_seconds: i64) -> HeaderValue {
+    fn header(&self, value: &str, max_age_seconds: Option<i64>) -> HeaderValue {
         let mut s = String::with_capacity(128);
-        let _ = write!(
-            s,
-            "{}={}; Path={}; Max-Age={}",
-            self.name, value, self.path, max_age_seconds
-        );
-        if max_age_seconds == 0 {
-            s.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+        let _ = write!(s, "{}={}; Path={}", self.name, value, self.path);
+        if let Some(seconds) = max_age_seconds {
+            let _ = write!(s, "; Max-Age={seconds}");
+            if seconds == 0 {
+                s.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+            }
         }
         if let Some(domain) = &self.domain {
             let _ = write!(s, "; Domain={domain}");
@@ -229,10 +231,15 @@ mod tests {
 
     #[test]
     fn set_cookie_carries_secure_defaults() {
-        let v = CookieConfig::default().set("tok", Duration::days(7));
+        let v = CookieConfig::default().set("tok", Some(Duration::days(7)));
         assert_eq!(
             v.to_str().unwrap(),
             "session-id=tok; Path=/; Max-Age=604800; HttpOnly; Secure; SameSite=Lax"
+        );
+        let v = CookieConfig::default().set("tok", None);
+        assert_eq!(
+            v.to_str().unwrap(),
+            "session-id=tok; Path=/; HttpOnly; Secure; SameSite=Lax"
         );
         let v = CookieConfig::default().clear();
         assert!(

@@ -95,6 +95,13 @@ pub enum Error {
         /// Whether the limit is the browsers' cookie limit (otherwise the layer's token limit).
         cookie: bool,
     },
+    /// A login was refused because its user already holds the most sessions allowed
+    /// ([`SessionConfig::max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user)
+    /// with [`SessionLimitPolicy::RefuseNewLogin`](crate::SessionLimitPolicy::RefuseNewLogin)).
+    /// Nothing changed. 409: the user's other sessions are in the way; ending one (on another
+    /// device, or from a "your sessions" page) lets the next login through.
+    #[error("too many sessions: sign out on another device first")]
+    SessionLimitReached,
     /// The request did not pass through a [`SessionLayer`](crate::SessionLayer). 500: a
     /// wiring mistake in the application.
     #[error("no SessionLayer is installed on this route")]
@@ -111,7 +118,7 @@ impl Error {
         match self {
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
             Error::Forbidden | Error::ReauthenticationRequired => StatusCode::FORBIDDEN,
-            Error::Conflict => StatusCode::CONFLICT,
+            Error::Conflict | Error::SessionLimitReached => StatusCode::CONFLICT,
             Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Data(_) | Error::Signing | Error::MissingLayer => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -152,7 +159,8 @@ impl IntoResponse for Error {
             Error::Unauthenticated
             | Error::Forbidden
             | Error::ReauthenticationRequired
-            | Error::Conflict => {}
+            | Error::Conflict
+            | Error::SessionLimitReached => {}
         }
         refusal(self.status(), &self.to_string())
     }
@@ -190,6 +198,10 @@ pub enum StoreError {
     /// A row in the store could not be decoded (for example a corrupt token hash).
     #[error("a stored session row is malformed: {0}")]
     Corrupt(&'static str),
+    /// The store does not do what was asked (a third-party store without
+    /// [`create_within_limit`](crate::SessionStore::create_within_limit)).
+    #[error("the session store cannot do this: {0}")]
+    Unsupported(&'static str),
     /// The backend failed (connection refused, pool exhausted, query error, ...).
     #[error("the session store backend failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -9,9 +9,10 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::event::SessionEventKind;
+use crate::login::LoginOptions;
 use crate::request::{RequestSession, State};
 use crate::session::{Session, SessionInfo, decode_data};
-use crate::strategy::{CHANGE_ATTEMPTS, NewToken, TokenRoom, ValidSession};
+use crate::strategy::{CHANGE_ATTEMPTS, NewToken, SessionStart, Started, TokenRoom, ValidSession};
 
 /// A session token handed to the client: by [`Sessions::login_token`] to an API client, by
 /// [`Sessions::rotate`] and [`Sessions::refresh`], and by [`Sessions::issued_token`] after any
@@ -142,16 +143,31 @@ impl Sessions {
         &self,
         user_id: String,
         data: &D,
+        options: LoginOptions,
         replacing: Option<&ValidSession>,
         room: TokenRoom,
-    ) -> Result<(ValidSession, NewToken), Error> {
-        let data = serde_json::to_string(data)?;
-        let meta = self.request.client.record();
+    ) -> Result<Started, Error> {
+        let start = SessionStart {
+            user_id,
+            data: serde_json::to_string(data)?,
+            client: self.request.client.record(),
+            persistence: options.persistence,
+        };
         let now = self.request.now();
         let strategy = self.request.strategy();
-        strategy
-            .login(user_id, data, meta, replacing, now, room)
-            .await
+        strategy.login(start, replacing, now, room).await
+    }
+
+    /// The events of a login that made `started`: `revoked` for each session the device
+    /// limit ended to make room, then `created`.
+    fn emit_started(&self, started: &Started) {
+        let user = Some(started.session.info.user_id.as_str());
+        for id in &started.ended {
+            self.request
+                .emit(SessionEventKind::Revoked, user, Some(*id));
+        }
+        self.request
+            .emit_for(SessionEventKind::Created, &started.session);
     }
 
     /// Makes `session` the request's session and hands `issued` to the client.
@@ -206,29 +222,59 @@ impl Sessions {
 
     /// Starts a session for `user_id` with `data` and sets the cookie. Any session the request
     /// came with is ended first, so a token planted before login is dead after it (session
-    /// fixation).
+    /// fixation). The session is remembered (a persistent cookie); see
+    /// [`login_with`](Self::login_with) for a browser-session cookie.
     ///
     /// # Errors
     ///
     /// [`Error::Store`] when the store cannot answer; [`Error::Data`] when `data` does not
-    /// serialize.
+    /// serialize; [`Error::SessionLimitReached`] when the user holds
+    /// [`max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user) sessions and the
+    /// policy refuses new ones (nothing changes then; with the default policy the least
+    /// recently used sessions end instead, each with a `revoked` event).
     pub async fn login<D: Serialize>(
         &self,
         user_id: impl Into<String>,
         data: &D,
     ) -> Result<SessionInfo, Error> {
+        self.login_with(user_id, data, LoginOptions::default())
+            .await
+    }
+
+    /// [`login`](Self::login) with [`LoginOptions`]: "remember me" or not.
+    ///
+    /// ```
+    /// use sessionward::{LoginOptions, Sessions};
+    ///
+    /// # async fn handler(sessions: Sessions, remember_me: bool) -> Result<(), sessionward::Error> {
+    /// // ... check the password first ...
+    /// let options = LoginOptions::new().remember(remember_me);
+    /// let info = sessions.login_with("alice", &serde_json::json!({ "role": "user" }), options).await?;
+    /// assert_eq!(info.persistent, remember_me);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`login`](Self::login).
+    pub async fn login_with<D: Serialize>(
+        &self,
+        user_id: impl Into<String>,
+        data: &D,
+        options: LoginOptions,
+    ) -> Result<SessionInfo, Error> {
         let mut state = self.request.resolved_state().await;
         let previous = state.session().ok().flatten();
         let room = self.request.cookie_room();
-        let (session, issued) = self
-            .start(user_id.into(), data, previous.as_deref(), room)
+        let started = self
+            .start(user_id.into(), data, options, previous.as_deref(), room)
             .await?;
         if let Some(previous) = &previous {
             self.request.emit_for(SessionEventKind::LoggedOut, previous);
         }
-        self.request.emit_for(SessionEventKind::Created, &session);
-        let info = session.info.clone();
-        state.replace(Some(session), Some(issued));
+        self.emit_started(&started);
+        let info = started.session.info.clone();
+        state.replace(Some(started.session), Some(started.issued));
         Ok(info)
     }
 
@@ -256,15 +302,41 @@ impl Sessions {
         user_id: impl Into<String>,
         data: &D,
     ) -> Result<IssuedToken, Error> {
-        let (session, issued) = self
-            .start(user_id.into(), data, None, TokenRoom::Bearer)
+        self.login_token_with(user_id, data, LoginOptions::default())
+            .await
+    }
+
+    /// [`login_token`](Self::login_token) with [`LoginOptions`]. A bearer token has no cookie,
+    /// but `remember(false)` still gives its session the shorter
+    /// [`browser_session_lifetime`](crate::SessionConfig::browser_session_lifetime) on the
+    /// server, and a cookie the session is later moved to stays a browser-session cookie.
+    ///
+    /// ```
+    /// # async fn handler(sessions: sessionward::Sessions) -> Result<(), sessionward::Error> {
+    /// let options = sessionward::LoginOptions::new().remember(false);
+    /// let issued = sessions.login_token_with("alice", &serde_json::json!({}), options).await?;
+    /// assert!(!issued.info().persistent);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`login`](Self::login).
+    pub async fn login_token_with<D: Serialize>(
+        &self,
+        user_id: impl Into<String>,
+        data: &D,
+        options: LoginOptions,
+    ) -> Result<IssuedToken, Error> {
+        let started = self
+            .start(user_id.into(), data, options, None, TokenRoom::Bearer)
             .await?;
-        self.request.emit_for(SessionEventKind::Created, &session);
+        self.emit_started(&started);
         Ok(IssuedToken {
-            token: issued.token,
+            token: started.issued.token,
             info: SessionInfo {
                 current: false,
-                ..session.info
+                ..started.session.info
             },
         })
     }

@@ -57,16 +57,26 @@ impl SessionLayer {
     /// # Panics
     ///
     /// When `config` contradicts itself (for example a `__Host-` cookie with a domain), so a
-    /// misconfiguration stops the application at start-up instead of failing in browsers.
+    /// misconfiguration stops the application at start-up instead of failing in browsers; and
+    /// when it sets [`max_sessions_per_user`](SessionConfig::max_sessions_per_user) on a store
+    /// that does not enforce limits (a custom store without
+    /// [`create_within_limit`](SessionStore::create_within_limit)).
     pub fn database(store: impl SessionStore, config: SessionConfig) -> Self {
         let lifetimes = config.validate(DATABASE_DEFAULTS);
+        let limit = config.session_limit();
+        assert!(
+            limit.is_none() || store.enforces_session_limits(),
+            "sessionward: max_sessions_per_user is set, but this SessionStore does not enforce \
+             session limits (it does not implement create_within_limit)"
+        );
         let strategy = DatabaseStrategy::new(
             store,
             lifetimes,
             config.store_timeout,
             config.cache,
             config.change_notices,
-        );
+        )
+        .with_session_limit(limit);
         Self::with_strategy(config, Box::new(strategy))
     }
 
@@ -88,8 +98,11 @@ impl SessionLayer {
     ///
     /// # Panics
     ///
-    /// When `config` contradicts itself, as for [`database`](Self::database), or when `jwt`'s
-    /// [`leeway`](crate::jwt::JwtConfig::leeway) is not whole seconds from 0 to 5 minutes.
+    /// When `config` contradicts itself, as for [`database`](Self::database), when `jwt`'s
+    /// [`leeway`](crate::jwt::JwtConfig::leeway) is not whole seconds from 0 to 5 minutes, or
+    /// when `config` sets
+    /// [`max_sessions_per_user`](SessionConfig::max_sessions_per_user): JWT sessions keep no
+    /// list of a user's sessions, so the limit is not offered.
     #[cfg(feature = "jwt")]
     pub fn jwt(
         jwt: crate::jwt::JwtConfig,
@@ -97,6 +110,7 @@ impl SessionLayer {
         config: SessionConfig,
     ) -> Self {
         use crate::jwt::{JWT_DEFAULTS, JwtStrategy};
+        config.refuse_session_limit("JWT sessions");
         let lifetimes = config.validate(JWT_DEFAULTS);
         let strategy = JwtStrategy::new(
             jwt,
@@ -128,6 +142,7 @@ impl SessionLayer {
     /// contradicts itself, as for [`database`](Self::database).
     #[cfg(feature = "authjs")]
     pub fn authjs(authjs: crate::authjs::AuthJsConfig, config: SessionConfig) -> Self {
+        config.refuse_session_limit("Auth.js sessions");
         config.cookie.validate();
         let strategy = crate::authjs::AuthJsStrategy::new(authjs);
         Self::with_strategy(config, Box::new(strategy))
@@ -168,6 +183,7 @@ impl SessionLayer {
         authjs: crate::authjs::AuthJsDatabaseConfig,
         config: SessionConfig,
     ) -> Self {
+        config.refuse_session_limit("Auth.js sessions");
         let strategy = crate::authjs::AuthJsDatabaseStrategy::new(pool, authjs, &config);
         Self::with_strategy(config, Box::new(strategy))
     }
@@ -200,14 +216,16 @@ impl SessionLayer {
     ///
     /// With an empty secret, a table or column name that is not a plain identifier, a cookie
     /// prefix that makes an invalid cookie name, an `absolute_timeout` or `idle_timeout`
-    /// (Better Auth has neither), or when `config` contradicts itself, as for
-    /// [`database`](Self::database).
+    /// (Better Auth has neither), a
+    /// [`max_sessions_per_user`](SessionConfig::max_sessions_per_user) (sign-ins are Better
+    /// Auth's), or when `config` contradicts itself, as for [`database`](Self::database).
     #[cfg(feature = "betterauth")]
     pub fn betterauth(
         pool: impl Into<crate::betterauth::BetterAuthPool>,
         better_auth: crate::betterauth::BetterAuthConfig,
         config: SessionConfig,
     ) -> Self {
+        config.refuse_session_limit("Better Auth sessions");
         let strategy =
             crate::betterauth::BetterAuthStrategy::new(pool.into(), better_auth, &config);
         Self::with_strategy(config, Box::new(strategy))

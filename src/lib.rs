@@ -153,6 +153,7 @@ mod jwe;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod layer;
+mod login;
 mod merge_patch;
 mod notify;
 pub mod origin;
@@ -182,6 +183,7 @@ pub use guard::{
 };
 pub use handle::{IssuedToken, Sessions};
 pub use layer::{SessionLayer, SessionService};
+pub use login::LoginOptions;
 pub use notify::{ChangeFeed, MAX_NOTICE_BYTES};
 pub use rejection::SessionRejection;
 pub use responder::RejectionContext;
@@ -194,9 +196,11 @@ pub use store::PostgresStore;
 pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
+pub use store::{
+    LimitedCreate, MemoryStore, SessionLimit, SessionLimitPolicy, SessionRecord, SessionStore,
+};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use store::{LoadBatching, MIGRATIONS_TABLE, SqlStore};
-pub use store::{MemoryStore, SessionRecord, SessionStore};
 pub use token::{SessionToken, TokenHash};
 
 pub mod testing;

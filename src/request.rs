@@ -167,7 +167,11 @@ impl RequestSession {
     /// The room of a token sent as the session cookie: what the cookie's name and attributes
     /// (with the longest `Max-Age`) leave of the browsers' limit.
     pub(crate) fn cookie_room(&self) -> TokenRoom {
-        let bare = self.shared.config.cookie.set("", time::Duration::days(400));
+        let bare = self
+            .shared
+            .config
+            .cookie
+            .set("", Some(time::Duration::days(400)));
         TokenRoom::Cookie {
             overhead: bare.len(),
         }
@@ -289,12 +293,21 @@ impl RequestSession {
         let cookie = &self.shared.config.cookie;
         let value = match &state.cookie {
             CookieAction::Keep => return,
-            CookieAction::Set(issued) => cookie.set(&issued.token, issued.expires_at - self.now()),
+            CookieAction::Set(issued) => cookie.set(&issued.token, self.cookie_age(issued)),
             CookieAction::Clear if self.carried_cookie() => cookie.clear(),
             CookieAction::Clear => return,
         };
         headers.append(header::SET_COOKIE, value);
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+
+    /// The `Max-Age` of the cookie that carries `issued`: until it expires, or none for a
+    /// browser-session cookie.
+    fn cookie_age(&self, issued: &NewToken) -> Option<time::Duration> {
+        issued
+            .persistence
+            .is_persistent()
+            .then(|| issued.expires_at - self.now())
     }
 
     /// The response to a request that came with the previous cookie: the session (resolved
@@ -304,19 +317,17 @@ impl RequestSession {
     async fn move_to_current_cookie(&self, previous: &CookieConfig, headers: &mut HeaderMap) {
         let state = self.resolved_state().await;
         let current = match (&state.cookie, &state.current) {
-            (CookieAction::Set(issued), _) => Some((&issued.token, issued.expires_at)),
+            (CookieAction::Set(issued), _) => Some((&issued.token, self.cookie_age(issued))),
             (CookieAction::Keep, Current::Known(Some(session))) => {
-                Some((&session.token, session.info.expires_at))
+                let age = (session.info.persistent).then(|| session.info.expires_at - self.now());
+                Some((&session.token, age))
             }
             (CookieAction::Keep, Current::Failed(_)) => return,
             _ => None,
         };
-        if let Some((token, expires_at)) = current {
+        if let Some((token, age)) = current {
             let cookie = &self.shared.config.cookie;
-            headers.append(
-                header::SET_COOKIE,
-                cookie.set(token, expires_at - self.now()),
-            );
+            headers.append(header::SET_COOKIE, cookie.set(token, age));
         }
         headers.append(header::SET_COOKIE, previous.clear());
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

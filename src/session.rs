@@ -74,6 +74,11 @@ pub struct SessionInfo {
     pub user_agent: Option<String>,
     /// The client address it was created from.
     pub ip: Option<String>,
+    /// Whether the session was signed in with "remember me" (a persistent cookie, the full
+    /// lifetime), or without (a browser-session cookie and the shorter
+    /// [`browser_session_lifetime`](crate::SessionConfig::browser_session_lifetime)); see
+    /// [`LoginOptions::remember`](crate::LoginOptions::remember).
+    pub persistent: bool,
     /// Whether this is the session of the request that asked.
     pub current: bool,
 }
@@ -103,6 +108,7 @@ impl SessionInfo {
             absolute_expires_at,
             user_agent: None,
             ip: None,
+            persistent: true,
             current: true,
         }
     }

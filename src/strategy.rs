@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::config::SessionConfig;
+use crate::config::{Persistence, SessionConfig};
 use crate::credential::{Credential, Presented};
 use crate::error::Error;
 use crate::session::SessionInfo;
@@ -20,6 +20,30 @@ pub(crate) use crate::session::ValidSession;
 pub(crate) struct NewToken {
     pub(crate) token: String,
     pub(crate) expires_at: OffsetDateTime,
+    /// Whether the cookie outlives the browser (`Max-Age`) or is a browser-session cookie.
+    pub(crate) persistence: Persistence,
+}
+
+/// What a login made: the session, its token, and the sessions of the same user it ended to
+/// stay within the device limit.
+#[derive(Debug)]
+pub(crate) struct Started {
+    pub(crate) session: ValidSession,
+    pub(crate) issued: NewToken,
+    /// Public ids of the user's sessions ended to make room (database sessions with
+    /// [`SessionConfig::max_sessions_per_user`]).
+    pub(crate) ended: Vec<Uuid>,
+}
+
+/// What a login asks for: whose session, with which data, from which client, and whether it is
+/// remembered.
+#[derive(Clone, Debug)]
+pub(crate) struct SessionStart {
+    pub(crate) user_id: String,
+    /// The application's data as JSON text.
+    pub(crate) data: String,
+    pub(crate) client: ClientRecord,
+    pub(crate) persistence: Persistence,
 }
 
 /// What a presented token turned out to be.
@@ -156,16 +180,14 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         "this session strategy cannot change sessions"
     }
 
-    /// Starts a session for `user_id`, ending `replacing` first (session fixation).
+    /// Starts the session `start` asks for, ending `replacing` first (session fixation).
     async fn login(
         &self,
-        _user_id: String,
-        _data: String,
-        _meta: ClientRecord,
+        _start: SessionStart,
         _replacing: Option<&ValidSession>,
         _now: OffsetDateTime,
         _room: TokenRoom,
-    ) -> Result<(ValidSession, NewToken), Error> {
+    ) -> Result<Started, Error> {
         Err(Error::Unsupported(self.read_only()))
     }
 

@@ -17,7 +17,7 @@ use super::signed::{Signer, percent_decoded};
 use super::sql::{Bind, Cell, Dialect, Runner};
 use super::{BetterAuthConfig, BetterAuthPool};
 use crate::clock::{from_unix_micros, javascript_iso};
-use crate::config::{DefaultLifetimes, Lifetimes, SessionConfig};
+use crate::config::{DefaultLifetimes, Lifetimes, Persistence, SessionConfig};
 use crate::credential::{self, CookieValue, Credential, Presented, Source};
 use crate::error::{Error, StoreError, within};
 use crate::foreign_rows::{after_extension, well_formed};
@@ -352,6 +352,7 @@ impl BetterAuthStrategy {
         let issued = NewToken {
             token: session.token.clone(),
             expires_at,
+            persistence: Persistence::Remembered,
         };
         Ok(Some((extended, issued)))
     }
@@ -434,7 +435,10 @@ impl Strategy for BetterAuthStrategy {
             Ok(_) => return Ok(Lookup::Invalid("malformed token")),
             Err(reason) => return Ok(Lookup::Invalid(reason)),
         };
-        if let Some(session) = self.cached(presented, &token, now) {
+        // A sign-in with `rememberMe: false`: a browser-session cookie, never extended.
+        let remembered = !self.dont_remember(presented);
+        if let Some(mut session) = self.cached(presented, &token, now) {
+            session.info.persistent = remembered;
             return Ok(Lookup::Valid {
                 session: Arc::new(session),
                 reissue: None,
@@ -444,13 +448,13 @@ impl Strategy for BetterAuthStrategy {
             return Ok(Lookup::Invalid("unknown token"));
         };
         let read = row.expires;
-        let session = Self::from_row(row)?;
+        let mut session = Self::from_row(row)?;
+        session.info.persistent = remembered;
         let expires_at = session.info.expires_at;
         if expires_at < now {
             return Ok(Lookup::Invalid("expired"));
         }
-        let due =
-            self.session_refresh && !self.dont_remember(presented) && self.due(expires_at, now);
+        let due = self.session_refresh && remembered && self.due(expires_at, now);
         if !due {
             return Ok(Lookup::Valid {
                 session: Arc::new(session),

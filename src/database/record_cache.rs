@@ -293,6 +293,7 @@ mod tests {
             absolute_expires_at: now,
             user_agent: None,
             ip: None,
+            persistent: true,
         }
     }
 

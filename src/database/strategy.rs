@@ -10,14 +10,14 @@ use uuid::Uuid;
 
 use super::record_cache::RecordCache;
 use crate::cache::SessionCache;
-use crate::config::{DefaultLifetimes, Lifetimes};
+use crate::config::{DefaultLifetimes, Lifetimes, Persistence};
 use crate::credential::Presented;
 use crate::error::{Error, StoreError, within};
 use crate::notify::{Change, Notifier};
 use crate::session::SessionInfo;
-use crate::store::{SessionRecord, SessionStore};
+use crate::store::{LimitedCreate, SessionLimit, SessionRecord, SessionStore};
 use crate::strategy::{
-    CHANGE_ATTEMPTS, ClientRecord, Lookup, NewToken, Strategy, TokenRoom, ValidSession,
+    CHANGE_ATTEMPTS, Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom, ValidSession,
 };
 use crate::token::{SessionToken, TokenHash};
 
@@ -37,6 +37,8 @@ pub(crate) struct DatabaseStrategy<S> {
     /// With a cache and a store that has a change feed: tells the other instances what this
     /// one ended or changed, and drops what they did from the cache.
     notifier: Option<Notifier>,
+    /// [`SessionConfig::max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user).
+    limit: Option<SessionLimit>,
 }
 
 impl<S: SessionStore> DatabaseStrategy<S> {
@@ -57,6 +59,42 @@ impl<S: SessionStore> DatabaseStrategy<S> {
             timeout,
             cache: cache.map(|settings| Arc::new(RecordCache::new(settings, timeout))),
             notifier,
+            limit: None,
+        }
+    }
+
+    /// Logins keep each user within `limit` (the store must enforce it: the layer checked).
+    pub(crate) fn with_session_limit(mut self, limit: Option<SessionLimit>) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Inserts `record`, within the device limit when there is one. Returns the sessions ended
+    /// to make room; [`Error::SessionLimitReached`] when the policy refuses instead.
+    async fn insert(
+        &self,
+        record: &SessionRecord,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Uuid>, Error> {
+        let Some(limit) = self.limit else {
+            within(self.timeout, self.store.create(record)).await?;
+            return Ok(Vec::new());
+        };
+        let create = self.store.create_within_limit(record, limit, now);
+        match within(self.timeout, create).await? {
+            LimitedCreate::Created { ended } => {
+                for id in &ended {
+                    let scope = Change::Session(*id);
+                    self.forget(&scope);
+                    self.announce(scope).await;
+                    tracing::info!(session = %id, "session revoked (device limit)");
+                }
+                Ok(ended)
+            }
+            LimitedCreate::Refused => {
+                tracing::info!("login refused (device limit)");
+                Err(Error::SessionLimitReached)
+            }
         }
     }
 
@@ -99,8 +137,13 @@ impl<S: SessionStore> DatabaseStrategy<S> {
 
     /// Whether the session is due for its sliding extension now.
     fn due(&self, record: &SessionRecord, now: OffsetDateTime) -> bool {
-        self.lifetimes.due_for_refresh(record.refreshed_at, now)
-            && self.lifetimes.expiry(now, record.absolute_expires_at) > record.expires_at
+        let persistence = Persistence::from_persistent(record.persistent);
+        self.lifetimes
+            .due_for_refresh(record.refreshed_at, now, persistence)
+            && self
+                .lifetimes
+                .expiry(now, record.absolute_expires_at, persistence)
+                > record.expires_at
     }
 
     /// Drops the cached copies `scope` covers (ended, or changed in a way a copy cannot follow).
@@ -192,7 +235,10 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         session: &ValidSession,
         now: OffsetDateTime,
     ) -> Result<Option<(ValidSession, NewToken)>, Error> {
-        let expires_at = self.lifetimes.expiry(now, session.info.absolute_expires_at);
+        let persistence = Persistence::from_persistent(session.info.persistent);
+        let expires_at = self
+            .lifetimes
+            .expiry(now, session.info.absolute_expires_at, persistence);
         if !within(
             self.timeout,
             self.store.touch(session.info.id, now, expires_at),
@@ -214,6 +260,7 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         let issued = NewToken {
             token: session.token.clone(),
             expires_at,
+            persistence,
         };
         Ok(Some((extended, issued)))
     }
@@ -230,6 +277,7 @@ fn info(record: &SessionRecord, current: bool) -> SessionInfo {
         absolute_expires_at: record.absolute_expires_at,
         user_agent: record.user_agent.clone(),
         ip: record.ip.clone(),
+        persistent: record.persistent,
         current,
     }
 }
@@ -268,30 +316,30 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
 
     async fn login(
         &self,
-        user_id: String,
-        data: String,
-        meta: ClientRecord,
+        start: SessionStart,
         replacing: Option<&ValidSession>,
         now: OffsetDateTime,
         _room: TokenRoom,
-    ) -> Result<(ValidSession, NewToken), Error> {
+    ) -> Result<Started, Error> {
         if let Some(old) = replacing {
             self.logout(old).await?;
         }
         let absolute_expires_at = self.lifetimes.absolute_expiry(now);
+        let persistence = start.persistence;
         let mut record = SessionRecord {
             id: Uuid::new_v4(),
             token_hash: SessionToken::generate().hash(),
-            user_id,
-            data,
+            user_id: start.user_id,
+            data: start.data,
             version: 0,
             created_at: now,
             authenticated_at: now,
             refreshed_at: now,
-            expires_at: self.lifetimes.expiry(now, absolute_expires_at),
+            expires_at: self.lifetimes.expiry(now, absolute_expires_at, persistence),
             absolute_expires_at,
-            user_agent: meta.user_agent,
-            ip: meta.ip,
+            user_agent: start.client.user_agent,
+            ip: start.client.ip,
+            persistent: persistence.is_persistent(),
         };
         // A collision of 256-bit tokens or v4 ids does not happen; if a store reports one, draw
         // again rather than overwrite anything.
@@ -299,8 +347,8 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             let token = SessionToken::generate();
             record.id = Uuid::new_v4();
             record.token_hash = token.hash();
-            match within(self.timeout, self.store.create(&record)).await {
-                Ok(()) => {
+            match self.insert(&record, now).await {
+                Ok(ended) => {
                     tracing::info!(session = %record.id, "session created");
                     if let Some(cache) = &self.cache {
                         cache.put(&record, Instant::now());
@@ -308,8 +356,14 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
                     let issued = NewToken {
                         token: token.as_str().to_owned(),
                         expires_at: record.expires_at,
+                        persistence,
                     };
-                    return Ok((Self::to_resolved(record, issued.token.clone()), issued));
+                    let session = Self::to_resolved(record, issued.token.clone());
+                    return Ok(Started {
+                        session,
+                        issued,
+                        ended,
+                    });
                 }
                 Err(Error::Store(e)) if matches!(*e, StoreError::Duplicate) => continue,
                 Err(e) => return Err(e),
@@ -350,6 +404,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         let issued = NewToken {
             token: rotated.token.clone(),
             expires_at: rotated.info.expires_at,
+            persistence: Persistence::from_persistent(rotated.info.persistent),
         };
         Ok((rotated, issued))
     }

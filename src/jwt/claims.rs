@@ -7,7 +7,7 @@ use uuid::Uuid;
 pub(crate) use super::sign_in_time::SignInTime;
 
 /// Claim names the crate sets itself; custom session data may not use them.
-pub(crate) const RESERVED: [&str; 10] = [
+pub(crate) const RESERVED: [&str; 11] = [
     "sub",
     "sid",
     "jti",
@@ -18,6 +18,7 @@ pub(crate) const RESERVED: [&str; 10] = [
     "aud",
     "auth_time",
     "abs_exp",
+    "ephemeral",
 ];
 
 /// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
@@ -59,6 +60,11 @@ pub(crate) struct Claims {
     pub(crate) auth_time: SignInTime,
     /// The absolute limit, fixed at sign-in: no re-issue goes past it.
     pub(crate) abs_exp: i64,
+    /// `true` for a session signed in without "remember me": a browser-session cookie and the
+    /// shorter browser-session lifetime. Absent (false) otherwise, as on tokens from before it.
+    /// Signed like every claim, so a client cannot turn its session into a remembered one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) ephemeral: bool,
     /// The application's data, as further top-level claims.
     #[serde(flatten)]
     pub(crate) custom: Map<String, Value>,

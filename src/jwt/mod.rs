@@ -17,7 +17,8 @@
 //! Claims: `sub` (user id), `sid` (session id, stable across re-issues), `jti` (new on every
 //! issue), `iat`, `exp`, `iss`, `aud`, `auth_time` (sign-in, to the microsecond: a whole second
 //! is an integer, any other time has up to six decimals), `abs_exp` (the absolute limit, fixed
-//! at sign-in), plus the fields of your session data as further top-level claims. The
+//! at sign-in), `ephemeral: true` on a session signed in without "remember me" (absent
+//! otherwise), plus the fields of your session data as further top-level claims. The
 //! header names the signing key's `kid`; a token is verified only with the key of that `kid`
 //! and only with that key's algorithm, so `alg: none`, algorithm confusion and unknown keys
 //! are rejected. `jku`, `jwk`, `x5u` and `x5c` headers are ignored.

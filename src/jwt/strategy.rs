@@ -10,7 +10,7 @@ use crate::clock::from_unix_seconds;
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::config::{DefaultLifetimes, Lifetimes};
+use crate::config::{DefaultLifetimes, Lifetimes, Persistence};
 use crate::credential::Presented;
 use crate::error::Error;
 use crate::jwt::{
@@ -18,7 +18,7 @@ use crate::jwt::{
     RevocationStore, Revoked, SignInTime, Verifier, custom_claims,
 };
 use crate::session::SessionInfo;
-use crate::strategy::{ClientRecord, Lookup, NewToken, Strategy, TokenRoom, ValidSession};
+use crate::strategy::{Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom, ValidSession};
 
 /// JWT sessions live 30 days after their last re-issue (Auth.js's default), 90 days at most.
 pub(crate) const JWT_DEFAULTS: DefaultLifetimes = DefaultLifetimes {
@@ -59,8 +59,9 @@ impl JwtStrategy {
         }
     }
 
-    /// Signs a token for the session `sid` of `user_id` and returns it with its view. Changes
-    /// nothing anywhere: a caller that revokes something does so after this succeeded.
+    /// Signs a token for the session `sid` of `user_id`, remembered or not as `persistence`
+    /// says, and returns it with its view. Changes nothing anywhere: a caller that revokes
+    /// something does so after this succeeded.
     ///
     /// `iat` is `now`, never earlier than the sign-in second (which is `now` or, just after a
     /// revocation made in the same microsecond, one microsecond later). The token must fit the
@@ -72,6 +73,7 @@ impl JwtStrategy {
         sid: Uuid,
         auth_time: SignInTime,
         abs_exp: i64,
+        persistence: Persistence,
         data: String,
         reason: IssueReason,
         now: OffsetDateTime,
@@ -83,7 +85,7 @@ impl JwtStrategy {
         };
         let custom = custom_claims(&data)?;
         let iat = now.unix_timestamp().max(auth_time.whole_seconds());
-        let exp = (now + self.lifetimes.window())
+        let exp = (now + self.lifetimes.window_for(persistence))
             .unix_timestamp()
             .min(abs_exp);
         let claims = Claims {
@@ -97,6 +99,7 @@ impl JwtStrategy {
             aud: Audience::One(self.verifier.config().audience.clone()),
             auth_time,
             abs_exp,
+            ephemeral: !persistence.is_persistent(),
             custom,
         };
         let key = &self.verifier.config().keys.signing;
@@ -115,27 +118,32 @@ impl JwtStrategy {
             NewToken {
                 token,
                 expires_at: from_unix_seconds(exp),
+                persistence,
             },
         ))
     }
 
     fn resolved(&self, claims: &Claims, data: String, token: String) -> ValidSession {
         ValidSession {
-            info: SessionInfo::of_token(
-                claims.sid,
-                claims.sub.clone(),
-                claims.auth_time.to_datetime(),
-                from_unix_seconds(claims.iat),
-                from_unix_seconds(claims.exp),
-                from_unix_seconds(claims.abs_exp),
-            ),
+            info: SessionInfo {
+                persistent: !claims.ephemeral,
+                ..SessionInfo::of_token(
+                    claims.sid,
+                    claims.sub.clone(),
+                    claims.auth_time.to_datetime(),
+                    from_unix_seconds(claims.iat),
+                    from_unix_seconds(claims.exp),
+                    from_unix_seconds(claims.abs_exp),
+                )
+            },
             data,
             version: 0,
             token,
         }
     }
 
-    /// Re-issues the current session's token with `data`, signed in at `auth_time`.
+    /// Re-issues the current session's token with `data`, signed in at `auth_time`, remembered
+    /// or not as it was.
     async fn reissue(
         &self,
         session: &ValidSession,
@@ -150,6 +158,7 @@ impl JwtStrategy {
             session.info.id,
             auth_time,
             session.info.absolute_expires_at.unix_timestamp(),
+            Persistence::from_persistent(session.info.persistent),
             data,
             reason,
             now,
@@ -247,8 +256,15 @@ impl Strategy for JwtStrategy {
             })
             .clone();
         let info = &session.info;
-        let extends = self.lifetimes.expiry(now, info.absolute_expires_at) > info.expires_at;
-        if !(extends && self.lifetimes.due_for_refresh(info.refreshed_at, now)) {
+        let persistence = Persistence::from_persistent(info.persistent);
+        let extends = self
+            .lifetimes
+            .expiry(now, info.absolute_expires_at, persistence)
+            > info.expires_at;
+        let due = self
+            .lifetimes
+            .due_for_refresh(info.refreshed_at, now, persistence);
+        if !(extends && due) {
             return Ok(Lookup::Valid {
                 session,
                 reissue: None,
@@ -262,32 +278,37 @@ impl Strategy for JwtStrategy {
 
     async fn login(
         &self,
-        user_id: String,
-        data: String,
-        _meta: ClientRecord,
+        start: SessionStart,
         replacing: Option<&ValidSession>,
         now: OffsetDateTime,
         room: TokenRoom,
-    ) -> Result<(ValidSession, NewToken), Error> {
+    ) -> Result<Started, Error> {
         self.revocations.ready().await?;
         if let Some(old) = replacing {
             self.logout(old).await?;
         }
-        let auth_time = self.revocations.earliest_auth_time(&user_id, now);
+        let auth_time = self.revocations.earliest_auth_time(&start.user_id, now);
         let abs_exp = self.lifetimes.absolute_expiry(now).unix_timestamp();
         let sid = Uuid::new_v4();
         tracing::info!(session = %sid, "JWT session created");
-        self.issue(
-            user_id,
-            sid,
-            auth_time,
-            abs_exp,
-            data,
-            IssueReason::SignIn,
-            now,
-            room,
-        )
-        .await
+        let (session, issued) = self
+            .issue(
+                start.user_id,
+                sid,
+                auth_time,
+                abs_exp,
+                start.persistence,
+                start.data,
+                IssueReason::SignIn,
+                now,
+                room,
+            )
+            .await?;
+        Ok(Started {
+            session,
+            issued,
+            ended: Vec::new(),
+        })
     }
 
     async fn logout(&self, session: &ValidSession) -> Result<(), Error> {

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{SessionRecord, SessionStore};
+use super::limit::Held;
+use super::{LimitedCreate, SessionLimit, SessionRecord, SessionStore};
 use crate::error::StoreError;
 use crate::token::TokenHash;
 
@@ -57,6 +58,21 @@ impl MemoryStore {
 }
 
 impl Rows {
+    /// Whether `record`'s id or token hash is taken.
+    fn taken(&self, record: &SessionRecord) -> bool {
+        self.by_id.contains_key(&record.id) || self.id_by_hash.contains_key(&record.token_hash)
+    }
+
+    /// Inserts `record`; [`StoreError::Duplicate`] when its id or token hash is taken.
+    fn insert(&mut self, record: &SessionRecord) -> Result<(), StoreError> {
+        if self.taken(record) {
+            return Err(StoreError::Duplicate);
+        }
+        self.id_by_hash.insert(record.token_hash, record.id);
+        self.by_id.insert(record.id, record.clone());
+        Ok(())
+    }
+
     fn remove(&mut self, id: Uuid) -> bool {
         match self.by_id.remove(&id) {
             Some(record) => {
@@ -71,13 +87,7 @@ impl Rows {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        let mut rows = self.rows();
-        if rows.by_id.contains_key(&record.id) || rows.id_by_hash.contains_key(&record.token_hash) {
-            return Err(StoreError::Duplicate);
-        }
-        rows.id_by_hash.insert(record.token_hash, record.id);
-        rows.by_id.insert(record.id, record.clone());
-        Ok(())
+        self.rows().insert(record)
     }
 
     async fn load(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
@@ -183,6 +193,32 @@ impl SessionStore for MemoryStore {
             .collect();
         list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok(list)
+    }
+
+    fn enforces_session_limits(&self) -> bool {
+        true
+    }
+
+    /// Under the store's one lock: counting, ending and creating are one step.
+    async fn create_within_limit(
+        &self,
+        record: &SessionRecord,
+        limit: SessionLimit,
+        now: OffsetDateTime,
+    ) -> Result<LimitedCreate, StoreError> {
+        let mut rows = self.rows();
+        if rows.taken(record) {
+            return Err(StoreError::Duplicate); // before anything ends
+        }
+        let mine = rows.by_id.values().filter(|r| r.user_id == record.user_id);
+        let Some(ended) = limit.make_room(Held::live(mine, now)) else {
+            return Ok(LimitedCreate::Refused);
+        };
+        for id in &ended {
+            rows.remove(*id);
+        }
+        rows.insert(record)?;
+        Ok(LimitedCreate::Created { ended })
     }
 
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {

@@ -8,6 +8,9 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::token::TokenHash;
 
+mod limit;
+pub use limit::{LimitedCreate, SessionLimit, SessionLimitPolicy};
+
 mod memory;
 pub use memory::MemoryStore;
 
@@ -91,6 +94,11 @@ pub struct SessionRecord {
     pub user_agent: Option<String>,
     /// The client address the session was created from, for session lists.
     pub ip: Option<String>,
+    /// `true` for a session signed in with "remember me" (a persistent cookie, `max_age`);
+    /// `false` for a browser-session cookie and the shorter
+    /// [`browser_session_lifetime`](crate::SessionConfig::browser_session_lifetime). Set at
+    /// [`create`](SessionStore::create) and never changed: a store must keep it as written.
+    pub persistent: bool,
 }
 
 /// Where database sessions live. Implemented by [`MemoryStore`] and, behind their features, by
@@ -112,6 +120,15 @@ pub struct SessionRecord {
 ///   two concurrent writers never silently lose an update.
 /// - Stores never read a clock: every time comes from the caller.
 /// - [`delete_expired`](SessionStore::delete_expired) deletes at most `batch` rows per call.
+/// - [`create_within_limit`](SessionStore::create_within_limit) counts, ends and creates in one
+///   atomic step per user: concurrent logins of one user never leave more sessions than the
+///   limit. A store that cannot do that keeps the defaults ([`enforces_session_limits`]
+///   `false`), and [`SessionLayer::database`](crate::SessionLayer::database) refuses, at
+///   start-up, a configuration with
+///   [`max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user) on it: a limit is
+///   never silently ignored.
+///
+/// [`enforces_session_limits`]: SessionStore::enforces_session_limits
 ///
 /// The generic test suite in `tests/` runs the same checks against every store.
 ///
@@ -197,6 +214,37 @@ pub trait SessionStore: Send + Sync + 'static {
     /// many; call again while it returns `batch`.
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
 
+    /// Whether this store implements [`create_within_limit`](Self::create_within_limit).
+    /// Default `false`: the layer then refuses a
+    /// [`max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user) configuration at
+    /// start-up. Every store of the crate enforces limits.
+    fn enforces_session_limits(&self) -> bool {
+        false
+    }
+
+    /// Creates `record` unless its user already holds `limit.max_sessions` live sessions
+    /// (`expires_at` and `absolute_expires_at` after `now`); at the limit, as `limit.policy`
+    /// says, either deletes the user's least recently used sessions (oldest `refreshed_at`, then
+    /// oldest `created_at`) to make room, or writes nothing and returns
+    /// [`LimitedCreate::Refused`]. Counting, deleting and creating are one atomic step for the
+    /// user: any number of concurrent calls for one user never leave more than
+    /// `limit.max_sessions` live sessions. Fails with [`StoreError::Duplicate`] as
+    /// [`create`](Self::create) does, having deleted nothing.
+    ///
+    /// The default answers [`StoreError::Unsupported`]: a store that enforces limits overrides
+    /// this and [`enforces_session_limits`](Self::enforces_session_limits) together.
+    async fn create_within_limit(
+        &self,
+        record: &SessionRecord,
+        limit: SessionLimit,
+        now: OffsetDateTime,
+    ) -> Result<LimitedCreate, StoreError> {
+        let _ = (record, limit, now);
+        Err(StoreError::Unsupported(
+            "this session store does not enforce max_sessions_per_user",
+        ))
+    }
+
     /// The channel on which instances sharing this store tell each other about ended and
     /// changed sessions, so that their [session caches](crate::SessionCache) drop stale copies
     /// within milliseconds instead of within the cache's `ttl`. `None` (the default): copies
@@ -256,6 +304,17 @@ impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<S> {
     }
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
         (**self).delete_expired(now, batch).await
+    }
+    fn enforces_session_limits(&self) -> bool {
+        (**self).enforces_session_limits()
+    }
+    async fn create_within_limit(
+        &self,
+        record: &SessionRecord,
+        limit: SessionLimit,
+        now: OffsetDateTime,
+    ) -> Result<LimitedCreate, StoreError> {
+        (**self).create_within_limit(record, limit, now).await
     }
     fn change_feed(&self) -> Option<std::sync::Arc<dyn crate::notify::ChangeFeed>> {
         (**self).change_feed()

@@ -133,7 +133,8 @@ impl TestStore {
             Raw::Postgres(pool) => sqlx::query(
                 "SELECT id::text, token_hash, user_id, data::text, version::text, \
                  created_at::text, refreshed_at::text, expires_at::text, \
-                 absolute_expires_at::text, user_agent, ip, authenticated_at::text \
+                 absolute_expires_at::text, user_agent, ip, authenticated_at::text, \
+                 persistent::text \
                  FROM sessionward_sessions ORDER BY id",
             )
             .fetch_all(pool)
@@ -147,7 +148,7 @@ impl TestStore {
                 "SELECT id, token_hash, user_id, data, CAST(version AS CHAR), \
                  CAST(created_at AS CHAR), CAST(refreshed_at AS CHAR), CAST(expires_at AS CHAR), \
                  CAST(absolute_expires_at AS CHAR), user_agent, ip, \
-                 CAST(authenticated_at AS CHAR) \
+                 CAST(authenticated_at AS CHAR), CAST(persistent AS CHAR) \
                  FROM sessionward_sessions ORDER BY id",
             )
             .fetch_all(pool)
@@ -620,12 +621,12 @@ pub mod redis {
                     let hash = sessionward_hex(hex).unwrap_or_else(|| panic!("key {key}"));
                     let column = |name: &str| fields.get(name).cloned().unwrap_or_default();
                     let mut row = vec![column("i").into_bytes(), hash];
-                    for name in ["u", "d", "v", "c", "r", "e", "a", "ua", "ip", "t"] {
+                    for name in ["u", "d", "v", "c", "r", "e", "a", "ua", "ip", "t", "b"] {
                         row.push(column(name).into_bytes());
                     }
                     assert!(
                         fields.keys().all(|f| [
-                            "i", "u", "d", "v", "c", "r", "e", "a", "ua", "ip", "t", "m"
+                            "i", "u", "d", "v", "c", "r", "e", "a", "ua", "ip", "t", "b", "m"
                         ]
                         .contains(&f.as_str())),
                         "unexpected field in {fields:?}"

@@ -26,6 +26,8 @@ mod cookie_jars;
 // Moving users to another session cookie without signing them out (issue 13, item 5).
 mod cookie_migration;
 mod demo;
+// Device limits: max_sessions_per_user (issue 17).
+mod device_limit;
 // Session events (issue 17).
 mod events;
 mod faults;
@@ -53,6 +55,8 @@ mod rejections;
 mod recipes;
 // Reverse proxies and the request's own origin (issue 13, item 3).
 mod proxies;
+// Remember me: browser-session cookies with a shorter lifetime (issue 17).
+mod remember;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
 mod redis_keys;
 mod redis_races;

@@ -46,12 +46,13 @@ async fn raw_rows(backend: Backend) {
         absolute_expires_at: now + Duration::days(30),
         user_agent: None,
         ip: None,
+        persistent: true,
     };
     s.create(&record).await.expect("create");
     if backend != Backend::Memory {
         let rows = test.dump_rows().await;
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].len(), 12);
+        assert_eq!(rows[0].len(), 13);
         assert!(
             rows[0]
                 .iter()

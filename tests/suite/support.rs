@@ -257,6 +257,18 @@ impl SessionStore for CountingStore {
         self.write();
         self.inner.delete_expired(now, batch).await
     }
+    fn enforces_session_limits(&self) -> bool {
+        self.inner.enforces_session_limits()
+    }
+    async fn create_within_limit(
+        &self,
+        record: &SessionRecord,
+        limit: sessionward::SessionLimit,
+        now: OffsetDateTime,
+    ) -> Result<sessionward::LimitedCreate, StoreError> {
+        self.write();
+        self.inner.create_within_limit(record, limit, now).await
+    }
 }
 
 /// Counts calls into the wrapped (real) revocation store.
@@ -506,6 +518,8 @@ impl Reply {
 #[derive(Deserialize)]
 struct RoleQuery {
     role: String,
+    /// "Remember me" (issue 17); absent is the plain `login`.
+    remember: Option<bool>,
 }
 
 /// The test routes behind `layer`.
@@ -567,7 +581,14 @@ async fn login(
         role: q.role,
         items: vec![],
     };
-    Ok(Json(sessions.login(user, &data).await?).into_response())
+    let info = match q.remember {
+        None => sessions.login(user, &data).await?,
+        Some(remember) => {
+            let options = sessionward::LoginOptions::new().remember(remember);
+            sessions.login_with(user, &data, options).await?
+        }
+    };
+    Ok(Json(info).into_response())
 }
 
 async fn me(session: Session<Data>) -> Json<serde_json::Value> {
@@ -579,6 +600,7 @@ async fn me(session: Session<Data>) -> Json<serde_json::Value> {
         "version": session.version(),
         "expires_at": session.expires_at().unix_timestamp(),
         "absolute_expires_at": session.absolute_expires_at().unix_timestamp(),
+        "persistent": session.info().persistent,
     }))
 }
 
@@ -940,6 +962,7 @@ pub fn session_record(user: &str, now: OffsetDateTime) -> SessionRecord {
         absolute_expires_at: now + time::Duration::days(30),
         user_agent: None,
         ip: None,
+        persistent: true,
     }
 }
 

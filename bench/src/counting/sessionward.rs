@@ -80,6 +80,18 @@ impl<S: SessionStore> SessionStore for CountedStore<S> {
         self.counters.write();
         self.inner.delete_expired(now, batch).await
     }
+    fn enforces_session_limits(&self) -> bool {
+        self.inner.enforces_session_limits()
+    }
+    async fn create_within_limit(
+        &self,
+        record: &SessionRecord,
+        limit: sessionward::SessionLimit,
+        now: OffsetDateTime,
+    ) -> Result<sessionward::LimitedCreate, StoreError> {
+        self.counters.write();
+        self.inner.create_within_limit(record, limit, now).await
+    }
 }
 
 #[async_trait]

@@ -16,7 +16,7 @@ use super::AuthJsDatabaseConfig;
 use super::queries::Queries;
 use crate::authjs::cookie_names;
 use crate::clock::{javascript_iso, truncate_to_millis};
-use crate::config::{DefaultLifetimes, Lifetimes, SessionConfig};
+use crate::config::{DefaultLifetimes, Lifetimes, Persistence, SessionConfig};
 use crate::credential::{self, Credential, Presented};
 use crate::error::{Error, StoreError, within};
 use crate::jwe;
@@ -188,6 +188,7 @@ impl AuthJsDatabaseStrategy {
         let issued = NewToken {
             token: session.token.clone(),
             expires_at,
+            persistence: Persistence::Remembered,
         };
         Ok(Some((extended, issued)))
     }
@@ -250,12 +251,12 @@ impl Strategy for AuthJsDatabaseStrategy {
             return Ok(Lookup::Invalid("expired"));
         }
         // Auth.js's rule: extend once `expires - maxAge + updateAge <= now`.
-        let due = self
-            .lifetimes
-            .due_for_refresh(session.info.refreshed_at, now)
-            && self
-                .extended_expiry(now)
-                .is_some_and(|new| new > expires_at);
+        let due =
+            self.lifetimes
+                .due_for_refresh(session.info.refreshed_at, now, Persistence::Remembered)
+                && self
+                    .extended_expiry(now)
+                    .is_some_and(|new| new > expires_at);
         if !due {
             return Ok(Lookup::Valid {
                 session: Arc::new(session),

@@ -11,15 +11,29 @@ use crate::error::StoreError;
 use crate::store::SessionRecord;
 
 impl RedisStore {
-    /// Claims the id (`SET NX`) and creates the record (a script: only if its key is free), at
-    /// once; a conflict on either undoes the other and is [`StoreError::Duplicate`]. Then lists
-    /// the session in the user index and the expiry index; if that fails, the session is
-    /// removed again, so no session ever exists that revoke-all cannot find.
+    /// [`Claims`](Self::claim) the id and creates the record, then lists the session in the
+    /// user index and the expiry index; if that fails, the session is removed again, so no
+    /// session ever exists that revoke-all cannot find.
     ///
     /// Until this returns, only the caller knows the token and the id: no request can use,
     /// list, find in an index or delete the session before it is indexed, so nothing can see
     /// the pointer without its record in between.
     pub(super) async fn create_session(self, record: SessionRecord) -> Result<(), StoreError> {
+        self.claim(&record).await?;
+        let id = record.id.hyphenated().to_string();
+        let deadline = self.pointer_deadline(
+            micros(record.expires_at),
+            micros(record.absolute_expires_at),
+        );
+        let created_at = micros(record.created_at);
+        let listing = self.user_add(&record.user_id, created_at, &id, deadline);
+        self.index_claimed(&record, listing).await
+    }
+
+    /// Claims the id (`SET NX`) and creates the record (a script: only if its key is free), at
+    /// once; a conflict on either undoes the other and is [`StoreError::Duplicate`]. The
+    /// session is in no index yet: [`index_claimed`](Self::index_claimed) comes next.
+    pub(super) async fn claim(&self, record: &SessionRecord) -> Result<(), StoreError> {
         let id = record.id.hyphenated().to_string();
         let hex = keys::hex(&record.token_hash);
         let pointer = self.keys.pointer(&id);
@@ -29,7 +43,7 @@ impl RedisStore {
         let pointer_deadline = self.pointer_deadline(expires, absolute);
 
         let mut args: Vec<Value> = vec![self.record_deadline(expires).into()];
-        args.extend(record::fields(&record).into_iter().map(Value::from));
+        args.extend(record::fields(record).into_iter().map(Value::from));
         let redis = self.redis();
         let (claimed, created) = tokio::join!(
             redis.set::<Option<String>, _, _>(
@@ -61,22 +75,40 @@ impl RedisStore {
             created?;
             return Err(StoreError::Duplicate);
         }
-
-        let user = record.user_id.as_str();
-        let created_at = micros(record.created_at);
-        let (listed, indexed) = tokio::join!(
-            self.user_add(user, created_at, &id, pointer_deadline),
-            self.index_expiry(&id, expires),
-        );
-        if let Err(e) = listed.and(indexed) {
-            let _ = tokio::join!(
-                self.del_if_field(key, "i", &id),
-                self.del_if_value(pointer, &hex),
-                self.user_remove(user, &id),
-                self.index_remove(self.keys.expiry(keys::bucket(expires)), &id),
-            );
-            return Err(e);
-        }
         Ok(())
+    }
+
+    /// Lists the claimed session: `listing` (in its user's index) and the expiry index, at
+    /// once. If either fails, the session is removed again, so no session ever exists that
+    /// revoke-all cannot find.
+    pub(super) async fn index_claimed<T>(
+        &self,
+        record: &SessionRecord,
+        listing: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let id = record.id.hyphenated().to_string();
+        let expires = micros(record.expires_at);
+        let (listed, indexed) = tokio::join!(listing, self.index_expiry(&id, expires));
+        match (listed, indexed) {
+            (Ok(listed), Ok(())) => Ok(listed),
+            (Err(e), _) | (_, Err(e)) => {
+                self.unclaim(record).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes a claimed session again, and its index entries (best effort: what is left
+    /// holds a token nobody was given, and expires).
+    pub(super) async fn unclaim(&self, record: &SessionRecord) {
+        let id = record.id.hyphenated().to_string();
+        let hex = keys::hex(&record.token_hash);
+        let expires = micros(record.expires_at);
+        let _ = tokio::join!(
+            self.del_if_field(self.keys.record_hex(&hex), "i", &id),
+            self.del_if_value(self.keys.pointer(&id), &hex),
+            self.user_remove(&record.user_id, &id),
+            self.index_remove(self.keys.expiry(keys::bucket(expires)), &id),
+        );
     }
 }

@@ -11,6 +11,7 @@ mod create;
 mod delete;
 mod feed;
 mod keys;
+mod limit;
 mod record;
 mod rotate;
 mod scripts;
@@ -87,7 +88,8 @@ const MAX_RETENTION: Duration = Duration::from_secs(30 * 24 * 3_600);
 /// The record's fields are listed in `record.rs`: id, user id, data, version, the five times as
 /// microseconds since the Unix epoch (so they round-trip exactly, like the SQL stores), user
 /// agent and address (`authenticated_at`, field `t`, may be absent on records written
-/// before it existed: then it is `created_at`), and, only while a rotation moves it, the mark `m`.
+/// before it existed: then it is `created_at`), `b` = `1` on a session signed in without
+/// "remember me" (absent otherwise), and, only while a rotation moves it, the mark `m`.
 ///
 /// # Expiry: nothing needs a cleanup job
 ///

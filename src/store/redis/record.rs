@@ -9,6 +9,7 @@
 //! | `c`, `r`, `e`, `a` | created, refreshed, expires, absolute expiry: microseconds since the Unix epoch (decimal) |
 //! | `ua`, `ip` | user agent and client address; absent when `None` |
 //! | `t` | authenticated at (login or re-authentication), microseconds; absent on records written before it existed: then `c` |
+//! | `b` | `1` on a browser session (signed in without "remember me"); absent on a remembered one |
 //! | `m` | only while a rotation moves the record: the hex hash it moves to |
 //!
 //! The token hash is not a field: it is in the key's name.
@@ -25,6 +26,9 @@ use crate::token::TokenHash;
 
 /// The rotation mark: present while the record is being moved to another token hash.
 pub(super) const MOVING: &str = "m";
+
+/// Present (`1`) on a session signed in without "remember me".
+const BROWSER_SESSION: &str = "b";
 
 /// The fields of `record`, as `HSET` arguments (field, value, field, value, ...).
 pub(super) fn fields(record: &SessionRecord) -> Vec<String> {
@@ -48,6 +52,9 @@ pub(super) fn fields(record: &SessionRecord) -> Vec<String> {
         "t".into(),
         micros(record.authenticated_at).to_string(),
     ];
+    if !record.persistent {
+        out.extend([BROWSER_SESSION.into(), "1".into()]);
+    }
     if let Some(ua) = &record.user_agent {
         out.extend(["ua".into(), ua.clone()]);
     }
@@ -102,6 +109,11 @@ pub(super) fn decode(
         absolute_expires_at: time("a", "absolute_expires_at")?,
         user_agent: fields.get("ua").cloned(),
         ip: fields.get("ip").cloned(),
+        persistent: match fields.get(BROWSER_SESSION).map(String::as_str) {
+            None => true,
+            Some("1") => false,
+            Some(_) => return Err(StoreError::Corrupt("persistent")),
+        },
     };
     Ok(Some(Stored {
         record,
@@ -128,6 +140,7 @@ mod tests {
             absolute_expires_at: t + time::Duration::days(30),
             user_agent: Some(String::new()),
             ip: None,
+            persistent: true,
         }
     }
 
@@ -145,6 +158,15 @@ mod tests {
         let stored = decode(&map, record.token_hash).unwrap().unwrap();
         assert_eq!(stored.record, record);
         assert!(stored.moving.is_none());
+        let browser = SessionRecord {
+            persistent: false,
+            ..record.clone()
+        };
+        let map = as_map(fields(&browser));
+        assert_eq!(
+            decode(&map, browser.token_hash).unwrap().unwrap().record,
+            browser
+        );
         assert!(
             decode(&HashMap::new(), record.token_hash)
                 .unwrap()

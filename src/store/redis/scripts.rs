@@ -91,6 +91,7 @@ scripts! {
     USER_ADD => "user_add.lua",
     USER_REMOVE => "user_remove.lua",
     USER_EXTEND => "user_extend.lua",
+    USER_LIMIT => "user_limit.lua",
     #[cfg(feature = "jwt")]
     REVOCATION_ADD => "revocation_add.lua",
     #[cfg(feature = "jwt")]

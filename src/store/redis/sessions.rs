@@ -18,7 +18,7 @@ use super::scripts::{
 use super::tasks::{self, Patience};
 use super::{RedisStore, delete::Check};
 use crate::error::StoreError;
-use crate::store::{SessionRecord, SessionStore};
+use crate::store::{LimitedCreate, SessionLimit, SessionRecord, SessionStore};
 use crate::token::TokenHash;
 
 /// How many times one operation follows a session's pointer to a new record (each move is a
@@ -236,6 +236,20 @@ impl SessionStore for RedisStore {
 
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
         tasks::to_completion(self.clone().create_session(record.clone())).await
+    }
+
+    fn enforces_session_limits(&self) -> bool {
+        true
+    }
+
+    /// Counted in the user's index by one script; see `limit.rs` for the steps around it.
+    async fn create_within_limit(
+        &self,
+        record: &SessionRecord,
+        limit: SessionLimit,
+        now: OffsetDateTime,
+    ) -> Result<LimitedCreate, StoreError> {
+        self.create_within_limit_now(record, limit, now).await
     }
 
     async fn load(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {

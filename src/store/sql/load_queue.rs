@@ -195,6 +195,7 @@ enum SharedError {
     Stale(std::time::Duration),
     Corrupt(&'static str),
     Duplicate,
+    Unsupported(&'static str),
     Backend(Arc<dyn std::error::Error + Send + Sync>),
 }
 
@@ -205,6 +206,7 @@ impl SharedError {
             StoreError::Stale(d) => Self::Stale(d),
             StoreError::Corrupt(column) => Self::Corrupt(column),
             StoreError::Duplicate => Self::Duplicate,
+            StoreError::Unsupported(what) => Self::Unsupported(what),
             StoreError::Backend(source) => Self::Backend(Arc::from(source)),
         }
     }
@@ -215,6 +217,7 @@ impl SharedError {
             Self::Stale(d) => StoreError::Stale(*d),
             Self::Corrupt(column) => StoreError::Corrupt(column),
             Self::Duplicate => StoreError::Duplicate,
+            Self::Unsupported(what) => StoreError::Unsupported(what),
             Self::Backend(source) => StoreError::Backend(Box::new(SharedSource(source.clone()))),
         }
     }
@@ -269,6 +272,7 @@ mod tests {
             absolute_expires_at: t,
             user_agent: None,
             ip: None,
+            persistent: true,
         }
     }
 

@@ -73,6 +73,18 @@ impl Dialect for MySql {
         " FROM sessionward_sessions WHERE user_id = ? AND CHAR_LENGTH(user_id) = CHAR_LENGTH(?) \
          ORDER BY created_at DESC, id DESC"
     );
+    /// Locking reads lock the gaps of the user's index range only under REPEATABLE READ (or
+    /// SERIALIZABLE): set for this one transaction, whatever the server's default.
+    const BEFORE_LIMITED: Option<&'static str> =
+        Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    /// The user's rows and the gaps around them: a concurrent limited login of the same user
+    /// waits (or deadlocks and runs again) instead of counting the same rows.
+    const LIST_USER_LOCKED: &'static str = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM sessionward_sessions WHERE user_id = ? AND CHAR_LENGTH(user_id) = CHAR_LENGTH(?) \
+         FOR UPDATE"
+    );
     /// MySQL takes `ORDER BY ... LIMIT` on DELETE itself (and refuses `LIMIT` in a subquery).
     const DELETE_EXPIRED: &'static str =
         "DELETE FROM sessionward_sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?";

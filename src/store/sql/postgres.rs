@@ -51,7 +51,7 @@ impl Dialect for Postgres {
     const INSERT: &'static str = concat!(
         "INSERT INTO sessionward_sessions (",
         columns!(),
-        ") VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ") VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     );
     const LOAD: &'static str = concat!(
         "SELECT ",
@@ -68,6 +68,12 @@ impl Dialect for Postgres {
         let hashes: Vec<&[u8]> = hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
         sqlx::query(LOAD_ANY).bind(hashes)
     }
+
+    /// A lock per user id (hashed to 32 bits: two users may share one, which only makes them
+    /// take turns), in a key space of the crate's own (the first key spells "SWRD"), released
+    /// at commit or rollback.
+    const LOCK_USER: Option<&'static str> =
+        Some("SELECT pg_advisory_xact_lock(1398231620, hashtext($1))");
 
     const TOUCH: &'static str =
         "UPDATE sessionward_sessions SET refreshed_at = $1, expires_at = $2 WHERE id = $3";

@@ -37,6 +37,9 @@ pub type SqliteStore = SqlStore<Sqlite>;
 /// SQLite runs the default statements of [`Dialect`].
 impl Dialect for Sqlite {
     type Id = Hyphenated;
+
+    /// The write lock at once: SQLite then runs one limited login at a time.
+    const BEGIN_LIMITED: &'static str = "BEGIN IMMEDIATE";
     /// Unix microseconds.
     type Time = i64;
 

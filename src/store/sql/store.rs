@@ -19,7 +19,8 @@ use uuid::Uuid;
 use super::batching::LoadBatching;
 use super::load_queue::LoadQueue;
 use crate::error::StoreError;
-use crate::store::{SessionRecord, SessionStore};
+use crate::store::limit::Held;
+use crate::store::{LimitedCreate, SessionLimit, SessionRecord, SessionStore};
 use crate::token::TokenHash;
 
 /// The columns of `sessionward_sessions`, in the order of every INSERT and SELECT. `$data` is
@@ -33,7 +34,7 @@ macro_rules! columns {
             "id, token_hash, user_id, ",
             $data,
             ", version, created_at, refreshed_at, expires_at, absolute_expires_at, user_agent, ip, \
-             authenticated_at"
+             authenticated_at, persistent"
         )
     };
 }
@@ -63,11 +64,11 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     const USER_ID_BINDS: usize = 1;
 
     /// Binds id, token_hash, user_id, data, version, the four times, user_agent, ip,
-    /// authenticated_at.
+    /// authenticated_at, persistent.
     const INSERT: &'static str = concat!(
         "INSERT INTO sessionward_sessions (",
         columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     );
     /// Binds token_hash.
     const LOAD: &'static str = concat!(
@@ -115,6 +116,19 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
         columns!(),
         " FROM sessionward_sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC"
     );
+    /// Starts the transaction of [`SessionStore::create_within_limit`]: by default a plain
+    /// `BEGIN` (SQLite overrides it with `BEGIN IMMEDIATE`, which takes the write lock at once,
+    /// so that two limited logins never both read before either writes).
+    const BEGIN_LIMITED: &'static str = "BEGIN";
+    /// Run on the connection before [`BEGIN_LIMITED`](Self::BEGIN_LIMITED), if any (MySQL: the
+    /// isolation level whose locking reads also lock the gaps a new row would go into).
+    const BEFORE_LIMITED: Option<&'static str> = None;
+    /// Serializes the limited logins of one user inside the transaction, if the dialect needs
+    /// it (PostgreSQL: a transaction-scoped advisory lock on the user id). Binds user_id.
+    const LOCK_USER: Option<&'static str> = None;
+    /// The user's sessions inside that transaction (MySQL: a locking read). Binds user_id.
+    const LIST_USER_LOCKED: &'static str = Self::LIST_USER;
+
     /// Binds now, the batch size (`i64`); deletes at most that many expired rows.
     const DELETE_EXPIRED: &'static str = "DELETE FROM sessionward_sessions \
         WHERE id IN (SELECT id FROM sessionward_sessions \
@@ -268,6 +282,86 @@ impl<DB: Dialect> fmt::Debug for SqlStore<DB> {
     }
 }
 
+/// How many times a limited login runs again after losing a deadlock (MySQL's gap locks make
+/// concurrent logins of one user deadlock; one of them always goes through).
+const LIMITED_CREATE_RETRIES: usize = 32;
+
+impl<DB: Dialect> SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
+    for<'a> Option<&'a str>: Encode<'a, DB>,
+    for<'a> &'a [u8]: Encode<'a, DB> + Type<DB>,
+    for<'a> i64: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
+    for<'a> bool: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
+    &'static str: ColumnIndex<DB::Row>,
+{
+    /// One attempt of [`SessionStore::create_within_limit`]. A dropped attempt rolls back.
+    async fn try_create_within_limit(
+        &self,
+        record: &SessionRecord,
+        limit: SessionLimit,
+        now: OffsetDateTime,
+    ) -> Result<LimitedCreate, StoreError> {
+        let insert = insert::<DB>(record)?;
+        let mut conn = self.pool.acquire().await?;
+        if let Some(statement) = DB::BEFORE_LIMITED {
+            sqlx::query(statement).execute(&mut *conn).await?;
+        }
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, DB::BEGIN_LIMITED).await?;
+        let user_id = record.user_id.as_str();
+        if let Some(lock) = DB::LOCK_USER {
+            sqlx::query(lock).bind(user_id).execute(&mut *tx).await?;
+        }
+        let rows = bind_user_id(sqlx::query(DB::LIST_USER_LOCKED), user_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let held = rows
+            .iter()
+            .map(decode::<DB>)
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(ended) = limit.make_room(Held::live(&held, now)) else {
+            tx.rollback().await?;
+            return Ok(LimitedCreate::Refused);
+        };
+        for id in &ended {
+            let delete = sqlx::query(DB::DELETE).bind(DB::Id::from(*id));
+            bind_user_id(delete, user_id).execute(&mut *tx).await?;
+        }
+        insert.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(LimitedCreate::Created { ended })
+    }
+}
+
+/// The INSERT of `record`, its user agent and address fitted to the columns.
+fn insert<DB: Dialect>(record: &SessionRecord) -> Result<Query<'_, DB, DB::Arguments>, StoreError>
+where
+    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
+    for<'a> Option<&'a str>: Encode<'a, DB>,
+    for<'a> &'a [u8]: Encode<'a, DB> + Type<DB>,
+    for<'a> i64: Encode<'a, DB> + Type<DB>,
+    for<'a> bool: Encode<'a, DB> + Type<DB>,
+{
+    let (user_agent, ip) = DB::fit_columns(record)?;
+    Ok(sqlx::query(DB::INSERT)
+        .bind(DB::Id::from(record.id))
+        .bind(record.token_hash.as_bytes().as_slice())
+        .bind(record.user_id.as_str())
+        .bind(record.data.as_str())
+        .bind(record.version)
+        .bind(DB::encode_time(record.created_at))
+        .bind(DB::encode_time(record.refreshed_at))
+        .bind(DB::encode_time(record.expires_at))
+        .bind(DB::encode_time(record.absolute_expires_at))
+        .bind(user_agent)
+        .bind(ip)
+        .bind(DB::encode_time(record.authenticated_at))
+        .bind(record.persistent))
+}
+
 /// Binds `user_id` as many times as the dialect's user statements match it.
 fn bind_user_id<'q, DB: Dialect>(
     query: Query<'q, DB, DB::Arguments>,
@@ -285,6 +379,7 @@ where
     for<'r> String: Decode<'r, DB> + Type<DB>,
     for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
     for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> bool: Decode<'r, DB> + Type<DB>,
 {
     fn get<'r, DB: Database, T: Decode<'r, DB> + Type<DB>>(
         row: &'r DB::Row,
@@ -318,6 +413,7 @@ where
         absolute_expires_at: time("absolute_expires_at")?,
         user_agent: get::<DB, _>(row, "user_agent")?,
         ip: get::<DB, _>(row, "ip")?,
+        persistent: get::<DB, _>(row, "persistent")?,
     })
 }
 
@@ -329,6 +425,7 @@ where
     for<'a> Option<&'a str>: Encode<'a, DB>,
     for<'a> &'a [u8]: Encode<'a, DB> + Type<DB>,
     for<'a> i64: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
+    for<'a> bool: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
     for<'r> String: Decode<'r, DB> + Type<DB>,
     for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
     &'static str: ColumnIndex<DB::Row>,
@@ -338,23 +435,35 @@ where
     }
 
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        let (user_agent, ip) = DB::fit_columns(record)?;
-        sqlx::query(DB::INSERT)
-            .bind(DB::Id::from(record.id))
-            .bind(record.token_hash.as_bytes().as_slice())
-            .bind(record.user_id.as_str())
-            .bind(record.data.as_str())
-            .bind(record.version)
-            .bind(DB::encode_time(record.created_at))
-            .bind(DB::encode_time(record.refreshed_at))
-            .bind(DB::encode_time(record.expires_at))
-            .bind(DB::encode_time(record.absolute_expires_at))
-            .bind(user_agent)
-            .bind(ip)
-            .bind(DB::encode_time(record.authenticated_at))
-            .execute(&self.pool)
-            .await?;
+        insert::<DB>(record)?.execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn enforces_session_limits(&self) -> bool {
+        true
+    }
+
+    /// One transaction in which the user's limited logins take turns (SQLite: `BEGIN
+    /// IMMEDIATE`; PostgreSQL: an advisory lock on the user id; MySQL: a locking read of the
+    /// user's rows, gaps included), run again when the database ends it as a deadlock victim.
+    async fn create_within_limit(
+        &self,
+        record: &SessionRecord,
+        limit: SessionLimit,
+        now: OffsetDateTime,
+    ) -> Result<LimitedCreate, StoreError> {
+        let mut retries = 0;
+        loop {
+            match self.try_create_within_limit(record, limit, now).await {
+                Err(StoreError::Backend(e))
+                    if retries < LIMITED_CREATE_RETRIES
+                        && e.downcast_ref::<sqlx::Error>().is_some_and(is_deadlock) =>
+                {
+                    retries += 1
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Batched with concurrent loads as [`LoadBatching`] says.

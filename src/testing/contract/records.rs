@@ -35,6 +35,7 @@ pub(crate) fn record(user_id: &str, created_at: OffsetDateTime) -> SessionRecord
             "Mozilla/5.0 (X11; Linux) \u{fc}n\u{ef}c\u{f8}d\u{e9} \u{1f980}".to_owned(),
         ),
         ip: Some("2001:db8::1".to_owned()),
+        persistent: true,
     }
 }
 

@@ -31,7 +31,7 @@ fn now() -> OffsetDateTime {
 }
 
 /// `create` then `load` gives back every field exactly (times to the microsecond, optional
-/// columns as `None`), and `load` of an unknown hash is `None`.
+/// columns as `None`, `persistent` either way), and `load` of an unknown hash is `None`.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -56,6 +56,8 @@ pub async fn create_then_load_round_trips(s: &dyn SessionStore) {
         user_agent: None,
         ip: None,
         data: "{}".into(),
+        // A session signed in without "remember me" stays one.
+        persistent: false,
         ..record(&owner, now())
     };
     ok(s.create(&bare).await, CLAUSE, "create");

@@ -86,4 +86,7 @@ async fn bad_names_and_lifetimes_are_refused_when_the_layer_is_built() {
     }
     let message = refused(good(), ok().absolute_timeout(Duration::days(30)));
     assert!(message.unwrap().contains("absolute_timeout"));
+    // Sign-ins are Better Auth's: no device limit to enforce here.
+    let message = refused(good(), ok().max_sessions_per_user(3));
+    assert!(message.unwrap().contains("max_sessions_per_user"));
 }

@@ -127,6 +127,7 @@ async fn me(session: Session<User>) -> Json<Value> {
         "expires_at": millis(session.expires_at()),
         "created_at": millis(session.created_at()),
         "authenticated_at": millis(session.authenticated_at()),
+        "persistent": session.info().persistent,
     }))
 }
 

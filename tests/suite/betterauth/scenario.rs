@@ -271,6 +271,9 @@ async fn scenario(backend: Backend) {
     assert!(short.cookies.contains("better-auth.dont_remember="));
     let r = with_cookies(&app, "GET", "/me", &short.cookies).await;
     let short_expires = r.body["expires_at"].as_i64().unwrap();
+    assert_eq!(r.body["persistent"], false, "not remembered");
+    let r = with_cookies(&app, "GET", "/me", &bob.cookies).await;
+    assert_eq!(r.body["persistent"], true, "remembered");
     control.set(t0 + Duration::hours(12));
     let r = with_cookies(&app, "GET", "/me", &short.cookies).await;
     assert_eq!(r.body["expires_at"], short_expires, "never extended");
