@@ -53,6 +53,7 @@ pub async fn session_store(store: &dyn SessionStore) {
     c::update_data_is_compare_and_swap(store).await;
     c::rotate_swaps_only_from_the_current_hash(store).await;
     c::reauthenticate_sets_only_authenticated_at(store).await;
+    c::create_within_limit_makes_room_or_refuses(store).await;
     c::delete_only_by_the_owner(store).await;
     c::deleted_sessions_stay_deleted(store).await;
     c::list_is_newest_first_by_exact_user_id(store).await;

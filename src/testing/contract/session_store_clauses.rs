@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::records::{assert_same, new_hash, ok, record, user};
 use crate::clock::Clock;
 use crate::error::StoreError;
-use crate::store::{SessionRecord, SessionStore};
+use crate::store::{LimitedCreate, SessionLimit, SessionLimitPolicy, SessionRecord, SessionStore};
 
 fn now() -> OffsetDateTime {
     Clock::system().now()
@@ -352,6 +352,98 @@ pub async fn reauthenticate_sets_only_authenticated_at(s: &dyn SessionStore) {
         ..want
     };
     assert_same(&got.expect("the rotated session loads"), &want, CLAUSE);
+    ok(
+        s.delete_user_sessions(&owner, None).await,
+        CLAUSE,
+        "delete_user_sessions",
+    );
+}
+
+/// For a store that [enforces session limits](SessionStore::enforces_session_limits):
+/// `create_within_limit` creates while there is room; at the limit it ends the least recently
+/// used live sessions (oldest `refreshed_at`) to make room, or, with
+/// [`SessionLimitPolicy::RefuseNewLogin`], writes nothing; expired sessions do not count. (That
+/// concurrent calls for one user keep the limit too is the store's to prove under its own
+/// concurrency; the crate's stores do in its tests.) A store that does not enforce limits
+/// passes without being asked.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sessionward::testing::contract::session_store_clauses as clause;
+/// clause::create_within_limit_makes_room_or_refuses(&sessionward::MemoryStore::new()).await;
+/// # });
+/// ```
+pub async fn create_within_limit_makes_room_or_refuses(s: &dyn SessionStore) {
+    const CLAUSE: &str = "create_within_limit_makes_room_or_refuses";
+    if !s.enforces_session_limits() {
+        return;
+    }
+    let owner = user("alice");
+    let now = now();
+    let end_oldest = SessionLimit {
+        max_sessions: 2,
+        policy: SessionLimitPolicy::EndLeastRecentlyUsed,
+    };
+    let expired = SessionRecord {
+        expires_at: now - Duration::seconds(1),
+        ..record(&owner, now - Duration::days(8))
+    };
+    ok(s.create(&expired).await, CLAUSE, "create");
+    // Two live sessions, the first used least recently.
+    let mut held = Vec::new();
+    for minutes in [10, 5] {
+        let session = SessionRecord {
+            refreshed_at: now - Duration::minutes(minutes),
+            ..record(&owner, now - Duration::minutes(minutes))
+        };
+        let created = ok(
+            s.create_within_limit(&session, end_oldest, now).await,
+            CLAUSE,
+            "create_within_limit",
+        );
+        assert_eq!(
+            created,
+            LimitedCreate::Created { ended: vec![] },
+            "{CLAUSE}: room for a session (the expired one does not count)"
+        );
+        held.push(session);
+    }
+    let third = record(&owner, now);
+    let created = ok(
+        s.create_within_limit(&third, end_oldest, now).await,
+        CLAUSE,
+        "create_within_limit",
+    );
+    assert_eq!(
+        created,
+        LimitedCreate::Created {
+            ended: vec![held[0].id]
+        },
+        "{CLAUSE}: at the limit the least recently used session ends"
+    );
+    let gone = ok(s.load(&held[0].token_hash).await, CLAUSE, "load");
+    assert!(gone.is_none(), "{CLAUSE}: the ended session still loads");
+    let refuse = SessionLimit {
+        policy: SessionLimitPolicy::RefuseNewLogin,
+        ..end_oldest
+    };
+    let fourth = record(&owner, now);
+    let refused = ok(
+        s.create_within_limit(&fourth, refuse, now).await,
+        CLAUSE,
+        "create_within_limit",
+    );
+    assert_eq!(
+        refused,
+        LimitedCreate::Refused,
+        "{CLAUSE}: the refusing policy"
+    );
+    let stray = ok(s.load(&fourth.token_hash).await, CLAUSE, "load");
+    assert!(stray.is_none(), "{CLAUSE}: a refused session was written");
+    for kept in [&held[1], &third] {
+        let live = ok(s.load(&kept.token_hash).await, CLAUSE, "load");
+        assert!(live.is_some(), "{CLAUSE}: a session within the limit ended");
+    }
     ok(
         s.delete_user_sessions(&owner, None).await,
         CLAUSE,
