@@ -101,6 +101,8 @@
 //! - `jwt` (default): JWT sessions ([`jwt`]).
 //! - `redis`: `RedisStore`, sessions in Redis or Redis Cluster through `fred`.
 //! - `authjs`: reading Auth.js (NextAuth) sessions (`sessionward::authjs`); off by default.
+//! - `metrics`: counters and a store call histogram through the `metrics` facade (names and
+//!   labels in the README's Metrics section); off by default.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
@@ -118,6 +120,7 @@ mod event;
 mod extract;
 mod guard;
 mod handle;
+mod instrument;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod layer;

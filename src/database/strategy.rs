@@ -113,12 +113,14 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         if let (Some(notifier), Some(cache)) = (&self.notifier, &self.cache) {
             notifier.follow(cache);
         }
-        if let Some(cache) = &self.cache
-            && let Some(record) = cache.get(hash)
-            && Self::valid_at(&record, now)
-            && !self.due(&record, now)
-        {
-            return Ok(Some(record));
+        if let Some(cache) = &self.cache {
+            let fresh = cache
+                .get(hash)
+                .filter(|record| Self::valid_at(record, now) && !self.due(record, now));
+            crate::instrument::cache_lookup(fresh.is_some());
+            if fresh.is_some() {
+                return Ok(fresh);
+            }
         }
         self.load(hash).await
     }

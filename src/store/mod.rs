@@ -14,6 +14,11 @@ pub use limit::{LimitedCreate, SessionLimit, SessionLimitPolicy};
 mod memory;
 pub use memory::MemoryStore;
 
+#[cfg(feature = "metrics")]
+mod timed;
+#[cfg(feature = "metrics")]
+pub(crate) use timed::Timed;
+
 #[cfg(feature = "jwt")]
 mod revocation;
 #[cfg(feature = "jwt")]
