@@ -124,6 +124,7 @@ mod instrument;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod layer;
+mod limit;
 mod login;
 mod notify;
 pub mod origin;
@@ -153,6 +154,7 @@ pub use guard::{
 };
 pub use handle::{IssuedToken, Sessions};
 pub use layer::{SessionLayer, SessionService};
+pub use limit::{LimitedCreate, SessionLimit, SessionLimitPolicy};
 pub use login::LoginOptions;
 pub use notify::{ChangeFeed, MAX_NOTICE_BYTES};
 pub use rejection::SessionRejection;
@@ -166,11 +168,9 @@ pub use store::PostgresStore;
 pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
-pub use store::{
-    LimitedCreate, MemoryStore, SessionLimit, SessionLimitPolicy, SessionRecord, SessionStore,
-};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use store::{LoadBatching, MIGRATIONS_TABLE, SqlStore};
+pub use store::{MemoryStore, SessionRecord, SessionStore};
 pub use token::{SessionToken, TokenHash};
 
 /// What tests of an application need and production code does not: the handle that moves a

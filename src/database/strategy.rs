@@ -13,9 +13,10 @@ use crate::cache::SessionCache;
 use crate::config::{DefaultLifetimes, Lifetimes, Persistence};
 use crate::credential::Presented;
 use crate::error::{Error, StoreError, within};
+use crate::limit::{LimitedCreate, SessionLimit};
 use crate::notify::{Change, Notifier};
 use crate::session::SessionInfo;
-use crate::store::{LimitedCreate, SessionLimit, SessionRecord, SessionStore};
+use crate::store::{SessionRecord, SessionStore};
 use crate::strategy::{Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom, ValidSession};
 use crate::token::{SessionToken, TokenHash};
 

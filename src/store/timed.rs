@@ -4,9 +4,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{LimitedCreate, SessionLimit, SessionRecord, SessionStore};
+use super::{SessionRecord, SessionStore};
 use crate::error::StoreError;
 use crate::instrument::store_call;
+use crate::limit::{LimitedCreate, SessionLimit};
 use crate::token::TokenHash;
 
 /// Wraps the store a layer is given, so that every call lands in the store call histogram
