@@ -8,10 +8,10 @@ use time::{Duration, OffsetDateTime};
 use crate::cache::SessionCache;
 use crate::clock::Clock;
 use crate::cookie::{CookieConfig, PreviousCookie, SameSite};
+use crate::limit::{SessionLimit, SessionLimitPolicy};
 use crate::origin::OriginCheck;
 use crate::origin::forwarded::{IpNet, ProxyHeaders, TrustedProxies};
 use crate::origin::site::SiteOrigin;
-use crate::store::{SessionLimit, SessionLimitPolicy};
 
 /// How sessions behave: cookie attributes, lifetimes, store timeout, cross-origin checks.
 ///

@@ -273,6 +273,7 @@ impl Sessions {
             self.request.emit_for(SessionEventKind::LoggedOut, previous);
         }
         self.emit_started(&started);
+        self.request.record_on_span(&started.session);
         let info = started.session.info.clone();
         state.replace(Some(started.session), Some(started.issued));
         Ok(info)

@@ -14,6 +14,7 @@ use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::Instrument as _;
 
 use crate::config::SessionConfig;
 use crate::database::{DATABASE_DEFAULTS, DatabaseStrategy};
@@ -69,6 +70,9 @@ impl SessionLayer {
             "sessionward: max_sessions_per_user is set, but this SessionStore does not enforce \
              session limits (it does not implement create_within_limit)"
         );
+        // Every store call timed (feature `metrics`).
+        #[cfg(feature = "metrics")]
+        let store = crate::store::Timed(store);
         let strategy = DatabaseStrategy::new(
             store,
             lifetimes,
@@ -112,6 +116,8 @@ impl SessionLayer {
         use crate::jwt::{JWT_DEFAULTS, JwtStrategy};
         config.refuse_session_limit("JWT sessions");
         let lifetimes = config.validate(JWT_DEFAULTS);
+        #[cfg(feature = "metrics")]
+        let revocations = crate::store::Timed(revocations);
         let strategy = JwtStrategy::new(
             jwt,
             revocations,
@@ -332,7 +338,18 @@ where
             // Behind a trusted proxy, the proxy's address is not the client's.
             ip: if entry.via_proxy { entry.client } else { peer },
         };
-        let session = Arc::new(RequestSession::new(self.shared.clone(), credential, client));
+        // Whose session this is, once known: recorded on this span (see `RequestSession`).
+        let span = tracing::info_span!(
+            "session",
+            user_id = tracing::field::Empty,
+            session_id = tracing::field::Empty
+        );
+        let session = Arc::new(RequestSession::new(
+            self.shared.clone(),
+            credential,
+            client,
+            span.clone(),
+        ));
         req.extensions_mut().insert(session.clone());
         let warned_insecure = self.warned_insecure.clone();
         let responder = config.rejection_responder.clone().map(|responder| {
@@ -347,25 +364,28 @@ where
         // The clone that was polled ready goes into the future; a fresh clone stays behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let mut response = inner.call(req).await?;
-            if let Some((responder, facts)) = &responder {
-                response = responder.reshape(response, facts);
-            }
-            session.finish(response.headers_mut()).await;
-            if warn_insecure
-                && response.headers().contains_key(header::SET_COOKIE)
-                && !warned_insecure.swap(true, Ordering::Relaxed)
-            {
-                tracing::warn!(
-                    "a Secure session cookie was sent over plain http to a host that is not \
+        Box::pin(
+            async move {
+                let mut response = inner.call(req).await?;
+                if let Some((responder, facts)) = &responder {
+                    response = responder.reshape(response, facts);
+                }
+                session.finish(response.headers_mut()).await;
+                if warn_insecure
+                    && response.headers().contains_key(header::SET_COOKIE)
+                    && !warned_insecure.swap(true, Ordering::Relaxed)
+                {
+                    tracing::warn!(
+                        "a Secure session cookie was sent over plain http to a host that is not \
                      loopback: browsers drop it, so nobody stays logged in. Serve https \
                      (behind a proxy: SessionConfig::trust_proxies, and have it send \
                      X-Forwarded-Proto), or for plain http on purpose SessionConfig::secure(false)"
-                );
+                    );
+                }
+                Ok(response)
             }
-            Ok(response)
-        })
+            .instrument(span),
+        )
     }
 }
 

@@ -102,6 +102,8 @@
 //! - `redis`: `RedisStore`, sessions in Redis or Redis Cluster through `fred`.
 //! - `authjs`: reading Auth.js (NextAuth) sessions (`sessionward::authjs`); off by default.
 //! - `betterauth`: reading Better Auth sessions (`sessionward::betterauth`); off by default.
+//! - `metrics`: counters and a store call histogram through the `metrics` facade (names and
+//!   labels in the README's Metrics section); off by default.
 //! - `test-util`: helpers for tests ([`testing`]); add it to your dev-dependencies.
 //!
 //! ## Testing
@@ -148,11 +150,13 @@ mod extract;
 mod foreign_rows;
 mod guard;
 mod handle;
+mod instrument;
 #[cfg(any(feature = "authjs", feature = "betterauth"))]
 mod jwe;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod layer;
+mod limit;
 mod login;
 mod merge_patch;
 mod notify;
@@ -183,6 +187,7 @@ pub use guard::{
 };
 pub use handle::{IssuedToken, Sessions};
 pub use layer::{SessionLayer, SessionService};
+pub use limit::{LimitedCreate, SessionLimit, SessionLimitPolicy};
 pub use login::LoginOptions;
 pub use notify::{ChangeFeed, MAX_NOTICE_BYTES};
 pub use rejection::SessionRejection;
@@ -196,11 +201,9 @@ pub use store::PostgresStore;
 pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
-pub use store::{
-    LimitedCreate, MemoryStore, SessionLimit, SessionLimitPolicy, SessionRecord, SessionStore,
-};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use store::{LoadBatching, MIGRATIONS_TABLE, SqlStore};
+pub use store::{MemoryStore, SessionRecord, SessionStore};
 pub use token::{SessionToken, TokenHash};
 
 pub mod testing;

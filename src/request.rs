@@ -11,6 +11,7 @@ use crate::cookie::CookieConfig;
 use crate::credential::{Credential, Source};
 use crate::error::Error;
 use crate::event::{RejectReason, SessionEvent, SessionEventKind};
+use crate::instrument::Outcome;
 use crate::strategy::{Lookup, NewToken, RequestClient, Strategy, TokenRoom, ValidSession};
 
 /// What the layer shares with every request: configuration and strategy.
@@ -88,14 +89,23 @@ pub(crate) struct RequestSession {
     credential: Credential,
     pub(crate) client: RequestClient,
     state: Mutex<State>,
+    /// The layer's span for this request, whose `user_id` and `session_id` fields are
+    /// recorded once the session is known.
+    span: tracing::Span,
 }
 
 impl RequestSession {
-    pub(crate) fn new(shared: Arc<Shared>, credential: Credential, client: RequestClient) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        credential: Credential,
+        client: RequestClient,
+        span: tracing::Span,
+    ) -> Self {
         Self {
             shared,
             credential,
             client,
+            span,
             state: Mutex::new(State {
                 current: Current::Unresolved,
                 cookie: CookieAction::Keep,
@@ -138,6 +148,7 @@ impl RequestSession {
     /// A rejected credential: logged with its exact reason, reported to the hook by category.
     fn reject(&self, reason: &'static str) {
         tracing::info!(reason, "session rejected");
+        crate::instrument::rejection(RejectReason::of(reason).name());
         self.emit(
             SessionEventKind::Rejected(RejectReason::of(reason)),
             None,
@@ -202,6 +213,28 @@ impl RequestSession {
     }
 
     async fn resolve_into(&self, state: &mut State) {
+        self.resolve_state(state).await;
+        let outcome = match &state.current {
+            Current::Known(Some(session)) => {
+                self.record_on_span(session);
+                Outcome::Valid
+            }
+            Current::Known(None) if matches!(self.credential, Credential::Nothing) => Outcome::None,
+            Current::Known(None) => Outcome::Rejected,
+            Current::Failed(_) | Current::Unresolved => Outcome::Error,
+        };
+        crate::instrument::resolution(outcome);
+    }
+
+    /// Records whose session this request holds on the layer's `session` span (its
+    /// `user_id` and `session_id` fields), so that every log line inside the request says so.
+    pub(crate) fn record_on_span(&self, session: &ValidSession) {
+        self.span
+            .record("user_id", session.info.user_id.as_str())
+            .record("session_id", tracing::field::display(session.info.id));
+    }
+
+    async fn resolve_state(&self, state: &mut State) {
         match &self.credential {
             Credential::Nothing => {
                 state.current = Current::Known(None);

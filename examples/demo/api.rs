@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use sessionward::{Session, SessionInfo, Sessions};
+use sessionward::{LoginOptions, Session, SessionInfo, Sessions};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -53,6 +53,13 @@ fn not_found() -> ApiError {
 pub struct Credentials {
     username: String,
     password: String,
+    /// "Remember me": `false` gives a browser-session cookie (default `true`).
+    #[serde(default = "remember_by_default")]
+    remember: bool,
+}
+
+fn remember_by_default() -> bool {
+    true
 }
 
 /// Who is logged in: the answer of `/api/login` and `/api/me`.
@@ -115,8 +122,10 @@ pub async fn login(
     sessions: Sessions,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Json<Me>, ApiError> {
-    let user = authenticate(&state, body).await?;
-    let info = sessions.login(&user.name, &user).await?;
+    let body = body?;
+    let options = LoginOptions::new().remember(body.remember);
+    let user = authenticate(&state, Ok(body)).await?;
+    let info = sessions.login_with(&user.name, &user, options).await?;
     Ok(Json(Me {
         user_id: info.user_id,
         role: user.role,

@@ -24,6 +24,7 @@ const STYLE: &str = "
   h1 { font-size: 1.5rem; margin: 0 0 1rem; }
   p { margin: .75rem 0; }
   label { display: block; margin: .9rem 0 .3rem; font-weight: 600; font-size: .95rem; }
+  label.check { font-weight: 400; }
   input[type=text], input[type=password] { width: 100%; padding: .5rem .65rem; font: inherit;
           border: 1px solid #d0d7de; border-radius: 6px; background: #f6f8fa; }
   input:focus { outline: 2px solid #0969da; outline-offset: -1px; background: #fff; }

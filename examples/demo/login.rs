@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use sessionward::{Error, Session, Sessions, safe_redirect_target};
+use sessionward::{Error, LoginOptions, Session, Sessions, safe_redirect_target};
 
 use crate::AppState;
 use crate::html::{escape, page};
@@ -24,6 +24,17 @@ pub struct LoginForm {
     #[serde(default)]
     password: String,
     next: Option<String>,
+    /// The "Remember me" checkbox: sent (as `on`) only when checked.
+    remember: Option<String>,
+    /// Sent by the form itself, so that an unchecked box (no `remember`) means "no"; a
+    /// client that posts neither is remembered, as `/api/login` does by default.
+    remember_shown: Option<String>,
+}
+
+impl LoginForm {
+    fn remember(&self) -> bool {
+        self.remember.is_some() || self.remember_shown.is_none()
+    }
 }
 
 pub async fn login_form(
@@ -44,6 +55,7 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, Error> {
     let next = form.next.as_deref().and_then(safe_redirect_target);
+    let options = LoginOptions::new().remember(form.remember());
     let Some(user) = state
         .users
         .authenticate(&form.username, form.password)
@@ -57,7 +69,7 @@ pub async fn login(
         );
         return Ok((StatusCode::UNAUTHORIZED, page).into_response());
     };
-    sessions.login(&user.name, &user).await?;
+    sessions.login_with(&user.name, &user, options).await?;
     Ok(Redirect::to(next.unwrap_or("/dashboard")).into_response())
 }
 
@@ -87,6 +99,9 @@ fn login_page(
          <label for=\"password\">Password</label>\
          <input type=\"password\" id=\"password\" name=\"password\" \
          autocomplete=\"current-password\" required>\
+         <input type=\"hidden\" name=\"remember_shown\" value=\"1\">\
+         <label class=\"check\"><input type=\"checkbox\" id=\"remember\" name=\"remember\" \
+         checked> Remember me</label>\
          <button class=\"wide\" type=\"submit\">Log in</button></form>\
          <p class=\"muted\">Try <code>alice</code> / <code>wonderland</code> or \
          <code>admin</code> / <code>admin-password</code>.</p></div>",

@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::State;
 use axum::middleware::from_fn;
 use axum::routing::{delete, get, post};
 use sessionward::{
@@ -49,6 +50,8 @@ const CLEANUP_EVERY: Duration = Duration::from_secs(5 * 60);
 #[derive(Clone)]
 pub struct AppState {
     pub users: Arc<Users>,
+    /// Renders the recorded metrics for `GET /metrics`.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     pub strategy: Strategy,
 }
 
@@ -96,9 +99,14 @@ async fn run() -> Result<(), String> {
         )
     });
 
+    // GET /metrics: what sessionward records (with the `metrics` feature), in Prometheus text.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     let state = AppState {
         users: Arc::new(Users::seed().await),
         strategy,
+        metrics,
     };
     let app = app(state, layer);
 
@@ -122,6 +130,17 @@ async fn run() -> Result<(), String> {
     .map_err(|e| format!("server failed: {e}"))
 }
 
+/// `GET /metrics`: Prometheus text.
+async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
+
 /// Every route. Guards sit on sub-routers as `route_layer`s; the session layer wraps them all,
 /// and the request log wraps the session layer so it also sees the requests that layer refuses.
 fn app(state: AppState, sessions: SessionLayer) -> Router {
@@ -138,7 +157,8 @@ fn app(state: AppState, sessions: SessionLayer) -> Router {
         )
         .route("/api/login", post(api::login))
         .route("/api/token", post(api::token))
-        .route("/api/logout", post(api::logout));
+        .route("/api/logout", post(api::logout))
+        .route("/metrics", get(metrics));
 
     let pages = Router::new()
         .route("/dashboard", get(pages::dashboard))

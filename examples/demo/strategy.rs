@@ -31,8 +31,14 @@ impl Strategy {
     }
 }
 
-/// The session layer for `strategy`. For JWT, reads `JWT_SECRET` (at least 32 bytes, refused
-/// otherwise), `JWT_ISSUER` and `JWT_AUDIENCE` (both default `sessionward-demo`).
+/// How many sessions one user may hold on database sessions, unless `MAX_SESSIONS_PER_USER`
+/// says otherwise (JWT sessions have no device limit).
+const DEFAULT_MAX_SESSIONS_PER_USER: u32 = 10;
+
+/// The session layer for `strategy`. For database sessions, reads `MAX_SESSIONS_PER_USER`
+/// (default 10: the 11th sign-in ends the user's least recently used session). For JWT, reads
+/// `JWT_SECRET` (at least 32 bytes, refused otherwise), `JWT_ISSUER` and `JWT_AUDIENCE` (both
+/// default `sessionward-demo`).
 pub fn layer(
     strategy: Strategy,
     store: &Store,
@@ -40,7 +46,16 @@ pub fn layer(
     setting: impl Fn(&str) -> Option<String>,
 ) -> Result<SessionLayer, String> {
     match strategy {
-        Strategy::Database => Ok(SessionLayer::database(store.sessions.clone(), config)),
+        Strategy::Database => {
+            let max = match setting("MAX_SESSIONS_PER_USER") {
+                Some(max) => max.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    format!("MAX_SESSIONS_PER_USER must be a number from 1 up, not {max:?}")
+                })?,
+                None => DEFAULT_MAX_SESSIONS_PER_USER,
+            };
+            let config = config.max_sessions_per_user(max);
+            Ok(SessionLayer::database(store.sessions.clone(), config))
+        }
         Strategy::Jwt => {
             let secret = setting("JWT_SECRET").ok_or_else(|| {
                 format!(

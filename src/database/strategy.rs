@@ -13,9 +13,10 @@ use crate::cache::SessionCache;
 use crate::config::{DefaultLifetimes, Lifetimes, Persistence};
 use crate::credential::Presented;
 use crate::error::{Error, StoreError, within};
+use crate::limit::{LimitedCreate, SessionLimit};
 use crate::notify::{Change, Notifier};
 use crate::session::SessionInfo;
-use crate::store::{LimitedCreate, SessionLimit, SessionRecord, SessionStore};
+use crate::store::{SessionRecord, SessionStore};
 use crate::strategy::{
     CHANGE_ATTEMPTS, Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom, ValidSession,
 };
@@ -115,12 +116,14 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         if let (Some(notifier), Some(cache)) = (&self.notifier, &self.cache) {
             notifier.follow(cache);
         }
-        if let Some(cache) = &self.cache
-            && let Some(record) = cache.get(hash)
-            && Self::valid_at(&record, now)
-            && !self.due(&record, now)
-        {
-            return Ok(Some(record));
+        if let Some(cache) = &self.cache {
+            let fresh = cache
+                .get(hash)
+                .filter(|record| Self::valid_at(record, now) && !self.due(record, now));
+            crate::instrument::cache_lookup(fresh.is_some());
+            if fresh.is_some() {
+                return Ok(fresh);
+            }
         }
         self.load(hash).await
     }

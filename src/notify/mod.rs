@@ -252,9 +252,13 @@ async fn follow<F: Follower>(feed: Arc<dyn ChangeFeed>, origin: Uuid, follower: 
                         Err(_) => continue,
                     };
                     let Some(f) = follower.upgrade() else { return };
+                    crate::instrument::notice_received();
                     match Notice::decode(&notice) {
                         Some(n) if n.from == origin => {}
-                        Some(n) => f.apply(n.change),
+                        Some(n) => {
+                            crate::instrument::notice_applied();
+                            f.apply(n.change)
+                        }
                         // No instance sends one this long: junk, with nothing to act on.
                         None if notice.len() > MAX_NOTICE_BYTES => {
                             if let Some(suppressed) = unreadable.due() {
@@ -275,6 +279,7 @@ async fn follow<F: Follower>(feed: Arc<dyn ChangeFeed>, origin: Uuid, follower: 
                                     "unreadable change notice; dropping every copy"
                                 );
                             }
+                            crate::instrument::notice_applied();
                             f.apply(Change::Everything);
                         }
                     }

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::limit::Held;
-use super::{LimitedCreate, SessionLimit, SessionRecord, SessionStore};
+use super::{SessionRecord, SessionStore, live_sessions};
 use crate::error::StoreError;
+use crate::limit::{LimitedCreate, SessionLimit};
 use crate::token::TokenHash;
 
 /// Sessions in a `HashMap` behind a mutex, indexed by token hash. Keeps the full
@@ -211,7 +211,7 @@ impl SessionStore for MemoryStore {
             return Err(StoreError::Duplicate); // before anything ends
         }
         let mine = rows.by_id.values().filter(|r| r.user_id == record.user_id);
-        let Some(ended) = limit.make_room(Held::live(mine, now)) else {
+        let Some(ended) = limit.make_room(live_sessions(mine, now)) else {
             return Ok(LimitedCreate::Refused);
         };
         for id in &ended {

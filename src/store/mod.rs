@@ -8,11 +8,15 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::token::TokenHash;
 
-mod limit;
-pub use limit::{LimitedCreate, SessionLimit, SessionLimitPolicy};
+use crate::limit::{Held, LimitedCreate, SessionLimit};
 
 mod memory;
 pub use memory::MemoryStore;
+
+#[cfg(feature = "metrics")]
+mod timed;
+#[cfg(feature = "metrics")]
+pub(crate) use timed::Timed;
 
 #[cfg(feature = "jwt")]
 mod revocation;
@@ -99,6 +103,31 @@ pub struct SessionRecord {
     /// [`browser_session_lifetime`](crate::SessionConfig::browser_session_lifetime). Set at
     /// [`create`](SessionStore::create) and never changed: a store must keep it as written.
     pub persistent: bool,
+}
+
+/// The live sessions among `records` at `now`, as the device limit weighs them.
+#[cfg_attr(
+    not(any(
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "mysql",
+        feature = "redis"
+    )),
+    allow(dead_code)
+)]
+pub(crate) fn live_sessions<'a>(
+    records: impl IntoIterator<Item = &'a SessionRecord>,
+    now: OffsetDateTime,
+) -> Vec<Held> {
+    records
+        .into_iter()
+        .filter(|r| r.expires_at > now && r.absolute_expires_at > now)
+        .map(|r| Held {
+            id: r.id,
+            refreshed_at: r.refreshed_at,
+            created_at: r.created_at,
+        })
+        .collect()
 }
 
 /// Where database sessions live. Implemented by [`MemoryStore`] and, behind their features, by

@@ -112,6 +112,46 @@ async fn a_dead_previous_cookie_is_removed_and_logout_removes_it_too(strategy: S
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
+/// A browser session (signed in without "remember me", issue 17) moves to a browser-session
+/// cookie: no `Max-Age` on the current cookie.
+async fn a_browser_session_moves_to_a_browser_session_cookie(strategy: Strategy) {
+    let Some(app) = app(strategy).await else {
+        return;
+    };
+    let path = format!("/login/{}?role=user&remember=false", user());
+    let reply = app.call("POST", &path, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let token = set_value(&reply, CURRENT).expect("a session cookie");
+    // Served with the previous cookie, moved over (the handler asks, and one that never asks).
+    for path in ["/me", "/public"] {
+        let reply = send(&app, "GET", path, &format!("session-id={token}")).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{strategy:?} {path}: {}",
+            reply.body
+        );
+        let cookies = reply.set_cookies();
+        assert_eq!(cookies.len(), 2, "{strategy:?} {path}: {cookies:?}");
+        assert_eq!(set_value(&reply, CURRENT).as_deref(), Some(token.as_str()));
+        assert!(
+            !cookies[0].contains("Max-Age") && !cookies[0].contains("Expires"),
+            "{strategy:?} {path}: still a browser-session cookie: {}",
+            cookies[0]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_browser_session_moves_to_a_browser_session_cookie_database() {
+    a_browser_session_moves_to_a_browser_session_cookie(Strategy::Database).await;
+}
+
+#[tokio::test]
+async fn a_browser_session_moves_to_a_browser_session_cookie_jwt() {
+    a_browser_session_moves_to_a_browser_session_cookie(Strategy::Jwt).await;
+}
+
 #[tokio::test]
 async fn the_previous_cookie_moves_to_the_current_one_database() {
     the_previous_cookie_moves_to_the_current_one(Strategy::Database).await;

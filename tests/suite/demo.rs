@@ -663,3 +663,113 @@ fn the_jwt_demo_refuses_a_short_or_missing_secret_and_says_why() {
         assert!(stderr.contains("JWT_SECRET"), "{stderr}");
     }
 }
+
+/// Logs in through `/api/login` with this body; the reply.
+async fn api_login(demo: &Demo, body: Value) -> Reply {
+    let reply = send(demo.request(Method::POST, "/api/login", None).json(&body)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply
+}
+
+/// Issue 17's demo settings: "remember me" on `/api/login` and the form, the device limit
+/// from `MAX_SESSIONS_PER_USER`, and `GET /metrics`.
+#[tokio::test]
+async fn remember_me_device_limit_and_metrics() {
+    let dir = TempDir::new("issue17");
+    let env = [("MAX_SESSIONS_PER_USER", "2")];
+    let demo = Demo::start_with(dir.path(), None, &env).await;
+    let persistent = |reply: &Reply| reply.set_cookie().unwrap().contains("Max-Age=");
+
+    // Remember me: the default, and `"remember": false` (a browser-session cookie).
+    let remembered = api_login(
+        &demo,
+        json!({"username": "admin", "password": "admin-password"}),
+    );
+    let remembered = remembered.await;
+    assert!(persistent(&remembered), "{:?}", remembered.set_cookie());
+    let body = json!({"username": "admin", "password": "admin-password", "remember": false});
+    let forgotten = api_login(&demo, body).await;
+    assert!(!persistent(&forgotten), "{:?}", forgotten.set_cookie());
+    assert!(!forgotten.set_cookie().unwrap().contains("Expires="));
+    // The form: a checkbox, checked; unchecked it is a browser-session cookie.
+    let form = demo.get("/login", None).await;
+    assert!(form.body.contains("name=\"remember\""), "{}", form.body);
+    let unchecked = [
+        ("username", "alice"),
+        ("password", "wonderland"),
+        ("remember_shown", "1"),
+    ];
+    let reply = demo.post_form("/login", None, &unchecked).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert!(!persistent(&reply));
+    let first = reply.token().unwrap();
+    let checked = [
+        ("username", "alice"),
+        ("password", "wonderland"),
+        ("remember_shown", "1"),
+        ("remember", "on"),
+    ];
+    let reply = demo.post_form("/login", None, &checked).await;
+    assert!(persistent(&reply));
+
+    // Device limit 2: alice's third sign-in ends her least recently used session (the first).
+    let third = demo.login_api("alice", "wonderland", "third").await;
+    assert_eq!(
+        demo.get("/api/me", Some(&first)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let list = demo.get("/api/sessions", Some(&third)).await.json();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+
+    // Metrics, in Prometheus text.
+    let metrics = demo.get("/metrics", None).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(
+        metrics
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain"),
+        "{:?}",
+        metrics.header("content-type")
+    );
+    for name in [
+        "sessionward_resolutions_total",
+        "sessionward_store_call_duration_seconds",
+    ] {
+        assert!(metrics.body.contains(name), "{name} in:\n{}", metrics.body);
+    }
+}
+
+#[test]
+fn the_demo_refuses_a_device_limit_that_is_not_a_positive_number() {
+    let dir = TempDir::new("max-sessions");
+    for value in ["0", "ten"] {
+        let err = dir.path().join(format!("stderr-{value}"));
+        let mut child = Command::new(demo_binary())
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("SESSION_STRATEGY")
+            .env("MAX_SESSIONS_PER_USER", value)
+            .env("PORT", "0")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err).expect("a log file"))
+            .spawn()
+            .expect("run the demo");
+        // A demo that accepted the value would serve forever: stop it and fail.
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("the demo's status") {
+                break status;
+            }
+            if started.elapsed() > START_TIMEOUT {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the demo started with MAX_SESSIONS_PER_USER={value:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(!status.success(), "started with {value:?}");
+        let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+        assert!(stderr.contains("MAX_SESSIONS_PER_USER"), "{stderr}");
+    }
+}

@@ -41,6 +41,9 @@ mod jwt_cases;
 #[cfg(feature = "jwt")]
 mod jwt_edges;
 mod layout;
+// Metrics and the request span (issue 17).
+#[cfg(feature = "metrics")]
+mod metrics;
 mod migrations;
 // The README's nginx example in a real nginx (issue 13, item 3).
 mod nginx;

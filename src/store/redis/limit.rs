@@ -28,8 +28,8 @@ use super::scripts::USER_LIMIT;
 use super::sessions::{reply, text};
 use super::tasks;
 use crate::error::StoreError;
-use crate::store::limit::Held;
-use crate::store::{LimitedCreate, SessionLimit, SessionLimitPolicy, SessionRecord, SessionStore};
+use crate::limit::{LimitedCreate, SessionLimit, SessionLimitPolicy};
+use crate::store::{SessionRecord, SessionStore, live_sessions};
 
 impl RedisStore {
     /// See the module docs.
@@ -52,7 +52,7 @@ impl RedisStore {
         let id = record.id.hyphenated().to_string();
         // 1. What this instance sees of the user's sessions.
         let listed = self.list_user_sessions(&user).await?;
-        let mut live = Held::live(&listed, now);
+        let mut live = live_sessions(&listed, now);
         live.sort_by_key(|h| (h.refreshed_at, h.created_at, h.id));
         let expired: Vec<String> = listed
             .iter()

@@ -18,7 +18,8 @@ use super::scripts::{
 use super::tasks::{self, Patience};
 use super::{RedisStore, delete::Check};
 use crate::error::StoreError;
-use crate::store::{LimitedCreate, SessionLimit, SessionRecord, SessionStore};
+use crate::limit::{LimitedCreate, SessionLimit};
+use crate::store::{SessionRecord, SessionStore};
 use crate::token::TokenHash;
 
 /// How many times one operation follows a session's pointer to a new record (each move is a

@@ -19,8 +19,8 @@ use uuid::Uuid;
 use super::batching::LoadBatching;
 use super::load_queue::LoadQueue;
 use crate::error::StoreError;
-use crate::store::limit::Held;
-use crate::store::{LimitedCreate, SessionLimit, SessionRecord, SessionStore};
+use crate::limit::{LimitedCreate, SessionLimit};
+use crate::store::{SessionRecord, SessionStore, live_sessions};
 use crate::token::TokenHash;
 
 /// The columns of `sessionward_sessions`, in the order of every INSERT and SELECT. `$data` is
@@ -322,7 +322,7 @@ where
             .iter()
             .map(decode::<DB>)
             .collect::<Result<Vec<_>, _>>()?;
-        let Some(ended) = limit.make_room(Held::live(&held, now)) else {
+        let Some(ended) = limit.make_room(live_sessions(&held, now)) else {
             tx.rollback().await?;
             return Ok(LimitedCreate::Refused);
         };

@@ -24,7 +24,8 @@ use uuid::Uuid;
 use super::records::{assert_same, new_hash, ok, record, user};
 use crate::clock::Clock;
 use crate::error::StoreError;
-use crate::store::{LimitedCreate, SessionLimit, SessionLimitPolicy, SessionRecord, SessionStore};
+use crate::limit::{LimitedCreate, SessionLimit, SessionLimitPolicy};
+use crate::store::{SessionRecord, SessionStore};
 
 fn now() -> OffsetDateTime {
     Clock::system().now()

@@ -2,6 +2,8 @@
 //! the user already holds that many ([`SessionStore::create_within_limit`]).
 //!
 //! [`SessionStore::create_within_limit`]: crate::SessionStore::create_within_limit
+//!
+//! A leaf: the stores enforce it, the configuration names it.
 
 use uuid::Uuid;
 
@@ -58,24 +60,6 @@ pub(crate) struct Held {
     pub(crate) id: Uuid,
     pub(crate) refreshed_at: time::OffsetDateTime,
     pub(crate) created_at: time::OffsetDateTime,
-}
-
-impl Held {
-    /// The live sessions among `records` at `now`.
-    pub(crate) fn live<'a>(
-        records: impl IntoIterator<Item = &'a crate::store::SessionRecord>,
-        now: time::OffsetDateTime,
-    ) -> Vec<Held> {
-        records
-            .into_iter()
-            .filter(|r| r.expires_at > now && r.absolute_expires_at > now)
-            .map(|r| Held {
-                id: r.id,
-                refreshed_at: r.refreshed_at,
-                created_at: r.created_at,
-            })
-            .collect()
-    }
 }
 
 impl SessionLimit {
