@@ -731,7 +731,8 @@ impl Sessions {
     /// compare-and-swap, so a concurrent [`modify`](Self::modify) of one of them and this change
     /// both survive. With the [cache](crate::SessionCache), the copies are dropped here and, on
     /// instances that follow [change notices](crate::SessionConfig::change_notices), there.
-    /// Every session that changed emits a `data_updated` [event](crate::SessionEvents).
+    /// Every session that changed emits a `data_updated` [event](crate::SessionEvents). JWT
+    /// sessions take the change too; see below.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -783,8 +784,21 @@ impl Sessions {
     /// [`Error::Store`] when the store cannot answer (sessions changed before that stay
     /// changed: call it again, a patch applied twice is applied once);
     /// [`Error::Conflict`] when one session changed 64 times in a row under it;
-    /// [`Error::Unsupported`] on JWT sessions (not yet available there) and on sessions made by
-    /// another application.
+    /// [`Error::TooLarge`] on JWT sessions when the patch could never fit in a token;
+    /// [`Error::Unsupported`] on sessions made by another application (Auth.js, Better Auth).
+    ///
+    /// # JWT sessions
+    ///
+    /// No list of a user's tokens exists, so the change goes on the revocation list as a
+    /// per-user entry holding the patch, and the call returns 0 (nothing can be counted). Every
+    /// token of the user whose data dates from before the change is affected within the
+    /// revocation bound (at once on this instance; on the others with the next change notice
+    /// or [`revocation_refresh`](crate::jwt::JwtConfig::revocation_refresh)): a browser's next
+    /// request gets a new token, same session id, with the patch applied and through the
+    /// [issue callback](crate::jwt::JwtConfig::on_issue) (reason
+    /// [`Refresh`](crate::jwt::IssueReason::Refresh)), so the handler already sees the new
+    /// data; a bearer token from before the change is no session any more (401): its client
+    /// signs in again. A token from before the change never again yields its old data.
     pub async fn update_user_sessions<P: Serialize>(
         &self,
         user_id: &str,

@@ -9,6 +9,16 @@ use uuid::Uuid;
 
 /// What a login does when its user already holds the most sessions allowed
 /// ([`SessionConfig::max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user)).
+///
+/// ```
+/// use sessionward::{SessionConfig, SessionLimitPolicy};
+///
+/// assert_eq!(SessionLimitPolicy::default(), SessionLimitPolicy::EndLeastRecentlyUsed);
+/// // A bank: a third device must sign out somewhere first.
+/// let config = SessionConfig::default()
+///     .max_sessions_per_user(2)
+///     .session_limit_policy(SessionLimitPolicy::RefuseNewLogin);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SessionLimitPolicy {
@@ -22,7 +32,16 @@ pub enum SessionLimitPolicy {
     RefuseNewLogin,
 }
 
-/// A user's session limit, as a store enforces it.
+/// A user's session limit, as a store enforces it: what the layer hands
+/// [`SessionStore::create_within_limit`](crate::SessionStore::create_within_limit), and what a
+/// store of your own receives there.
+///
+/// ```
+/// use sessionward::{SessionLimit, SessionLimitPolicy};
+///
+/// let limit = SessionLimit { max_sessions: 3, policy: SessionLimitPolicy::default() };
+/// assert_eq!(limit.policy, SessionLimitPolicy::EndLeastRecentlyUsed);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionLimit {
     /// The most live (unexpired) sessions one user may hold, the new one included. At least 1.
@@ -32,6 +51,45 @@ pub struct SessionLimit {
 }
 
 /// What [`SessionStore::create_within_limit`](crate::SessionStore::create_within_limit) did.
+///
+/// ```
+/// use sessionward::{
+///     LimitedCreate, MemoryStore, SessionLimit, SessionLimitPolicy, SessionRecord, SessionStore,
+///     SessionToken,
+/// };
+/// use time::{Duration, OffsetDateTime};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+/// let sign_in = |minutes_ago: i64| SessionRecord {
+///     id: uuid::Uuid::new_v4(),
+///     token_hash: SessionToken::generate().hash(),
+///     user_id: "alice".into(),
+///     data: "{}".into(),
+///     version: 0,
+///     created_at: now - Duration::minutes(minutes_ago),
+///     authenticated_at: now - Duration::minutes(minutes_ago),
+///     refreshed_at: now - Duration::minutes(minutes_ago),
+///     expires_at: now + Duration::days(7),
+///     absolute_expires_at: now + Duration::days(30),
+///     user_agent: None,
+///     ip: None,
+///     persistent: true,
+/// };
+/// let store = MemoryStore::new();
+/// let one = SessionLimit { max_sessions: 1, policy: SessionLimitPolicy::EndLeastRecentlyUsed };
+/// let laptop = sign_in(60);
+/// store.create_within_limit(&laptop, one, now).await?;
+/// // The phone's sign-in ends the laptop's session, which was used least recently.
+/// let made = store.create_within_limit(&sign_in(0), one, now).await?;
+/// assert_eq!(made, LimitedCreate::Created { ended: vec![laptop.id] });
+/// // With the other policy, a further sign-in is refused and nothing is written.
+/// let strict = SessionLimit { policy: SessionLimitPolicy::RefuseNewLogin, ..one };
+/// assert_eq!(store.create_within_limit(&sign_in(0), strict, now).await?, LimitedCreate::Refused);
+/// assert_eq!(store.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LimitedCreate {
     /// The session was created; these sessions of the same user were deleted to make room

@@ -16,6 +16,10 @@ pub(crate) struct ValidSession {
     pub(crate) data: String,
     /// The data's version (compare-and-swap key).
     pub(crate) version: i64,
+    /// JWT sessions: when the data was last brought up to date with the user's data changes,
+    /// in microseconds since the Unix epoch (the `data_at` claim). 0 for the other strategies,
+    /// whose data is read from the store.
+    pub(crate) data_at: i64,
     /// The secret the client holds, needed to re-send it or rotate it. Never logged.
     pub(crate) token: String,
 }

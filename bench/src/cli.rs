@@ -34,6 +34,8 @@ pub struct Options {
     pub out_dir: String,
     /// Keep the benchmark databases after the run.
     pub keep_databases: bool,
+    /// `LoadBatching::max_in_flight` of the batched SQL contenders; `None`: the crate's default.
+    pub max_in_flight: Option<usize>,
     /// The command line, for the report.
     pub command_line: String,
 }
@@ -66,6 +68,7 @@ impl Default for Options {
             redis_url: "redis://127.0.0.1:6379".to_owned(),
             out_dir: default_out_dir(),
             keep_databases: false,
+            max_in_flight: None,
             command_line: String::new(),
         }
     }
@@ -98,6 +101,8 @@ FLAGS:
     --redis-url URL         Redis server (default redis://127.0.0.1:6379; keys under sessionward_bench_*)
     --out DIR               report directory (default docs/bench)
     --keep-databases        do not drop the sessionward_bench_* databases at the end
+    --max-in-flight N       load statements in flight of sessionward-pg and sessionward-mysql
+                            (LoadBatching::new(N, 64); default: the crate's default)
     --list                  list the contenders and exit
     --help                  this text
 ";
@@ -155,6 +160,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--mysql-url" => options.mysql_url = value()?.trim_end_matches('/').to_owned(),
             "--redis-url" => options.redis_url = value()?,
             "--out" => options.out_dir = value()?,
+            "--max-in-flight" => options.max_in_flight = Some(number(&value()?)?),
             other => return Err(format!("unknown flag {other} (see --help)")),
         }
     }

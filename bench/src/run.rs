@@ -157,7 +157,7 @@ async fn start_all(
         let started = Instant::now();
         let attempt = async {
             let storage = dbs.create(contender, population).await?;
-            let server = Server::start(contender, storage, run_dir).await?;
+            let server = Server::start(contender, storage, run_dir, options.max_in_flight).await?;
             let pool = pool::login(server.addr, options.pool).await?;
             Ok::<_, String>((
                 Running {

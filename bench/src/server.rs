@@ -36,6 +36,7 @@ impl Server {
         contender: Contender,
         storage: Storage,
         log_dir: &Path,
+        max_in_flight: Option<usize>,
     ) -> Result<Server, String> {
         let port = free_port()?;
         let args = ServeArgs {
@@ -43,6 +44,7 @@ impl Server {
             port,
             db_url: storage.db_url,
             key_prefix: storage.key_prefix,
+            max_in_flight,
         };
         let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
         let log = log_dir.join(format!("{}.log", contender.name()));

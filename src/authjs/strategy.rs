@@ -157,6 +157,7 @@ impl AuthJsStrategy {
             ),
             data: claims.data,
             version: 0,
+            data_at: 0,
             token: token.to_owned(),
         };
         Lookup::Valid {

@@ -250,6 +250,7 @@ impl BetterAuthStrategy {
             ),
             data: Value::Object(user).to_string(),
             version: 0,
+            data_at: 0,
             token: token.to_owned(),
         }
     }

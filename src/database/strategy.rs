@@ -228,6 +228,7 @@ impl<S: SessionStore> DatabaseStrategy<S> {
             info: info(&record, true),
             data: record.data,
             version: record.version,
+            data_at: 0,
             token,
         }
     }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 pub(crate) use super::sign_in_time::SignInTime;
 
 /// Claim names the crate sets itself; custom session data may not use them.
-pub(crate) const RESERVED: [&str; 11] = [
+pub(crate) const RESERVED: [&str; 12] = [
     "sub",
     "sid",
     "jti",
@@ -19,6 +19,7 @@ pub(crate) const RESERVED: [&str; 11] = [
     "auth_time",
     "abs_exp",
     "ephemeral",
+    "data_at",
 ];
 
 /// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
@@ -65,9 +66,22 @@ pub(crate) struct Claims {
     /// Signed like every claim, so a client cannot turn its session into a remembered one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) ephemeral: bool,
+    /// When the data was last brought up to date with the user's data changes
+    /// ([`Sessions::update_user_sessions`](crate::Sessions::update_user_sessions)), to the
+    /// microsecond: a change made at or after it is not in the token yet. Absent on tokens from
+    /// before it: their data dates from the sign-in ([`data_time`](Self::data_time)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) data_at: Option<SignInTime>,
     /// The application's data, as further top-level claims.
     #[serde(flatten)]
     pub(crate) custom: Map<String, Value>,
+}
+
+impl Claims {
+    /// When the token's data dates from: `data_at`, or the sign-in.
+    pub(crate) fn data_time(&self) -> SignInTime {
+        self.data_at.unwrap_or(self.auth_time)
+    }
 }
 
 /// Turns the application's data (JSON text) into custom claims: it must be a JSON object whose

@@ -18,7 +18,9 @@
 //! issue), `iat`, `exp`, `iss`, `aud`, `auth_time` (sign-in, to the microsecond: a whole second
 //! is an integer, any other time has up to six decimals), `abs_exp` (the absolute limit, fixed
 //! at sign-in), `ephemeral: true` on a session signed in without "remember me" (absent
-//! otherwise), plus the fields of your session data as further top-level claims. The
+//! otherwise), `data_at` (when the data was last brought up to date with the user's data
+//! changes, [`Sessions::update_user_sessions`](crate::Sessions::update_user_sessions); dated
+//! like `auth_time`), plus the fields of your session data as further top-level claims. The
 //! header names the signing key's `kid`; a token is verified only with the key of that `kid`
 //! and only with that key's algorithm, so `alg: none`, algorithm confusion and unknown keys
 //! are rejected. `jku`, `jwk`, `x5u` and `x5c` headers are ignored.
@@ -51,6 +53,6 @@ pub use config::{IssueReason, JwtConfig, MAX_LEEWAY, TokenIssue};
 pub use keys::{JwtKey, JwtKeys, KeyError, MIN_HS256_SECRET};
 
 pub(crate) use claims::{Audience, Claims, SignInTime, custom_claims};
-pub(crate) use revocation::RevocationList;
+pub(crate) use revocation::{PendingChanges, RevocationList};
 pub(crate) use strategy::{JWT_DEFAULTS, JwtStrategy};
 pub(crate) use verifier::{MAX_TOKEN_LEN, Verifier};

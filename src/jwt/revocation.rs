@@ -1,6 +1,6 @@
 //! JWT revocation: the stored list, and the in-memory copy every request checks.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Instant;
 
@@ -28,10 +28,28 @@ struct Entries {
     sessions: HashMap<Uuid, OffsetDateTime>,
     /// user id -> (latest revoked_at, its expiry)
     users: HashMap<String, (OffsetDateTime, OffsetDateTime)>,
+    /// user id -> the user's data changes, in the order they were made.
+    data_changes: HashMap<String, BTreeMap<(OffsetDateTime, Uuid), DataChange>>,
     /// Monotonic time of the last successful refresh.
     synced_at: Option<Instant>,
     /// Crate-clock time at which the last successful refresh started.
     since: Option<OffsetDateTime>,
+}
+
+/// One user-wide data change ([`Revoked::UserData`]).
+struct DataChange {
+    /// The merge patch; `None` when the stored text is not a JSON object, which no token can
+    /// take: the tokens it covers are no session (fail closed).
+    patch: Option<serde_json::Value>,
+    expires_at: OffsetDateTime,
+}
+
+/// What a token whose data predates some of its user's data changes must take: the patches,
+/// oldest first, and the time its data is up to date with once they are applied.
+pub(crate) struct PendingChanges {
+    pub(crate) patches: Vec<serde_json::Value>,
+    /// One microsecond after the latest change applied.
+    pub(crate) data_at: SignInTime,
 }
 
 impl Entries {
@@ -51,12 +69,28 @@ impl Entries {
                 entry.0 = entry.0.max(r.revoked_at);
                 entry.1 = entry.1.max(r.expires_at);
             }
+            Revoked::UserData { user_id, patch } => {
+                let patch = serde_json::from_str(&patch)
+                    .ok()
+                    .filter(serde_json::Value::is_object);
+                let change = DataChange {
+                    patch,
+                    expires_at: r.expires_at,
+                };
+                // Keyed by time and id: the same entry read again replaces itself.
+                let changes = self.data_changes.entry(user_id).or_default();
+                changes.insert((r.revoked_at, r.id), change);
+            }
         }
     }
 
     fn forget_expired(&mut self, now: OffsetDateTime) {
         self.sessions.retain(|_, expires| *expires > now);
         self.users.retain(|_, (_, expires)| *expires > now);
+        self.data_changes.retain(|_, changes| {
+            changes.retain(|_, change| change.expires_at > now);
+            !changes.is_empty()
+        });
     }
 }
 
@@ -164,6 +198,52 @@ impl RevocationList {
         }
     }
 
+    /// The data changes of `user` made at or after `data_at` (the time a token's data dates
+    /// from), oldest first: `Ok(None)` when there are none, `Err(())` when one of them cannot be
+    /// applied (its stored patch is not a JSON object).
+    pub(crate) fn pending_changes(
+        &self,
+        user: &str,
+        data_at: SignInTime,
+    ) -> Result<Option<PendingChanges>, ()> {
+        let entries = self.read();
+        let Some(changes) = entries.data_changes.get(user) else {
+            return Ok(None);
+        };
+        let mut pending = PendingChanges {
+            patches: Vec::new(),
+            data_at,
+        };
+        for ((at, _), change) in changes.iter() {
+            let at = SignInTime::at(*at);
+            if at < data_at {
+                continue;
+            }
+            pending.patches.push(change.patch.clone().ok_or(())?);
+            pending.data_at = at.next();
+        }
+        Ok((!pending.patches.is_empty()).then_some(pending))
+    }
+
+    /// The time the data of a token of `user` issued `now` with fresh data dates from (and
+    /// the time of a data change made `now`): `now`, unless a known data change of the user was
+    /// made in that very microsecond or later (a clock that did not move, or another
+    /// instance's clock running ahead): then one microsecond after the latest, so that changes
+    /// of one user made by this process are ordered and a fresh token is never covered by an
+    /// older change.
+    pub(crate) fn earliest_data_time(&self, user: &str, now: OffsetDateTime) -> SignInTime {
+        let now = SignInTime::at(now);
+        let entries = self.read();
+        let latest = entries
+            .data_changes
+            .get(user)
+            .and_then(|changes| changes.keys().next_back());
+        match latest {
+            Some((at, _)) => now.max(SignInTime::at(*at).next()),
+            None => now,
+        }
+    }
+
     /// Stores a revocation, then applies it here at once.
     /// Returns `false` when the store already held an entry with the same id: a session
     /// revocation's id is the session's `sid`, so this is how concurrent revocations of one
@@ -261,6 +341,7 @@ fn kind(target: &Revoked) -> &'static str {
     match target {
         Revoked::Session(_) => "session",
         Revoked::User(_) => "user",
+        Revoked::UserData { .. } => "data change",
     }
 }
 

@@ -1,4 +1,5 @@
-//! [`SignInTime`]: the `auth_time` claim, kept to the microsecond.
+//! [`SignInTime`]: the `auth_time` claim (and `data_at`, dated the same way), kept to the
+//! microsecond.
 //!
 //! A revocation of all of a user's sessions covers the tokens signed in at or before it. In
 //! whole seconds, a token signed in during the same second *after* the revocation cannot be
@@ -25,6 +26,21 @@ impl SignInTime {
     /// `t`, truncated to the microsecond.
     pub(crate) fn at(t: OffsetDateTime) -> Self {
         Self(crate::clock::unix_micros(t))
+    }
+
+    /// One microsecond later: the earliest time after this one.
+    pub(crate) fn next(self) -> Self {
+        Self(self.0.saturating_add(1))
+    }
+
+    /// Microseconds since the Unix epoch.
+    pub(crate) fn micros(self) -> i64 {
+        self.0
+    }
+
+    /// `micros` microseconds since the Unix epoch.
+    pub(crate) fn from_micros(micros: i64) -> Self {
+        Self(micros)
     }
 
     /// The whole seconds, rounded down: what `iat` and the lifetime limits compare with.

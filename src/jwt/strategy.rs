@@ -11,11 +11,11 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::config::{DefaultLifetimes, Lifetimes, Persistence};
-use crate::credential::Presented;
+use crate::credential::{Presented, Source};
 use crate::error::Error;
 use crate::jwt::{
-    Audience, Claims, IssueReason, JwtConfig, MAX_TOKEN_LEN, Revocation, RevocationList,
-    RevocationStore, Revoked, SignInTime, Verifier, custom_claims,
+    Audience, Claims, IssueReason, JwtConfig, MAX_TOKEN_LEN, PendingChanges, Revocation,
+    RevocationList, RevocationStore, Revoked, SignInTime, Verifier, custom_claims,
 };
 use crate::session::SessionInfo;
 use crate::strategy::{Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom, ValidSession};
@@ -64,14 +64,15 @@ impl JwtStrategy {
     /// something does so after this succeeded.
     ///
     /// `iat` is `now`, never earlier than the sign-in second (which is `now` or, just after a
-    /// revocation made in the same microsecond, one microsecond later). The token must fit the
+    /// revocation made in the same microsecond, one microsecond later). `data_at` is when
+    /// `data` was last brought up to date with the user's data changes. The token must fit the
     /// `room`: [`Error::TooLarge`] otherwise.
     #[allow(clippy::too_many_arguments)]
     async fn issue(
         &self,
         user_id: String,
         sid: Uuid,
-        auth_time: SignInTime,
+        (auth_time, data_at): (SignInTime, SignInTime),
         abs_exp: i64,
         persistence: Persistence,
         data: String,
@@ -100,6 +101,7 @@ impl JwtStrategy {
             auth_time,
             abs_exp,
             ephemeral: !persistence.is_persistent(),
+            data_at: Some(data_at),
             custom,
         };
         let key = &self.verifier.config().keys.signing;
@@ -138,12 +140,13 @@ impl JwtStrategy {
             },
             data,
             version: 0,
+            data_at: claims.data_time().micros(),
             token,
         }
     }
 
     /// Re-issues the current session's token with `data`, signed in at `auth_time`, remembered
-    /// or not as it was.
+    /// or not as it was, its data dated as it was.
     async fn reissue(
         &self,
         session: &ValidSession,
@@ -153,10 +156,11 @@ impl JwtStrategy {
         now: OffsetDateTime,
         room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
+        let data_at = SignInTime::from_micros(session.data_at);
         self.issue(
             session.info.user_id.clone(),
             session.info.id,
-            auth_time,
+            (auth_time, data_at),
             session.info.absolute_expires_at.unix_timestamp(),
             Persistence::from_persistent(session.info.persistent),
             data,
@@ -255,6 +259,14 @@ impl Strategy for JwtStrategy {
                 Arc::new(self.resolved(claims, verified.data.clone(), token.to_owned()))
             })
             .clone();
+        match self
+            .revocations
+            .pending_changes(&claims.sub, claims.data_time())
+        {
+            Ok(None) => {}
+            Ok(Some(pending)) => return Ok(brought_up_to_date(&session, pending, presented)),
+            Err(()) => return Ok(Lookup::Invalid("unreadable data change")),
+        }
         let info = &session.info;
         let persistence = Persistence::from_persistent(info.persistent);
         let extends = self
@@ -288,6 +300,8 @@ impl Strategy for JwtStrategy {
             self.logout(old).await?;
         }
         let auth_time = self.revocations.earliest_auth_time(&start.user_id, now);
+        // The application hands in fresh data: it dates from now.
+        let data_at = self.revocations.earliest_data_time(&start.user_id, now);
         let abs_exp = self.lifetimes.absolute_expiry(now).unix_timestamp();
         let sid = Uuid::new_v4();
         tracing::info!(session = %sid, "JWT session created");
@@ -295,7 +309,7 @@ impl Strategy for JwtStrategy {
             .issue(
                 start.user_id,
                 sid,
-                auth_time,
+                (auth_time, data_at),
                 abs_exp,
                 start.persistence,
                 start.data,
@@ -438,4 +452,60 @@ impl Strategy for JwtStrategy {
         self.revoke_user(user_id, revoked_at).await?;
         Ok(0)
     }
+
+    /// A data change on the revocation list: every token of the user whose data dates from
+    /// before it takes the patch on its next request (a cookie client's token is re-issued; a
+    /// bearer token is no session any more). No session is counted: none is listed.
+    async fn update_user_sessions(
+        &self,
+        user_id: &str,
+        patch: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Uuid>, Error> {
+        let patch = patch.to_string();
+        // A patch that could never fit in a token is refused before it is stored.
+        TokenRoom::Bearer.check(patch.len(), MAX_TOKEN_LEN)?;
+        self.revocations.ready().await?;
+        let at = self
+            .revocations
+            .earliest_data_time(user_id, now)
+            .to_datetime();
+        self.revocations
+            .add(Revocation {
+                id: Uuid::new_v4(),
+                target: Revoked::UserData {
+                    user_id: user_id.to_owned(),
+                    patch,
+                },
+                revoked_at: at,
+                expires_at: at + self.lifetimes.absolute_timeout + self.verifier.config().leeway,
+            })
+            .await?;
+        tracing::info!("data of every session of a user changed (JWT)");
+        Ok(Vec::new())
+    }
+}
+
+/// A session whose token predates data changes of its user. A cookie client's token is due
+/// for a new one with the patches applied (the layer re-issues it, through the issue
+/// callback), dated after the latest change; a bearer client, which would never receive it,
+/// keeps no session: its token from before the change stops working.
+fn brought_up_to_date(
+    session: &ValidSession,
+    pending: PendingChanges,
+    presented: &Presented,
+) -> Lookup {
+    if presented.source == Source::Bearer {
+        return Lookup::Invalid("data changed since the token was issued");
+    }
+    let Ok(mut data) = serde_json::from_str::<serde_json::Value>(&session.data) else {
+        return Lookup::Invalid("malformed token");
+    };
+    for patch in &pending.patches {
+        crate::merge_patch::apply(&mut data, patch);
+    }
+    let mut session = session.clone();
+    session.data = data.to_string();
+    session.data_at = pending.data_at.micros();
+    Lookup::Due(Arc::new(session))
 }

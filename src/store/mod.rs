@@ -61,6 +61,7 @@ pub use redis::RedisStore;
 ///     absolute_expires_at: now + Duration::days(30),
 ///     user_agent: Some("Mozilla/5.0".into()),
 ///     ip: Some("203.0.113.7".into()),
+///     persistent: true,
 /// };
 /// let store = MemoryStore::new();
 /// store.create(&record).await?;

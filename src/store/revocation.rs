@@ -42,6 +42,17 @@ pub enum Revoked {
     /// Every token of a user signed in at or before the revocation's `revoked_at`
     /// ("sign out everywhere", after a password change).
     User(String),
+    /// Not an end but a change: every token of the user whose data dates from at or before
+    /// the entry's `revoked_at` must take `patch` (a JSON Merge Patch, RFC 7386) before it is a
+    /// session again ([`Sessions::update_user_sessions`](crate::Sessions::update_user_sessions)
+    /// on JWT sessions). A browser's token is re-issued with the patch on its next request; a
+    /// bearer token from before the change is no session any more.
+    UserData {
+        /// The user whose tokens change.
+        user_id: String,
+        /// The JSON Merge Patch, as JSON text (an object).
+        patch: String,
+    },
 }
 
 /// One entry of the revocation list.

@@ -11,15 +11,15 @@ use sqlx::{ColumnIndex, Database, Decode, Executor, IntoArguments, Pool, Type};
 
 use crate::backends::Backend;
 
-/// The version of `migrations/<db>/20261127000001_create_sessions.sql`.
-/// Every migration the crate ships, in order.
-/// The crate's migrations on SQLite and PostgreSQL: sessions, revocations, the sessions'
-/// `authenticated_at` and `persistent` (issue 17).
+/// Every migration the crate ships on SQLite and PostgreSQL, in order: sessions, revocations,
+/// the sessions' `authenticated_at` and `persistent`, and the revocation list's data changes
+/// (issue 17).
 const STORE_VERSIONS: &[i64] = &[
     20261127000001,
     20261127000002,
     20261204000017,
     20261205000018,
+    20261205000019,
 ];
 /// On MySQL also the change-notice table (PostgreSQL has `NOTIFY`, SQLite no other instance).
 const MYSQL_STORE_VERSIONS: &[i64] = &[
@@ -28,6 +28,7 @@ const MYSQL_STORE_VERSIONS: &[i64] = &[
     20261128000003,
     20261204000017,
     20261205000018,
+    20261205000019,
 ];
 
 /// A temporary directory holding the application's own migrations; removed on drop.

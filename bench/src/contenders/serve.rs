@@ -35,6 +35,8 @@ pub struct ServeArgs {
     pub db_url: Option<String>,
     /// The prefix of its keys, for a Redis contender.
     pub key_prefix: Option<String>,
+    /// `LoadBatching::max_in_flight` of a batched SQL contender (`None`: the default).
+    pub max_in_flight: Option<usize>,
 }
 
 impl ServeArgs {
@@ -52,6 +54,9 @@ impl ServeArgs {
         if let Some(prefix) = &self.key_prefix {
             args.extend(["--key-prefix".to_owned(), prefix.clone()]);
         }
+        if let Some(n) = self.max_in_flight {
+            args.extend(["--max-in-flight".to_owned(), n.to_string()]);
+        }
         args
     }
 
@@ -63,6 +68,7 @@ impl ServeArgs {
             port: 0,
             db_url: None,
             key_prefix: None,
+            max_in_flight: None,
         };
         let mut rest = args[1..].iter();
         while let Some(flag) = rest.next() {
@@ -71,6 +77,10 @@ impl ServeArgs {
                 "--port" => parsed.port = value.parse().map_err(|_| "--port: not a port")?,
                 "--db-url" => parsed.db_url = Some(value.clone()),
                 "--key-prefix" => parsed.key_prefix = Some(value.clone()),
+                "--max-in-flight" => {
+                    let n = value.parse().map_err(|_| "--max-in-flight: not a number")?;
+                    parsed.max_in_flight = Some(n);
+                }
                 other => return Err(format!("serve: unknown flag {other}")),
             }
         }

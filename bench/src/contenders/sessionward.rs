@@ -37,6 +37,12 @@ fn cached(config: SessionConfig) -> SessionConfig {
     config.cache(sessionward::SessionCache::new(CACHE_TTL))
 }
 
+/// The load batching `--max-in-flight` asks for, or the crate's default.
+fn batching(args: &ServeArgs) -> LoadBatching {
+    args.max_in_flight
+        .map_or_else(LoadBatching::default, |n| LoadBatching::new(n, LoadBatching::MAX_BATCH))
+}
+
 /// The application for `args.contender`, one of the sessionward contenders.
 pub async fn app(args: &ServeArgs, counters: &Arc<Counters>) -> Result<Router, String> {
     let config = SessionConfig::default().secure(false);
@@ -52,7 +58,8 @@ pub async fn app(args: &ServeArgs, counters: &Arc<Counters>) -> Result<Router, S
             database(counted(sqlite(args.db_url()?).await?, counters), config)
         }
         Contender::SessionwardPg => {
-            database(counted(postgres(args.db_url()?).await?, counters), config)
+            let store = postgres(args.db_url()?).await?;
+            database(counted(store.load_batching(batching(args)), counters), config)
         }
         Contender::SessionwardPgUnbatched => {
             let store = postgres(args.db_url()?)
@@ -61,7 +68,8 @@ pub async fn app(args: &ServeArgs, counters: &Arc<Counters>) -> Result<Router, S
             database(counted(store, counters), config)
         }
         Contender::SessionwardMysql => {
-            database(counted(mysql(args.db_url()?).await?, counters), config)
+            let store = mysql(args.db_url()?).await?;
+            database(counted(store.load_batching(batching(args)), counters), config)
         }
         Contender::SessionwardMysqlUnbatched => {
             let store = mysql(args.db_url()?)

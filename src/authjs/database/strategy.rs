@@ -124,6 +124,7 @@ impl AuthJsDatabaseStrategy {
             info: self.info(token, row.user_id.clone(), expires_at, true),
             data: data.to_string(),
             version: 0,
+            data_at: 0,
             token: token.to_owned(),
         })
     }

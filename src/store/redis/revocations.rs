@@ -3,8 +3,9 @@
 //! Three keys that share one hash tag (so one script changes them together, on a cluster too):
 //! `P:rv:{P}:ids`, a hash from entry id to the entry; `P:rv:{P}:log`, the ids scored by
 //! `revoked_at`; `P:rv:{P}:exp`, the ids scored by `expires_at`. An entry is
-//! `<kind>:<revoked_at>:<expires_at>:<subject>`, kind `s` (a session id) or `u` (a user id),
-//! times in microseconds. Adding, reading since a time and deleting expired entries are one
+//! `<kind>:<revoked_at>:<expires_at>:<subject>`, kind `s` (a session id), `u` (a user id) or
+//! `d` (a data change: the subject is the JSON array `[user id, patch]`), times in
+//! microseconds. Adding, reading since a time and deleting expired entries are one
 //! script each, so one round trip each; the keys expire in Redis after their last entry (plus
 //! the store's retention), so a list that is never cleaned up does not outlive its entries.
 
@@ -23,6 +24,9 @@ fn encode(revocation: &Revocation) -> String {
     let (kind, subject) = match &revocation.target {
         Revoked::Session(sid) => ('s', sid.hyphenated().to_string()),
         Revoked::User(user) => ('u', user.clone()),
+        Revoked::UserData { user_id, patch } => {
+            ('d', serde_json::json!([user_id, patch]).to_string())
+        }
     };
     format!(
         "{kind}:{}:{}:{subject}",
@@ -48,6 +52,11 @@ fn decode(id: &str, entry: &str) -> Result<Revocation, StoreError> {
     let target = match kind {
         "s" => Revoked::Session(Uuid::parse_str(subject).map_err(corrupt("subject"))?),
         "u" => Revoked::User(subject.to_owned()),
+        "d" => {
+            let (user_id, patch) =
+                serde_json::from_str(subject).map_err(|_| StoreError::Corrupt("subject"))?;
+            Revoked::UserData { user_id, patch }
+        }
         _ => return Err(StoreError::Corrupt("kind")),
     };
     Ok(Revocation {
@@ -135,6 +144,10 @@ mod tests {
             Revoked::Session(Uuid::new_v4()),
             Revoked::User("ALICE: \u{1f980} {x}".into()),
             Revoked::User(String::new()),
+            Revoked::UserData {
+                user_id: "bob:\"x\"".into(),
+                patch: r#"{"role":"admin:1","n":null}"#.into(),
+            },
         ] {
             let r = Revocation {
                 id: Uuid::new_v4(),
@@ -152,5 +165,6 @@ mod tests {
             Err(StoreError::Corrupt("kind"))
         ));
         assert!(decode(&Uuid::new_v4().to_string(), "u:1").is_err());
+        assert!(decode(&Uuid::new_v4().to_string(), "d:1:2:[\"bob\"]").is_err());
     }
 }

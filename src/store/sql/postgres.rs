@@ -99,9 +99,9 @@ impl Dialect for Postgres {
         WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
     const INSERT_REVOCATION: &'static str = "INSERT INTO sessionward_revocations \
-        (id, kind, subject, revoked_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
-    const REVOCATIONS_SINCE: &'static str = "SELECT id, kind, subject, revoked_at, expires_at \
-        FROM sessionward_revocations WHERE revoked_at >= $1 AND expires_at > $2";
+        (id, kind, subject, revoked_at, expires_at, patch) VALUES ($1, $2, $3, $4, $5, $6)";
+    const REVOCATIONS_SINCE: &'static str = "SELECT id, kind, subject, revoked_at, expires_at, \
+        patch FROM sessionward_revocations WHERE revoked_at >= $1 AND expires_at > $2";
     const DELETE_EXPIRED_REVOCATIONS: &'static str = "DELETE FROM sessionward_revocations \
         WHERE id IN (SELECT id FROM sessionward_revocations \
         WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)";

@@ -11,6 +11,7 @@ use crate::store::{Revocation, RevocationStore, Revoked};
 
 const SESSION: &str = "session";
 const USER: &str = "user";
+const DATA: &str = "data";
 
 fn corrupt<E>(column: &'static str) -> impl FnOnce(E) -> StoreError {
     move |_| StoreError::Corrupt(column)
@@ -20,6 +21,7 @@ fn decode<DB: Dialect>(row: &DB::Row) -> Result<Revocation, StoreError>
 where
     &'static str: ColumnIndex<DB::Row>,
     for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> Option<String>: Decode<'r, DB> + Type<DB>,
 {
     let time = |column| {
         row.try_get::<DB::Time, _>(column)
@@ -31,6 +33,13 @@ where
     let target = match kind.as_str() {
         SESSION => Revoked::Session(Uuid::parse_str(&subject).map_err(corrupt("subject"))?),
         USER => Revoked::User(subject),
+        DATA => Revoked::UserData {
+            user_id: subject,
+            patch: row
+                .try_get::<Option<String>, _>("patch")
+                .map_err(corrupt("patch"))?
+                .ok_or(StoreError::Corrupt("patch"))?,
+        },
         _ => return Err(StoreError::Corrupt("kind")),
     };
     Ok(Revocation {
@@ -51,6 +60,8 @@ where
     for<'a> &'a str: Encode<'a, DB> + Type<DB>,
     for<'a> i64: Encode<'a, DB> + Type<DB>,
     for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> Option<String>: Decode<'r, DB> + Type<DB>,
+    for<'a> Option<&'a str>: Encode<'a, DB> + Type<DB>,
     &'static str: ColumnIndex<DB::Row>,
 {
     fn change_feed(&self) -> Option<std::sync::Arc<dyn crate::notify::ChangeFeed>> {
@@ -59,12 +70,13 @@ where
 
     async fn add_revocation(&self, revocation: &Revocation) -> Result<(), StoreError> {
         let sid;
-        let (kind, subject) = match &revocation.target {
+        let (kind, subject, patch) = match &revocation.target {
             Revoked::Session(id) => {
                 sid = id.hyphenated().to_string();
-                (SESSION, sid.as_str())
+                (SESSION, sid.as_str(), None)
             }
-            Revoked::User(user) => (USER, user.as_str()),
+            Revoked::User(user) => (USER, user.as_str(), None),
+            Revoked::UserData { user_id, patch } => (DATA, user_id.as_str(), Some(patch.as_str())),
         };
         sqlx::query(DB::INSERT_REVOCATION)
             .bind(DB::Id::from(revocation.id))
@@ -72,6 +84,7 @@ where
             .bind(subject)
             .bind(DB::encode_time(revocation.revoked_at))
             .bind(DB::encode_time(revocation.expires_at))
+            .bind(patch)
             .execute(self.pool())
             .await?;
         Ok(())

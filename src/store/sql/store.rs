@@ -137,10 +137,10 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     /// The JWT revocation list (`sessionward_revocations`). Binds id, kind, subject,
     /// revoked_at, expires_at.
     const INSERT_REVOCATION: &'static str = "INSERT INTO sessionward_revocations \
-        (id, kind, subject, revoked_at, expires_at) VALUES (?, ?, ?, ?, ?)";
+        (id, kind, subject, revoked_at, expires_at, patch) VALUES (?, ?, ?, ?, ?, ?)";
     /// Binds since, now.
-    const REVOCATIONS_SINCE: &'static str = "SELECT id, kind, subject, revoked_at, expires_at \
-        FROM sessionward_revocations WHERE revoked_at >= ? AND expires_at > ?";
+    const REVOCATIONS_SINCE: &'static str = "SELECT id, kind, subject, revoked_at, expires_at, \
+        patch FROM sessionward_revocations WHERE revoked_at >= ? AND expires_at > ?";
     /// Binds now, the batch size (`i64`).
     const DELETE_EXPIRED_REVOCATIONS: &'static str = "DELETE FROM sessionward_revocations \
         WHERE id IN (SELECT id FROM sessionward_revocations \

@@ -42,7 +42,8 @@ fn only(mut got: Vec<Revocation>, mine: &[&Revocation]) -> Vec<Revocation> {
     got
 }
 
-/// Entries of both kinds round-trip exactly (times to the microsecond, any user id), a second
+/// Entries of every kind round-trip exactly (times to the microsecond, any user id, a data
+/// change's patch to the byte), a second
 /// `add_revocation` of one id is [`StoreError::Duplicate`], and `revocations_since` filters on
 /// `revoked_at`.
 ///
@@ -65,12 +66,17 @@ pub async fn revocations_round_trip_and_since_filters(r: &dyn RevocationStore) {
         now - Duration::minutes(5),
         now + Duration::days(90),
     );
-    ok(r.add_revocation(&sid).await, CLAUSE, "add_revocation");
-    ok(
-        r.add_revocation(&everywhere).await,
-        CLAUSE,
-        "add_revocation",
+    let changed = entry(
+        Revoked::UserData {
+            user_id: format!("{} \u{1f980}", user("ALICE")),
+            patch: r#"{"role":"admin","tags":{"x":null},"note":"\u00e9 \"q\""}"#.into(),
+        },
+        now - Duration::minutes(10),
+        now + Duration::days(90),
     );
+    for one in [&sid, &everywhere, &changed] {
+        ok(r.add_revocation(one).await, CLAUSE, "add_revocation");
+    }
     let again = r.add_revocation(&sid).await;
     assert!(
         matches!(again, Err(StoreError::Duplicate)),
@@ -81,9 +87,9 @@ pub async fn revocations_round_trip_and_since_filters(r: &dyn RevocationStore) {
         CLAUSE,
         "revocations_since",
     );
-    let want = vec![everywhere.clone(), sid.clone()];
+    let want = vec![changed.clone(), everywhere.clone(), sid.clone()];
     assert_eq!(
-        only(hour, &[&sid, &everywhere]),
+        only(hour, &[&sid, &everywhere, &changed]),
         want,
         "{CLAUSE}: round trip"
     );
@@ -94,7 +100,7 @@ pub async fn revocations_round_trip_and_since_filters(r: &dyn RevocationStore) {
     );
     let want = vec![sid.clone()];
     assert_eq!(
-        only(minute, &[&sid, &everywhere]),
+        only(minute, &[&sid, &everywhere, &changed]),
         want,
         "{CLAUSE}: `since` filters"
     );
