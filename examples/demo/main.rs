@@ -13,7 +13,17 @@
 //!
 //! Log in as `alice` / `wonderland` (role `user`) or `admin` / `admin-password` (role `admin`).
 //! `INSECURE_COOKIES=1` drops the cookie's `Secure` attribute, for plain-http hosts other than
-//! localhost; `RUST_LOG` sets the log filter (default `info`).
+//! localhost; `RUST_LOG` sets the log filter (default `info`); `MAX_SESSIONS_PER_USER` (default
+//! 10, database sessions) bounds a user's sessions; `FRESH_AGE_SECS` (default 300) is how
+//! recent a sign-in `/account` and `/api/account` want.
+//!
+//! Besides login, logout, `/dashboard`, `/sessions` and their `/api/...` twins:
+//! - `POST /api/admin/users/{user_id}/role` (`{"role": "admin"|"user"}`, admin only) and the
+//!   form on `/admin` change a role in the user table and in the user's live sessions;
+//! - `GET /api/admin/events?limit=N` (admin only) and `/admin` show the newest session events;
+//! - `GET /api/account` and `/account` need a fresh sign-in; `POST /api/reauth`
+//!   (`{"password"}`) and `/reauth` make the session fresh again;
+//! - `GET /metrics` answers in Prometheus text.
 
 mod account;
 mod admin;
