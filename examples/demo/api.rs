@@ -1,7 +1,7 @@
 //! The JSON API: the same sessions as the pages, for scripts and single-page apps.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -29,6 +29,12 @@ impl From<sessionward::Error> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        ApiError::Status(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
         ApiError::Status(rejection.status(), rejection.body_text())
     }
 }
@@ -112,7 +118,7 @@ pub struct NewToken {
 }
 
 /// The token a bearer client must use from now on, if this request gave it a new one.
-async fn new_token(sessions: &Sessions) -> Option<String> {
+pub async fn new_token(sessions: &Sessions) -> Option<String> {
     let issued = sessions.issued_token().await?;
     Some(issued.token().to_owned())
 }

@@ -2,6 +2,7 @@
 
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
+use sessionward::safe_redirect_target;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -69,6 +70,18 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// The hidden `next` field of a form that goes on to `next` afterwards: empty unless `next` is a
+/// safe target on this site.
+pub fn next_field(next: Option<&str>) -> String {
+    next.and_then(safe_redirect_target)
+        .map_or(String::new(), |next| {
+            format!(
+                "<input type=\"hidden\" name=\"next\" value=\"{}\">",
+                escape(next)
+            )
+        })
 }
 
 /// A time for people: `2030-01-31 14:05 UTC`.

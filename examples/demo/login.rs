@@ -8,12 +8,13 @@ use serde::Deserialize;
 use sessionward::{Error, LoginOptions, Session, Sessions, safe_redirect_target};
 
 use crate::AppState;
-use crate::html::{escape, page};
+use crate::html::{escape, next_field, page};
 use crate::users::UserData;
 
+/// The `?next=` of a form page: where to go once the form is done.
 #[derive(Deserialize)]
 pub struct NextQuery {
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 /// The login form's fields. No `Debug`: it holds a password.
@@ -82,14 +83,7 @@ fn login_page(
     let error = error.map_or(String::new(), |e| {
         format!("<p class=\"error\">{}</p>", escape(e))
     });
-    let next = next
-        .and_then(safe_redirect_target)
-        .map_or(String::new(), |next| {
-            format!(
-                "<input type=\"hidden\" name=\"next\" value=\"{}\">",
-                escape(next)
-            )
-        });
+    let next = next_field(next);
     let body = format!(
         "<div class=\"card narrow\"><h1>Log in</h1>{error}\
          <form method=\"post\" action=\"/login\">{next}\

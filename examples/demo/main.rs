@@ -13,13 +13,29 @@
 //!
 //! Log in as `alice` / `wonderland` (role `user`) or `admin` / `admin-password` (role `admin`).
 //! `INSECURE_COOKIES=1` drops the cookie's `Secure` attribute, for plain-http hosts other than
-//! localhost; `RUST_LOG` sets the log filter (default `info`).
+//! localhost; `RUST_LOG` sets the log filter (default `info`); `MAX_SESSIONS_PER_USER` (default
+//! 10, database sessions) bounds a user's sessions; `FRESH_AGE_SECS` (default 300) is how
+//! recent a sign-in `/account` and `/api/account` want.
+//!
+//! Besides login, logout, `/dashboard`, `/sessions` and their `/api/...` twins:
+//! - `POST /api/admin/users/{user_id}/role` (`{"role": "admin"|"user"}`, admin only) and the
+//!   form on `/admin` change a role in the user table and in the user's live sessions;
+//! - `GET /api/admin/events?limit=N` (admin only) and `/admin` show the newest session events;
+//! - `GET /api/account` and `/account` need a fresh sign-in; `POST /api/reauth`
+//!   (`{"password"}`) and `/reauth` make the session fresh again;
+//! - `GET /metrics` answers in Prometheus text.
 
+mod account;
+mod admin;
+mod admin_api;
 mod api;
+mod events;
 mod html;
 mod logging;
 mod login;
 mod pages;
+mod roles;
+mod routes;
 mod session_pages;
 mod store;
 mod strategy;
@@ -31,17 +47,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
-use axum::middleware::from_fn;
-use axum::routing::{delete, get, post};
-use sessionward::{
-    Clock, SessionConfig, SessionLayer, require_role, require_session, spawn_cleanup,
-};
+use sessionward::{Clock, SessionConfig, spawn_cleanup};
 use tracing_subscriber::EnvFilter;
 
+use crate::events::EventLog;
 use crate::strategy::Strategy;
-use crate::users::{UserData, Users};
+use crate::users::Users;
 
 /// How often expired sessions are deleted.
 const CLEANUP_EVERY: Duration = Duration::from_secs(5 * 60);
@@ -53,6 +65,10 @@ pub struct AppState {
     /// Renders the recorded metrics for `GET /metrics`.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     pub strategy: Strategy,
+    /// The newest session events, for the admin.
+    pub events: Arc<EventLog>,
+    /// How recent a sign-in `/account` and `/api/account` want (`FRESH_AGE_SECS`).
+    pub fresh_age: time::Duration,
 }
 
 #[tokio::main]
@@ -81,9 +97,11 @@ async fn run() -> Result<(), String> {
     };
     let strategy = Strategy::from_setting(setting("SESSION_STRATEGY").as_deref())?;
     let url = setting("DATABASE_URL").unwrap_or_else(|| store::DEFAULT_URL.to_owned());
+    let fresh_age = account::fresh_age(setting("FRESH_AGE_SECS"))?;
     let (store, backend) = store::connect(&url).await?;
 
-    let mut config = SessionConfig::default();
+    let events = Arc::new(EventLog::default());
+    let mut config = SessionConfig::default().events(events.hook());
     if setting("INSECURE_COOKIES").is_some_and(|v| matches!(v.as_str(), "1" | "true")) {
         tracing::warn!("INSECURE_COOKIES is set: the session cookie travels over plain http");
         config = config.secure(false);
@@ -107,8 +125,10 @@ async fn run() -> Result<(), String> {
         users: Arc::new(Users::seed().await),
         strategy,
         metrics,
+        events,
+        fresh_age,
     };
-    let app = app(state, layer);
+    let app = routes::app(state, layer);
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)
@@ -131,7 +151,7 @@ async fn run() -> Result<(), String> {
 }
 
 /// `GET /metrics`: Prometheus text.
-async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -139,59 +159,4 @@ async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResp
         )],
         state.metrics.render(),
     )
-}
-
-/// Every route. Guards sit on sub-routers as `route_layer`s; the session layer wraps them all,
-/// and the request log wraps the session layer so it also sees the requests that layer refuses.
-fn app(state: AppState, sessions: SessionLayer) -> Router {
-    let public = Router::new()
-        .route("/", get(pages::home))
-        .route("/login", get(login::login_form).post(login::login))
-        .route("/logout", post(login::logout))
-        // These two send a visitor without a session to `/login?next=/sessions` themselves: a
-        // guard would send a POST to plain `/login` (a POST cannot be replayed after login).
-        .route("/sessions/{id}/revoke", post(session_pages::revoke))
-        .route(
-            "/sessions/revoke-others",
-            post(session_pages::revoke_others),
-        )
-        .route("/api/login", post(api::login))
-        .route("/api/token", post(api::token))
-        .route("/api/logout", post(api::logout))
-        .route("/metrics", get(metrics));
-
-    let pages = Router::new()
-        .route("/dashboard", get(pages::dashboard))
-        .route("/sessions", get(session_pages::sessions))
-        .route_layer(require_session().redirect_to("/login"));
-
-    let admin = Router::new()
-        .route("/admin", get(pages::admin))
-        .route_layer(
-            require_role::<UserData>("admin")
-                .redirect_to("/login")
-                .forbidden_page(html::standalone(
-                    "Forbidden",
-                    "<div class=\"card\"><h1>403 Forbidden</h1>\
-                     <p>Only administrators may open this page.</p>\
-                     <p><a href=\"/dashboard\">Back to the dashboard</a></p></div>",
-                )),
-        );
-
-    let api = Router::new()
-        .route("/api/me", get(api::me))
-        .route("/api/sessions", get(api::sessions))
-        .route("/api/sessions/{id}", delete(api::revoke))
-        .route("/api/sessions/revoke-others", post(api::revoke_others))
-        .route("/api/refresh", post(api::refresh))
-        .route_layer(require_session());
-
-    public
-        .merge(pages)
-        .merge(admin)
-        .merge(api)
-        .fallback(pages::not_found)
-        .with_state(state)
-        .layer(sessions)
-        .layer(from_fn(logging::log_requests))
 }

@@ -1,11 +1,9 @@
-//! The public and role-guarded HTML pages: home, dashboard, admin, and "not found".
+//! The public and signed-in HTML pages: home, dashboard, and "not found".
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sessionward::Session;
 
-use crate::AppState;
 use crate::html::{escape, page, when};
 use crate::users::UserData;
 
@@ -42,7 +40,7 @@ pub async fn dashboard(session: Session<UserData>) -> Response {
          <tr><th>Logged in</th><td>{created}</td></tr>\
          <tr><th>Session expires</th><td>{expires} <span class=\"muted\">(extended while you \
          use the site, until {absolute} at the latest)</span></td></tr></table>\
-         <p><a href=\"/sessions\">Your sessions</a>{admin_link}</p>\
+         <p><a href=\"/sessions\">Your sessions</a> · <a href=\"/account\">Account</a>{admin_link}</p>\
          <form method=\"post\" action=\"/logout\"><button type=\"submit\">Log out</button></form>\
          </div>",
         name = escape(&session.name),
@@ -53,27 +51,6 @@ pub async fn dashboard(session: Session<UserData>) -> Response {
         absolute = when(session.absolute_expires_at()),
     );
     page("Dashboard", Some(session.data()), &body)
-}
-
-pub async fn admin(State(state): State<AppState>, session: Session<UserData>) -> Response {
-    let rows: String = state
-        .users
-        .all()
-        .map(|user| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&user.name),
-                escape(&user.role),
-                escape(&user.permissions.join(", ")),
-            )
-        })
-        .collect();
-    let body = format!(
-        "<div class=\"card\"><h1>Admin</h1><p>Only sessions with the role \
-         <code>admin</code> reach this page.</p><table>\
-         <tr><th>User</th><th>Role</th><th>Permissions</th></tr>{rows}</table></div>"
-    );
-    page("Admin", Some(session.data()), &body)
 }
 
 pub async fn not_found(session: Option<Session<UserData>>) -> Response {

@@ -1,4 +1,7 @@
-//! The demo's user table: two accounts held in memory, passwords hashed with argon2 at start-up.
+//! The demo's user table: two accounts held in memory, passwords hashed with argon2 at start-up,
+//! roles changeable by an admin.
+
+use std::sync::{PoisonError, RwLock};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -23,20 +26,58 @@ impl Authorize for UserData {
     }
 }
 
-/// (username, password, role, permissions) of the seeded accounts.
-const SEED: [(&str, &str, &str, &[&str]); 2] = [
-    ("alice", "wonderland", "user", &["profile:read"]),
-    (
-        "admin",
-        "admin-password",
-        "admin",
-        &["profile:read", "users:read", "sessions:manage"],
-    ),
+/// A role of the demo: what an account may do, and the permissions that come with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    /// Every role, for the admin page's role forms.
+    pub const ALL: [Role; 2] = [Role::User, Role::Admin];
+
+    /// The role's name, as sessions and `/api/me` show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The permissions a session of this role holds.
+    pub fn permissions(self) -> Vec<String> {
+        let permissions: &[&str] = match self {
+            Role::User => &["profile:read"],
+            Role::Admin => &["profile:read", "users:read", "sessions:manage"],
+        };
+        permissions.iter().map(|p| (*p).to_owned()).collect()
+    }
+}
+
+/// (username, password, role) of the seeded accounts.
+const SEED: [(&str, &str, Role); 2] = [
+    ("alice", "wonderland", Role::User),
+    ("admin", "admin-password", Role::Admin),
 ];
 
 struct Account {
-    user: UserData,
+    name: String,
+    /// Changed by the admin's role forms: the next login gets the new role.
+    role: RwLock<Role>,
     hash: String,
+}
+
+impl Account {
+    fn user(&self) -> UserData {
+        let role = *self.role.read().unwrap_or_else(PoisonError::into_inner);
+        UserData {
+            name: self.name.clone(),
+            role: role.name().to_owned(),
+            permissions: role.permissions(),
+        }
+    }
 }
 
 /// The user table. Only password hashes are kept.
@@ -53,12 +94,9 @@ impl Users {
         tokio::task::spawn_blocking(|| {
             let accounts = SEED
                 .iter()
-                .map(|(name, password, role, permissions)| Account {
-                    user: UserData {
-                        name: (*name).to_owned(),
-                        role: (*role).to_owned(),
-                        permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
-                    },
+                .map(|(name, password, role)| Account {
+                    name: (*name).to_owned(),
+                    role: RwLock::new(*role),
                     hash: hash(password),
                 })
                 .collect();
@@ -72,14 +110,21 @@ impl Users {
         .expect("hashing the seed passwords panicked")
     }
 
-    /// Every account, for the admin page.
-    pub fn all(&self) -> impl Iterator<Item = &UserData> {
-        self.accounts.iter().map(|a| &a.user)
+    /// Every account as a login would see it now, for the admin page.
+    pub fn all(&self) -> Vec<UserData> {
+        self.accounts.iter().map(Account::user).collect()
+    }
+
+    /// Gives `username` the role `role` (for logins from now on); `None` for an unknown user.
+    pub fn set_role(&self, username: &str, role: Role) -> Option<UserData> {
+        let account = self.accounts.iter().find(|a| a.name == username)?;
+        *account.role.write().unwrap_or_else(PoisonError::into_inner) = role;
+        Some(account.user())
     }
 
     /// The account whose password matches, or `None`.
     pub async fn authenticate(&self, username: &str, password: String) -> Option<UserData> {
-        let account = self.accounts.iter().find(|a| a.user.name == username);
+        let account = self.accounts.iter().find(|a| a.name == username);
         let hash = account.map_or(&self.dummy_hash, |a| &a.hash).clone();
         // Argon2 takes 19 MiB and a core per check: a few at a time, so a burst of logins
         // queues instead of taking all memory and every blocking thread.
@@ -88,7 +133,7 @@ impl Users {
             .await
             // A panicked verification is a failed one: fail closed.
             .unwrap_or(false);
-        account.filter(|_| verified).map(|a| a.user.clone())
+        account.filter(|_| verified).map(Account::user)
     }
 }
 

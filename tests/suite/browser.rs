@@ -40,6 +40,12 @@ const WINDOW: (u32, u32) = (1280, 800);
 const JWT_SECRET: &str = "browser-test-secret-of-more-than-32-bytes-0123456789";
 /// What only the dashboard shows (the login page also mentions `alice`, as a hint).
 const DASHBOARD_CONTENT: &str = "Session expires";
+/// The demo's freshness window (`FRESH_AGE_SECS`): `/account` asks for the password again
+/// after it.
+const FRESH_AGE_SECS: &str = "3";
+/// alice's and the admin's credentials.
+const ALICE: (&str, &str) = ("alice", "wonderland");
+const ADMIN: (&str, &str) = ("admin", "admin-password");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_in_chromium_on_database_sessions() {
@@ -47,7 +53,7 @@ async fn demo_in_chromium_on_database_sessions() {
         return;
     };
     let dir = TempDir::new("database");
-    let demo = Demo::start(dir.path(), &[]).await;
+    let demo = Demo::start(dir.path(), &[("FRESH_AGE_SECS", FRESH_AGE_SECS)]).await;
     walk_through(&chromedriver, &dir, &demo, Strategy::Database).await;
 }
 
@@ -57,7 +63,11 @@ async fn demo_in_chromium_on_jwt_sessions() {
         return;
     };
     let dir = TempDir::new("jwt");
-    let env = [("SESSION_STRATEGY", "jwt"), ("JWT_SECRET", JWT_SECRET)];
+    let env = [
+        ("SESSION_STRATEGY", "jwt"),
+        ("JWT_SECRET", JWT_SECRET),
+        ("FRESH_AGE_SECS", FRESH_AGE_SECS),
+    ];
     let demo = Demo::start(dir.path(), &env).await;
     assert!(demo.output().contains("JWT sessions"), "{}", demo.output());
     walk_through(&chromedriver, &dir, &demo, Strategy::Jwt).await;
@@ -108,7 +118,7 @@ async fn walk_through(chromedriver: &Path, dir: &TempDir, demo: &Demo, strategy:
     shoot(&a, "login.png").await;
 
     // 2. Logging in through the form lands back on the dashboard (`next`).
-    a.log_in_as_alice(demo, Submit::Click).await;
+    a.log_in(demo, ALICE, Submit::Click).await;
     let shown = a
         .wait_for("the dashboard", |s| s.path() == "/dashboard")
         .await;
@@ -153,7 +163,7 @@ async fn walk_through(chromedriver: &Path, dir: &TempDir, demo: &Demo, strategy:
         Strategy::Database => {
             let b = driver.open("profile-b").await;
             b.goto(&demo.url("/login")).await;
-            b.log_in_as_alice(demo, Submit::Enter).await;
+            b.log_in(demo, ALICE, Submit::Enter).await;
             b.wait_for("the dashboard on the second device", |s| {
                 s.path() == "/dashboard" && s.text.contains(DASHBOARD_CONTENT)
             })
@@ -241,11 +251,12 @@ async fn walk_through(chromedriver: &Path, dir: &TempDir, demo: &Demo, strategy:
     // `127.0.0.1:<other port>` it is cross-site: the browser withholds the cookie, and the
     // check refuses the POST too.
     a.find("input[name=\"username\"]").await;
-    a.log_in_as_alice(demo, Submit::Script).await;
+    a.log_in(demo, ALICE, Submit::Script).await;
     a.wait_for("the dashboard", |s| {
         s.path() == "/dashboard" && s.text.contains(DASHBOARD_CONTENT)
     })
     .await;
+    let signed_in = Instant::now();
     let evil = OtherSite::start(&demo.url("/logout")).await;
 
     let log_before = demo.output().len();
@@ -311,6 +322,76 @@ async fn walk_through(chromedriver: &Path, dir: &TempDir, demo: &Demo, strategy:
         "a cross-site page logged alice out:\n{}",
         shown.text
     );
+
+    // 8. Step-up: once the sign-in is older than FRESH_AGE_SECS, the account page asks for the
+    // password again, then opens.
+    let window = Duration::from_secs(FRESH_AGE_SECS.parse().expect("seconds"));
+    tokio::time::sleep((window + Duration::from_secs(1)).saturating_sub(signed_in.elapsed())).await;
+    a.goto(&demo.url("/account")).await;
+    let shown = a
+        .wait_for("the re-authentication form", |s| {
+            s.path() == "/reauth?next=/account"
+        })
+        .await;
+    assert!(shown.text.contains("Confirm it is you"), "{}", shown.text);
+    let pass = a
+        .find("form[action=\"/reauth\"] input[name=\"password\"]")
+        .await;
+    a.send_keys(&pass, ALICE.1).await;
+    let confirm = a
+        .find("form[action=\"/reauth\"] button[type=\"submit\"]")
+        .await;
+    a.click(&confirm).await;
+    let shown = a
+        .wait_for("the account page", |s| s.path() == "/account")
+        .await;
+    assert!(
+        shown.text.contains("Signed in or confirmed"),
+        "{}",
+        shown.text
+    );
+
+    // 9. The admin makes alice an admin with the admin page's form; alice's signed-in browser
+    // opens the admin page on its next request.
+    let admin = driver.open("profile-admin").await;
+    admin.goto(&demo.url("/login")).await;
+    admin.log_in(demo, ADMIN, Submit::Click).await;
+    admin
+        .wait_for("the admin's dashboard", |s| {
+            s.path() == "/dashboard" && s.text.contains(DASHBOARD_CONTENT)
+        })
+        .await;
+    admin.goto(&demo.url("/admin")).await;
+    let shown = admin
+        .wait_for("the admin page", |s| {
+            s.text.contains("Recent session events")
+        })
+        .await;
+    assert!(shown.text.contains("alice\tuser"), "{}", shown.text);
+    let alice_form = "form[action=\"/admin/users/alice/role\"]";
+    let option = admin
+        .find(&format!("{alice_form} option[value=\"admin\"]"))
+        .await;
+    admin.click(&option).await;
+    let set = admin.find(&format!("{alice_form} button")).await;
+    admin.click(&set).await;
+    let shown = admin
+        .wait_for("the admin page with alice as an admin", |s| {
+            s.path() == "/admin" && s.text.contains("alice\tadmin")
+        })
+        .await;
+    if strategy == Strategy::Database {
+        assert!(shown.text.contains("data_updated"), "{}", shown.text);
+    }
+    admin.quit().await;
+    a.goto(&demo.url("/admin")).await;
+    let shown = a
+        .wait_for("the admin page for alice", |s| {
+            s.path() == "/admin" && s.text.contains("Recent session events")
+        })
+        .await;
+    assert!(shown.text.contains("alice"), "{}", shown.text);
+    assert_eq!(a.response_status().await, 200);
 
     a.quit().await;
 }
@@ -703,9 +784,9 @@ impl Browser<'_> {
             .expect("a base64 PNG")
     }
 
-    /// Types alice's credentials into the login form on the current page and sends it the
+    /// Types `(username, password)` into the login form on the current page and sends it the
     /// way `how` says.
-    async fn log_in_as_alice(&self, demo: &Demo, how: Submit) {
+    async fn log_in(&self, demo: &Demo, (username, password): (&str, &str), how: Submit) {
         let shown = self.shown().await.expect("a page");
         assert!(
             shown.url.starts_with(&demo.url("/login")),
@@ -714,22 +795,22 @@ impl Browser<'_> {
         let user = self
             .find("form[action=\"/login\"] input[name=\"username\"]")
             .await;
-        self.send_keys(&user, "alice").await;
+        self.send_keys(&user, username).await;
         let pass = self
             .find("form[action=\"/login\"] input[name=\"password\"]")
             .await;
         match how {
             Submit::Click => {
-                self.send_keys(&pass, "wonderland").await;
+                self.send_keys(&pass, password).await;
                 let button = self
                     .find("form[action=\"/login\"] button[type=\"submit\"]")
                     .await;
                 self.click(&button).await;
             }
             // WebDriver's key code for Enter.
-            Submit::Enter => self.send_keys(&pass, "wonderland\u{E007}").await,
+            Submit::Enter => self.send_keys(&pass, &format!("{password}\u{E007}")).await,
             Submit::Script => {
-                self.send_keys(&pass, "wonderland").await;
+                self.send_keys(&pass, password).await;
                 self.submit(&pass).await;
             }
         }

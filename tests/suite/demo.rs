@@ -14,6 +14,11 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::support::logs;
 
+// Issue 17's demo routes, each with the demo helpers below.
+mod events;
+mod freshness;
+mod roles;
+
 /// How long the demo may take to start listening (it hashes the seed passwords first).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -258,6 +263,14 @@ impl Reply {
         let token = pair.trim_start_matches("session-id=");
         logs::register(token);
         Some(token.to_owned())
+    }
+
+    /// Keeps a cookie client's `token` current: JWT sessions re-issue the token on some
+    /// responses (a refresh, a re-authentication, a change to the user's data).
+    fn renew(&self, token: &mut String) {
+        if let Some(new) = self.token().filter(|t| !t.is_empty()) {
+            *token = new;
+        }
     }
 
     fn assert_clears_cookie(&self) {
@@ -536,6 +549,7 @@ async fn round_trip_on_server(var: &str, backend: &str) {
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     let reply = demo.get("/api/me", Some(&alice)).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    roles::role_changes_reach_live_sessions(&demo, roles::Sessions::Counted).await;
 }
 
 #[cfg(feature = "postgres")]
@@ -742,34 +756,40 @@ async fn remember_me_device_limit_and_metrics() {
 
 #[test]
 fn the_demo_refuses_a_device_limit_that_is_not_a_positive_number() {
-    let dir = TempDir::new("max-sessions");
     for value in ["0", "ten"] {
-        let err = dir.path().join(format!("stderr-{value}"));
-        let mut child = Command::new(demo_binary())
-            .current_dir(dir.path())
-            .env_remove("DATABASE_URL")
-            .env_remove("SESSION_STRATEGY")
-            .env("MAX_SESSIONS_PER_USER", value)
-            .env("PORT", "0")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&err).expect("a log file"))
-            .spawn()
-            .expect("run the demo");
-        // A demo that accepted the value would serve forever: stop it and fail.
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("the demo's status") {
-                break status;
-            }
-            if started.elapsed() > START_TIMEOUT {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the demo started with MAX_SESSIONS_PER_USER={value:?}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert!(!status.success(), "started with {value:?}");
-        let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+        let stderr = refused_at_start("MAX_SESSIONS_PER_USER", value);
         assert!(stderr.contains("MAX_SESSIONS_PER_USER"), "{stderr}");
     }
+}
+
+/// Starts the demo with the setting `name` = `value`, which it must refuse: fails when the
+/// demo starts all the same; returns what the demo wrote to stderr.
+fn refused_at_start(name: &str, value: &str) -> String {
+    let dir = TempDir::new("refused");
+    let err = dir.path().join("stderr");
+    let mut child = Command::new(demo_binary())
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("SESSION_STRATEGY")
+        .env(name, value)
+        .env("PORT", "0")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).expect("a log file"))
+        .spawn()
+        .expect("run the demo");
+    // A demo that accepted the value would serve forever: stop it and fail.
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the demo's status") {
+            break status;
+        }
+        if started.elapsed() > START_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the demo started with {name}={value:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "started with {name}={value:?}");
+    std::fs::read_to_string(&err).unwrap_or_default()
 }
