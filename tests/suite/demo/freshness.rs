@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{DEMO_JWT_SECRET, Demo, TempDir, refused_at_start, rfc3339, send};
 
 /// The freshness window the tests give the demo, in seconds.
-const FRESH_AGE_SECS: u64 = 2;
+const FRESH_AGE_SECS: u64 = 3;
 
 /// The current session's entry of `/api/sessions`.
 async fn current(demo: &Demo, token: &str) -> Value {
