@@ -260,13 +260,19 @@ impl RequestSession {
                 }
                 Current::Known(Some(session))
             }
-            Ok(Lookup::Due(session)) if from_cookie => {
+            Ok(Lookup::Due {
+                session,
+                data_changed,
+            }) if from_cookie => {
                 let refresh = self
                     .strategy()
                     .refresh(&session, self.now(), self.cookie_room());
                 match refresh.await {
                     Ok((session, issued)) => {
                         tracing::debug!(session = %session.info.id, "session refreshed");
+                        if data_changed {
+                            self.emit_for(SessionEventKind::DataUpdated, &session);
+                        }
                         self.emit_for(SessionEventKind::Refreshed, &session);
                         state.issued = Some(issued.clone());
                         state.cookie = CookieAction::Set(issued);
@@ -276,7 +282,7 @@ impl RequestSession {
                 }
             }
             // A bearer client keeps its token: nothing is signed for it here.
-            Ok(Lookup::Due(session)) => Current::Known(Some(session)),
+            Ok(Lookup::Due { session, .. }) => Current::Known(Some(session)),
             Ok(Lookup::Invalid(reason)) => {
                 self.reject(reason);
                 if from_cookie {

@@ -60,7 +60,13 @@ pub(crate) enum Lookup {
     /// request; a bearer client keeps its token and asks for a new one with
     /// [`Sessions::refresh`](crate::Sessions::refresh).
     #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
-    Due(Arc<ValidSession>),
+    Due {
+        session: Arc<ValidSession>,
+        /// Whether the new token also brings the data up to date with changes made to every
+        /// session of the user (a JWT session's pending data changes, already applied to
+        /// `session`): the re-issue is then a `data_updated` event as well.
+        data_changed: bool,
+    },
     /// No session: malformed, unknown, expired or revoked. The reason goes to the log.
     Invalid(&'static str),
 }

@@ -285,7 +285,10 @@ impl Strategy for JwtStrategy {
         // Signed only for a client that receives it (a cookie), by the layer through
         // `refresh`: a bearer client keeps its token, and its request never waits for, or fails
         // with, a token nobody would receive.
-        Ok(Lookup::Due(session))
+        Ok(Lookup::Due {
+            session,
+            data_changed: false,
+        })
     }
 
     async fn login(
@@ -507,5 +510,8 @@ fn brought_up_to_date(
     let mut session = session.clone();
     session.data = data.to_string();
     session.data_at = pending.data_at.micros();
-    Lookup::Due(Arc::new(session))
+    Lookup::Due {
+        session: Arc::new(session),
+        data_changed: true,
+    }
 }

@@ -16,6 +16,7 @@ suite!(events => database, Database; cached, DatabaseCached; jwt, Jwt:
     every_lifecycle_step_reaches_the_hook_in_order,
     a_stuck_hook_drops_events_and_never_holds_up_a_request,
     a_panicking_hook_loses_its_event_and_the_next_is_delivered,
+    a_change_to_every_session_of_a_user_is_a_data_updated_event,
 );
 
 /// A hook that records every event it hears.
@@ -151,6 +152,38 @@ pub async fn every_lifecycle_step_reaches_the_hook_in_order(t: Setup) {
     assert_eq!(heard[0].at, START);
     assert_eq!(heard[5].at, START + Span::days(2));
     assert_eq!((events.dropped(), events.failed()), (0, 0));
+}
+
+/// `update_user_sessions`: on database sessions each changed session is a `data_updated` event
+/// when the change is made; on JWT sessions (no list of tokens) when a token takes the change,
+/// on its next request, followed by the `refreshed` of its new token.
+pub async fn a_change_to_every_session_of_a_user_is_a_data_updated_event(t: Setup) {
+    let (events, heard) = recorder();
+    let hook = events.clone();
+    let app = app!(t, move |c| c.events(hook));
+    let alice = user();
+    let token = app.login(&alice, "user").await.token().unwrap();
+    let id = session_id(&app, &token).await;
+    let changed = app
+        .call("POST", &format!("/user-role/{alice}?role=admin"), None)
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let me = app.call("GET", "/me", Some(&token)).await;
+    assert_eq!(me.json()["role"], "admin");
+
+    use SessionEventKind as K;
+    let mut expected = vec![(K::Created, Some(id)), (K::DataUpdated, Some(id))];
+    if t.is_jwt() {
+        expected.push((K::Refreshed, Some(id)));
+    }
+    delivered(&events, expected.len() as u64).await;
+    let got: Vec<(K, Option<Uuid>)> = heard
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| (e.kind, e.session_id))
+        .collect();
+    assert_eq!(got, expected);
 }
 
 pub async fn a_stuck_hook_drops_events_and_never_holds_up_a_request(t: Setup) {
