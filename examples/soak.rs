@@ -25,6 +25,10 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use tokio::sync::Mutex;
 
+/// The demo's `MAX_SESSIONS_PER_USER` for the soak: more than it ever holds, so the limit is
+/// enforced on every login (its transaction is part of what is soaked) but never ends a session.
+const SOAK_DEVICE_LIMIT: u32 = 1_000_000;
+
 struct Settings {
     seconds: u64,
     concurrency: usize,
@@ -91,6 +95,9 @@ impl Demo {
             // session code (about 40 MiB).
             .env("MALLOC_MMAP_THRESHOLD_", "131072")
             .env_remove("SESSION_STRATEGY")
+            // Every session is alice's: the demo's device limit (10 by default) would end the
+            // least recently used ones, by design, and they would count as lost.
+            .env("MAX_SESSIONS_PER_USER", SOAK_DEVICE_LIMIT.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
