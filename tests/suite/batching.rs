@@ -146,6 +146,7 @@ async fn concurrent_loads_each_get_their_own_row(backend: Backend) {
     for batching in [
         LoadBatching::new(1, 64),
         LoadBatching::default(),
+        LoadBatching::new(4, 64),
         LoadBatching::new(2, 5),
     ] {
         let Some((store, _)) = store(backend, batching).await else {
