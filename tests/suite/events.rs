@@ -61,6 +61,12 @@ pub async fn every_lifecycle_step_reaches_the_hook_in_order(t: Setup) {
     login
         .headers_mut()
         .insert(header::USER_AGENT, "events-test/1".parse().unwrap());
+    login
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [203, 0, 113, 7],
+            41000,
+        ))));
     let reply = app.send(login).await;
     assert_eq!(reply.status, StatusCode::OK);
     let mut a = reply.token().unwrap();
@@ -78,6 +84,9 @@ pub async fn every_lifecycle_step_reaches_the_hook_in_order(t: Setup) {
     let updated_id = session_id(&app, &a).await;
     let refreshed = app.call("POST", "/refresh", Some(&a)).await;
     a = refreshed.token().unwrap_or(a);
+    let reauthenticated = app.call("POST", "/reauth", Some(&a)).await;
+    assert_eq!(reauthenticated.status, StatusCode::OK);
+    a = reauthenticated.token().unwrap_or(a);
     app.clock.advance(Span::days(2));
     let sliding = app.call("GET", "/me", Some(&a)).await;
     assert_eq!(sliding.status, StatusCode::OK);
@@ -126,6 +135,7 @@ pub async fn every_lifecycle_step_reaches_the_hook_in_order(t: Setup) {
         (K::Rotated, Some(rotated_id)),
         (K::DataUpdated, Some(updated_id)),
         (K::Refreshed, Some(updated_id)),
+        (K::Reauthenticated, Some(updated_id)),
         (K::Refreshed, Some(kept)),
         (K::RevokedOthers, Some(kept)),
         (K::Created, Some(b_id)),
@@ -149,8 +159,9 @@ pub async fn every_lifecycle_step_reaches_the_hook_in_order(t: Setup) {
     }
     // The client and the time of the request that caused each event.
     assert_eq!(heard[0].user_agent.as_deref(), Some("events-test/1"));
+    assert_eq!(heard[0].ip.as_deref(), Some("203.0.113.7"));
     assert_eq!(heard[0].at, START);
-    assert_eq!(heard[5].at, START + Span::days(2));
+    assert_eq!(heard[6].at, START + Span::days(2));
     assert_eq!((events.dropped(), events.failed()), (0, 0));
 }
 

@@ -94,7 +94,7 @@ async fn role_changes_reach_live_database_sessions() {
     role_changes_reach_live_sessions(&demo, Sessions::Counted).await;
 }
 
-/// Fails until JWT sessions support `update_user_sessions` (the library answers 501 so far).
+/// JWT sessions: the change reaches the live token through the revocation list's data change.
 #[tokio::test]
 async fn role_changes_reach_live_jwt_sessions() {
     let dir = TempDir::new("roles-jwt");
