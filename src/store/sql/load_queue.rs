@@ -5,6 +5,12 @@
 //! to the first load still queued, which leads the next statement: itself and the loads queued
 //! behind it, up to `max_batch`, each of which gets its own row or nothing.
 //!
+//! A slot passed on carries the connection its statement ran on (a [`Lease`]), so the next
+//! statement goes out on it at once: no return to the pool and no fresh checkout, which costs
+//! a task and, with sqlx's default `test_before_acquire`, a round trip to the database. A
+//! connection is passed on at most [`HANDOFFS`] times in a row and never after a failed
+//! statement; a slot that nobody waits for returns it to the pool.
+//!
 //! Nothing here may lose a load or a slot when a request is cancelled (a client that hangs up,
 //! a `store_timeout` that fires):
 //! - the slot is a guard ([`Slot`]) whose drop passes it on, so a leader dropped mid-statement,
@@ -22,74 +28,111 @@ use crate::error::StoreError;
 use crate::store::SessionRecord;
 use crate::token::TokenHash;
 
+/// How many statements in a row one connection may serve by being passed from slot to slot
+/// before it goes back to the pool. The pool's own checks (lifetime, idle test) and its other
+/// waiters get the connection back at least this often; the checkout it saves is amortized to
+/// 1 in this many statements under sustained load.
+pub(super) const HANDOFFS: usize = 32;
+
+/// What `fetch` returns: the rows it found, and the connection, when it may serve again.
+pub(super) type Fetched<C> = (Result<Vec<SessionRecord>, StoreError>, Option<C>);
+
 /// What a queued load is told.
-enum Reply {
+enum Reply<C> {
     /// Its row, or nothing, or why the store could not answer.
     Answer(Box<Result<Option<SessionRecord>, StoreError>>),
     /// A statement ended: the load leads the next one, with this slot.
-    Lead(Slot),
+    Lead(Slot<C>),
 }
 
-struct Waiting {
+struct Waiting<C> {
     hash: TokenHash,
-    reply: oneshot::Sender<Reply>,
+    reply: oneshot::Sender<Reply<C>>,
 }
 
-#[derive(Default)]
-struct State {
+struct State<C> {
     /// Slots taken: statements running or about to be sent.
     in_flight: usize,
     /// Loads waiting for a slot, oldest first. Empty whenever a slot is free.
-    waiting: VecDeque<Waiting>,
+    waiting: VecDeque<Waiting<C>>,
 }
 
-/// Concurrent session loads of one store, batched as [`LoadBatching`] says.
-pub(super) struct LoadQueue {
-    settings: LoadBatching,
-    state: Arc<Mutex<State>>,
-}
-
-/// The right to run one statement. Dropping it hands it to the oldest queued load, or frees it.
-struct Slot {
-    /// `None` once handed on.
-    state: Option<Arc<Mutex<State>>>,
-}
-
-impl Slot {
-    fn of(state: &Arc<Mutex<State>>) -> Self {
+impl<C> Default for State<C> {
+    fn default() -> Self {
         Self {
-            state: Some(state.clone()),
+            in_flight: 0,
+            waiting: VecDeque::new(),
         }
     }
 }
 
-impl Drop for Slot {
+/// Concurrent session loads of one store, batched as [`LoadBatching`] says. `C` is the
+/// connection a statement runs on.
+pub(super) struct LoadQueue<C> {
+    settings: LoadBatching,
+    state: Arc<Mutex<State<C>>>,
+}
+
+/// A connection passed from one statement to the next, and how many more times it may be.
+struct Lease<C> {
+    connection: C,
+    handoffs_left: usize,
+}
+
+/// The right to run one statement, with the connection the last one ran on, if any. Dropping
+/// it hands both to the oldest queued load, or frees the slot and returns the connection.
+struct Slot<C> {
+    /// `None` once handed on.
+    state: Option<Arc<Mutex<State<C>>>>,
+    lease: Option<Lease<C>>,
+}
+
+impl<C> Slot<C> {
+    fn of(state: &Arc<Mutex<State<C>>>, lease: Option<Lease<C>>) -> Self {
+        Self {
+            state: Some(state.clone()),
+            lease,
+        }
+    }
+}
+
+impl<C> Drop for Slot<C> {
     fn drop(&mut self) {
         let Some(shared) = self.state.take() else {
             return;
         };
+        let mut lease = self.lease.take();
         let mut state = lock(&shared);
         while let Some(next) = state.waiting.pop_front() {
-            match next.reply.send(Reply::Lead(Slot::of(&shared))) {
+            match next
+                .reply
+                .send(Reply::Lead(Slot::of(&shared, lease.take())))
+            {
                 Ok(()) => return,
                 // That load was cancelled and the slot came back: disarm it (dropping it armed
-                // would lock again) and try the next load.
-                Err(Reply::Lead(mut slot)) => slot.state = None,
+                // would lock again), keep its connection and try the next load.
+                Err(Reply::Lead(mut slot)) => {
+                    slot.state = None;
+                    lease = slot.lease.take();
+                }
                 Err(Reply::Answer(_)) => unreachable!("a Lead was sent"),
             }
         }
         state.in_flight -= 1;
+        // The connection goes back to the pool after the lock is released.
+        drop(state);
+        drop(lease);
     }
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+fn lock<C>(state: &Mutex<State<C>>) -> MutexGuard<'_, State<C>> {
     // The state holds no invariant a panic elsewhere could break halfway.
     state
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl LoadQueue {
+impl<C> LoadQueue<C> {
     pub(super) fn new(settings: LoadBatching) -> Self {
         Self {
             settings,
@@ -102,15 +145,17 @@ impl LoadQueue {
     }
 
     /// The row of `hash`, through `fetch`, which loads the rows of the hashes it is given (one,
-    /// or a batch) and returns those it found, in any order.
+    /// or a batch) and returns those it found, in any order. `fetch` is given the connection
+    /// the previous statement of its slot ran on, if it was passed on, and checks one out of
+    /// the pool otherwise; it returns the connection when it may serve another statement.
     pub(super) async fn load<F, Fut>(
         &self,
         hash: TokenHash,
         fetch: F,
     ) -> Result<Option<SessionRecord>, StoreError>
     where
-        F: Fn(Vec<TokenHash>) -> Fut,
-        Fut: Future<Output = Result<Vec<SessionRecord>, StoreError>>,
+        F: Fn(Vec<TokenHash>, Option<C>) -> Fut,
+        Fut: Future<Output = Fetched<C>>,
     {
         let queued = {
             let mut state = lock(&self.state);
@@ -123,8 +168,8 @@ impl LoadQueue {
                 Some(answer)
             }
         };
-        let (slot, batch) = match queued {
-            None => (Slot::of(&self.state), Vec::new()),
+        let (mut slot, batch) = match queued {
+            None => (Slot::of(&self.state, None), Vec::new()),
             Some(answer) => match answer.await {
                 Ok(Reply::Answer(answer)) => return *answer,
                 Ok(Reply::Lead(slot)) => {
@@ -132,19 +177,27 @@ impl LoadQueue {
                     (slot, batch)
                 }
                 // The statement that carried this load was cancelled with its leader.
-                Err(_) => return only(hash, fetch(vec![hash]).await),
+                Err(_) => return only(hash, fetch(vec![hash], None).await.0),
             },
         };
         let mut hashes = Vec::with_capacity(1 + batch.len());
         hashes.push(hash);
         hashes.extend(batch.iter().map(|w| w.hash));
-        let fetched = fetch(hashes).await;
+        let lease = slot.lease.take();
+        let handoffs_left = lease.as_ref().map_or(HANDOFFS, |l| l.handoffs_left - 1);
+        let (fetched, connection) = fetch(hashes, lease.map(|l| l.connection)).await;
+        slot.lease = connection
+            .filter(|_| handoffs_left > 0)
+            .map(|connection| Lease {
+                connection,
+                handoffs_left,
+            });
         drop(slot);
         answer_all(hash, batch, fetched)
     }
 
     /// Up to `n` queued loads, oldest first.
-    fn take(&self, n: usize) -> Vec<Waiting> {
+    fn take(&self, n: usize) -> Vec<Waiting<C>> {
         let mut state = lock(&self.state);
         let n = n.min(state.waiting.len());
         state.waiting.drain(..n).collect()
@@ -160,9 +213,9 @@ fn only(
 }
 
 /// Gives each load of `batch` its own row (or nothing, or the failure) and returns the leader's.
-fn answer_all(
+fn answer_all<C>(
     leader: TokenHash,
-    batch: Vec<Waiting>,
+    batch: Vec<Waiting<C>>,
     fetched: Result<Vec<SessionRecord>, StoreError>,
 ) -> Result<Option<SessionRecord>, StoreError> {
     match fetched {
@@ -276,10 +329,16 @@ mod tests {
         }
     }
 
-    /// Rows 0..100 but 13, statements held until released, every batch recorded.
+    /// A connection of the test's database: its number, counted from 1 as each is opened.
+    type Connection = u32;
+
+    /// Rows 0..100 but 13, statements held until released, every batch recorded with the
+    /// connection it ran on.
     struct Database {
         rows: HashMap<TokenHash, SessionRecord>,
         statements: Mutex<Vec<Vec<TokenHash>>>,
+        connections_used: Mutex<Vec<Connection>>,
+        opened: Mutex<Connection>,
         release: Semaphore,
         fail: Mutex<bool>,
     }
@@ -292,24 +351,40 @@ mod tests {
                     .map(|n| (hash(n), record(n)))
                     .collect(),
                 statements: Mutex::default(),
+                connections_used: Mutex::default(),
+                opened: Mutex::default(),
                 release: Semaphore::new(0),
                 fail: Mutex::new(false),
             })
         }
 
+        /// Runs on the connection handed over, or opens one; keeps it unless the statement
+        /// failed.
         async fn fetch(
             self: Arc<Self>,
             hashes: Vec<TokenHash>,
-        ) -> Result<Vec<SessionRecord>, StoreError> {
+            handed: Option<Connection>,
+        ) -> Fetched<Connection> {
+            let connection = handed.unwrap_or_else(|| {
+                let mut opened = self.opened.lock().unwrap();
+                *opened += 1;
+                *opened
+            });
             self.statements.lock().unwrap().push(hashes.clone());
+            self.connections_used.lock().unwrap().push(connection);
             self.release.acquire().await.unwrap().forget();
             if *self.fail.lock().unwrap() {
-                return Err(StoreError::Backend("connection reset".into()));
+                return (Err(StoreError::Backend("connection reset".into())), None);
             }
-            Ok(hashes
+            let rows = hashes
                 .iter()
                 .filter_map(|h| self.rows.get(h).cloned())
-                .collect())
+                .collect();
+            (Ok(rows), Some(connection))
+        }
+
+        fn connections_used(&self) -> Vec<Connection> {
+            self.connections_used.lock().unwrap().clone()
         }
 
         fn statements(&self) -> Vec<Vec<u8>> {
@@ -335,9 +410,9 @@ mod tests {
 
     type Load = tokio::task::JoinHandle<Result<Option<SessionRecord>, StoreError>>;
 
-    fn spawn_load(queue: &Arc<LoadQueue>, db: &Arc<Database>, n: u8) -> Load {
+    fn spawn_load(queue: &Arc<LoadQueue<Connection>>, db: &Arc<Database>, n: u8) -> Load {
         let (queue, db) = (queue.clone(), db.clone());
-        tokio::spawn(async move { queue.load(hash(n), |h| db.clone().fetch(h)).await })
+        tokio::spawn(async move { queue.load(hash(n), |h, c| db.clone().fetch(h, c)).await })
     }
 
     /// Lets every spawned load run up to where it waits.
@@ -346,7 +421,11 @@ mod tests {
     }
 
     /// Loads of `ns` that queue in this order.
-    async fn spawn_queued(queue: &Arc<LoadQueue>, db: &Arc<Database>, ns: &[u8]) -> Vec<Load> {
+    async fn spawn_queued(
+        queue: &Arc<LoadQueue<Connection>>,
+        db: &Arc<Database>,
+        ns: &[u8],
+    ) -> Vec<Load> {
         let mut loads = Vec::new();
         for &n in ns {
             loads.push(spawn_load(queue, db, n));
@@ -488,5 +567,51 @@ mod tests {
         let after = spawn_load(&queue, &db, 9);
         db.release.add_permits(1);
         assert_eq!(answer(after).await.as_deref(), Some("user-9"));
+        assert_eq!(
+            db.connections_used(),
+            [1, 2, 3],
+            "a connection whose statement failed is never passed on"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slot_passed_on_carries_its_connection_and_a_slot_nobody_waits_for_returns_it() {
+        let queue = Arc::new(LoadQueue::new(LoadBatching::new(1, 64)));
+        let db = Database::new();
+        let first = spawn_load(&queue, &db, 1);
+        db.wait_for_statements(1).await;
+        let waiting = spawn_queued(&queue, &db, &[2, 3]).await;
+        db.release.add_permits(2);
+        answer(first).await;
+        for load in waiting {
+            answer(load).await;
+        }
+        // Nobody waited when the batch ended: its connection went back, the next load checks
+        // one out.
+        let later = spawn_load(&queue, &db, 4);
+        db.release.add_permits(1);
+        assert_eq!(answer(later).await.as_deref(), Some("user-4"));
+        assert_eq!(db.statements(), [vec![1], vec![2, 3], vec![4]]);
+        assert_eq!(db.connections_used(), [1, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_passed_on_at_most_handoffs_times_in_a_row() {
+        let queue = Arc::new(LoadQueue::new(LoadBatching::new(1, 1)));
+        let db = Database::new();
+        let first = spawn_load(&queue, &db, 1);
+        db.wait_for_statements(1).await;
+        let behind: Vec<u8> = (10..).take(HANDOFFS + 1).collect();
+        let waiting = spawn_queued(&queue, &db, &behind).await;
+        db.release.add_permits(100);
+        answer(first).await;
+        for load in waiting {
+            answer(load).await;
+        }
+        // The statement that opened connection 1, then HANDOFFS more on it, then a fresh one.
+        let mut expected = vec![1; HANDOFFS + 1];
+        expected.push(2);
+        assert_eq!(db.connections_used(), expected);
+        assert_eq!(lock(&queue.state).in_flight, 0);
     }
 }

@@ -11,6 +11,7 @@ use std::future::Future;
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row as _, Type};
 use time::OffsetDateTime;
@@ -225,7 +226,7 @@ fn in_list_statement(n: usize) -> (&'static str, usize) {
 /// ```
 pub struct SqlStore<DB: Dialect> {
     pool: Pool<DB>,
-    loads: Arc<LoadQueue>,
+    loads: Arc<LoadQueue<PoolConnection<DB>>>,
 }
 
 impl<DB: Dialect> SqlStore<DB> {
@@ -468,17 +469,25 @@ where
 
     /// Batched with concurrent loads as [`LoadBatching`] says.
     async fn load(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
-        let fetch = |hashes: Vec<TokenHash>| async move {
+        let fetch = |hashes: Vec<TokenHash>, handed: Option<PoolConnection<DB>>| async move {
+            let mut connection = match handed {
+                Some(connection) => connection,
+                None => match self.pool.acquire().await {
+                    Ok(connection) => connection,
+                    Err(error) => return (Err(error.into()), None),
+                },
+            };
             let query = match hashes.as_slice() {
                 [one] => sqlx::query(DB::LOAD).bind(one.as_bytes().as_slice()),
                 many => DB::load_batch(many),
             };
-            query
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(decode::<DB>)
-                .collect::<Result<Vec<_>, _>>()
+            match query.fetch_all(&mut *connection).await {
+                Ok(rows) => {
+                    let records = rows.iter().map(decode::<DB>).collect();
+                    (records, Some(connection))
+                }
+                Err(error) => (Err(error.into()), None),
+            }
         };
         self.loads.load(*token_hash, fetch).await
     }
