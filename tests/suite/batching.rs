@@ -280,6 +280,43 @@ async fn a_stuck_batch_answers_each_request_within_its_store_timeout(backend: Ba
     }
 }
 
+/// A connection the store kept between statements skipped the pool's check; when the server
+/// has closed it meanwhile (here: every connection of the store is terminated between two
+/// loads), the load runs again on a fresh connection instead of failing. (When the machine is
+/// so slow that the kept connection went back to the pool first, the pool's own check catches
+/// it and the case passes either way: it never fails wrongly.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_connection_the_server_closed_is_replaced_not_reported() {
+    let Some(url) = fresh_database(Backend::Postgres).await else {
+        return;
+    };
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&url)
+        .await
+        .unwrap();
+    let store = sessionward::PostgresStore::new(pool);
+    store.migrate().await.unwrap();
+    let records = sessions(&store, 1).await;
+    let mut killer = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    for round in 0..20 {
+        let loaded = store.load(&records[0].token_hash).await;
+        assert!(
+            matches!(&loaded, Ok(Some(r)) if r.id == records[0].id),
+            "round {round}: {loaded:?}"
+        );
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(&mut killer)
+        .await
+        .unwrap();
+    }
+}
+
 macro_rules! per_sql_engine {
     ($($case:ident),* $(,)?) => {
         mod sqlite {

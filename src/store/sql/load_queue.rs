@@ -6,10 +6,8 @@
 //! behind it, up to `max_batch`, each of which gets its own row or nothing.
 //!
 //! A slot passed on carries the connection its statement ran on (a [`Lease`]), so the next
-//! statement goes out on it at once: no return to the pool and no fresh checkout, which costs
-//! a task and, with sqlx's default `test_before_acquire`, a round trip to the database. A
-//! connection is passed on at most [`HANDOFFS`] times in a row and never after a failed
-//! statement; a slot that nobody waits for returns it to the pool.
+//! statement goes out on it at once. A slot that nobody waits for parks its connection for the
+//! next load that finds a free slot (see [`super::lease`] for how long, and how many times).
 //!
 //! Nothing here may lose a load or a slot when a request is cancelled (a client that hangs up,
 //! a `store_timeout` that fires):
@@ -19,20 +17,16 @@
 //!   once (their own `store_timeout` still bounds them).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use super::batching::LoadBatching;
+use super::lease::{HANDOFFS, Lease, PARK_FOR, Parked};
 use crate::error::StoreError;
 use crate::store::SessionRecord;
 use crate::token::TokenHash;
-
-/// How many statements in a row one connection may serve by being passed from slot to slot
-/// before it goes back to the pool. The pool's own checks (lifetime, idle test) and its other
-/// waiters get the connection back at least this often; the checkout it saves is amortized to
-/// 1 in this many statements under sustained load.
-pub(super) const HANDOFFS: usize = 32;
 
 /// What `fetch` returns: the rows it found, and the connection, when it may serve again.
 pub(super) type Fetched<C> = (Result<Vec<SessionRecord>, StoreError>, Option<C>);
@@ -45,6 +39,12 @@ enum Reply<C> {
     Lead(Slot<C>),
 }
 
+/// How a load starts: in a free slot (with a parked connection, if one is kept), or queued.
+enum Turn<C> {
+    Free(Option<Lease<C>>),
+    Queued(oneshot::Receiver<Reply<C>>),
+}
+
 struct Waiting<C> {
     hash: TokenHash,
     reply: oneshot::Sender<Reply<C>>,
@@ -55,15 +55,11 @@ struct State<C> {
     in_flight: usize,
     /// Loads waiting for a slot, oldest first. Empty whenever a slot is free.
     waiting: VecDeque<Waiting<C>>,
-}
-
-impl<C> Default for State<C> {
-    fn default() -> Self {
-        Self {
-            in_flight: 0,
-            waiting: VecDeque::new(),
-        }
-    }
+    /// Connections kept for the next load that finds a free slot.
+    parked: Parked<C>,
+    /// Starts the task that returns parked connections to the pool (`C`'s `Send + 'static`
+    /// is known where the queue is made, not where a slot is dropped).
+    start_reaper: fn(&Handle, Weak<Mutex<State<C>>>),
 }
 
 /// Concurrent session loads of one store, batched as [`LoadBatching`] says. `C` is the
@@ -73,14 +69,8 @@ pub(super) struct LoadQueue<C> {
     state: Arc<Mutex<State<C>>>,
 }
 
-/// A connection passed from one statement to the next, and how many more times it may be.
-struct Lease<C> {
-    connection: C,
-    handoffs_left: usize,
-}
-
 /// The right to run one statement, with the connection the last one ran on, if any. Dropping
-/// it hands both to the oldest queued load, or frees the slot and returns the connection.
+/// it hands both to the oldest queued load, or frees the slot and parks the connection.
 struct Slot<C> {
     /// `None` once handed on.
     state: Option<Arc<Mutex<State<C>>>>,
@@ -119,10 +109,38 @@ impl<C> Drop for Slot<C> {
             }
         }
         state.in_flight -= 1;
-        // The connection goes back to the pool after the lock is released.
+        // Outside a runtime nothing could return a parked connection: it goes back at once,
+        // after the lock is released.
+        let runtime = Handle::try_current();
+        if let Ok(runtime) = &runtime
+            && let Some(lease) = lease.take()
+            && state.parked.park(lease)
+        {
+            (state.start_reaper)(runtime, Arc::downgrade(&shared));
+        }
         drop(state);
         drop(lease);
     }
+}
+
+/// Returns connections parked at least [`PARK_FOR`] ago to the pool, every [`PARK_FOR`], until
+/// none is parked or the queue is gone.
+async fn reap_parked<C>(state: Weak<Mutex<State<C>>>) {
+    loop {
+        tokio::time::sleep(PARK_FOR).await;
+        let Some(shared) = state.upgrade() else {
+            return;
+        };
+        let (stale, again) = lock(&shared).parked.reap();
+        drop(stale);
+        if !again {
+            return;
+        }
+    }
+}
+
+fn start_reaper<C: Send + 'static>(runtime: &Handle, state: Weak<Mutex<State<C>>>) {
+    runtime.spawn(reap_parked(state));
 }
 
 fn lock<C>(state: &Mutex<State<C>>) -> MutexGuard<'_, State<C>> {
@@ -132,22 +150,30 @@ fn lock<C>(state: &Mutex<State<C>>) -> MutexGuard<'_, State<C>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl<C> LoadQueue<C> {
+impl<C: Send + 'static> LoadQueue<C> {
     pub(super) fn new(settings: LoadBatching) -> Self {
+        let state = State {
+            in_flight: 0,
+            waiting: VecDeque::new(),
+            parked: Parked::default(),
+            start_reaper: start_reaper::<C>,
+        };
         Self {
             settings,
-            state: Arc::default(),
+            state: Arc::new(Mutex::new(state)),
         }
     }
+}
 
+impl<C> LoadQueue<C> {
     pub(super) fn settings(&self) -> LoadBatching {
         self.settings
     }
 
     /// The row of `hash`, through `fetch`, which loads the rows of the hashes it is given (one,
     /// or a batch) and returns those it found, in any order. `fetch` is given the connection
-    /// the previous statement of its slot ran on, if it was passed on, and checks one out of
-    /// the pool otherwise; it returns the connection when it may serve another statement.
+    /// a statement ran on before, when one was kept, and checks one out of the pool
+    /// otherwise; it returns the connection when it may serve another statement.
     pub(super) async fn load<F, Fut>(
         &self,
         hash: TokenHash,
@@ -157,20 +183,20 @@ impl<C> LoadQueue<C> {
         F: Fn(Vec<TokenHash>, Option<C>) -> Fut,
         Fut: Future<Output = Fetched<C>>,
     {
-        let queued = {
+        let turn = {
             let mut state = lock(&self.state);
             if state.in_flight < self.settings.max_in_flight() {
                 state.in_flight += 1;
-                None
+                Turn::Free(state.parked.take())
             } else {
                 let (reply, answer) = oneshot::channel();
                 state.waiting.push_back(Waiting { hash, reply });
-                Some(answer)
+                Turn::Queued(answer)
             }
         };
-        let (mut slot, batch) = match queued {
-            None => (Slot::of(&self.state, None), Vec::new()),
-            Some(answer) => match answer.await {
+        let (mut slot, batch) = match turn {
+            Turn::Free(parked) => (Slot::of(&self.state, parked), Vec::new()),
+            Turn::Queued(answer) => match answer.await {
                 Ok(Reply::Answer(answer)) => return *answer,
                 Ok(Reply::Lead(slot)) => {
                     let batch = self.take(self.settings.max_batch() - 1);
@@ -184,14 +210,9 @@ impl<C> LoadQueue<C> {
         hashes.push(hash);
         hashes.extend(batch.iter().map(|w| w.hash));
         let lease = slot.lease.take();
-        let handoffs_left = lease.as_ref().map_or(HANDOFFS, |l| l.handoffs_left - 1);
+        let statements_left = lease.as_ref().map_or(HANDOFFS, |l| l.statements_left - 1);
         let (fetched, connection) = fetch(hashes, lease.map(|l| l.connection)).await;
-        slot.lease = connection
-            .filter(|_| handoffs_left > 0)
-            .map(|connection| Lease {
-                connection,
-                handoffs_left,
-            });
+        slot.lease = connection.and_then(|c| Lease::after(c, statements_left));
         drop(slot);
         answer_all(hash, batch, fetched)
     }
@@ -575,7 +596,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_slot_passed_on_carries_its_connection_and_a_slot_nobody_waits_for_returns_it() {
+    async fn a_slot_passed_on_carries_its_connection_and_a_slot_nobody_waits_for_parks_it() {
         let queue = Arc::new(LoadQueue::new(LoadBatching::new(1, 64)));
         let db = Database::new();
         let first = spawn_load(&queue, &db, 1);
@@ -586,13 +607,31 @@ mod tests {
         for load in waiting {
             answer(load).await;
         }
-        // Nobody waited when the batch ended: its connection went back, the next load checks
-        // one out.
+        // Nobody waited when the batch ended: its connection was parked, and the next load,
+        // finding a free slot, runs on it.
+        assert_eq!(lock(&queue.state).parked.len(), 1);
         let later = spawn_load(&queue, &db, 4);
         db.release.add_permits(1);
         assert_eq!(answer(later).await.as_deref(), Some("user-4"));
         assert_eq!(db.statements(), [vec![1], vec![2, 3], vec![4]]);
-        assert_eq!(db.connections_used(), [1, 1, 2]);
+        assert_eq!(db.connections_used(), [1, 1, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_parked_connection_goes_back_to_the_pool_when_no_load_comes() {
+        let queue = Arc::new(LoadQueue::new(LoadBatching::new(2, 64)));
+        let db = Database::new();
+        for (round, n) in [1, 2].into_iter().enumerate() {
+            let load = spawn_load(&queue, &db, n);
+            db.release.add_permits(1);
+            answer(load).await;
+            assert_eq!(lock(&queue.state).parked.len(), 1, "round {round}");
+            // The reaper returns it within two PARK_FORs, and starts again for the next.
+            tokio::time::sleep(PARK_FOR * 3).await;
+            assert_eq!(lock(&queue.state).parked.len(), 0, "round {round}");
+        }
+        assert_eq!(db.connections_used(), [1, 2]);
+        assert_eq!(lock(&queue.state).in_flight, 0);
     }
 
     #[tokio::test]

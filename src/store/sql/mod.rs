@@ -3,6 +3,7 @@
 //! databases that have one.
 
 mod batching;
+mod lease;
 mod load_queue;
 mod migrate;
 mod store;

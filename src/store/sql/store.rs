@@ -469,24 +469,34 @@ where
 
     /// Batched with concurrent loads as [`LoadBatching`] says.
     async fn load(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
-        let fetch = |hashes: Vec<TokenHash>, handed: Option<PoolConnection<DB>>| async move {
-            let mut connection = match handed {
-                Some(connection) => connection,
-                None => match self.pool.acquire().await {
-                    Ok(connection) => connection,
+        let fetch = |hashes: Vec<TokenHash>, mut kept: Option<PoolConnection<DB>>| async move {
+            loop {
+                let was_kept = kept.is_some();
+                let mut connection = match kept.take() {
+                    Some(connection) => connection,
+                    None => match self.pool.acquire().await {
+                        Ok(connection) => connection,
+                        Err(error) => return (Err(error.into()), None),
+                    },
+                };
+                let query = match hashes.as_slice() {
+                    [one] => sqlx::query(DB::LOAD).bind(one.as_bytes().as_slice()),
+                    many => DB::load_batch(many),
+                };
+                match query.fetch_all(&mut *connection).await {
+                    Ok(rows) => {
+                        let records = rows.iter().map(decode::<DB>).collect();
+                        // Kept only while the pool can serve its other users without it.
+                        let spare = self.pool.num_idle() > 0
+                            || self.pool.size() < self.pool.options().get_max_connections();
+                        return (records, spare.then_some(connection));
+                    }
+                    // A kept connection skipped the pool's check: whatever failed (the
+                    // database restarted, say), the statement runs again on a fresh checkout,
+                    // as it would have without keeping. Once: that one is not kept.
+                    Err(_) if was_kept => continue,
                     Err(error) => return (Err(error.into()), None),
-                },
-            };
-            let query = match hashes.as_slice() {
-                [one] => sqlx::query(DB::LOAD).bind(one.as_bytes().as_slice()),
-                many => DB::load_batch(many),
-            };
-            match query.fetch_all(&mut *connection).await {
-                Ok(rows) => {
-                    let records = rows.iter().map(decode::<DB>).collect();
-                    (records, Some(connection))
                 }
-                Err(error) => (Err(error.into()), None),
             }
         };
         self.loads.load(*token_hash, fetch).await
