@@ -4,11 +4,11 @@
 //! database.
 //!
 //! A connection is kept at most [`HANDOFFS`] statements in a row, never after a failed
-//! statement, and only while the pool has connections to spare for its other users (the
-//! fetch decides both, by giving the connection back or not). Between statements it is either handed straight
-//! to the next queued load, or parked here for at most about two [`PARK_FOR`]s: a reaper task
-//! returns parked connections that long unused to the pool, so a quiet store holds none and
-//! the pool's other users wait at most that long for one.
+//! statement, and only while the pool has connections to spare for its other users (the fetch
+//! decides both, by giving the connection back or not). Between statements it is either
+//! handed straight to the next queued load, or parked here for at most about two
+//! [`PARK_FOR`]s: a reaper task returns parked connections that long unused to the pool, so a
+//! quiet store holds none and the pool's other users wait at most that long for one.
 
 use std::time::{Duration, Instant};
 
