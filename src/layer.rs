@@ -351,7 +351,8 @@ where
             span.clone(),
         ));
         req.extensions_mut().insert(session.clone());
-        let warned_insecure = self.warned_insecure.clone();
+        // Only a request that may warn holds the flag (one less shared count per request).
+        let warned_insecure = warn_insecure.then(|| self.warned_insecure.clone());
         let responder = config.rejection_responder.clone().map(|responder| {
             // Under `Router::nest` axum keeps the path the client asked for in `OriginalUri`.
             let uri = req
@@ -361,31 +362,34 @@ where
             (responder, RequestFacts::read(req.headers(), uri.path()))
         });
 
-        // The clone that was polled ready goes into the future; a fresh clone stays behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(
-            async move {
-                let mut response = inner.call(req).await?;
-                if let Some((responder, facts)) = &responder {
-                    response = responder.reshape(response, facts);
-                }
-                session.finish(response.headers_mut()).await;
-                if warn_insecure
-                    && response.headers().contains_key(header::SET_COOKIE)
-                    && !warned_insecure.swap(true, Ordering::Relaxed)
-                {
-                    tracing::warn!(
-                        "a Secure session cookie was sent over plain http to a host that is not \
+        // Everything the inner service needs is in `req` now, so it is called here, on the
+        // service that was polled ready: no clone of it per request.
+        let answer = self.inner.call(req);
+        let future = async move {
+            let mut response = answer.await?;
+            if let Some((responder, facts)) = &responder {
+                response = responder.reshape(response, facts);
+            }
+            session.finish(response.headers_mut()).await;
+            if let Some(warned_insecure) = warned_insecure
+                && response.headers().contains_key(header::SET_COOKIE)
+                && !warned_insecure.swap(true, Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    "a Secure session cookie was sent over plain http to a host that is not \
                      loopback: browsers drop it, so nobody stays logged in. Serve https \
                      (behind a proxy: SessionConfig::trust_proxies, and have it send \
                      X-Forwarded-Proto), or for plain http on purpose SessionConfig::secure(false)"
-                    );
-                }
-                Ok(response)
+                );
             }
-            .instrument(span),
-        )
+            Ok(response)
+        };
+        // A span no subscriber wants is not entered and left on every poll.
+        if span.is_disabled() {
+            Box::pin(future)
+        } else {
+            Box::pin(future.instrument(span))
+        }
     }
 }
 

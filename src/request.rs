@@ -229,6 +229,9 @@ impl RequestSession {
     /// Records whose session this request holds on the layer's `session` span (its
     /// `user_id` and `session_id` fields), so that every log line inside the request says so.
     pub(crate) fn record_on_span(&self, session: &ValidSession) {
+        if self.span.is_disabled() {
+            return;
+        }
         self.span
             .record("user_id", session.info.user_id.as_str())
             .record("session_id", tracing::field::display(session.info.id));

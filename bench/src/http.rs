@@ -7,13 +7,15 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
+use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 
 /// One keep-alive connection to a contender.
 pub struct Connection {
     sender: SendRequest<Full<Bytes>>,
-    host: String,
+    /// The `Host` header, built once: every request shares its bytes.
+    host: HeaderValue,
 }
 
 /// What the load generator keeps of a response.
@@ -21,7 +23,7 @@ pub struct Reply {
     /// Its status.
     pub status: StatusCode,
     /// The cookies it sets, as a `Cookie` header value (`None` when it sets none).
-    pub cookies: Option<String>,
+    pub cookies: Option<HeaderValue>,
     /// Its body.
     pub body: Bytes,
 }
@@ -41,26 +43,29 @@ impl Connection {
             // Closed by the server or dropped by the client: either ends the slice's use of it.
             let _ = connection.await;
         });
-        Ok(Connection {
-            sender,
-            host: addr.to_string(),
-        })
+        let host = HeaderValue::try_from(addr.to_string()).map_err(|e| e.to_string())?;
+        Ok(Connection { sender, host })
     }
 
     /// Sends one request and reads the whole response.
+    ///
+    /// The `Host` and `Cookie` values are shared, already checked bytes (a `HeaderValue`
+    /// clone is a reference count), so what a request costs the load generator does not grow
+    /// with the length of a contender's cookie: on a machine the generator shares with the
+    /// server, that cost would otherwise count against contenders with longer cookies (a JWT).
     pub async fn send(
         &mut self,
         method: Method,
         path: &str,
-        cookie: Option<&str>,
+        cookie: Option<&HeaderValue>,
         form: Option<String>,
     ) -> Result<Reply, String> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(HOST, &self.host);
+            .header(HOST, self.host.clone());
         if let Some(cookie) = cookie {
-            request = request.header(COOKIE, cookie);
+            request = request.header(COOKIE, cookie.clone());
         }
         let body = match form {
             Some(form) => {
@@ -96,7 +101,7 @@ impl Connection {
 }
 
 /// The cookies that `Set-Cookie` headers set (removals left out), as one `Cookie` header value.
-pub fn cookies(headers: &HeaderMap) -> Option<String> {
+pub fn cookies(headers: &HeaderMap) -> Option<HeaderValue> {
     let pairs: Vec<&str> = headers
         .get_all(SET_COOKIE)
         .iter()
@@ -109,5 +114,9 @@ pub fn cookies(headers: &HeaderMap) -> Option<String> {
                 .is_some_and(|(_, value)| !value.is_empty())
         })
         .collect();
-    (!pairs.is_empty()).then(|| pairs.join("; "))
+    if pairs.is_empty() {
+        return None;
+    }
+    // Joined from parts of valid header values with "; ", which is valid too.
+    HeaderValue::from_str(&pairs.join("; ")).ok()
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use hyper::header::HeaderValue;
 use hyper::{Method, StatusCode};
 
 use crate::http::Connection;
@@ -52,7 +53,7 @@ pub fn histogram() -> Histogram<u64> {
 pub async fn run(
     addr: SocketAddr,
     slice: &Slice,
-    pool: Arc<Vec<String>>,
+    pool: Arc<Vec<HeaderValue>>,
 ) -> Result<Outcome, String> {
     // Every connection is open before the clock starts.
     let mut connections = Vec::with_capacity(slice.concurrency);
@@ -144,7 +145,7 @@ struct Client {
     addr: SocketAddr,
     connection: Connection,
     workload: Workload,
-    pool: Arc<Vec<String>>,
+    pool: Arc<Vec<HeaderValue>>,
     rng: Rng,
     name: String,
     tally: Tally,
@@ -193,9 +194,9 @@ impl Client {
         window: Window,
         method: Method,
         path: &str,
-        cookie: Option<&str>,
+        cookie: Option<&HeaderValue>,
         form: Option<String>,
-    ) -> Option<Option<String>> {
+    ) -> Option<Option<HeaderValue>> {
         let sent = Instant::now();
         let result = self.connection.send(method, path, cookie, form).await;
         let done = Instant::now();

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use hyper::header::HeaderValue;
 use hyper::{Method, StatusCode};
 
 use crate::http::Connection;
@@ -19,7 +20,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// A logged-in pool.
 pub struct Pool {
     /// One `Cookie` header value per session.
-    pub cookies: Vec<String>,
+    pub cookies: Vec<HeaderValue>,
     /// Logins that answered 503 and were tried again.
     pub retries: u32,
 }
@@ -75,7 +76,7 @@ pub async fn login(addr: SocketAddr, size: usize) -> Result<Pool, String> {
 }
 
 /// `GET /me` with `cookie` must answer 200 with a user id.
-async fn check(addr: SocketAddr, cookie: &str) -> Result<(), String> {
+async fn check(addr: SocketAddr, cookie: &HeaderValue) -> Result<(), String> {
     let mut connection = Connection::open(addr).await?;
     let reply = connection
         .send(Method::GET, "/me", Some(cookie), None)

@@ -21,7 +21,7 @@ use crate::stats::{Cell, Results};
 struct Running {
     server: Server,
     population: u64,
-    pool: Arc<Vec<String>>,
+    pool: Arc<Vec<hyper::header::HeaderValue>>,
 }
 
 impl Running {

@@ -253,7 +253,9 @@ impl JwtConfig {
     /// text** is remembered, so a changed byte is checked in full. Expiry and revocation are
     /// checked on every request regardless. Each entry holds the token, its claims and the
     /// session view built from them, which every request with that token then shares (about
-    /// 1.5 KiB for a typical session).
+    /// 1.5 KiB for a typical session). The tokens are spread over 16 parts with a lock each, and
+    /// each part keeps its share (`capacity / 16`, rounded up), so at most 15 more than
+    /// `capacity` are kept.
     ///
     /// ```
     /// # use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};

@@ -44,6 +44,29 @@ struct DataChange {
     expires_at: OffsetDateTime,
 }
 
+/// What the revocation list is asked about a verified token.
+pub(crate) struct TokenFacts<'a> {
+    pub(crate) sid: Uuid,
+    pub(crate) user: &'a str,
+    /// When its user signed in.
+    pub(crate) signed_in: SignInTime,
+    /// The time its data dates from.
+    pub(crate) data_at: SignInTime,
+}
+
+/// Where a verified token stands against the revocation list.
+pub(crate) enum Standing {
+    /// Neither revoked nor behind a data change: the token's own session.
+    Current,
+    /// Its session, or every session of its user since its sign-in, was revoked.
+    Revoked,
+    /// Its data predates some of its user's data changes.
+    Changed(PendingChanges),
+    /// A data change it must take cannot be applied (its stored patch is not a JSON object):
+    /// no session (fail closed).
+    UnreadableChange,
+}
+
 /// What a token whose data predates some of its user's data changes must take: the patches,
 /// oldest first, and the time its data is up to date with once they are applied.
 pub(crate) struct PendingChanges {
@@ -81,6 +104,57 @@ impl Entries {
                 let changes = self.data_changes.entry(user_id).or_default();
                 changes.insert((r.revoked_at, r.id), change);
             }
+        }
+    }
+
+    fn fresh(&self, max_staleness: std::time::Duration) -> bool {
+        self.synced_at.is_some_and(|t| t.elapsed() <= max_staleness)
+    }
+
+    /// [`standing`](Self::standing), when the copy was refreshed within `max_staleness`.
+    fn standing_if_fresh(
+        &self,
+        token: &TokenFacts<'_>,
+        max_staleness: std::time::Duration,
+    ) -> Option<Standing> {
+        self.fresh(max_staleness).then(|| self.standing(token))
+    }
+
+    /// Where a token stands: revoked when its session is, or when a revocation of all its
+    /// user's sessions was made at or after its sign-in (to the microsecond); otherwise the
+    /// data changes of its user made at or after the time its data dates from, oldest first.
+    fn standing(&self, token: &TokenFacts<'_>) -> Standing {
+        let revoked = self.sessions.contains_key(&token.sid)
+            || self
+                .users
+                .get(token.user)
+                .is_some_and(|(at, _)| token.signed_in <= SignInTime::at(*at));
+        if revoked {
+            return Standing::Revoked;
+        }
+        // The common case, on every request: no change of anyone's data is in force.
+        let Some(changes) = self.data_changes.get(token.user) else {
+            return Standing::Current;
+        };
+        let mut pending = PendingChanges {
+            patches: Vec::new(),
+            data_at: token.data_at,
+        };
+        for ((at, _), change) in changes.iter() {
+            let at = SignInTime::at(*at);
+            if at < token.data_at {
+                continue;
+            }
+            let Some(patch) = change.patch.clone() else {
+                return Standing::UnreadableChange;
+            };
+            pending.patches.push(patch);
+            pending.data_at = at.next();
+        }
+        if pending.patches.is_empty() {
+            Standing::Current
+        } else {
+            Standing::Changed(pending)
         }
     }
 
@@ -154,36 +228,41 @@ impl RevocationList {
     }
 
     fn fresh(&self) -> bool {
-        self.read()
-            .synced_at
-            .is_some_and(|t| t.elapsed() <= self.max_staleness)
+        self.read().fresh(self.max_staleness)
     }
 
-    /// Makes sure the copy is fresh enough to answer, refreshing it inline when it is not (the
-    /// first request, or after the store was unreachable), and starts the background refresh.
-    pub(crate) async fn ready(self: &Arc<Self>) -> Result<(), Error> {
+    /// Starts the background refresh and the following of change notices, once.
+    fn start(self: &Arc<Self>) {
         self.task.get_or_init(|| {
             tokio::spawn(refresh_forever(Arc::downgrade(self), self.interval));
         });
         if let Some(notifier) = &self.notifier {
             notifier.follow(self);
         }
+    }
+
+    /// Makes sure the copy is fresh enough to answer, refreshing it inline when it is not (the
+    /// first request, or after the store was unreachable), and starts the background refresh.
+    pub(crate) async fn ready(self: &Arc<Self>) -> Result<(), Error> {
+        self.start();
         if self.fresh() {
             return Ok(());
         }
         self.refresh(true).await
     }
 
-    /// Whether a token of `sid`, for `user` signed in at `signed_in`, is revoked: its session
-    /// is, or a revocation of all the user's sessions was made at or after `signed_in` (to the
-    /// microsecond).
-    pub(crate) fn is_revoked(&self, sid: Uuid, user: &str, signed_in: SignInTime) -> bool {
-        let entries = self.read();
-        entries.sessions.contains_key(&sid)
-            || entries
-                .users
-                .get(user)
-                .is_some_and(|(at, _)| signed_in <= SignInTime::at(*at))
+    /// Where a verified token stands, as [`ready`](Self::ready) then
+    /// [`Entries::standing`] would tell, with the copy read once: this runs on every request.
+    pub(crate) async fn standing(
+        self: &Arc<Self>,
+        token: TokenFacts<'_>,
+    ) -> Result<Standing, Error> {
+        self.start();
+        if let Some(standing) = self.read().standing_if_fresh(&token, self.max_staleness) {
+            return Ok(standing);
+        }
+        self.refresh(true).await?;
+        Ok(self.read().standing(&token))
     }
 
     /// The sign-in time of a token of `user` issued `now`: `now` itself, unless a known
@@ -196,37 +275,6 @@ impl RevocationList {
             Some((at, _)) => now.max(SignInTime::at(*at + time::Duration::MICROSECOND)),
             None => now,
         }
-    }
-
-    /// The data changes of `user` made at or after `data_at` (the time a token's data dates
-    /// from), oldest first: `Ok(None)` when there are none, `Err(())` when one of them cannot be
-    /// applied (its stored patch is not a JSON object).
-    pub(crate) fn pending_changes(
-        &self,
-        user: &str,
-        data_at: SignInTime,
-    ) -> Result<Option<PendingChanges>, ()> {
-        let entries = self.read();
-        // The common case, on every request: no change of anyone's data is in force.
-        if entries.data_changes.is_empty() {
-            return Ok(None);
-        }
-        let Some(changes) = entries.data_changes.get(user) else {
-            return Ok(None);
-        };
-        let mut pending = PendingChanges {
-            patches: Vec::new(),
-            data_at,
-        };
-        for ((at, _), change) in changes.iter() {
-            let at = SignInTime::at(*at);
-            if at < data_at {
-                continue;
-            }
-            pending.patches.push(change.patch.clone().ok_or(())?);
-            pending.data_at = at.next();
-        }
-        Ok((!pending.patches.is_empty()).then_some(pending))
     }
 
     /// The time the data of a token of `user` issued `now` with fresh data dates from (and

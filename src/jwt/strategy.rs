@@ -15,7 +15,8 @@ use crate::credential::{Presented, Source};
 use crate::error::Error;
 use crate::jwt::{
     Audience, Claims, IssueReason, JwtConfig, MAX_TOKEN_LEN, PendingChanges, Revocation,
-    RevocationList, RevocationStore, Revoked, SignInTime, Verifier, custom_claims,
+    RevocationList, RevocationStore, Revoked, SignInTime, Standing, TokenFacts, Verifier,
+    custom_claims,
 };
 use crate::session::SessionInfo;
 use crate::strategy::{Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom, ValidSession};
@@ -246,11 +247,14 @@ impl Strategy for JwtStrategy {
             Err(reason) => return Ok(Lookup::Invalid(reason)),
         };
         let claims = &verified.claims;
-        self.revocations.ready().await?;
-        if self
-            .revocations
-            .is_revoked(claims.sid, &claims.sub, claims.auth_time)
-        {
+        let facts = TokenFacts {
+            sid: claims.sid,
+            user: &claims.sub,
+            signed_in: claims.auth_time,
+            data_at: claims.data_time(),
+        };
+        let standing = self.revocations.standing(facts).await?;
+        if let Standing::Revoked = standing {
             return Ok(Lookup::Invalid("revoked"));
         }
         let session = verified
@@ -259,13 +263,12 @@ impl Strategy for JwtStrategy {
                 Arc::new(self.resolved(claims, verified.data.clone(), token.to_owned()))
             })
             .clone();
-        match self
-            .revocations
-            .pending_changes(&claims.sub, claims.data_time())
-        {
-            Ok(None) => {}
-            Ok(Some(pending)) => return Ok(brought_up_to_date(&session, pending, presented)),
-            Err(()) => return Ok(Lookup::Invalid("unreadable data change")),
+        match standing {
+            Standing::Current | Standing::Revoked => {}
+            Standing::Changed(pending) => {
+                return Ok(brought_up_to_date(&session, pending, presented));
+            }
+            Standing::UnreadableChange => return Ok(Lookup::Invalid("unreadable data change")),
         }
         let info = &session.info;
         let persistence = Persistence::from_persistent(info.persistent);

@@ -17,6 +17,8 @@ use crate::session::ValidSession;
 /// A verified token's claims, and the custom claims as the session data's JSON text.
 #[derive(Debug)]
 pub(crate) struct Verified {
+    /// The token's whole text: a hit must present exactly these bytes.
+    token: Box<str>,
     pub(crate) claims: Claims,
     pub(crate) data: String,
     /// The session the token stands for, built once on first use: every part of it comes
@@ -25,8 +27,9 @@ pub(crate) struct Verified {
 }
 
 impl Verified {
-    pub(crate) fn new(claims: Claims, data: String) -> Self {
+    pub(crate) fn new(token: &str, claims: Claims, data: String) -> Self {
         Self {
+            token: token.into(),
             claims,
             data,
             session: OnceLock::new(),
@@ -35,10 +38,20 @@ impl Verified {
 }
 
 /// Up to `capacity` verified tokens; when full, an arbitrary one makes room.
+///
+/// Every request of every worker thread looks here, so the tokens are spread over
+/// [`SHARDS`] maps with a lock each (threads seldom meet on one lock), and a hit's text is
+/// compared after its lock is let go.
 pub(crate) struct VerifiedTokens {
+    /// Tokens kept per shard.
     capacity: usize,
-    tokens: Mutex<HashMap<Tail, Entry, BuildHasherDefault<TailHasher>>>,
+    shards: [Mutex<Shard>; SHARDS],
 }
+
+/// Maps (each behind its own lock) the verified tokens are spread over.
+const SHARDS: usize = 16;
+
+type Shard = HashMap<Tail, Arc<Verified>, BuildHasherDefault<TailHasher>>;
 
 /// The last 32 bytes of a token's text: within the signature, which differs between any two
 /// tokens. Only the map's key; a hit also compares the whole text.
@@ -65,11 +78,6 @@ impl Hasher for TailHasher {
     fn write_usize(&mut self, _: usize) {}
 }
 
-struct Entry {
-    token: Box<str>,
-    verified: Arc<Verified>,
-}
-
 fn tail(token: &str) -> Tail {
     let bytes = token.as_bytes();
     let mut tail = [0u8; 32];
@@ -82,15 +90,16 @@ impl VerifiedTokens {
     /// `capacity` 0 keeps nothing.
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            capacity,
-            tokens: Mutex::new(HashMap::default()),
+            capacity: capacity.div_ceil(SHARDS),
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::default())),
         }
     }
 
-    fn tokens(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Tail, Entry, BuildHasherDefault<TailHasher>>> {
-        self.tokens.lock().unwrap_or_else(|poisoned| {
+    /// The shard of `tail`, locked. It is picked by a byte the map's hash does not use, so
+    /// the tokens of one shard still spread over its buckets.
+    fn shard(&self, tail: &Tail) -> std::sync::MutexGuard<'_, Shard> {
+        let shard = &self.shards[usize::from(tail[16]) % SHARDS];
+        shard.lock().unwrap_or_else(|poisoned| {
             let mut tokens = poisoned.into_inner();
             tokens.clear();
             tokens
@@ -102,26 +111,33 @@ impl VerifiedTokens {
         if self.capacity == 0 {
             return None;
         }
-        let tokens = self.tokens();
-        let entry = tokens.get(&tail(token))?;
-        (*entry.token == *token).then(|| entry.verified.clone())
+        let key = tail(token);
+        let verified = self.shard(&key).get(&key)?.clone();
+        (*verified.token == *token).then_some(verified)
     }
 
-    /// Keeps `token`, which just passed every time-independent check.
-    pub(crate) fn insert(&self, token: &str, verified: Arc<Verified>) {
+    /// Keeps `verified`, whose token just passed every time-independent check.
+    pub(crate) fn insert(&self, verified: Arc<Verified>) {
         if self.capacity == 0 {
             return;
         }
-        let key = tail(token);
-        let mut tokens = self.tokens();
+        let key = tail(&verified.token);
+        let mut tokens = self.shard(&key);
         if tokens.len() >= self.capacity
             && !tokens.contains_key(&key)
             && let Some(victim) = tokens.keys().next().copied()
         {
             tokens.remove(&victim);
         }
-        let token = token.into();
-        tokens.insert(key, Entry { token, verified });
+        tokens.insert(key, verified);
+    }
+
+    /// Tokens kept, over every shard.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        (0..SHARDS)
+            .map(|i| self.shards[i].lock().unwrap().len())
+            .sum()
     }
 }
 
@@ -129,20 +145,20 @@ impl VerifiedTokens {
 mod tests {
     use super::*;
 
-    fn verified() -> Arc<Verified> {
+    fn verified(token: &str) -> Arc<Verified> {
         let claims: Claims = serde_json::from_value(serde_json::json!({
             "sub": "u", "sid": uuid::Uuid::nil(), "jti": "j", "iat": 1, "exp": 2,
             "iss": "i", "aud": "a", "auth_time": 1, "abs_exp": 3
         }))
         .unwrap();
-        Arc::new(Verified::new(claims, "{}".into()))
+        Arc::new(Verified::new(token, claims, "{}".into()))
     }
 
     #[test]
     fn a_hit_needs_the_whole_token_not_only_its_signature() {
         let cache = VerifiedTokens::new(10);
         let token = format!("{}.{}.{}", "h".repeat(20), "p".repeat(60), "s".repeat(43));
-        cache.insert(&token, verified());
+        cache.insert(verified(&token));
         assert!(cache.get(&token).is_some());
         // The same signature on another payload: same key, different text.
         let forged = format!("{}.{}.{}", "h".repeat(20), "q".repeat(60), "s".repeat(43));
@@ -162,13 +178,47 @@ mod tests {
 
     #[test]
     fn keeps_at_most_capacity_and_zero_keeps_nothing() {
-        let cache = VerifiedTokens::new(3);
+        // One shard's worth: every token below lands in the same shard (byte 16 of its tail).
+        let cache = VerifiedTokens::new(3 * SHARDS);
         for i in 0..10 {
-            cache.insert(&format!("token-{i:040}"), verified());
+            cache.insert(verified(&format!("token-{i:040}")));
         }
-        assert_eq!(cache.tokens().len(), 3);
+        assert_eq!(cache.len(), 3);
         let off = VerifiedTokens::new(0);
-        off.insert("t", verified());
+        off.insert(verified("t"));
         assert!(off.get("t").is_none());
+    }
+
+    #[test]
+    fn tokens_spread_over_the_shards_and_each_is_found_again() {
+        let cache = VerifiedTokens::new(10_000);
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let tokens: Vec<String> = (0..1_000u64)
+            .map(|i| {
+                let mut state = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                let signature: String = (0..43)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        char::from(alphabet[(state % 64) as usize])
+                    })
+                    .collect();
+                format!("h.p{i}.{signature}")
+            })
+            .collect();
+        for token in &tokens {
+            cache.insert(verified(token));
+        }
+        assert_eq!(cache.len(), 1_000);
+        assert!(tokens.iter().all(|t| cache.get(t).is_some()));
+        let busiest = (0..SHARDS)
+            .map(|i| cache.shards[i].lock().unwrap().len())
+            .max()
+            .unwrap();
+        assert!(
+            busiest < 1_000 / SHARDS * 2,
+            "{busiest} tokens in one shard"
+        );
     }
 }

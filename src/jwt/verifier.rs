@@ -49,7 +49,7 @@ impl Verifier {
             Some(verified) => verified,
             None => {
                 let verified = Arc::new(self.check(token)?);
-                self.verified.insert(token, verified.clone());
+                self.verified.insert(verified.clone());
                 verified
             }
         };
@@ -107,7 +107,7 @@ impl Verifier {
             return Err("lifetime beyond the absolute limit");
         }
         let data = serde_json::to_string(&claims.custom).map_err(|_| "malformed claims")?;
-        Ok(Verified::new(claims, data))
+        Ok(Verified::new(token, claims, data))
     }
 
     /// The checks that depend on the time, with the configured leeway.

@@ -54,40 +54,30 @@ pub async fn app(args: &ServeArgs, counters: &Arc<Counters>) -> Result<Router, S
             let jwt = JwtConfig::new(keys, "sessionward-bench", "sessionward-bench");
             SessionLayer::jwt(jwt, store, config)
         }
-        Contender::SessionwardSqlite => {
-            database(counted(sqlite(args.db_url()?).await?, counters), config)
-        }
+        Contender::SessionwardSqlite => database(sqlite(args.db_url()?).await?, counters, config),
         Contender::SessionwardPg => {
             let store = postgres(args.db_url()?).await?;
-            database(counted(store.load_batching(batching(args)), counters), config)
+            database(store.load_batching(batching(args)), counters, config)
         }
         Contender::SessionwardPgUnbatched => {
-            let store = postgres(args.db_url()?)
-                .await?
-                .load_batching(LoadBatching::off());
-            database(counted(store, counters), config)
+            let store = postgres(args.db_url()?).await?;
+            database(store.load_batching(LoadBatching::off()), counters, config)
         }
         Contender::SessionwardMysql => {
             let store = mysql(args.db_url()?).await?;
-            database(counted(store.load_batching(batching(args)), counters), config)
+            database(store.load_batching(batching(args)), counters, config)
         }
         Contender::SessionwardMysqlUnbatched => {
-            let store = mysql(args.db_url()?)
-                .await?
-                .load_batching(LoadBatching::off());
-            database(counted(store, counters), config)
+            let store = mysql(args.db_url()?).await?;
+            database(store.load_batching(LoadBatching::off()), counters, config)
         }
         Contender::SessionwardRedis => {
             let prefix = args.key_prefix.as_deref().unwrap_or("sessionward_bench");
-            database(
-                counted(redis(args.db_url()?, prefix).await?, counters),
-                config,
-            )
+            database(redis(args.db_url()?, prefix).await?, counters, config)
         }
-        Contender::SessionwardPgCached => database(
-            counted(postgres(args.db_url()?).await?, counters),
-            cached(config),
-        ),
+        Contender::SessionwardPgCached => {
+            database(postgres(args.db_url()?).await?, counters, cached(config))
+        }
         other => return Err(format!("{} is not a sessionward contender", other.name())),
     };
     Ok(Router::new()
@@ -103,7 +93,14 @@ fn counted<S>(store: S, counters: &Arc<Counters>) -> CountedStore<S> {
 }
 
 /// Database sessions on `store`, with the README's cleanup task.
-fn database<S: sessionward::SessionStore + Clone>(store: S, config: SessionConfig) -> SessionLayer {
+///
+/// Only the layer's calls are counted: the cleanup task's deletes are not made by any request,
+/// and one that fell inside a slice would otherwise show up as a store write per read request.
+fn database<S: sessionward::SessionStore + Clone>(
+    store: S,
+    counters: &Arc<Counters>,
+    config: SessionConfig,
+) -> SessionLayer {
     // The handle is dropped: the task runs as long as the process.
     drop(spawn_cleanup(
         store.clone(),
@@ -111,7 +108,7 @@ fn database<S: sessionward::SessionStore + Clone>(store: S, config: SessionConfi
         CLEANUP_PERIOD,
         1_000,
     ));
-    SessionLayer::database(store, config)
+    SessionLayer::database(counted(store, counters), config)
 }
 
 async fn postgres(url: &str) -> Result<PostgresStore, String> {
