@@ -48,8 +48,6 @@ use crate::strategy::{RequestClient, Strategy};
 #[derive(Clone)]
 pub struct SessionLayer {
     shared: Arc<Shared>,
-    /// Whether this layer already warned about a `Secure` cookie sent over plain http.
-    warned_insecure: Arc<AtomicBool>,
 }
 
 impl SessionLayer {
@@ -240,8 +238,11 @@ impl SessionLayer {
     pub(crate) fn with_strategy(config: SessionConfig, strategy: Box<dyn Strategy>) -> Self {
         let config = config.settle();
         Self {
-            shared: Arc::new(Shared { config, strategy }),
-            warned_insecure: Arc::default(),
+            shared: Arc::new(Shared {
+                config,
+                strategy,
+                warned_insecure: AtomicBool::new(false),
+            }),
         }
     }
 }
@@ -261,7 +262,6 @@ impl<S> Layer<S> for SessionLayer {
         SessionService {
             inner,
             shared: self.shared.clone(),
-            warned_insecure: self.warned_insecure.clone(),
         }
     }
 }
@@ -288,8 +288,9 @@ impl<S> Layer<S> for SessionLayer {
 #[derive(Clone)]
 pub struct SessionService<S> {
     inner: S,
+    /// One shared count, the only one a clone of this service (one per request, by axum's
+    /// router) changes.
     shared: Arc<Shared>,
-    warned_insecure: Arc<AtomicBool>,
 }
 
 impl<S> std::fmt::Debug for SessionService<S> {
@@ -331,7 +332,7 @@ where
             return Box::pin(async move { Ok(refused) });
         }
         let warn_insecure = config.cookie.secure
-            && !self.warned_insecure.load(Ordering::Relaxed)
+            && !self.shared.warned_insecure.load(Ordering::Relaxed)
             && is_plain_http_to_another_machine(&inbound);
         let client = RequestClient {
             user_agent: req.headers().get(header::USER_AGENT).cloned(),
@@ -351,8 +352,6 @@ where
             span.clone(),
         ));
         req.extensions_mut().insert(session.clone());
-        // Only a request that may warn holds the flag (one less shared count per request).
-        let warned_insecure = warn_insecure.then(|| self.warned_insecure.clone());
         let responder = config.rejection_responder.clone().map(|responder| {
             // Under `Router::nest` axum keeps the path the client asked for in `OriginalUri`.
             let uri = req
@@ -371,9 +370,9 @@ where
                 response = responder.reshape(response, facts);
             }
             session.finish(response.headers_mut()).await;
-            if let Some(warned_insecure) = warned_insecure
+            if warn_insecure
                 && response.headers().contains_key(header::SET_COOKIE)
-                && !warned_insecure.swap(true, Ordering::Relaxed)
+                && !session.shared.warned_insecure.swap(true, Ordering::Relaxed)
             {
                 tracing::warn!(
                     "a Secure session cookie was sent over plain http to a host that is not \

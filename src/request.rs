@@ -15,9 +15,17 @@ use crate::instrument::Outcome;
 use crate::strategy::{Lookup, NewToken, RequestClient, Strategy, TokenRoom, ValidSession};
 
 /// What the layer shares with every request: configuration and strategy.
+///
+/// Aligned to 128 bytes so that, inside its `Arc`, it starts on a cache line of its own:
+/// every request on every worker thread changes the `Arc`'s counts, and a read of the
+/// configuration must not wait for the line those counts live on to come back from another
+/// core.
+#[repr(align(128))]
 pub(crate) struct Shared {
     pub(crate) config: SessionConfig,
     pub(crate) strategy: Box<dyn Strategy>,
+    /// Whether this layer already warned about a `Secure` cookie sent over plain http.
+    pub(crate) warned_insecure: std::sync::atomic::AtomicBool,
 }
 
 /// What the response must do with the session cookie.

@@ -42,6 +42,7 @@
 mod claims;
 mod config;
 mod keys;
+mod listed_keys;
 mod revocation;
 mod sign_in_time;
 mod strategy;

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::SignInTime;
+use super::listed_keys::{ListedKey, ListedKeys};
 use crate::clock::Clock;
 use crate::error::bounded;
 use crate::error::{Error, StoreError};
@@ -30,8 +31,6 @@ struct Entries {
     users: HashMap<String, (OffsetDateTime, OffsetDateTime)>,
     /// user id -> the user's data changes, in the order they were made.
     data_changes: HashMap<String, BTreeMap<(OffsetDateTime, Uuid), DataChange>>,
-    /// Monotonic time of the last successful refresh.
-    synced_at: Option<Instant>,
     /// Crate-clock time at which the last successful refresh started.
     since: Option<OffsetDateTime>,
 }
@@ -76,9 +75,13 @@ pub(crate) struct PendingChanges {
 }
 
 impl Entries {
-    /// Adds an entry. Entries only grow: a second entry for the same session or user never
-    /// shortens or moves back what is already known.
-    fn insert(&mut self, r: Revocation) {
+    /// Adds an entry, after marking its key in `keys`. Entries only grow: a second entry for
+    /// the same session or user never shortens or moves back what is already known.
+    fn insert(&mut self, r: Revocation, keys: &ListedKeys) {
+        keys.add(&match &r.target {
+            Revoked::Session(sid) => ListedKey::Session(*sid),
+            Revoked::User(user) | Revoked::UserData { user_id: user, .. } => ListedKey::User(user),
+        });
         match r.target {
             Revoked::Session(sid) => {
                 let expires = self.sessions.entry(sid).or_insert(r.expires_at);
@@ -105,19 +108,6 @@ impl Entries {
                 changes.insert((r.revoked_at, r.id), change);
             }
         }
-    }
-
-    fn fresh(&self, max_staleness: std::time::Duration) -> bool {
-        self.synced_at.is_some_and(|t| t.elapsed() <= max_staleness)
-    }
-
-    /// [`standing`](Self::standing), when the copy was refreshed within `max_staleness`.
-    fn standing_if_fresh(
-        &self,
-        token: &TokenFacts<'_>,
-        max_staleness: std::time::Duration,
-    ) -> Option<Standing> {
-        self.fresh(max_staleness).then(|| self.standing(token))
     }
 
     /// Where a token stands: revoked when its session is, or when a revocation of all its
@@ -158,13 +148,30 @@ impl Entries {
         }
     }
 
-    fn forget_expired(&mut self, now: OffsetDateTime) {
+    /// Forgets the entries expired at `now`; when it forgot any, `keys` is rebuilt from the
+    /// entries that remain.
+    fn forget_expired(&mut self, now: OffsetDateTime, keys: &ListedKeys) {
+        let before = self.len();
         self.sessions.retain(|_, expires| *expires > now);
         self.users.retain(|_, (_, expires)| *expires > now);
         self.data_changes.retain(|_, changes| {
             changes.retain(|_, change| change.expires_at > now);
             !changes.is_empty()
         });
+        if self.len() == before {
+            return;
+        }
+        let sessions = self.sessions.keys().map(|sid| ListedKey::Session(*sid));
+        let users = (self.users.keys())
+            .chain(self.data_changes.keys())
+            .map(|user| ListedKey::User(user));
+        keys.rebuild(sessions.chain(users));
+    }
+
+    /// Entries held: sessions, users, and each user's data changes.
+    fn len(&self) -> usize {
+        let changes: usize = self.data_changes.values().map(BTreeMap::len).sum();
+        self.sessions.len() + self.users.len() + changes
     }
 }
 
@@ -175,6 +182,13 @@ impl Entries {
 pub(crate) struct RevocationList {
     store: Box<dyn RevocationStore>,
     entries: RwLock<Entries>,
+    /// The keys `entries` may hold, read without its lock.
+    keys: ListedKeys,
+    /// When this list was made: the origin of `synced_at`.
+    made_at: Instant,
+    /// Nanoseconds from `made_at` to the start of the last successful refresh, plus one; 0
+    /// before the first. An atomic, so that checking freshness takes no lock.
+    synced_at: std::sync::atomic::AtomicU64,
     refresh: tokio::sync::Mutex<u32>,
     /// Refresh attempts finished, successful or not.
     attempts: std::sync::atomic::AtomicU64,
@@ -207,6 +221,9 @@ impl RevocationList {
         Arc::new(Self {
             store: Box::new(store),
             entries: RwLock::new(Entries::default()),
+            keys: ListedKeys::new(),
+            made_at: Instant::now(),
+            synced_at: std::sync::atomic::AtomicU64::new(0),
             refresh: tokio::sync::Mutex::new(0),
             attempts: std::sync::atomic::AtomicU64::new(0),
             interval,
@@ -228,7 +245,14 @@ impl RevocationList {
     }
 
     fn fresh(&self) -> bool {
-        self.read().fresh(self.max_staleness)
+        use std::sync::atomic::Ordering;
+        match self.synced_at.load(Ordering::Acquire) {
+            0 => false,
+            synced => {
+                let since_made = self.made_at.elapsed().as_nanos();
+                since_made.saturating_sub(u128::from(synced - 1)) <= self.max_staleness.as_nanos()
+            }
+        }
     }
 
     /// Starts the background refresh and the following of change notices, once.
@@ -252,16 +276,21 @@ impl RevocationList {
     }
 
     /// Where a verified token stands, as [`ready`](Self::ready) then
-    /// [`Entries::standing`] would tell, with the copy read once: this runs on every request.
+    /// [`Entries::standing`] would tell. This runs on every request: a token whose session and
+    /// user the list holds no entry for is answered without its lock.
     pub(crate) async fn standing(
         self: &Arc<Self>,
         token: TokenFacts<'_>,
     ) -> Result<Standing, Error> {
         self.start();
-        if let Some(standing) = self.read().standing_if_fresh(&token, self.max_staleness) {
-            return Ok(standing);
+        if !self.fresh() {
+            self.refresh(true).await?;
         }
-        self.refresh(true).await?;
+        let listed = self.keys.may_hold(&ListedKey::Session(token.sid))
+            || self.keys.may_hold(&ListedKey::User(token.user));
+        if !listed {
+            return Ok(Standing::Current);
+        }
         Ok(self.read().standing(&token))
     }
 
@@ -310,7 +339,7 @@ impl RevocationList {
         if first {
             tracing::info!(target_kind = ?kind(&revocation.target), "session revoked (JWT)");
         }
-        self.write().insert(revocation);
+        self.write().insert(revocation, &self.keys);
         if let (true, Some(notifier)) = (first, &self.notifier) {
             notifier.publish(Change::Revocations).await;
         }
@@ -347,12 +376,15 @@ impl RevocationList {
         {
             let mut entries = self.write();
             for r in fetched {
-                entries.insert(r);
+                entries.insert(r, &self.keys);
             }
-            entries.forget_expired(now);
-            entries.synced_at = Some(started);
+            entries.forget_expired(now, &self.keys);
             entries.since = Some(now);
         }
+        let synced = started.saturating_duration_since(self.made_at).as_nanos();
+        let synced = u64::try_from(synced).unwrap_or(u64::MAX - 1) + 1;
+        self.synced_at
+            .store(synced, std::sync::atomic::Ordering::Release);
         *runs += 1;
         if (*runs).is_multiple_of(CLEANUP_EVERY) {
             let cleanup = self.store.delete_expired_revocations(now, CLEANUP_BATCH);

@@ -45,8 +45,13 @@ impl Verified {
 pub(crate) struct VerifiedTokens {
     /// Tokens kept per shard.
     capacity: usize,
-    shards: [Mutex<Shard>; SHARDS],
+    shards: [Padded<Mutex<Shard>>; SHARDS],
 }
+
+/// A shard's lock on a cache line of its own, so that two threads taking two different
+/// shards never contend for one line.
+#[repr(align(128))]
+struct Padded<T>(T);
 
 /// Maps (each behind its own lock) the verified tokens are spread over.
 const SHARDS: usize = 16;
@@ -91,14 +96,14 @@ impl VerifiedTokens {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.div_ceil(SHARDS),
-            shards: std::array::from_fn(|_| Mutex::new(HashMap::default())),
+            shards: std::array::from_fn(|_| Padded(Mutex::new(HashMap::default()))),
         }
     }
 
     /// The shard of `tail`, locked. It is picked by a byte the map's hash does not use, so
     /// the tokens of one shard still spread over its buckets.
     fn shard(&self, tail: &Tail) -> std::sync::MutexGuard<'_, Shard> {
-        let shard = &self.shards[usize::from(tail[16]) % SHARDS];
+        let Padded(shard) = &self.shards[usize::from(tail[16]) % SHARDS];
         shard.lock().unwrap_or_else(|poisoned| {
             let mut tokens = poisoned.into_inner();
             tokens.clear();
@@ -136,7 +141,7 @@ impl VerifiedTokens {
     #[cfg(test)]
     fn len(&self) -> usize {
         (0..SHARDS)
-            .map(|i| self.shards[i].lock().unwrap().len())
+            .map(|i| self.shards[i].0.lock().unwrap().len())
             .sum()
     }
 }
@@ -213,7 +218,7 @@ mod tests {
         assert_eq!(cache.len(), 1_000);
         assert!(tokens.iter().all(|t| cache.get(t).is_some()));
         let busiest = (0..SHARDS)
-            .map(|i| cache.shards[i].lock().unwrap().len())
+            .map(|i| cache.shards[i].0.lock().unwrap().len())
             .max()
             .unwrap();
         assert!(
