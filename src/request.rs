@@ -2,6 +2,7 @@
 //! at most once, and turned into at most one `Set-Cookie` on the way out.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use tokio::sync::{Mutex, MutexGuard};
@@ -97,6 +98,10 @@ pub(crate) struct RequestSession {
     credential: Credential,
     pub(crate) client: RequestClient,
     state: Mutex<State>,
+    /// Whether the state's cookie may be other than `Keep`: set before anyone who may change
+    /// it gets the state, so that [`finish`](Self::finish) skips the lock on the common path
+    /// (a request that only read its session).
+    cookie_may_change: AtomicBool,
     /// The layer's span for this request, whose `user_id` and `session_id` fields are
     /// recorded once the session is known.
     span: tracing::Span,
@@ -114,6 +119,7 @@ impl RequestSession {
             credential,
             client,
             span,
+            cookie_may_change: AtomicBool::new(false),
             state: Mutex::new(State {
                 current: Current::Unresolved,
                 cookie: CookieAction::Keep,
@@ -198,15 +204,26 @@ impl RequestSession {
 
     /// The request's session, resolving it on first use (at most one lookup per request).
     pub(crate) async fn session(&self) -> Result<Option<Arc<ValidSession>>, Error> {
-        self.resolved_state().await.session()
+        self.state_resolved().await.session()
     }
 
     /// The locked state, resolved. Hold it for the whole of an operation that changes the
     /// session, so two extractors of one request never interleave.
     pub(crate) async fn resolved_state(&self) -> MutexGuard<'_, State> {
+        let state = self.state_resolved().await;
+        // Whoever holds it may change the cookie: `finish` must look.
+        self.cookie_may_change.store(true, Ordering::Release);
+        state
+    }
+
+    /// The locked state, resolved, for reading (resolving may decide the cookie; it says so).
+    async fn state_resolved(&self) -> MutexGuard<'_, State> {
         let mut state = self.locked_state().await;
         if matches!(state.current, Current::Unresolved) {
             self.resolve_into(&mut state).await;
+            if !matches!(state.cookie, CookieAction::Keep) {
+                self.cookie_may_change.store(true, Ordering::Release);
+            }
         }
         state
     }
@@ -338,6 +355,9 @@ impl RequestSession {
             &self.shared.config.previous_cookie,
         ) {
             return self.move_to_current_cookie(previous, headers).await;
+        }
+        if !self.cookie_may_change.load(Ordering::Acquire) {
+            return;
         }
         let state = self.locked_state().await;
         let cookie = &self.shared.config.cookie;
