@@ -77,6 +77,12 @@ impl<C> Parked<C> {
         (stale, self.reaper_scheduled)
     }
 
+    /// The reaper task ended without [`reap`](Self::reap) saying so (its runtime shut down):
+    /// the next [`park`](Self::park) schedules one again.
+    pub(super) fn reaper_gone(&mut self) {
+        self.reaper_scheduled = false;
+    }
+
     /// How many leases are parked.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {

@@ -126,15 +126,31 @@ impl<C> Drop for Slot<C> {
 /// Returns connections parked at least [`PARK_FOR`] ago to the pool, every [`PARK_FOR`], until
 /// none is parked or the queue is gone.
 async fn reap_parked<C>(state: Weak<Mutex<State<C>>>) {
+    let mut running = Running(state);
     loop {
         tokio::time::sleep(PARK_FOR).await;
-        let Some(shared) = state.upgrade() else {
+        let Some(shared) = running.0.upgrade() else {
             return;
         };
         let (stale, again) = lock(&shared).parked.reap();
         drop(stale);
         if !again {
+            // `reap` has already marked the reaper gone.
+            running.0 = Weak::new();
             return;
+        }
+    }
+}
+
+/// The reaper, while it runs. Dropped before it finished (its runtime shut down), it marks the
+/// reaper gone, so that the next park starts one again instead of leaving connections parked
+/// with nobody to return them.
+struct Running<C>(Weak<Mutex<State<C>>>);
+
+impl<C> Drop for Running<C> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.upgrade() {
+            lock(&shared).parked.reaper_gone();
         }
     }
 }
@@ -632,6 +648,37 @@ mod tests {
         }
         assert_eq!(db.connections_used(), [1, 2]);
         assert_eq!(lock(&queue.state).in_flight, 0);
+    }
+
+    #[test]
+    fn a_reaper_whose_runtime_shut_down_is_started_again_by_the_next_park() {
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let queue = Arc::new(LoadQueue::new(LoadBatching::new(1, 64)));
+        let db = Database::new();
+        let first = runtime();
+        first.block_on(async {
+            let load = spawn_load(&queue, &db, 1);
+            db.release.add_permits(1);
+            answer(load).await;
+        });
+        assert_eq!(lock(&queue.state).parked.len(), 1);
+        // Shut down before its reaper woke up: the reaper task is dropped.
+        drop(first);
+        runtime().block_on(async {
+            // The parked connection serves this load, is parked again, and a new reaper
+            // returns it.
+            let load = spawn_load(&queue, &db, 2);
+            db.release.add_permits(1);
+            assert_eq!(answer(load).await.as_deref(), Some("user-2"));
+            tokio::time::sleep(PARK_FOR * 3).await;
+        });
+        assert_eq!(lock(&queue.state).parked.len(), 0);
+        assert_eq!(db.connections_used(), [1, 1]);
     }
 
     #[tokio::test]
