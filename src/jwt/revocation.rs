@@ -442,3 +442,85 @@ async fn refresh_forever(list: Weak<RevocationList>, interval: std::time::Durati
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn entry(target: Revoked, expires_at: OffsetDateTime) -> Revocation {
+        Revocation {
+            id: Uuid::new_v4(),
+            target,
+            revoked_at: datetime!(2026-01-01 00:00 UTC),
+            expires_at,
+        }
+    }
+
+    /// What a token of `sid` and `user`, signed in and with data from before every entry,
+    /// finds in `entries` when the filter `keys` is asked first, as requests ask it.
+    fn standing_through(keys: &ListedKeys, entries: &Entries, sid: Uuid, user: &str) -> Standing {
+        let listed =
+            keys.may_hold(&ListedKey::Session(sid)) || keys.may_hold(&ListedKey::User(user));
+        if !listed {
+            return Standing::Current;
+        }
+        let before = SignInTime::at(datetime!(2025-01-01 00:00 UTC));
+        entries.standing(&TokenFacts {
+            sid,
+            user,
+            signed_in: before,
+            data_at: before,
+        })
+    }
+
+    #[test]
+    fn forgetting_expired_entries_keeps_every_remaining_one_visible_through_the_filter() {
+        let (soon, later) = (
+            datetime!(2026-02-01 00:00 UTC),
+            datetime!(2026-03-01 00:00 UTC),
+        );
+        let keys = ListedKeys::new();
+        let mut entries = Entries::default();
+        let (gone, kept) = (Uuid::new_v4(), Uuid::new_v4());
+        let patch = r#"{"role":"admin"}"#.to_owned();
+        for revocation in [
+            entry(Revoked::Session(gone), soon),
+            entry(Revoked::User("gone-user".into()), soon),
+            entry(Revoked::Session(kept), later),
+            entry(Revoked::User("kept-user".into()), later),
+            entry(
+                Revoked::UserData {
+                    user_id: "changed-user".into(),
+                    patch,
+                },
+                later,
+            ),
+        ] {
+            entries.insert(revocation, &keys);
+        }
+        entries.forget_expired(datetime!(2026-02-15 00:00 UTC), &keys);
+        let other = Uuid::new_v4();
+        assert!(matches!(
+            standing_through(&keys, &entries, kept, "someone"),
+            Standing::Revoked
+        ));
+        assert!(matches!(
+            standing_through(&keys, &entries, other, "kept-user"),
+            Standing::Revoked
+        ));
+        assert!(matches!(
+            standing_through(&keys, &entries, other, "changed-user"),
+            Standing::Changed(_)
+        ));
+        assert!(matches!(
+            standing_through(&keys, &entries, gone, "gone-user"),
+            Standing::Current
+        ));
+        assert!(
+            !keys.may_hold(&ListedKey::Session(gone))
+                || !keys.may_hold(&ListedKey::User("gone-user"))
+        );
+    }
+}
