@@ -286,9 +286,7 @@ impl RevocationList {
         if !self.fresh() {
             self.refresh(true).await?;
         }
-        let listed = self.keys.may_hold(&ListedKey::Session(token.sid))
-            || self.keys.may_hold(&ListedKey::User(token.user));
-        if !listed {
+        if !may_be_listed(&self.keys, &token) {
             return Ok(Standing::Current);
         }
         Ok(self.read().standing(&token))
@@ -421,6 +419,12 @@ impl Follower for RevocationList {
     }
 }
 
+/// Whether the list may hold an entry for the token's session or user; `false` means it
+/// holds none, and the token is [`Standing::Current`].
+fn may_be_listed(keys: &ListedKeys, token: &TokenFacts<'_>) -> bool {
+    keys.may_hold(&ListedKey::Session(token.sid)) || keys.may_hold(&ListedKey::User(token.user))
+}
+
 fn kind(target: &Revoked) -> &'static str {
     match target {
         Revoked::Session(_) => "session",
@@ -461,18 +465,17 @@ mod tests {
     /// What a token of `sid` and `user`, signed in and with data from before every entry,
     /// finds in `entries` when the filter `keys` is asked first, as requests ask it.
     fn standing_through(keys: &ListedKeys, entries: &Entries, sid: Uuid, user: &str) -> Standing {
-        let listed =
-            keys.may_hold(&ListedKey::Session(sid)) || keys.may_hold(&ListedKey::User(user));
-        if !listed {
-            return Standing::Current;
-        }
         let before = SignInTime::at(datetime!(2025-01-01 00:00 UTC));
-        entries.standing(&TokenFacts {
+        let token = TokenFacts {
             sid,
             user,
             signed_in: before,
             data_at: before,
-        })
+        };
+        if !may_be_listed(keys, &token) {
+            return Standing::Current;
+        }
+        entries.standing(&token)
     }
 
     #[test]
