@@ -26,7 +26,7 @@ pub(crate) struct Shared {
     pub(crate) config: SessionConfig,
     pub(crate) strategy: Box<dyn Strategy>,
     /// Whether this layer already warned about a `Secure` cookie sent over plain http.
-    pub(crate) warned_insecure: std::sync::atomic::AtomicBool,
+    pub(crate) warned_insecure: AtomicBool,
 }
 
 /// What the response must do with the session cookie.
@@ -204,20 +204,20 @@ impl RequestSession {
 
     /// The request's session, resolving it on first use (at most one lookup per request).
     pub(crate) async fn session(&self) -> Result<Option<Arc<ValidSession>>, Error> {
-        self.state_resolved().await.session()
+        self.resolved_for_reading().await.session()
     }
 
     /// The locked state, resolved. Hold it for the whole of an operation that changes the
     /// session, so two extractors of one request never interleave.
     pub(crate) async fn resolved_state(&self) -> MutexGuard<'_, State> {
-        let state = self.state_resolved().await;
+        let state = self.resolved_for_reading().await;
         // Whoever holds it may change the cookie: `finish` must look.
         self.cookie_may_change.store(true, Ordering::Release);
         state
     }
 
     /// The locked state, resolved, for reading (resolving may decide the cookie; it says so).
-    async fn state_resolved(&self) -> MutexGuard<'_, State> {
+    async fn resolved_for_reading(&self) -> MutexGuard<'_, State> {
         let mut state = self.locked_state().await;
         if matches!(state.current, Current::Unresolved) {
             self.resolve_into(&mut state).await;
