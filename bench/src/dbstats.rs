@@ -144,8 +144,16 @@ impl Tracker {
         }
     }
 
-    /// Starts counting afresh for `instances` (after set-up, which is not theirs).
+    /// Starts counting afresh for `instances` (after set-up, which is not theirs). Waits for
+    /// PostgreSQL to publish the set-up's counts first: read at once, the baseline would miss
+    /// the logins of the session pool, and the first cell would be charged with their writes.
     pub async fn baseline(&mut self, dbs: &Databases, instances: &[Instance]) {
+        if instances
+            .iter()
+            .any(|(contender, _)| contender.backend() == Backend::Postgres)
+        {
+            tokio::time::sleep(SETTLE).await;
+        }
         for &instance in instances {
             self.pending.remove(&instance);
             match read(dbs, instance).await {
