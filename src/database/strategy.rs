@@ -223,11 +223,13 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         now < record.expires_at && now < record.absolute_expires_at
     }
 
-    fn to_resolved(record: SessionRecord, token: String) -> ValidSession {
+    fn to_resolved(mut record: SessionRecord, token: String) -> ValidSession {
+        let data = std::mem::take(&mut record.data);
+        let version = record.version;
         ValidSession {
-            info: info(&record, true),
-            data: record.data,
-            version: record.version,
+            info: info(record, true),
+            data,
+            version,
             data_at: 0,
             token,
         }
@@ -270,17 +272,18 @@ impl<S: SessionStore> DatabaseStrategy<S> {
     }
 }
 
-fn info(record: &SessionRecord, current: bool) -> SessionInfo {
+/// The public facts of `record`, moved out of it (a load's strings are not copied again).
+fn info(record: SessionRecord, current: bool) -> SessionInfo {
     SessionInfo {
         id: record.id,
-        user_id: record.user_id.clone(),
+        user_id: record.user_id,
         created_at: record.created_at,
         authenticated_at: record.authenticated_at,
         refreshed_at: record.refreshed_at,
         expires_at: record.expires_at,
         absolute_expires_at: record.absolute_expires_at,
-        user_agent: record.user_agent.clone(),
-        ip: record.ip.clone(),
+        user_agent: record.user_agent,
+        ip: record.ip,
         persistent: record.persistent,
         current,
     }
@@ -515,9 +518,12 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         let user_id = &current.info.user_id;
         let records = within(self.timeout, self.store.list_user_sessions(user_id)).await?;
         Ok(records
-            .iter()
+            .into_iter()
             .filter(|r| Self::valid_at(r, now))
-            .map(|r| info(r, r.id == current.info.id))
+            .map(|r| {
+                let is_current = r.id == current.info.id;
+                info(r, is_current)
+            })
             .collect())
     }
 

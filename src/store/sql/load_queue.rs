@@ -257,15 +257,13 @@ fn answer_all<C>(
 ) -> Result<Option<SessionRecord>, StoreError> {
     match fetched {
         Ok(rows) => {
-            // Two loads of one token in a batch each get the row.
-            let row_of = |hash: TokenHash| rows.iter().find(|r| r.token_hash == hash).cloned();
+            let mut rows = RowsToHandOut::of(rows, batch.iter().map(|w| w.hash).chain([leader]));
             for waiting in batch {
+                let row = rows.take(waiting.hash);
                 // A load that was cancelled meanwhile no longer listens.
-                let _ = waiting
-                    .reply
-                    .send(Reply::Answer(Box::new(Ok(row_of(waiting.hash)))));
+                let _ = waiting.reply.send(Reply::Answer(Box::new(Ok(row))));
             }
-            Ok(row_of(leader))
+            Ok(rows.take(leader))
         }
         Err(error) => {
             let shared = SharedError::of(error);
@@ -275,6 +273,44 @@ fn answer_all<C>(
                     .send(Reply::Answer(Box::new(Err(shared.to_store_error()))));
             }
             Err(shared.to_store_error())
+        }
+    }
+}
+
+/// A statement's rows, each handed to the loads that asked for it: moved to the last of them,
+/// copied only for the others (two loads of one token in a batch each get the row).
+struct RowsToHandOut {
+    rows: Vec<Option<SessionRecord>>,
+    /// How many loads still want each row.
+    wanted: Vec<usize>,
+}
+
+impl RowsToHandOut {
+    /// `rows`, to be taken once for each of `hashes` (one per load).
+    fn of(rows: Vec<SessionRecord>, hashes: impl Iterator<Item = TokenHash>) -> Self {
+        let mut wanted = vec![0; rows.len()];
+        for hash in hashes {
+            if let Some(i) = rows.iter().position(|r| r.token_hash == hash) {
+                wanted[i] += 1;
+            }
+        }
+        Self {
+            rows: rows.into_iter().map(Some).collect(),
+            wanted,
+        }
+    }
+
+    /// The row of `hash`, if the statement returned one.
+    fn take(&mut self, hash: TokenHash) -> Option<SessionRecord> {
+        let i = self
+            .rows
+            .iter()
+            .position(|r| r.as_ref().is_some_and(|r| r.token_hash == hash))?;
+        self.wanted[i] -= 1;
+        if self.wanted[i] == 0 {
+            self.rows[i].take()
+        } else {
+            self.rows[i].clone()
         }
     }
 }
@@ -481,7 +517,8 @@ mod tests {
         let db = Database::new();
         let first = spawn_load(&queue, &db, 1);
         db.wait_for_statements(1).await;
-        let waiting = spawn_queued(&queue, &db, &[2, 13, 3, 3]).await;
+        // Two loads of 3, and the next statement's leader (2) loaded again behind it.
+        let waiting = spawn_queued(&queue, &db, &[2, 13, 3, 3, 2]).await;
         assert_eq!(
             db.statements(),
             [vec![1]],
@@ -499,10 +536,11 @@ mod tests {
                 Some("user-2".into()),
                 None,
                 Some("user-3".into()),
-                Some("user-3".into())
+                Some("user-3".into()),
+                Some("user-2".into())
             ]
         );
-        assert_eq!(db.statements(), [vec![1], vec![2, 13, 3, 3]]);
+        assert_eq!(db.statements(), [vec![1], vec![2, 13, 3, 3, 2]]);
     }
 
     #[tokio::test]

@@ -297,7 +297,7 @@ where
     for<'a> bool: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
     for<'r> String: Decode<'r, DB> + Type<DB>,
     for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
-    &'static str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
 {
     /// One attempt of [`SessionStore::create_within_limit`]. A dropped attempt rolls back.
     async fn try_create_within_limit(
@@ -374,9 +374,56 @@ where
     (0..DB::USER_ID_BINDS).fold(query, |query, _| query.bind(user_id))
 }
 
+/// The names of the columns [`columns!`] lists, in its order: what [`decode`] reads by
+/// position, and names in a [`StoreError::Corrupt`].
+const COLUMNS: [&str; 13] = [
+    "id",
+    "token_hash",
+    "user_id",
+    "data",
+    "version",
+    "created_at",
+    "refreshed_at",
+    "expires_at",
+    "absolute_expires_at",
+    "user_agent",
+    "ip",
+    "authenticated_at",
+    "persistent",
+];
+
+/// The position of `column` in [`COLUMNS`] (evaluated at compile time where it is used).
+const fn position(column: &str) -> usize {
+    let mut i = 0;
+    while i < COLUMNS.len() {
+        if str_eq(COLUMNS[i], column) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("not a column of sessionward_sessions")
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A row of a `SELECT` of [`columns!`], read by position: a row has a session's every
+/// column, and looking each up by name would hash its name on every load.
 fn decode<DB: Dialect>(row: &DB::Row) -> Result<SessionRecord, StoreError>
 where
-    &'static str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
     for<'r> String: Decode<'r, DB> + Type<DB>,
     for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
     for<'r> i64: Decode<'r, DB> + Type<DB>,
@@ -384,37 +431,51 @@ where
 {
     fn get<'r, DB: Database, T: Decode<'r, DB> + Type<DB>>(
         row: &'r DB::Row,
-        column: &'static str,
+        column: usize,
     ) -> Result<T, StoreError>
     where
-        &'static str: ColumnIndex<DB::Row>,
+        usize: ColumnIndex<DB::Row>,
     {
-        row.try_get(column).map_err(|_| StoreError::Corrupt(column))
+        row.try_get(column)
+            .map_err(|_| StoreError::Corrupt(COLUMNS[column]))
     }
     let time = |column| {
         get::<DB, DB::Time>(row, column)
-            .and_then(|t| DB::decode_time(t).ok_or(StoreError::Corrupt(column)))
+            .and_then(|t| DB::decode_time(t).ok_or(StoreError::Corrupt(COLUMNS[column])))
     };
+    const ID: usize = position("id");
+    const TOKEN_HASH: usize = position("token_hash");
+    const USER_ID: usize = position("user_id");
+    const DATA: usize = position("data");
+    const VERSION: usize = position("version");
+    const CREATED_AT: usize = position("created_at");
+    const REFRESHED_AT: usize = position("refreshed_at");
+    const EXPIRES_AT: usize = position("expires_at");
+    const ABSOLUTE_EXPIRES_AT: usize = position("absolute_expires_at");
+    const USER_AGENT: usize = position("user_agent");
+    const IP: usize = position("ip");
+    const AUTHENTICATED_AT: usize = position("authenticated_at");
+    const PERSISTENT: usize = position("persistent");
 
-    let hash: Vec<u8> = get::<DB, _>(row, "token_hash")?;
+    let hash: Vec<u8> = get::<DB, _>(row, TOKEN_HASH)?;
     Ok(SessionRecord {
-        id: get::<DB, DB::Id>(row, "id")?.into(),
+        id: get::<DB, DB::Id>(row, ID)?.into(),
         token_hash: TokenHash::from_slice(&hash).ok_or(StoreError::Corrupt("token_hash"))?,
-        user_id: get::<DB, _>(row, "user_id")?,
-        data: get::<DB, _>(row, "data")?,
-        version: get::<DB, _>(row, "version")?,
-        created_at: time("created_at")?,
+        user_id: get::<DB, _>(row, USER_ID)?,
+        data: get::<DB, _>(row, DATA)?,
+        version: get::<DB, _>(row, VERSION)?,
+        created_at: time(CREATED_AT)?,
         // Rows from before the column existed: the login is the last authentication.
-        authenticated_at: match get::<DB, Option<DB::Time>>(row, "authenticated_at")? {
+        authenticated_at: match get::<DB, Option<DB::Time>>(row, AUTHENTICATED_AT)? {
             Some(t) => DB::decode_time(t).ok_or(StoreError::Corrupt("authenticated_at"))?,
-            None => time("created_at")?,
+            None => time(CREATED_AT)?,
         },
-        refreshed_at: time("refreshed_at")?,
-        expires_at: time("expires_at")?,
-        absolute_expires_at: time("absolute_expires_at")?,
-        user_agent: get::<DB, _>(row, "user_agent")?,
-        ip: get::<DB, _>(row, "ip")?,
-        persistent: get::<DB, _>(row, "persistent")?,
+        refreshed_at: time(REFRESHED_AT)?,
+        expires_at: time(EXPIRES_AT)?,
+        absolute_expires_at: time(ABSOLUTE_EXPIRES_AT)?,
+        user_agent: get::<DB, _>(row, USER_AGENT)?,
+        ip: get::<DB, _>(row, IP)?,
+        persistent: get::<DB, _>(row, PERSISTENT)?,
     })
 }
 
@@ -429,7 +490,7 @@ where
     for<'a> bool: Encode<'a, DB> + Decode<'a, DB> + Type<DB>,
     for<'r> String: Decode<'r, DB> + Type<DB>,
     for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
-    &'static str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
 {
     fn change_feed(&self) -> Option<std::sync::Arc<dyn crate::notify::ChangeFeed>> {
         DB::change_feed(&self.pool)
@@ -611,4 +672,16 @@ fn is_deadlock(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .and_then(|db| db.code())
         .is_some_and(|code| code == "40001" || code == "40P01")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::COLUMNS;
+
+    /// `decode` reads by position: the names it reports must be the columns every `SELECT`
+    /// lists, in the same order.
+    #[test]
+    fn the_decoded_positions_are_the_selected_columns() {
+        assert_eq!(COLUMNS.join(", "), columns!());
+    }
 }
