@@ -319,6 +319,7 @@ fn json(run: &Run, targets: &[Target]) -> String {
 fn color(c: Contender) -> &'static str {
     match c {
         Contender::Bare => "#000000",
+        Contender::BareJwtSized => "#555555",
         Contender::SessionwardJwt => "#1f77b4",
         Contender::SessionwardSqlite => "#17becf",
         Contender::SessionwardPg => "#2ca02c",

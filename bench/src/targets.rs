@@ -120,6 +120,25 @@ pub fn compute(results: &Results, concurrency: &[usize], populations: &[u64]) ->
         Metric::Rps,
         Goal::AtLeast(0.95),
     );
+    // What the JWT's bytes alone cost, and what the layer costs beyond them.
+    ratio_at(
+        None,
+        "bare-jwt-sized / bare, rps, read-only".into(),
+        (BareJwtSized, small),
+        (Bare, small),
+        ReadOnly,
+        Metric::Rps,
+        Goal::None,
+    );
+    ratio_at(
+        None,
+        "sessionward-jwt / bare-jwt-sized, rps, read-only".into(),
+        (SessionwardJwt, small),
+        (BareJwtSized, small),
+        ReadOnly,
+        Metric::Rps,
+        Goal::None,
+    );
     for population in [small, large] {
         ratio_at(
             Some(&batched),

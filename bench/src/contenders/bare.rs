@@ -5,7 +5,7 @@
 
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 
@@ -14,11 +14,16 @@ use super::serve::{LoginForm, me_body};
 /// The cookie `/login` sets.
 const COOKIE_NAME: &str = "bare-user";
 
-/// The bare application.
-pub fn app() -> Router {
+/// The length of the `pad` cookie of `bare-jwt-sized`: with it, a request's `Cookie` header is
+/// as long as sessionward-jwt's (about 478 bytes: its HS256 token, with the bench's issuer,
+/// audience and data, under `session-id`).
+pub const JWT_SIZED_PAD: usize = 454;
+
+/// The bare application; `/login` also sets a `pad` cookie of `pad` bytes when given one.
+pub fn app(pad: Option<usize>) -> Router {
     Router::new()
         .route("/me", get(me))
-        .route("/login", post(login))
+        .route("/login", post(move |form| login(form, pad)))
         .route("/logout", post(logout))
         .route("/update", post(update))
 }
@@ -41,9 +46,18 @@ async fn me(headers: HeaderMap) -> Response {
     }
 }
 
-async fn login(Form(form): Form<LoginForm>) -> Response {
+async fn login(Form(form): Form<LoginForm>, pad: Option<usize>) -> Response {
     let cookie = format!("{COOKIE_NAME}={}; Path=/; HttpOnly", form.user_id);
-    ([(SET_COOKIE, cookie)], "ok").into_response()
+    let pad = pad.map(|len| format!("pad={}; Path=/", "p".repeat(len)));
+    (
+        AppendHeaders(
+            [(SET_COOKIE, cookie)]
+                .into_iter()
+                .chain(pad.map(|pad| (SET_COOKIE, pad))),
+        ),
+        "ok",
+    )
+        .into_response()
 }
 
 async fn logout() -> Response {

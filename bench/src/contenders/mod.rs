@@ -50,6 +50,8 @@ pub enum TableShape {
 pub enum Contender {
     /// Axum with no session layer: the ceiling.
     Bare,
+    /// Bare Axum whose clients also carry a cookie as long as a JWT session's.
+    BareJwtSized,
     /// sessionward, JWT strategy, revocation list in PostgreSQL.
     SessionwardJwt,
     /// sessionward, database strategy, SQLite.
@@ -78,8 +80,9 @@ pub enum Contender {
 
 impl Contender {
     /// Every contender, in report order.
-    pub const ALL: [Contender; 13] = [
+    pub const ALL: [Contender; 14] = [
         Contender::Bare,
+        Contender::BareJwtSized,
         Contender::SessionwardJwt,
         Contender::SessionwardSqlite,
         Contender::SessionwardPg,
@@ -98,6 +101,7 @@ impl Contender {
     pub fn name(self) -> &'static str {
         match self {
             Contender::Bare => "bare",
+            Contender::BareJwtSized => "bare-jwt-sized",
             Contender::SessionwardJwt => "sessionward-jwt",
             Contender::SessionwardSqlite => "sessionward-sqlite",
             Contender::SessionwardPg => "sessionward-pg",
@@ -128,6 +132,10 @@ impl Contender {
     pub fn description(self) -> &'static str {
         match self {
             Contender::Bare => "Axum, no session layer; `/me` echoes a plain cookie (the ceiling)",
+            Contender::BareJwtSized => {
+                "bare, with a second cookie that makes each request as long as sessionward-jwt's \
+                 (what the token's bytes alone cost)"
+            }
             Contender::SessionwardJwt => {
                 "sessionward `SessionLayer::jwt`, HS256, revocation list in PostgreSQL (`PostgresStore`)"
             }
@@ -166,7 +174,9 @@ impl Contender {
     /// Where its sessions live.
     pub fn backend(self) -> Backend {
         match self {
-            Contender::Bare | Contender::TowerSessionsMemory => Backend::None,
+            Contender::Bare | Contender::BareJwtSized | Contender::TowerSessionsMemory => {
+                Backend::None
+            }
             Contender::SessionwardSqlite => Backend::Sqlite,
             Contender::SessionwardMysql | Contender::SessionwardMysqlUnbatched => Backend::MySql,
             Contender::SessionwardRedis => Backend::Redis,

@@ -100,7 +100,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     exit_with_harness();
     let counters = Counters::new();
     let app = match args.contender {
-        Contender::Bare => super::bare::app(),
+        Contender::Bare => super::bare::app(None),
+        Contender::BareJwtSized => super::bare::app(Some(super::bare::JWT_SIZED_PAD)),
         Contender::SessionwardJwt
         | Contender::SessionwardSqlite
         | Contender::SessionwardPg

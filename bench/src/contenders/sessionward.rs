@@ -39,8 +39,9 @@ fn cached(config: SessionConfig) -> SessionConfig {
 
 /// The load batching `--max-in-flight` asks for, or the crate's default.
 fn batching(args: &ServeArgs) -> LoadBatching {
-    args.max_in_flight
-        .map_or_else(LoadBatching::default, |n| LoadBatching::new(n, LoadBatching::MAX_BATCH))
+    args.max_in_flight.map_or_else(LoadBatching::default, |n| {
+        LoadBatching::new(n, LoadBatching::MAX_BATCH)
+    })
 }
 
 /// The application for `args.contender`, one of the sessionward contenders.
