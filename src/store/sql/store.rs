@@ -374,9 +374,26 @@ where
     (0..DB::USER_ID_BINDS).fold(query, |query, _| query.bind(user_id))
 }
 
-/// The names of the columns [`columns!`] lists, in its order: what [`decode`] reads by
-/// position, and names in a [`StoreError::Corrupt`].
-const COLUMNS: [&str; 13] = [
+/// The columns [`columns!`] lists, in its order: what [`decode`] reads, by position.
+#[derive(Clone, Copy)]
+enum Column {
+    Id,
+    TokenHash,
+    UserId,
+    Data,
+    Version,
+    CreatedAt,
+    RefreshedAt,
+    ExpiresAt,
+    AbsoluteExpiresAt,
+    UserAgent,
+    Ip,
+    AuthenticatedAt,
+    Persistent,
+}
+
+/// The names of the [`Column`]s, for a [`StoreError::Corrupt`].
+const COLUMN_NAMES: [&str; 13] = [
     "id",
     "token_hash",
     "user_id",
@@ -392,31 +409,10 @@ const COLUMNS: [&str; 13] = [
     "persistent",
 ];
 
-/// The position of `column` in [`COLUMNS`] (evaluated at compile time where it is used).
-const fn position(column: &str) -> usize {
-    let mut i = 0;
-    while i < COLUMNS.len() {
-        if str_eq(COLUMNS[i], column) {
-            return i;
-        }
-        i += 1;
+impl Column {
+    fn name(self) -> &'static str {
+        COLUMN_NAMES[self as usize]
     }
-    panic!("not a column of sessionward_sessions")
-}
-
-const fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
 }
 
 /// A row of a `SELECT` of [`columns!`], read by position: a row has a session's every
@@ -431,51 +427,37 @@ where
 {
     fn get<'r, DB: Database, T: Decode<'r, DB> + Type<DB>>(
         row: &'r DB::Row,
-        column: usize,
+        column: Column,
     ) -> Result<T, StoreError>
     where
         usize: ColumnIndex<DB::Row>,
     {
-        row.try_get(column)
-            .map_err(|_| StoreError::Corrupt(COLUMNS[column]))
+        row.try_get(column as usize)
+            .map_err(|_| StoreError::Corrupt(column.name()))
     }
-    let time = |column| {
+    let time = |column: Column| {
         get::<DB, DB::Time>(row, column)
-            .and_then(|t| DB::decode_time(t).ok_or(StoreError::Corrupt(COLUMNS[column])))
+            .and_then(|t| DB::decode_time(t).ok_or(StoreError::Corrupt(column.name())))
     };
-    const ID: usize = position("id");
-    const TOKEN_HASH: usize = position("token_hash");
-    const USER_ID: usize = position("user_id");
-    const DATA: usize = position("data");
-    const VERSION: usize = position("version");
-    const CREATED_AT: usize = position("created_at");
-    const REFRESHED_AT: usize = position("refreshed_at");
-    const EXPIRES_AT: usize = position("expires_at");
-    const ABSOLUTE_EXPIRES_AT: usize = position("absolute_expires_at");
-    const USER_AGENT: usize = position("user_agent");
-    const IP: usize = position("ip");
-    const AUTHENTICATED_AT: usize = position("authenticated_at");
-    const PERSISTENT: usize = position("persistent");
-
-    let hash: Vec<u8> = get::<DB, _>(row, TOKEN_HASH)?;
+    let hash: Vec<u8> = get::<DB, _>(row, Column::TokenHash)?;
     Ok(SessionRecord {
-        id: get::<DB, DB::Id>(row, ID)?.into(),
+        id: get::<DB, DB::Id>(row, Column::Id)?.into(),
         token_hash: TokenHash::from_slice(&hash).ok_or(StoreError::Corrupt("token_hash"))?,
-        user_id: get::<DB, _>(row, USER_ID)?,
-        data: get::<DB, _>(row, DATA)?,
-        version: get::<DB, _>(row, VERSION)?,
-        created_at: time(CREATED_AT)?,
+        user_id: get::<DB, _>(row, Column::UserId)?,
+        data: get::<DB, _>(row, Column::Data)?,
+        version: get::<DB, _>(row, Column::Version)?,
+        created_at: time(Column::CreatedAt)?,
         // Rows from before the column existed: the login is the last authentication.
-        authenticated_at: match get::<DB, Option<DB::Time>>(row, AUTHENTICATED_AT)? {
+        authenticated_at: match get::<DB, Option<DB::Time>>(row, Column::AuthenticatedAt)? {
             Some(t) => DB::decode_time(t).ok_or(StoreError::Corrupt("authenticated_at"))?,
-            None => time(CREATED_AT)?,
+            None => time(Column::CreatedAt)?,
         },
-        refreshed_at: time(REFRESHED_AT)?,
-        expires_at: time(EXPIRES_AT)?,
-        absolute_expires_at: time(ABSOLUTE_EXPIRES_AT)?,
-        user_agent: get::<DB, _>(row, USER_AGENT)?,
-        ip: get::<DB, _>(row, IP)?,
-        persistent: get::<DB, _>(row, PERSISTENT)?,
+        refreshed_at: time(Column::RefreshedAt)?,
+        expires_at: time(Column::ExpiresAt)?,
+        absolute_expires_at: time(Column::AbsoluteExpiresAt)?,
+        user_agent: get::<DB, _>(row, Column::UserAgent)?,
+        ip: get::<DB, _>(row, Column::Ip)?,
+        persistent: get::<DB, _>(row, Column::Persistent)?,
     })
 }
 
@@ -676,12 +658,14 @@ fn is_deadlock(e: &sqlx::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::COLUMNS;
+    use super::{COLUMN_NAMES, Column};
 
     /// `decode` reads by position: the names it reports must be the columns every `SELECT`
     /// lists, in the same order.
     #[test]
     fn the_decoded_positions_are_the_selected_columns() {
-        assert_eq!(COLUMNS.join(", "), columns!());
+        assert_eq!(COLUMN_NAMES.join(", "), columns!());
+        assert_eq!(Column::Persistent.name(), "persistent");
+        assert_eq!(Column::AbsoluteExpiresAt.name(), "absolute_expires_at");
     }
 }
