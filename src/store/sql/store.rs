@@ -442,14 +442,17 @@ where
     let hash: Vec<u8> = get::<DB, _>(row, Column::TokenHash)?;
     Ok(SessionRecord {
         id: get::<DB, DB::Id>(row, Column::Id)?.into(),
-        token_hash: TokenHash::from_slice(&hash).ok_or(StoreError::Corrupt("token_hash"))?,
+        token_hash: TokenHash::from_slice(&hash)
+            .ok_or(StoreError::Corrupt(Column::TokenHash.name()))?,
         user_id: get::<DB, _>(row, Column::UserId)?,
         data: get::<DB, _>(row, Column::Data)?,
         version: get::<DB, _>(row, Column::Version)?,
         created_at: time(Column::CreatedAt)?,
         // Rows from before the column existed: the login is the last authentication.
         authenticated_at: match get::<DB, Option<DB::Time>>(row, Column::AuthenticatedAt)? {
-            Some(t) => DB::decode_time(t).ok_or(StoreError::Corrupt("authenticated_at"))?,
+            Some(t) => {
+                DB::decode_time(t).ok_or(StoreError::Corrupt(Column::AuthenticatedAt.name()))?
+            }
             None => time(Column::CreatedAt)?,
         },
         refreshed_at: time(Column::RefreshedAt)?,
