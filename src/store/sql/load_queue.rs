@@ -257,13 +257,15 @@ fn answer_all<C>(
 ) -> Result<Option<SessionRecord>, StoreError> {
     match fetched {
         Ok(rows) => {
-            let mut rows = RowsToHandOut::of(rows, batch.iter().map(|w| w.hash).chain([leader]));
+            // Two loads of one token in a batch each get the row.
+            let row_of = |hash: TokenHash| rows.iter().find(|r| r.token_hash == hash).cloned();
             for waiting in batch {
-                let row = rows.take(waiting.hash);
                 // A load that was cancelled meanwhile no longer listens.
-                let _ = waiting.reply.send(Reply::Answer(Box::new(Ok(row))));
+                let _ = waiting
+                    .reply
+                    .send(Reply::Answer(Box::new(Ok(row_of(waiting.hash)))));
             }
-            Ok(rows.take(leader))
+            Ok(row_of(leader))
         }
         Err(error) => {
             let shared = SharedError::of(error);
@@ -273,44 +275,6 @@ fn answer_all<C>(
                     .send(Reply::Answer(Box::new(Err(shared.to_store_error()))));
             }
             Err(shared.to_store_error())
-        }
-    }
-}
-
-/// A statement's rows, each handed to the loads that asked for it: moved to the last of them,
-/// copied only for the others (two loads of one token in a batch each get the row).
-struct RowsToHandOut {
-    rows: Vec<Option<SessionRecord>>,
-    /// How many loads still want each row.
-    wanted: Vec<usize>,
-}
-
-impl RowsToHandOut {
-    /// `rows`, to be taken once for each of `hashes` (one per load).
-    fn of(rows: Vec<SessionRecord>, hashes: impl Iterator<Item = TokenHash>) -> Self {
-        let mut wanted = vec![0; rows.len()];
-        for hash in hashes {
-            if let Some(i) = rows.iter().position(|r| r.token_hash == hash) {
-                wanted[i] += 1;
-            }
-        }
-        Self {
-            rows: rows.into_iter().map(Some).collect(),
-            wanted,
-        }
-    }
-
-    /// The row of `hash`, if the statement returned one.
-    fn take(&mut self, hash: TokenHash) -> Option<SessionRecord> {
-        let i = self
-            .rows
-            .iter()
-            .position(|r| r.as_ref().is_some_and(|r| r.token_hash == hash))?;
-        self.wanted[i] -= 1;
-        if self.wanted[i] == 0 {
-            self.rows[i].take()
-        } else {
-            self.rows[i].clone()
         }
     }
 }
