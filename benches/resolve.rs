@@ -10,8 +10,14 @@
 //!   PostgreSQL or MySQL store costs when the session is answered from memory).
 //!
 //! The ratio `bare / jwt` is the JWT strategy's share of a request's cost.
+//!
+//! `bare_two_threads` and `jwt_two_threads` serve the same requests from two threads at once
+//! (the JWT one with 1,000 sessions, in turn): the time is wall time per request. What one
+//! thread measures cannot show the cost of state every request shares between cores (locks,
+//! reference counts), which a server on several cores pays.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, header};
@@ -127,7 +133,49 @@ fn resolve(c: &mut Criterion) {
             )
         })
     });
+    let jwt_cookies: Vec<String> = runtime.block_on(async {
+        let mut cookies = Vec::with_capacity(SESSIONS);
+        for _ in 0..SESSIONS {
+            cookies.push(session_cookie(&jwt_app).await);
+        }
+        cookies
+    });
+    let bare_cookies = vec![String::new(); SESSIONS];
+    group.bench_function("bare_two_threads", |b| {
+        b.iter_custom(|iters| on_two_threads(&bare_app, &bare_cookies, iters))
+    });
+    group.bench_function("jwt_two_threads", |b| {
+        b.iter_custom(|iters| on_two_threads(&jwt_app, &jwt_cookies, iters))
+    });
     group.finish();
+}
+
+/// Sessions the two-thread benchmarks take turns with.
+const SESSIONS: usize = 1_000;
+
+/// Wall time of `requests` requests to `app`, half from each of two threads, each with its
+/// own runtime, each going through `cookies` in turn (an empty one sends no cookie).
+fn on_two_threads(app: &Router, cookies: &[String], requests: u64) -> Duration {
+    let per_thread = requests.div_ceil(2);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for thread in 0..2 {
+            scope.spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async {
+                    let turns = cookies.iter().cycle().skip(thread * SESSIONS / 2);
+                    for cookie in turns.take(per_thread as usize) {
+                        let cookie = Some(cookie.as_str()).filter(|c| !c.is_empty());
+                        black_box(app.clone().oneshot(request(cookie)).await.ok());
+                    }
+                });
+            });
+        }
+    });
+    start.elapsed()
 }
 
 criterion_group!(benches, resolve);

@@ -317,6 +317,82 @@ async fn a_kept_connection_the_server_closed_is_replaced_not_reported() {
     }
 }
 
+/// PostgreSQL plans a prepared statement once and keeps the plan only when that plan looks no
+/// dearer than one made for the values at hand. For a statement that takes the hashes as one
+/// array (`= ANY($1)`) it never does (its one plan assumes 10 elements), so every batch was
+/// planned again, costing the database about as much as running it. Every load statement must
+/// reach its kept plan: with 20,000 sessions in the table, after eight batches of 7 loads
+/// (and eight single loads), the one connection's prepared statements that select sessions by
+/// token hash each count generic plans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_plans_each_load_statement_once() {
+    let Some(url) = fresh_database(Backend::Postgres).await else {
+        return;
+    };
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    let store = Arc::new(sessionward::PostgresStore::new(pool.clone()));
+    store.migrate().await.unwrap();
+    // A table the size of a real one: with a handful of rows every plan costs the same.
+    sqlx::query(
+        "INSERT INTO sessionward_sessions (id, token_hash, user_id, data, version, created_at, \
+         refreshed_at, expires_at, absolute_expires_at) \
+         SELECT gen_random_uuid(), sha256(i::text::bytea), 'user-' || i, '{}', 1, now(), \
+         now(), now() + interval '1 day', now() + interval '2 days' \
+         FROM generate_series(1, 20000) AS i",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE sessionward_sessions")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let records = sessions(&*store, 8).await;
+    let locker = Locker::Postgres(sqlx::PgPool::connect(&url).await.unwrap());
+    for _ in 0..8 {
+        // The first load goes out alone and waits on the lock; the other 7 queue behind it and
+        // go out together (8 placeholders) once it is released.
+        let held = locker.lock().await;
+        let loads: Vec<_> = records
+            .iter()
+            .map(|record| {
+                let (store, hash, id) = (store.clone(), record.token_hash, record.id);
+                tokio::spawn(async move {
+                    let loaded = store.load(&hash).await.unwrap();
+                    assert_eq!(loaded.map(|r| r.id), Some(id));
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        held.release().await;
+        for load in loads {
+            load.await.unwrap();
+        }
+    }
+    let mut connection = pool.acquire().await.unwrap();
+    let plans: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
+         WHERE statement LIKE '%FROM sessionward_sessions WHERE token_hash%'",
+    )
+    .fetch_all(&mut *connection)
+    .await
+    .unwrap();
+    assert!(
+        plans.len() >= 2,
+        "a single and a batch statement: {plans:?}"
+    );
+    for (statement, generic, custom) in &plans {
+        assert!(
+            *generic > 0 && *custom <= 5,
+            "planned again on each run ({generic} kept, {custom} made anew): {statement}"
+        );
+    }
+}
+
 macro_rules! per_sql_engine {
     ($($case:ident),* $(,)?) => {
         mod sqlite {

@@ -6,9 +6,10 @@
 /// goes out at once, alone, with the same single-row statement as without batching: a quiet
 /// server pays nothing for it. Loads that arrive while that many are running wait for the
 /// first of them to finish, and then go out together, up to [`max_batch`](Self::max_batch) in
-/// one statement (PostgreSQL: `token_hash = ANY($1)`; MySQL and SQLite: `token_hash IN (...)`
-/// with a few fixed numbers of placeholders, so the statement caches stay small). There is no
-/// timer: a load never waits for others to arrive, only for a running statement.
+/// one statement, `token_hash IN (...)` with a few fixed numbers of placeholders (2, 4, 8, 16,
+/// 32 or 64), so the statement caches stay small and PostgreSQL plans each statement once and
+/// keeps the plan. There is no timer: a load never waits for others to arrive, only for a
+/// running statement.
 ///
 /// Each load still reads the store when it is made (a load never joins a statement that was
 /// already sent), so a batched load sees every write that finished before it, as an unbatched

@@ -77,15 +77,23 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
         columns!(),
         " FROM sessionward_sessions WHERE token_hash = ?"
     );
-    /// The rows of several token hashes (2 to [`LoadBatching::MAX_BATCH`]), bound. By default
-    /// `token_hash IN (?, ...)` with the smallest of a few fixed numbers of placeholders that
+    /// The `token_hash IN (...)` load statements, one for each of [`IN_LIST_ARITIES`]. By
+    /// default with `?` placeholders and the columns as they are.
+    fn in_list_statements() -> &'static InListStatements {
+        static STATEMENTS: LazyLock<InListStatements> =
+            LazyLock::new(|| InListStatements::new(|_| "?".to_owned(), columns!()));
+        &STATEMENTS
+    }
+
+    /// The rows of several token hashes (2 to [`LoadBatching::MAX_BATCH`]), bound:
+    /// `token_hash IN (...)` with the smallest of a few fixed numbers of placeholders that
     /// holds them all, the last hash repeated to fill it, so that few distinct statements are
-    /// ever prepared.
+    /// ever prepared, and each has one plan that fits every use of it.
     fn load_batch(hashes: &[TokenHash]) -> Query<'_, Self, Self::Arguments>
     where
         for<'a> &'a [u8]: Encode<'a, Self> + Type<Self>,
     {
-        let (sql, arity) = in_list_statement(hashes.len());
+        let (sql, arity) = Self::in_list_statements().for_batch(hashes.len());
         let last = hashes.len() - 1;
         (0..arity).fold(sqlx::query(sql), |query, i| {
             query.bind(hashes[i.min(last)].as_bytes().as_slice())
@@ -174,26 +182,32 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
 /// The numbers of placeholders of the `IN (...)` load statements.
 const IN_LIST_ARITIES: [usize; 6] = [2, 4, 8, 16, 32, LoadBatching::MAX_BATCH];
 
-/// The `IN (...)` load statement for `n` hashes and its number of placeholders (the default
-/// [`Dialect::load_batch`], whose text SQLite and MySQL share).
-fn in_list_statement(n: usize) -> (&'static str, usize) {
-    static STATEMENTS: LazyLock<Vec<String>> = LazyLock::new(|| {
-        IN_LIST_ARITIES
+/// A dialect's `SELECT ... WHERE token_hash IN (...)` load statements, one for each of
+/// [`IN_LIST_ARITIES`] (see [`Dialect::load_batch`]).
+#[derive(Debug)]
+pub struct InListStatements([String; IN_LIST_ARITIES.len()]);
+
+impl InListStatements {
+    /// The statements selecting `columns`, the `n`-th placeholder (from 1) written
+    /// `placeholder(n)`.
+    pub(crate) fn new(placeholder: fn(usize) -> String, columns: &str) -> Self {
+        Self(IN_LIST_ARITIES.map(|arity| {
+            let placeholders: Vec<String> = (1..=arity).map(placeholder).collect();
+            format!(
+                "SELECT {columns} FROM sessionward_sessions WHERE token_hash IN ({})",
+                placeholders.join(", ")
+            )
+        }))
+    }
+
+    /// The statement for `n` hashes, and its number of placeholders.
+    fn for_batch(&self, n: usize) -> (&str, usize) {
+        let i = IN_LIST_ARITIES
             .iter()
-            .map(|&arity| {
-                let placeholders = vec!["?"; arity].join(", ");
-                format!(
-                    "SELECT {} FROM sessionward_sessions WHERE token_hash IN ({placeholders})",
-                    columns!()
-                )
-            })
-            .collect()
-    });
-    let i = IN_LIST_ARITIES
-        .iter()
-        .position(|&arity| arity >= n)
-        .expect("a batch is at most LoadBatching::MAX_BATCH loads");
-    (STATEMENTS[i].as_str(), IN_LIST_ARITIES[i])
+            .position(|&arity| arity >= n)
+            .expect("a batch is at most LoadBatching::MAX_BATCH loads");
+        (self.0[i].as_str(), IN_LIST_ARITIES[i])
+    }
 }
 
 /// Sessions in a SQL table, `sessionward_sessions`, on the sqlx database `DB`.
