@@ -69,6 +69,9 @@ impl Dialect for Postgres {
         &STATEMENTS
     }
 
+    /// A lock per user id (hashed to 32 bits: two users may share one, which only makes them
+    /// take turns), in a key space of the crate's own (the first key spells "SWRD"), released
+    /// at commit or rollback.
     const LOCK_USER: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(1398231620, hashtext($1))");
 
