@@ -25,16 +25,12 @@ async fn store(
             Some((Arc::new(store), Locker::None))
         }
         Backend::Postgres => {
-            let url = fresh_database(backend).await?;
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(8)
-                .connect(&url)
-                .await
-                .unwrap();
-            let store = sessionward::PostgresStore::new(pool).load_batching(batching);
-            store.migrate().await.unwrap();
+            let (url, _, store) = postgres_store(8).await?;
             let other = sqlx::PgPool::connect(&url).await.unwrap();
-            Some((Arc::new(store), Locker::Postgres(other)))
+            Some((
+                Arc::new(store.load_batching(batching)),
+                Locker::Postgres(other),
+            ))
         }
         Backend::MySql => {
             let url = fresh_database(backend).await?;
@@ -280,6 +276,22 @@ async fn a_stuck_batch_answers_each_request_within_its_store_timeout(backend: Ba
     }
 }
 
+/// A PostgreSQL store with its default batching on a fresh database, through a pool of
+/// `max_connections`; with the database's URL and the pool. `None`: no PostgreSQL configured.
+async fn postgres_store(
+    max_connections: u32,
+) -> Option<(String, sqlx::PgPool, sessionward::PostgresStore)> {
+    let url = fresh_database(Backend::Postgres).await?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max_connections)
+        .connect(&url)
+        .await
+        .unwrap();
+    let store = sessionward::PostgresStore::new(pool.clone());
+    store.migrate().await.unwrap();
+    Some((url, pool, store))
+}
+
 /// A connection the store kept between statements skipped the pool's check; when the server
 /// has closed it meanwhile (here: every connection of the store is terminated between two
 /// loads), the load runs again on a fresh connection instead of failing. (When the machine is
@@ -287,16 +299,9 @@ async fn a_stuck_batch_answers_each_request_within_its_store_timeout(backend: Ba
 /// it and the case passes either way: it never fails wrongly.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_connection_the_server_closed_is_replaced_not_reported() {
-    let Some(url) = fresh_database(Backend::Postgres).await else {
+    let Some((url, _, store)) = postgres_store(4).await else {
         return;
     };
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&url)
-        .await
-        .unwrap();
-    let store = sessionward::PostgresStore::new(pool);
-    store.migrate().await.unwrap();
     let records = sessions(&store, 1).await;
     let mut killer = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
         .await
@@ -326,31 +331,22 @@ async fn a_kept_connection_the_server_closed_is_replaced_not_reported() {
 /// token hash each count generic plans.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_plans_each_load_statement_once() {
-    let Some(url) = fresh_database(Backend::Postgres).await else {
+    let Some((url, pool, store)) = postgres_store(1).await else {
         return;
     };
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await
-        .unwrap();
-    let store = Arc::new(sessionward::PostgresStore::new(pool.clone()));
-    store.migrate().await.unwrap();
+    let store = Arc::new(store);
     // A table the size of a real one: with a handful of rows every plan costs the same.
-    sqlx::query(
+    sqlx::raw_sql(
         "INSERT INTO sessionward_sessions (id, token_hash, user_id, data, version, created_at, \
          refreshed_at, expires_at, absolute_expires_at) \
          SELECT gen_random_uuid(), sha256(i::text::bytea), 'user-' || i, '{}', 1, now(), \
          now(), now() + interval '1 day', now() + interval '2 days' \
-         FROM generate_series(1, 20000) AS i",
+         FROM generate_series(1, 20000) AS i; \
+         ANALYZE sessionward_sessions",
     )
     .execute(&pool)
     .await
     .unwrap();
-    sqlx::query("ANALYZE sessionward_sessions")
-        .execute(&pool)
-        .await
-        .unwrap();
     let records = sessions(&*store, 8).await;
     let locker = Locker::Postgres(sqlx::PgPool::connect(&url).await.unwrap());
     for _ in 0..8 {
