@@ -818,6 +818,25 @@ impl Lifetimes {
     ) -> bool {
         now - refreshed_at >= self.refresh_interval_for(persistence)
     }
+
+    /// Whether a session of `persistence` last extended at `refreshed_at`, expiring at
+    /// `expires_at` and at the latest at `absolute_expires_at`, is due for its sliding
+    /// extension now: the refresh interval has passed, and extending it would move its expiry.
+    /// The interval is checked first: on nearly every request it has not passed, and the new
+    /// expiry is not worked out.
+    pub(crate) fn due_to_extend(
+        &self,
+        (refreshed_at, expires_at, absolute_expires_at): (
+            OffsetDateTime,
+            OffsetDateTime,
+            OffsetDateTime,
+        ),
+        now: OffsetDateTime,
+        persistence: Persistence,
+    ) -> bool {
+        self.due_for_refresh(refreshed_at, now, persistence)
+            && self.expiry(now, absolute_expires_at, persistence) > expires_at
+    }
 }
 
 /// An origin setting, parsed; a start-up panic naming the setting when it is not one.

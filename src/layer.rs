@@ -1,9 +1,7 @@
 //! [`SessionLayer`] and the [`SessionService`] it wraps around a router.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
@@ -14,7 +12,6 @@ use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use tower_layer::Layer;
 use tower_service::Service;
-use tracing::Instrument as _;
 
 use crate::config::SessionConfig;
 use crate::database::{DATABASE_DEFAULTS, DatabaseStrategy};
@@ -22,6 +19,7 @@ use crate::origin::Inbound;
 use crate::origin::site::is_loopback;
 use crate::request::{RequestSession, Shared};
 use crate::responder::{RequestFacts, json_error};
+use crate::session_future::{SessionFuture, Settle};
 use crate::store::SessionStore;
 use crate::strategy::{RequestClient, Strategy};
 
@@ -306,7 +304,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = SessionFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -329,7 +327,7 @@ where
         };
         if config.origin_check.refuses(&inbound) {
             let refused = json_error(StatusCode::FORBIDDEN, "cross-origin request refused");
-            return Box::pin(async move { Ok(refused) });
+            return SessionFuture::answered(refused);
         }
         let warn_insecure = config.cookie.secure
             && !self.shared.warned_insecure.load(Ordering::Relaxed)
@@ -364,31 +362,16 @@ where
         // Everything the inner service needs is in `req` now, so it is called here, on the
         // service that was polled ready: no clone of it per request.
         let answer = self.inner.call(req);
-        let future = async move {
-            let mut response = answer.await?;
-            if let Some((responder, facts)) = &responder {
-                response = responder.reshape(response, facts);
-            }
-            session.finish(response.headers_mut()).await;
-            if warn_insecure
-                && response.headers().contains_key(header::SET_COOKIE)
-                && !session.shared.warned_insecure.swap(true, Ordering::Relaxed)
-            {
-                tracing::warn!(
-                    "a Secure session cookie was sent over plain http to a host that is not \
-                     loopback: browsers drop it, so nobody stays logged in. Serve https \
-                     (behind a proxy: SessionConfig::trust_proxies, and have it send \
-                     X-Forwarded-Proto), or for plain http on purpose SessionConfig::secure(false)"
-                );
-            }
-            Ok(response)
-        };
-        // A span no subscriber wants is not entered and left on every poll.
-        if span.is_disabled() {
-            Box::pin(future)
-        } else {
-            Box::pin(future.instrument(span))
-        }
+        SessionFuture::serving(
+            answer,
+            Settle {
+                session,
+                responder,
+                warn_insecure,
+                // A span no subscriber wants is not entered and left on every poll.
+                span: (!span.is_disabled()).then_some(span),
+            },
+        )
     }
 }
 

@@ -165,6 +165,7 @@ mod rejection;
 mod request;
 mod responder;
 mod session;
+mod session_future;
 mod store;
 mod strategy;
 mod token;
@@ -193,6 +194,7 @@ pub use notify::{ChangeFeed, MAX_NOTICE_BYTES};
 pub use rejection::SessionRejection;
 pub use responder::RejectionContext;
 pub use session::{Session, SessionInfo};
+pub use session_future::SessionFuture;
 #[cfg(feature = "mysql")]
 pub use store::MySqlStore;
 #[cfg(feature = "postgres")]

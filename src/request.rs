@@ -329,7 +329,12 @@ impl RequestSession {
     async fn first_valid(&self) -> Result<Lookup, Error> {
         let mut first_reason = None;
         for presented in self.credential.tokens() {
-            match self.strategy().resolve(presented, self.now()).await? {
+            let now = self.now();
+            let lookup = match self.strategy().resolve_at_once(presented, now) {
+                Some(lookup) => lookup?,
+                None => self.strategy().resolve(presented, now).await?,
+            };
+            match lookup {
                 Lookup::Invalid(reason) => {
                     first_reason.get_or_insert(reason);
                 }
@@ -350,10 +355,7 @@ impl RequestSession {
         if !self.strategy().owns_cookie() {
             return;
         }
-        if let (Some(Source::PreviousCookie), Some(previous)) = (
-            self.credential.source(),
-            &self.shared.config.previous_cookie,
-        ) {
+        if let Some(previous) = self.moving_off_previous_cookie() {
             return self.move_to_current_cookie(previous, headers).await;
         }
         if !self.cookie_may_change.load(Ordering::Acquire) {
@@ -369,6 +371,27 @@ impl RequestSession {
         };
         headers.append(header::SET_COOKIE, value);
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+
+    /// Whether [`finish`](Self::finish) may write anything: `false` on the common path (a
+    /// request that only read its session, with the current cookie), which the layer then
+    /// answers without waiting on it.
+    pub(crate) fn may_write_cookie(&self) -> bool {
+        self.strategy().owns_cookie()
+            && (self.moving_off_previous_cookie().is_some()
+                || self.cookie_may_change.load(Ordering::Acquire))
+    }
+
+    /// The previous cookie's configuration, when the request came with that cookie (the
+    /// response then moves the browser to the current one).
+    fn moving_off_previous_cookie(&self) -> Option<&CookieConfig> {
+        match (
+            self.credential.source(),
+            self.shared.config.previous_cookie.as_deref(),
+        ) {
+            (Some(Source::PreviousCookie), Some(previous)) => Some(previous),
+            _ => None,
+        }
     }
 
     /// The `Max-Age` of the cookie that carries `issued`: until it expires, or none for a

@@ -179,6 +179,17 @@ pub(crate) trait Strategy: Send + Sync + 'static {
     /// one is valid.
     async fn resolve(&self, presented: &Presented, now: OffsetDateTime) -> Result<Lookup, Error>;
 
+    /// [`resolve`](Self::resolve)'s answer when the strategy has it at hand, without waiting
+    /// for anything (a JWT whose revocation list is fresh): `None` when only `resolve` can
+    /// tell. The layer asks this first, so the common request builds no future for its lookup.
+    fn resolve_at_once(
+        &self,
+        _presented: &Presented,
+        _now: OffsetDateTime,
+    ) -> Option<Result<Lookup, Error>> {
+        None
+    }
+
     /// Why this strategy cannot change sessions, for the methods it leaves to the defaults
     /// below, which answer [`Error::Unsupported`] with it: a read-only strategy (sessions made
     /// by another application) implements only what it does.

@@ -10,13 +10,14 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::BuildHasher as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
 use super::change_marks::ChangeMarks;
 use crate::cache::SessionCache;
+use crate::session::ValidSession;
 use crate::store::SessionRecord;
 use crate::token::TokenHash;
 
@@ -51,6 +52,9 @@ struct Entries {
 struct Cached {
     record: SessionRecord,
     read_at: Instant,
+    /// The session this copy resolves to, built on the copy's first hit and shared by the
+    /// hits after it (no copy of its text per request); dropped when the copy is amended.
+    resolved: Option<Arc<ValidSession>>,
 }
 
 impl RecordCache {
@@ -87,10 +91,31 @@ impl RecordCache {
     }
 
     /// The cached copy of the session with this token hash, if it was read less than `ttl` ago.
+    #[cfg(test)]
     pub(crate) fn get(&self, hash: &TokenHash) -> Option<SessionRecord> {
         let entries = self.entries();
         let cached = entries.by_hash.get(hash)?;
         (cached.read_at.elapsed() < self.settings.ttl).then(|| cached.record.clone())
+    }
+
+    /// The session of the copy with this token hash, if the copy was read less than `ttl` ago
+    /// and `usable` says it may answer: `resolve` makes it on the copy's first hit, and the
+    /// hits after it share that one.
+    pub(crate) fn session(
+        &self,
+        hash: &TokenHash,
+        usable: impl FnOnce(&SessionRecord) -> bool,
+        resolve: impl FnOnce(&SessionRecord) -> ValidSession,
+    ) -> Option<Arc<ValidSession>> {
+        let mut entries = self.entries();
+        let cached = entries.by_hash.get_mut(hash)?;
+        if cached.read_at.elapsed() >= self.settings.ttl || !usable(&cached.record) {
+            return None;
+        }
+        let session = (cached.resolved)
+            .get_or_insert_with(|| Arc::new(resolve(&cached.record)))
+            .clone();
+        Some(session)
     }
 
     /// Keeps `record`, read from the store by a read that started at `read_started` (or just
@@ -119,6 +144,7 @@ impl RecordCache {
             Cached {
                 record: record.clone(),
                 read_at: now,
+                resolved: None,
             },
         );
         entries.order.push_back((record.token_hash, now));
@@ -137,10 +163,10 @@ impl RecordCache {
         let Some(hash) = entries.by_id.get(&id).copied() else {
             return;
         };
-        let applied = entries
-            .by_hash
-            .get_mut(&hash)
-            .is_some_and(|cached| change(&mut cached.record));
+        let applied = entries.by_hash.get_mut(&hash).is_some_and(|cached| {
+            cached.resolved = None;
+            change(&mut cached.record)
+        });
         if !applied {
             entries.remove_id(id);
         }
@@ -302,6 +328,68 @@ mod tests {
             SessionCache::new(Duration::from_secs(60)).capacity(capacity),
             Duration::from_secs(3),
         )
+    }
+
+    /// The session a copy resolves to, made from the copy's record as a hit would.
+    fn resolved(record: &SessionRecord) -> ValidSession {
+        ValidSession {
+            info: crate::session::SessionInfo::of_token(
+                record.id,
+                record.user_id.clone(),
+                record.created_at,
+                record.refreshed_at,
+                record.expires_at,
+                record.absolute_expires_at,
+            ),
+            data: record.data.clone(),
+            version: record.version,
+            data_at: 0,
+            token: "token".into(),
+        }
+    }
+
+    #[test]
+    fn hits_share_one_session_until_the_copy_is_amended_or_unusable() {
+        let cache = cache(10);
+        let r = record("u");
+        cache.put(&r, Instant::now());
+        let built = std::cell::Cell::new(0);
+        let hit = |usable: bool| {
+            cache.session(
+                &r.token_hash,
+                |_| usable,
+                |record| {
+                    built.set(built.get() + 1);
+                    resolved(record)
+                },
+            )
+        };
+        let first = hit(true).expect("a fresh copy");
+        let second = hit(true).expect("a fresh copy");
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "the second hit shares the first's session"
+        );
+        assert_eq!(built.get(), 1);
+        assert!(
+            hit(false).is_none(),
+            "a copy the caller cannot use answers nothing"
+        );
+        // A change this process made: the next hit sees it, never the shared old session.
+        cache.amend(r.id, |record| {
+            record.data = r#"{"n":1}"#.into();
+            record.version += 1;
+            true
+        });
+        let amended = hit(true).expect("the amended copy");
+        assert_eq!(amended.data, r#"{"n":1}"#);
+        assert_eq!((amended.version, built.get()), (1, 2));
+        assert_eq!(
+            first.data, "{}",
+            "a session already handed out is not changed"
+        );
+        cache.remove(r.id);
+        assert!(hit(true).is_none());
     }
 
     #[test]

@@ -106,26 +106,18 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         }
     }
 
-    /// The session with this token hash: the cached copy when it is fresh and needs no
-    /// decision the store must make (expiry, sliding extension), otherwise the store's row.
-    async fn find(
-        &self,
-        hash: &TokenHash,
-        now: OffsetDateTime,
-    ) -> Result<Option<SessionRecord>, Error> {
-        if let (Some(notifier), Some(cache)) = (&self.notifier, &self.cache) {
+    /// The cached session of `token`, when there is a cache and its copy is fresh and needs
+    /// no decision the store must make (expiry, sliding extension).
+    fn cached(&self, token: &SessionToken, now: OffsetDateTime) -> Option<Arc<ValidSession>> {
+        let cache = self.cache.as_ref()?;
+        if let Some(notifier) = &self.notifier {
             notifier.follow(cache);
         }
-        if let Some(cache) = &self.cache {
-            let fresh = cache
-                .get(hash)
-                .filter(|record| Self::valid_at(record, now) && !self.due(record, now));
-            crate::instrument::cache_lookup(fresh.is_some());
-            if fresh.is_some() {
-                return Ok(fresh);
-            }
-        }
-        self.load(hash).await
+        cache.session(
+            &token.hash(),
+            |record| Self::valid_at(record, now) && !self.due(record, now),
+            |record| Self::to_resolved(record.clone(), token.as_str().to_owned()),
+        )
     }
 
     /// The store's row for this token hash, kept in the cache.
@@ -140,13 +132,15 @@ impl<S: SessionStore> DatabaseStrategy<S> {
 
     /// Whether the session is due for its sliding extension now.
     fn due(&self, record: &SessionRecord, now: OffsetDateTime) -> bool {
-        let persistence = Persistence::from_persistent(record.persistent);
-        self.lifetimes
-            .due_for_refresh(record.refreshed_at, now, persistence)
-            && self
-                .lifetimes
-                .expiry(now, record.absolute_expires_at, persistence)
-                > record.expires_at
+        self.lifetimes.due_to_extend(
+            (
+                record.refreshed_at,
+                record.expires_at,
+                record.absolute_expires_at,
+            ),
+            now,
+            Persistence::from_persistent(record.persistent),
+        )
     }
 
     /// Drops the cached copies `scope` covers (ended, or changed in a way a copy cannot follow).
@@ -291,11 +285,40 @@ fn info(record: SessionRecord, current: bool) -> SessionInfo {
 
 #[async_trait]
 impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
+    /// A session the cache answers for: at hand, no store round-trip. A miss is left to
+    /// [`resolve`](Strategy::resolve), which counts it.
+    fn resolve_at_once(
+        &self,
+        presented: &Presented,
+        now: OffsetDateTime,
+    ) -> Option<Result<Lookup, Error>> {
+        self.cache.as_ref()?;
+        let Some(token) = SessionToken::parse(&presented.token) else {
+            return Some(Ok(Lookup::Invalid("malformed token")));
+        };
+        let session = self.cached(&token, now)?;
+        crate::instrument::cache_lookup(true);
+        Some(Ok(Lookup::Valid {
+            session,
+            reissue: None,
+        }))
+    }
+
     async fn resolve(&self, presented: &Presented, now: OffsetDateTime) -> Result<Lookup, Error> {
         let Some(token) = SessionToken::parse(&presented.token) else {
             return Ok(Lookup::Invalid("malformed token"));
         };
-        let Some(record) = self.find(&token.hash(), now).await? else {
+        if self.cache.is_some() {
+            let cached = self.cached(&token, now);
+            crate::instrument::cache_lookup(cached.is_some());
+            if let Some(session) = cached {
+                return Ok(Lookup::Valid {
+                    session,
+                    reissue: None,
+                });
+            }
+        }
+        let Some(record) = self.load(&token.hash()).await? else {
             return Ok(Lookup::Invalid("unknown token"));
         };
         if !Self::valid_at(&record, now) {

@@ -56,4 +56,5 @@ pub use keys::{JwtKey, JwtKeys, KeyError, MIN_HS256_SECRET};
 pub(crate) use claims::{Audience, Claims, SignInTime, custom_claims};
 pub(crate) use revocation::{PendingChanges, RevocationList, Standing, TokenFacts};
 pub(crate) use strategy::{JWT_DEFAULTS, JwtStrategy};
+pub(crate) use verified::Verified;
 pub(crate) use verifier::{MAX_TOKEN_LEN, Verifier};

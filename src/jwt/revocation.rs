@@ -282,14 +282,26 @@ impl RevocationList {
         self: &Arc<Self>,
         token: TokenFacts<'_>,
     ) -> Result<Standing, Error> {
+        if let Some(standing) = self.standing_at_once(&token) {
+            return Ok(standing);
+        }
+        self.refresh(true).await?;
+        Ok(self.standing_in_copy(&token))
+    }
+
+    /// [`standing`](Self::standing) when the copy is fresh enough to answer without waiting
+    /// (nearly every request); `None` when it must be refreshed first.
+    pub(crate) fn standing_at_once(self: &Arc<Self>, token: &TokenFacts<'_>) -> Option<Standing> {
         self.start();
-        if !self.fresh() {
-            self.refresh(true).await?;
+        self.fresh().then(|| self.standing_in_copy(token))
+    }
+
+    /// Where `token` stands in the copy as it is.
+    fn standing_in_copy(&self, token: &TokenFacts<'_>) -> Standing {
+        if !may_be_listed(&self.keys, token) {
+            return Standing::Current;
         }
-        if !may_be_listed(&self.keys, &token) {
-            return Ok(Standing::Current);
-        }
-        Ok(self.read().standing(&token))
+        self.read().standing(token)
     }
 
     /// The sign-in time of a token of `user` issued `now`: `now` itself, unless a known

@@ -15,7 +15,7 @@ use crate::credential::{Presented, Source};
 use crate::error::Error;
 use crate::jwt::{
     Audience, Claims, IssueReason, JwtConfig, MAX_TOKEN_LEN, PendingChanges, Revocation,
-    RevocationList, RevocationStore, Revoked, SignInTime, Standing, TokenFacts, Verifier,
+    RevocationList, RevocationStore, Revoked, SignInTime, Standing, Verified, Verifier,
     custom_claims,
 };
 use crate::session::SessionInfo;
@@ -197,6 +197,52 @@ impl JwtStrategy {
         Ok(issued)
     }
 
+    /// What the verified token `presented` stands for at `now`, given where it stands against
+    /// the revocation list: [`resolve`](Strategy::resolve) and
+    /// [`resolve_at_once`](Strategy::resolve_at_once) differ only in how they learn that.
+    fn lookup(
+        &self,
+        presented: &Presented,
+        verified: &Verified,
+        standing: Standing,
+        now: OffsetDateTime,
+    ) -> Lookup {
+        if let Standing::Revoked = standing {
+            return Lookup::Invalid("revoked");
+        }
+        let session = verified
+            .session
+            .get_or_init(|| {
+                let data = verified.data.clone();
+                Arc::new(self.resolved(&verified.claims, data, presented.token.clone()))
+            })
+            .clone();
+        match standing {
+            Standing::Current | Standing::Revoked => {}
+            Standing::Changed(pending) => return brought_up_to_date(&session, pending, presented),
+            Standing::UnreadableChange => return Lookup::Invalid("unreadable data change"),
+        }
+        let info = &session.info;
+        let due = self.lifetimes.due_to_extend(
+            (info.refreshed_at, info.expires_at, info.absolute_expires_at),
+            now,
+            Persistence::from_persistent(info.persistent),
+        );
+        if !due {
+            return Lookup::Valid {
+                session,
+                reissue: None,
+            };
+        }
+        // Signed only for a client that receives it (a cookie), by the layer through
+        // `refresh`: a bearer client keeps its token, and its request never waits for, or fails
+        // with, a token nobody would receive.
+        Lookup::Due {
+            session,
+            data_changed: false,
+        }
+    }
+
     /// Revokes every token of the session. `false` when another request revoked it first.
     async fn revoke_session(&self, session: &ValidSession) -> Result<bool, Error> {
         let expires_at = session.info.absolute_expires_at + self.verifier.config().leeway;
@@ -241,57 +287,25 @@ impl JwtStrategy {
 #[async_trait]
 impl Strategy for JwtStrategy {
     async fn resolve(&self, presented: &Presented, now: OffsetDateTime) -> Result<Lookup, Error> {
-        let token = presented.token.as_str();
-        let verified = match self.verifier.verify(token, now.unix_timestamp()) {
+        let verified = match self.verifier.verify(&presented.token, now.unix_timestamp()) {
             Ok(verified) => verified,
             Err(reason) => return Ok(Lookup::Invalid(reason)),
         };
-        let claims = &verified.claims;
-        let facts = TokenFacts {
-            sid: claims.sid,
-            user: &claims.sub,
-            signed_in: claims.auth_time,
-            data_at: claims.data_time(),
+        let standing = self.revocations.standing(verified.facts()).await?;
+        Ok(self.lookup(presented, &verified, standing, now))
+    }
+
+    fn resolve_at_once(
+        &self,
+        presented: &Presented,
+        now: OffsetDateTime,
+    ) -> Option<Result<Lookup, Error>> {
+        let verified = match self.verifier.verify(&presented.token, now.unix_timestamp()) {
+            Ok(verified) => verified,
+            Err(reason) => return Some(Ok(Lookup::Invalid(reason))),
         };
-        let standing = self.revocations.standing(facts).await?;
-        if let Standing::Revoked = standing {
-            return Ok(Lookup::Invalid("revoked"));
-        }
-        let session = verified
-            .session
-            .get_or_init(|| {
-                Arc::new(self.resolved(claims, verified.data.clone(), token.to_owned()))
-            })
-            .clone();
-        match standing {
-            Standing::Current | Standing::Revoked => {}
-            Standing::Changed(pending) => {
-                return Ok(brought_up_to_date(&session, pending, presented));
-            }
-            Standing::UnreadableChange => return Ok(Lookup::Invalid("unreadable data change")),
-        }
-        let info = &session.info;
-        let persistence = Persistence::from_persistent(info.persistent);
-        let extends = self
-            .lifetimes
-            .expiry(now, info.absolute_expires_at, persistence)
-            > info.expires_at;
-        let due = self
-            .lifetimes
-            .due_for_refresh(info.refreshed_at, now, persistence);
-        if !(extends && due) {
-            return Ok(Lookup::Valid {
-                session,
-                reissue: None,
-            });
-        }
-        // Signed only for a client that receives it (a cookie), by the layer through
-        // `refresh`: a bearer client keeps its token, and its request never waits for, or fails
-        // with, a token nobody would receive.
-        Ok(Lookup::Due {
-            session,
-            data_changed: false,
-        })
+        let standing = self.revocations.standing_at_once(&verified.facts())?;
+        Some(Ok(self.lookup(presented, &verified, standing, now)))
     }
 
     async fn login(

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::Claims;
+use super::{Claims, TokenFacts};
 use crate::session::ValidSession;
 
 /// A verified token's claims, and the custom claims as the session data's JSON text.
@@ -33,6 +33,16 @@ impl Verified {
             claims,
             data,
             session: OnceLock::new(),
+        }
+    }
+
+    /// What the revocation list is asked about this token.
+    pub(crate) fn facts(&self) -> TokenFacts<'_> {
+        TokenFacts {
+            sid: self.claims.sid,
+            user: &self.claims.sub,
+            signed_in: self.claims.auth_time,
+            data_at: self.claims.data_time(),
         }
     }
 }
