@@ -174,14 +174,17 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         true
     }
 
-    /// Turns a presented token into a session, extending it when it is due. A request that
+    /// Turns a presented token into a session, extending it when it is due, once
+    /// [`resolve_at_once`](Self::resolve_at_once) had no answer for it. A request that
     /// presents several tokens (cookies under several names) has each tried in turn until
     /// one is valid.
     async fn resolve(&self, presented: &Presented, now: OffsetDateTime) -> Result<Lookup, Error>;
 
-    /// [`resolve`](Self::resolve)'s answer when the strategy has it at hand, without waiting
-    /// for anything (a JWT whose revocation list is fresh): `None` when only `resolve` can
-    /// tell. The layer asks this first, so the common request builds no future for its lookup.
+    /// The answer when the strategy has it at hand, without waiting for anything (a JWT whose
+    /// revocation list is fresh, a cache hit): `None` when only [`resolve`](Self::resolve) can
+    /// tell. The layer asks this first, so the common request builds no future for its
+    /// lookup, and asks `resolve` only after a `None`: a strategy may leave out of `resolve`
+    /// what it looked at here (the database strategy does not ask its cache again).
     fn resolve_at_once(
         &self,
         _presented: &Presented,

@@ -286,7 +286,8 @@ fn info(record: SessionRecord, current: bool) -> SessionInfo {
 #[async_trait]
 impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
     /// A session the cache answers for: at hand, no store round-trip. A miss is left to
-    /// [`resolve`](Strategy::resolve), which counts it.
+    /// [`resolve`](Strategy::resolve), which then reads the store without asking the cache
+    /// again.
     fn resolve_at_once(
         &self,
         presented: &Presented,
@@ -296,10 +297,10 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         let Some(token) = SessionToken::parse(&presented.token) else {
             return Some(Ok(Lookup::Invalid("malformed token")));
         };
-        let session = self.cached(&token, now)?;
-        crate::instrument::cache_lookup(true);
+        let cached = self.cached(&token, now);
+        crate::instrument::cache_lookup(cached.is_some());
         Some(Ok(Lookup::Valid {
-            session,
+            session: cached?,
             reissue: None,
         }))
     }
@@ -308,16 +309,6 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         let Some(token) = SessionToken::parse(&presented.token) else {
             return Ok(Lookup::Invalid("malformed token"));
         };
-        if self.cache.is_some() {
-            let cached = self.cached(&token, now);
-            crate::instrument::cache_lookup(cached.is_some());
-            if let Some(session) = cached {
-                return Ok(Lookup::Valid {
-                    session,
-                    reissue: None,
-                });
-            }
-        }
         let Some(record) = self.load(&token.hash()).await? else {
             return Ok(Lookup::Invalid("unknown token"));
         };
