@@ -5,6 +5,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 pub(crate) use super::sign_in_time::SignInTime;
+use crate::clock::from_unix_seconds;
+use crate::session::{SessionInfo, ValidSession};
 
 /// Claim names the crate sets itself; custom session data may not use them.
 pub(crate) const RESERVED: [&str; 12] = [
@@ -81,6 +83,28 @@ impl Claims {
     /// When the token's data dates from: `data_at`, or the sign-in.
     pub(crate) fn data_time(&self) -> SignInTime {
         self.data_at.unwrap_or(self.auth_time)
+    }
+
+    /// The session the signed `token` with these claims stands for, with `data` (the custom
+    /// claims as JSON text): everything in it comes from the token.
+    pub(crate) fn session(&self, data: String, token: String) -> ValidSession {
+        ValidSession {
+            info: SessionInfo {
+                persistent: !self.ephemeral,
+                ..SessionInfo::of_token(
+                    self.sid,
+                    self.sub.clone(),
+                    self.auth_time.to_datetime(),
+                    from_unix_seconds(self.iat),
+                    from_unix_seconds(self.exp),
+                    from_unix_seconds(self.abs_exp),
+                )
+            },
+            data,
+            version: 0,
+            data_at: self.data_time().micros(),
+            token,
+        }
     }
 }
 

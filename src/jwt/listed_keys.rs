@@ -29,29 +29,49 @@ pub(crate) enum ListedKey<'a> {
 
 /// The filter.
 pub(crate) struct ListedKeys {
-    seed: u64,
+    hashing: KeyHashing,
     words: Box<[AtomicU64]>,
 }
 
-/// An odd constant with well-mixed bits (from the golden ratio), the multiplier of the hash.
-const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+/// The filter's hash function: its per-process random seed. Copied out
+/// ([`ListedKeys::hashing`]) so that a token's two keys are hashed once, when it is verified,
+/// not on every request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeyHashing {
+    seed: u64,
+}
 
-impl ListedKeys {
-    /// An empty filter: every answer is "no".
-    pub(crate) fn new() -> Self {
+/// The hashes of a token's two keys (its session and its user), worked out once by
+/// [`KeyHashing::token`]. A filter uses them only when they were made with its own seed
+/// ([`ListedKeys::may_hold_token`]): any others are worked out again, never trusted.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TokenKeyHashes {
+    seed: u64,
+    session: u64,
+    user: u64,
+}
+
+impl KeyHashing {
+    fn random() -> Self {
         Self {
             seed: random_seed(),
-            words: (0..WORDS).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
-    /// The two bits of `key`: (word, mask) each.
-    fn bits(&self, key: &ListedKey<'_>) -> [(usize, u64); 2] {
-        let hash = match key {
+    /// The hashes of the keys of a token of session `sid` and user `user`.
+    pub(crate) fn token(&self, sid: Uuid, user: &str) -> TokenKeyHashes {
+        TokenKeyHashes {
+            seed: self.seed,
+            session: self.key(&ListedKey::Session(sid)),
+            user: self.key(&ListedKey::User(user)),
+        }
+    }
+
+    fn key(&self, key: &ListedKey<'_>) -> u64 {
+        match key {
             ListedKey::Session(sid) => self.hash(0, sid.as_bytes()),
             ListedKey::User(user) => self.hash(1, user.as_bytes()),
-        };
-        [hash % BITS, (hash >> 32) % BITS].map(|bit| ((bit / 64) as usize, 1 << (bit % 64)))
+        }
     }
 
     /// The hash of `bytes` in the key space `kind` (a session id and a user id with the same
@@ -72,20 +92,65 @@ impl ListedKeys {
         hash = hash.wrapping_mul(MIX);
         hash ^ (hash >> 32)
     }
+}
+
+/// An odd constant with well-mixed bits (from the golden ratio), the multiplier of the hash.
+const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl ListedKeys {
+    /// An empty filter: every answer is "no".
+    pub(crate) fn new() -> Self {
+        Self {
+            hashing: KeyHashing::random(),
+            words: (0..WORDS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// The filter's hash function.
+    pub(crate) fn hashing(&self) -> KeyHashing {
+        self.hashing
+    }
+
+    /// The two bits of a key's hash: (word, mask) each.
+    fn bits(hash: u64) -> [(usize, u64); 2] {
+        [hash % BITS, (hash >> 32) % BITS].map(|bit| ((bit / 64) as usize, 1 << (bit % 64)))
+    }
+
+    /// Whether both bits of a key's hash are set.
+    fn may_hold_hash(&self, hash: u64) -> bool {
+        Self::bits(hash)
+            .into_iter()
+            .all(|(word, mask)| self.words[word].load(Ordering::SeqCst) & mask != 0)
+    }
 
     /// Marks `key`: from now on [`may_hold`](Self::may_hold) says "maybe" for it. Called
     /// before the entry it stands for is made visible.
     pub(crate) fn add(&self, key: &ListedKey<'_>) {
-        for (word, mask) in self.bits(key) {
+        for (word, mask) in Self::bits(self.hashing.key(key)) {
             self.words[word].fetch_or(mask, Ordering::SeqCst);
         }
     }
 
     /// `false` when the list holds no entry for `key`; `true` when it may.
+    #[cfg(test)]
     pub(crate) fn may_hold(&self, key: &ListedKey<'_>) -> bool {
-        self.bits(key)
-            .into_iter()
-            .all(|(word, mask)| self.words[word].load(Ordering::SeqCst) & mask != 0)
+        self.may_hold_hash(self.hashing.key(key))
+    }
+
+    /// `false` when the list holds no entry for the session `sid` nor for `user`; `true` when
+    /// it may. `known` are the token's hashes worked out at its verification: used when this
+    /// filter's seed made them, worked out again otherwise.
+    pub(crate) fn may_hold_token(
+        &self,
+        sid: Uuid,
+        user: &str,
+        known: Option<&TokenKeyHashes>,
+    ) -> bool {
+        let hashes = match known {
+            Some(known) if known.seed == self.hashing.seed => *known,
+            _ => self.hashing.token(sid, user),
+        };
+        self.may_hold_hash(hashes.session) || self.may_hold_hash(hashes.user)
     }
 
     /// Replaces the filter with one of exactly `keys`, which must be a subset of the keys it
@@ -96,7 +161,7 @@ impl ListedKeys {
     pub(crate) fn rebuild<'a>(&self, keys: impl IntoIterator<Item = ListedKey<'a>>) {
         let mut fresh = vec![0u64; WORDS];
         for key in keys {
-            for (word, mask) in self.bits(&key) {
+            for (word, mask) in Self::bits(self.hashing.key(&key)) {
                 fresh[word] |= mask;
             }
         }
@@ -147,6 +212,23 @@ mod tests {
             strangers < 500,
             "{strangers} of 10,000 unknown sessions said maybe"
         );
+    }
+
+    #[test]
+    fn a_tokens_hashes_are_used_only_by_the_filter_whose_seed_made_them() {
+        let keys = ListedKeys::new();
+        let sid = Uuid::new_v4();
+        keys.add(&ListedKey::User("revoked-user"));
+        let own = keys.hashing().token(sid, "revoked-user");
+        assert!(keys.may_hold_token(sid, "revoked-user", Some(&own)));
+        assert!(keys.may_hold_token(sid, "revoked-user", None));
+        // Made with another seed, the hashes point at other bits: worked out again, the
+        // listed user is still a "maybe".
+        let foreign = ListedKeys::new().hashing().token(sid, "revoked-user");
+        assert!(keys.may_hold_token(sid, "revoked-user", Some(&foreign)));
+        let empty = ListedKeys::new();
+        let stranger = empty.hashing().token(sid, "stranger");
+        assert!(!empty.may_hold_token(sid, "stranger", Some(&stranger)));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::SignInTime;
-use super::listed_keys::{ListedKey, ListedKeys};
+use super::listed_keys::{KeyHashing, ListedKey, ListedKeys, TokenKeyHashes};
 use crate::clock::Clock;
 use crate::error::bounded;
 use crate::error::{Error, StoreError};
@@ -51,6 +51,9 @@ pub(crate) struct TokenFacts<'a> {
     pub(crate) signed_in: SignInTime,
     /// The time its data dates from.
     pub(crate) data_at: SignInTime,
+    /// The hashes of its session and user in the list's filter, worked out when it was
+    /// verified; `None` to work them out now.
+    pub(crate) hashes: Option<&'a TokenKeyHashes>,
 }
 
 /// Where a verified token stands against the revocation list.
@@ -296,6 +299,12 @@ impl RevocationList {
         self.fresh().then(|| self.standing_in_copy(token))
     }
 
+    /// How the list's filter hashes a token's keys: a verified token's hashes are worked out
+    /// once with it ([`TokenFacts::hashes`]).
+    pub(crate) fn key_hashing(&self) -> KeyHashing {
+        self.keys.hashing()
+    }
+
     /// Where `token` stands in the copy as it is.
     fn standing_in_copy(&self, token: &TokenFacts<'_>) -> Standing {
         if !may_be_listed(&self.keys, token) {
@@ -434,7 +443,7 @@ impl Follower for RevocationList {
 /// Whether the list may hold an entry for the token's session or user; `false` means it
 /// holds none, and the token is [`Standing::Current`].
 fn may_be_listed(keys: &ListedKeys, token: &TokenFacts<'_>) -> bool {
-    keys.may_hold(&ListedKey::Session(token.sid)) || keys.may_hold(&ListedKey::User(token.user))
+    keys.may_hold_token(token.sid, token.user, token.hashes)
 }
 
 fn kind(target: &Revoked) -> &'static str {
@@ -483,6 +492,7 @@ mod tests {
             user,
             signed_in: before,
             data_at: before,
+            hashes: None,
         };
         if !may_be_listed(keys, &token) {
             return Standing::Current;

@@ -18,7 +18,6 @@ use crate::jwt::{
     RevocationList, RevocationStore, Revoked, SignInTime, Standing, Verified, Verifier,
     custom_claims,
 };
-use crate::session::SessionInfo;
 use crate::strategy::{Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom, ValidSession};
 
 /// JWT sessions live 30 days after their last re-issue (Auth.js's default), 90 days at most.
@@ -53,7 +52,11 @@ impl JwtStrategy {
             change_notices,
         );
         Self {
-            verifier: Verifier::new(config, lifetimes.absolute_timeout),
+            verifier: Verifier::new(
+                config,
+                lifetimes.absolute_timeout,
+                revocations.key_hashing(),
+            ),
             lifetimes,
             revocations,
             clock,
@@ -115,7 +118,7 @@ impl JwtStrategy {
         })?;
         room.check(token.len(), MAX_TOKEN_LEN)?;
         tracing::debug!(session = %sid, ?reason, "JWT issued");
-        let session = self.resolved(&claims, data, token.clone());
+        let session = claims.session(data, token.clone());
         Ok((
             session,
             NewToken {
@@ -124,26 +127,6 @@ impl JwtStrategy {
                 persistence,
             },
         ))
-    }
-
-    fn resolved(&self, claims: &Claims, data: String, token: String) -> ValidSession {
-        ValidSession {
-            info: SessionInfo {
-                persistent: !claims.ephemeral,
-                ..SessionInfo::of_token(
-                    claims.sid,
-                    claims.sub.clone(),
-                    claims.auth_time.to_datetime(),
-                    from_unix_seconds(claims.iat),
-                    from_unix_seconds(claims.exp),
-                    from_unix_seconds(claims.abs_exp),
-                )
-            },
-            data,
-            version: 0,
-            data_at: claims.data_time().micros(),
-            token,
-        }
     }
 
     /// Re-issues the current session's token with `data`, signed in at `auth_time`, remembered
@@ -203,22 +186,14 @@ impl JwtStrategy {
     fn lookup(
         &self,
         presented: &Presented,
-        verified: &Verified,
+        verified: Verified,
         standing: Standing,
         now: OffsetDateTime,
     ) -> Lookup {
-        if let Standing::Revoked = standing {
-            return Lookup::Invalid("revoked");
-        }
-        let session = verified
-            .session
-            .get_or_init(|| {
-                let data = verified.data.clone();
-                Arc::new(self.resolved(&verified.claims, data, presented.token.clone()))
-            })
-            .clone();
+        let session = verified.session;
         match standing {
-            Standing::Current | Standing::Revoked => {}
+            Standing::Current => {}
+            Standing::Revoked => return Lookup::Invalid("revoked"),
             Standing::Changed(pending) => return brought_up_to_date(&session, pending, presented),
             Standing::UnreadableChange => return Lookup::Invalid("unreadable data change"),
         }
@@ -292,7 +267,7 @@ impl Strategy for JwtStrategy {
             Err(reason) => return Ok(Lookup::Invalid(reason)),
         };
         let standing = self.revocations.standing(verified.facts()).await?;
-        Ok(self.lookup(presented, &verified, standing, now))
+        Ok(self.lookup(presented, verified, standing, now))
     }
 
     fn resolve_at_once(
@@ -305,7 +280,7 @@ impl Strategy for JwtStrategy {
             Err(reason) => return Some(Ok(Lookup::Invalid(reason))),
         };
         let standing = self.revocations.standing_at_once(&verified.facts())?;
-        Some(Ok(self.lookup(presented, &verified, standing, now)))
+        Some(Ok(self.lookup(presented, verified, standing, now)))
     }
 
     async fn login(

@@ -9,40 +9,64 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
-use super::{Claims, TokenFacts};
+use super::listed_keys::{KeyHashing, TokenKeyHashes};
+use super::{Claims, SignInTime, TokenFacts};
 use crate::session::ValidSession;
 
-/// A verified token's claims, and the custom claims as the session data's JSON text.
-#[derive(Debug)]
+/// A verified token: the session it stands for, and what every request checks again (its
+/// times, and its standing against the revocation list). A hit hands out a copy: the session
+/// is shared, the rest is copied, so no request writes to what the cache keeps but the
+/// session's count.
+#[derive(Clone, Debug)]
 pub(crate) struct Verified {
-    /// The token's whole text: a hit must present exactly these bytes.
-    token: Box<str>,
-    pub(crate) claims: Claims,
-    pub(crate) data: String,
-    /// The session the token stands for, built once on first use: every part of it comes
-    /// from the token alone, so each request that presents the same token shares it.
-    pub(crate) session: OnceLock<Arc<ValidSession>>,
+    /// The session the token stands for; its `token` is the token's whole text, which a hit
+    /// must present. Built once: every part of it comes from the token alone.
+    pub(crate) session: Arc<ValidSession>,
+    /// The time claims, checked on every request.
+    pub(crate) times: TimeClaims,
+    signed_in: SignInTime,
+    data_at: SignInTime,
+    /// The hashes of its session and user in the revocation list's filter.
+    hashes: TokenKeyHashes,
+}
+
+/// The claims of a token that depend on the time: whole seconds since the Unix epoch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TimeClaims {
+    pub(crate) iat: i64,
+    pub(crate) exp: i64,
+    pub(crate) abs_exp: i64,
+    pub(crate) nbf: Option<i64>,
 }
 
 impl Verified {
-    pub(crate) fn new(token: &str, claims: Claims, data: String) -> Self {
+    /// The verified `token` with `claims` and the custom claims as JSON text, `data`; its keys
+    /// hashed with the revocation list's `hashing`.
+    pub(crate) fn new(token: &str, claims: &Claims, data: String, hashing: KeyHashing) -> Self {
         Self {
-            token: token.into(),
-            claims,
-            data,
-            session: OnceLock::new(),
+            session: Arc::new(claims.session(data, token.to_owned())),
+            times: TimeClaims {
+                iat: claims.iat,
+                exp: claims.exp,
+                abs_exp: claims.abs_exp,
+                nbf: claims.nbf,
+            },
+            signed_in: claims.auth_time,
+            data_at: claims.data_time(),
+            hashes: hashing.token(claims.sid, &claims.sub),
         }
     }
 
     /// What the revocation list is asked about this token.
     pub(crate) fn facts(&self) -> TokenFacts<'_> {
         TokenFacts {
-            sid: self.claims.sid,
-            user: &self.claims.sub,
-            signed_in: self.claims.auth_time,
-            data_at: self.claims.data_time(),
+            sid: self.session.info.id,
+            user: &self.session.info.user_id,
+            signed_in: self.signed_in,
+            data_at: self.data_at,
+            hashes: Some(&self.hashes),
         }
     }
 }
@@ -50,8 +74,9 @@ impl Verified {
 /// Up to `capacity` verified tokens; when full, an arbitrary one makes room.
 ///
 /// Every request of every worker thread looks here, so the tokens are spread over
-/// [`SHARDS`] maps with a lock each (threads seldom meet on one lock), and a hit's text is
-/// compared after its lock is let go.
+/// [`SHARDS`] maps with a lock each (threads seldom meet on one lock). An entry is kept in its
+/// map's own slot, not behind a pointer of its own, so a hit reads the slot and the session's
+/// text, and writes only the session's count.
 pub(crate) struct VerifiedTokens {
     /// Tokens kept per shard.
     capacity: usize,
@@ -66,7 +91,7 @@ struct Padded<T>(T);
 /// Maps (each behind its own lock) the verified tokens are spread over.
 const SHARDS: usize = 16;
 
-type Shard = HashMap<Tail, Arc<Verified>, BuildHasherDefault<TailHasher>>;
+type Shard = HashMap<Tail, Verified, BuildHasherDefault<TailHasher>>;
 
 /// The last 32 bytes of a token's text: within the signature, which differs between any two
 /// tokens. Only the map's key; a hit also compares the whole text.
@@ -121,22 +146,23 @@ impl VerifiedTokens {
         })
     }
 
-    /// The claims of `token`, if exactly this token was verified before.
-    pub(crate) fn get(&self, token: &str) -> Option<Arc<Verified>> {
+    /// A copy of what was kept of `token`, if exactly this token was verified before.
+    pub(crate) fn get(&self, token: &str) -> Option<Verified> {
         if self.capacity == 0 {
             return None;
         }
         let key = tail(token);
-        let verified = self.shard(&key).get(&key)?.clone();
-        (*verified.token == *token).then_some(verified)
+        let shard = self.shard(&key);
+        let verified = shard.get(&key)?;
+        (verified.session.token == token).then(|| verified.clone())
     }
 
     /// Keeps `verified`, whose token just passed every time-independent check.
-    pub(crate) fn insert(&self, verified: Arc<Verified>) {
+    pub(crate) fn insert(&self, verified: Verified) {
         if self.capacity == 0 {
             return;
         }
-        let key = tail(&verified.token);
+        let key = tail(&verified.session.token);
         let mut tokens = self.shard(&key);
         if tokens.len() >= self.capacity
             && !tokens.contains_key(&key)
@@ -160,13 +186,14 @@ impl VerifiedTokens {
 mod tests {
     use super::*;
 
-    fn verified(token: &str) -> Arc<Verified> {
+    fn verified(token: &str) -> Verified {
         let claims: Claims = serde_json::from_value(serde_json::json!({
             "sub": "u", "sid": uuid::Uuid::nil(), "jti": "j", "iat": 1, "exp": 2,
             "iss": "i", "aud": "a", "auth_time": 1, "abs_exp": 3
         }))
         .unwrap();
-        Arc::new(Verified::new(token, claims, "{}".into()))
+        let hashing = super::super::listed_keys::ListedKeys::new().hashing();
+        Verified::new(token, &claims, "{}".into(), hashing)
     }
 
     #[test]
@@ -179,6 +206,20 @@ mod tests {
         let forged = format!("{}.{}.{}", "h".repeat(20), "q".repeat(60), "s".repeat(43));
         assert!(cache.get(&forged).is_none());
         assert!(cache.get("short").is_none());
+    }
+
+    #[test]
+    fn every_hit_of_a_token_shares_the_session_built_at_its_verification() {
+        let cache = VerifiedTokens::new(10);
+        let token = format!("h.p.{}", "s".repeat(43));
+        let verified = verified(&token);
+        let built = verified.session.clone();
+        cache.insert(verified);
+        let (first, second) = (cache.get(&token).unwrap(), cache.get(&token).unwrap());
+        assert!(Arc::ptr_eq(&first.session, &built));
+        assert!(Arc::ptr_eq(&second.session, &built));
+        assert_eq!(first.session.token, token);
+        assert_eq!(first.facts().user, "u");
     }
 
     #[test]

@@ -3,14 +3,14 @@
 //! on every request, the times.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use super::verified::{Verified, VerifiedTokens};
+use super::listed_keys::KeyHashing;
+use super::verified::{TimeClaims, Verified, VerifiedTokens};
 use super::{Claims, JwtConfig};
 
 /// Tokens longer than this are rejected unread.
@@ -30,30 +30,37 @@ pub(crate) struct Verifier {
     /// The longest a session may live from sign-in (`abs_exp - auth_time`), in seconds.
     longest: i64,
     verified: VerifiedTokens,
+    /// How the revocation list hashes a token's keys: once per verified token.
+    hashing: KeyHashing,
 }
 
 impl Verifier {
-    pub(crate) fn new(config: JwtConfig, absolute_timeout: time::Duration) -> Self {
+    pub(crate) fn new(
+        config: JwtConfig,
+        absolute_timeout: time::Duration,
+        hashing: KeyHashing,
+    ) -> Self {
         let verified = VerifiedTokens::new(config.verified_tokens);
         Self {
             config,
             longest: absolute_timeout.whole_seconds(),
             verified,
+            hashing,
         }
     }
 
     /// The token's claims if it is valid at `now` (Unix seconds). `Err` carries the reason for
     /// the log.
-    pub(crate) fn verify(&self, token: &str, now: i64) -> Result<Arc<Verified>, &'static str> {
+    pub(crate) fn verify(&self, token: &str, now: i64) -> Result<Verified, &'static str> {
         let verified = match self.verified.get(token) {
             Some(verified) => verified,
             None => {
-                let verified = Arc::new(self.check(token)?);
+                let verified = self.check(token)?;
                 self.verified.insert(verified.clone());
                 verified
             }
         };
-        self.check_times(&verified.claims, now)?;
+        self.check_times(&verified.times, now)?;
         Ok(verified)
     }
 
@@ -107,11 +114,11 @@ impl Verifier {
             return Err("lifetime beyond the absolute limit");
         }
         let data = serde_json::to_string(&claims.custom).map_err(|_| "malformed claims")?;
-        Ok(Verified::new(token, claims, data))
+        Ok(Verified::new(token, &claims, data, self.hashing))
     }
 
     /// The checks that depend on the time, with the configured leeway.
-    fn check_times(&self, claims: &Claims, now: i64) -> Result<(), &'static str> {
+    fn check_times(&self, claims: &TimeClaims, now: i64) -> Result<(), &'static str> {
         let leeway = self.config.leeway.whole_seconds();
         if now >= claims.exp + leeway || now >= claims.abs_exp + leeway {
             return Err("expired");
