@@ -251,11 +251,11 @@ impl JwtConfig {
     /// A browser sends the same token on every request until it is re-issued; a remembered
     /// token skips the signature check and the claims parsing, and only the **exact same
     /// text** is remembered, so a changed byte is checked in full. Expiry and revocation are
-    /// checked on every request regardless. Each entry holds the token, its claims and the
-    /// session view built from them, which every request with that token then shares (about
-    /// 1.5 KiB for a typical session). The tokens are spread over 16 parts with a lock each, and
-    /// each part keeps its share (`capacity / 16`, rounded up), so at most 15 more than
-    /// `capacity` are kept.
+    /// checked on every request regardless. Each entry holds the session built from the token
+    /// (its text, user id and data), which every request with that token then shares, and the
+    /// claims every request checks again: about 1.1 KiB for a token of 480 bytes. The tokens
+    /// are spread over 16 parts with a lock each, and each part keeps its share
+    /// (`capacity / 16`, rounded up), so at most 15 more than `capacity` are kept.
     ///
     /// ```
     /// # use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
