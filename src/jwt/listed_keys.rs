@@ -123,8 +123,8 @@ impl ListedKeys {
             .all(|(word, mask)| self.words[word].load(Ordering::SeqCst) & mask != 0)
     }
 
-    /// Marks `key`: from now on [`may_hold`](Self::may_hold) says "maybe" for it. Called
-    /// before the entry it stands for is made visible.
+    /// Marks `key`: from now on [`may_hold_token`](Self::may_hold_token) says "maybe" for
+    /// it. Called before the entry it stands for is made visible.
     pub(crate) fn add(&self, key: &ListedKey<'_>) {
         for (word, mask) in Self::bits(self.hashing.key(key)) {
             self.words[word].fetch_or(mask, Ordering::SeqCst);
