@@ -27,8 +27,8 @@ pub(crate) struct Verified {
     /// The time claims, checked on every request.
     pub(crate) times: TimeClaims,
     /// The sign-in time (`auth_time`) and the time the data dates from, as the revocation list
-    /// compares them. The session holds both too; these copies sit in the map slot, which a
-    /// hit has just read, so asking the list touches nothing more of the session.
+    /// compares them. The session holds both too, in other forms; these copies sit in the map
+    /// slot, which a hit has just read, ready for the list without a conversion.
     signed_in: SignInTime,
     data_at: SignInTime,
     /// The hashes of its session and user in the revocation list's filter.
