@@ -77,3 +77,26 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The extractor's future is part of every handler's future that takes a session, and axum
+    /// moves that whole when it boxes it: resolving that waits (on the store, on a refresh)
+    /// lives in a box of its own, taken only when it is needed.
+    #[test]
+    fn the_session_extractor_future_stays_small() {
+        let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+        let future = <Session<serde_json::Value> as FromRequestParts<()>>::from_request_parts(
+            &mut parts,
+            &(),
+        );
+        let size = std::mem::size_of_val(&future);
+        drop(future);
+        assert!(
+            size <= 128,
+            "the Session extractor's future is {size} bytes"
+        );
+    }
+}

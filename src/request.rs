@@ -1,6 +1,7 @@
 //! The per-request session state the layer puts in the request's extensions: resolved lazily,
 //! at most once, and turned into at most one `Set-Cookie` on the way out.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -204,7 +205,29 @@ impl RequestSession {
 
     /// The request's session, resolving it on first use (at most one lookup per request).
     pub(crate) async fn session(&self) -> Result<Option<Arc<ValidSession>>, Error> {
-        self.resolved_for_reading().await.session()
+        if let Some(known) = self.session_at_once() {
+            return known;
+        }
+        // Boxed: the path above, which nearly every request takes, keeps the future of every
+        // extractor and guard that asks small, and that future is moved whole when axum boxes
+        // the handler's.
+        Box::pin(self.resolved_for_reading()).await.session()
+    }
+
+    /// The session when it is known without waiting: resolved before, or now by a strategy
+    /// that answers at once (a verified JWT, a cached database session). `None` when the
+    /// answer waits: on the store, on a token to sign for a session due to be extended, or on
+    /// another holder of the state (then [`session`](Self::session) resolves it, waiting).
+    fn session_at_once(&self) -> Option<Result<Option<Arc<ValidSession>>, Error>> {
+        let mut state = self.state.try_lock().ok()?;
+        if matches!(state.current, Current::Unresolved) {
+            match self.resolve_state_at_once(&mut state) {
+                AtOnce::Resolved => self.resolved(&state),
+                // Nothing was changed: the waiting path looks the token up again.
+                AtOnce::Due(_) | AtOnce::Wait => return None,
+            }
+        }
+        Some(state.session())
     }
 
     /// The locked state, resolved. Hold it for the whole of an operation that changes the
@@ -216,14 +239,12 @@ impl RequestSession {
         state
     }
 
-    /// The locked state, resolved, for reading (resolving may decide the cookie; it says so).
+    /// The locked state, resolved, for reading.
     async fn resolved_for_reading(&self) -> MutexGuard<'_, State> {
         let mut state = self.locked_state().await;
         if matches!(state.current, Current::Unresolved) {
-            self.resolve_into(&mut state).await;
-            if !matches!(state.cookie, CookieAction::Keep) {
-                self.cookie_may_change.store(true, Ordering::Release);
-            }
+            self.resolve_state(&mut state).await;
+            self.resolved(&state);
         }
         state
     }
@@ -237,8 +258,12 @@ impl RequestSession {
         }
     }
 
-    async fn resolve_into(&self, state: &mut State) {
-        self.resolve_state(state).await;
+    /// What follows the resolution of `state`, once: `finish` looks at the cookie when
+    /// resolving decided it, and the outcome goes to the metrics and the span.
+    fn resolved(&self, state: &State) {
+        if !matches!(state.cookie, CookieAction::Keep) {
+            self.cookie_may_change.store(true, Ordering::Release);
+        }
         let outcome = match &state.current {
             Current::Known(Some(session)) => {
                 self.record_on_span(session);
@@ -262,22 +287,49 @@ impl RequestSession {
             .record("session_id", tracing::field::display(session.info.id));
     }
 
+    /// Resolves `state`, waiting on the store or on a refresh when it must.
     async fn resolve_state(&self, state: &mut State) {
+        if self.resolve_by_credential(state) {
+            return;
+        }
+        if let AtOnce::Due(due) = self.settle(state, self.first_valid().await) {
+            self.refresh_due(state, due).await;
+        }
+    }
+
+    /// Resolves `state` as far as it can without waiting: from the credential alone, or from
+    /// the strategy's answer at once.
+    fn resolve_state_at_once(&self, state: &mut State) -> AtOnce {
+        if self.resolve_by_credential(state) {
+            return AtOnce::Resolved;
+        }
+        match self.first_valid_at_once() {
+            Some(found) => self.settle(state, found),
+            None => AtOnce::Wait,
+        }
+    }
+
+    /// Resolves `state` when the credential alone decides it (none, or an unusable one):
+    /// `false` when there are tokens to look up.
+    fn resolve_by_credential(&self, state: &mut State) -> bool {
         match &self.credential {
-            Credential::Nothing => {
-                state.current = Current::Known(None);
-                return;
-            }
+            Credential::Nothing => state.current = Current::Known(None),
             Credential::Unusable => {
                 self.reject("unusable session cookie");
                 state.current = Current::Known(None);
                 state.cookie = CookieAction::Clear;
-                return;
             }
-            Credential::Tokens { .. } => {}
+            Credential::Tokens { .. } => return false,
         }
+        true
+    }
+
+    /// Makes what the lookup found the request's session, and decides the cookie; a session
+    /// due to be extended for a cookie client is left to [`refresh_due`](Self::refresh_due),
+    /// with `state` unchanged.
+    fn settle(&self, state: &mut State, found: Result<Lookup, Error>) -> AtOnce {
         let from_cookie = self.credential.carries_cookie();
-        state.current = match self.first_valid().await {
+        state.current = match found {
             Ok(Lookup::Valid { session, reissue }) => {
                 if let Some(issued) = reissue {
                     // The strategy extended the session in the store (database sessions).
@@ -292,22 +344,10 @@ impl RequestSession {
                 session,
                 data_changed,
             }) if from_cookie => {
-                let refresh = self
-                    .strategy()
-                    .refresh(&session, self.now(), self.cookie_room());
-                match refresh.await {
-                    Ok((session, issued)) => {
-                        tracing::debug!(session = %session.info.id, "session refreshed");
-                        if data_changed {
-                            self.emit_for(SessionEventKind::DataUpdated, &session);
-                        }
-                        self.emit_for(SessionEventKind::Refreshed, &session);
-                        state.issued = Some(issued.clone());
-                        state.cookie = CookieAction::Set(issued);
-                        Current::Known(Some(Arc::new(session)))
-                    }
-                    Err(e) => Current::Failed(e),
-                }
+                return AtOnce::Due(DueRefresh {
+                    session,
+                    data_changed,
+                });
             }
             // A bearer client keeps its token: nothing is signed for it here.
             Ok(Lookup::Due { session, .. }) => Current::Known(Some(session)),
@@ -320,6 +360,44 @@ impl RequestSession {
             }
             Err(e) => Current::Failed(e),
         };
+        AtOnce::Resolved
+    }
+
+    /// Extends a session due for it with a new token in the cookie.
+    async fn refresh_due(&self, state: &mut State, due: DueRefresh) {
+        let DueRefresh {
+            session,
+            data_changed,
+        } = due;
+        let refresh = self
+            .strategy()
+            .refresh(&session, self.now(), self.cookie_room());
+        state.current = match refresh.await {
+            Ok((session, issued)) => {
+                tracing::debug!(session = %session.info.id, "session refreshed");
+                if data_changed {
+                    self.emit_for(SessionEventKind::DataUpdated, &session);
+                }
+                self.emit_for(SessionEventKind::Refreshed, &session);
+                state.issued = Some(issued.clone());
+                state.cookie = CookieAction::Set(issued);
+                Current::Known(Some(Arc::new(session)))
+            }
+            Err(e) => Current::Failed(e),
+        };
+    }
+
+    /// [`first_valid`](Self::first_valid) when every token is answered at once; `None` when
+    /// one must wait on the store.
+    fn first_valid_at_once(&self) -> Option<Result<Lookup, Error>> {
+        let mut search = FirstValid::default();
+        for presented in self.credential.tokens() {
+            let lookup = self.strategy().resolve_at_once(presented, self.now())?;
+            if let ControlFlow::Break(found) = search.take(lookup) {
+                return Some(found);
+            }
+        }
+        Some(search.none_valid())
     }
 
     /// The first valid session among the presented tokens, in order of preference, so a stale
@@ -327,21 +405,18 @@ impl RequestSession {
     /// next to a valid v4 one) never hides a good one. Without any, the first token's reason.
     /// A store error ends the search (503, not a guess).
     async fn first_valid(&self) -> Result<Lookup, Error> {
-        let mut first_reason = None;
+        let mut search = FirstValid::default();
         for presented in self.credential.tokens() {
             let now = self.now();
             let lookup = match self.strategy().resolve_at_once(presented, now) {
-                Some(lookup) => lookup?,
-                None => self.strategy().resolve(presented, now).await?,
+                Some(lookup) => lookup,
+                None => self.strategy().resolve(presented, now).await,
             };
-            match lookup {
-                Lookup::Invalid(reason) => {
-                    first_reason.get_or_insert(reason);
-                }
-                valid => return Ok(valid),
+            if let ControlFlow::Break(found) = search.take(lookup) {
+                return found;
             }
         }
-        Ok(Lookup::Invalid(first_reason.unwrap_or("malformed token")))
+        search.none_valid()
     }
 
     fn carried_cookie(&self) -> bool {
@@ -424,5 +499,50 @@ impl RequestSession {
         }
         headers.append(header::SET_COOKIE, previous.clear());
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+/// How far resolving got without waiting.
+enum AtOnce {
+    /// The state is resolved.
+    Resolved,
+    /// The session is due to be extended, and the cookie client is sent a new token: signing
+    /// it waits (on the strategy's issue callback, on the store).
+    Due(DueRefresh),
+    /// The strategy must ask its store.
+    Wait,
+}
+
+/// A valid session due to be extended with a new token in the cookie.
+struct DueRefresh {
+    session: Arc<ValidSession>,
+    /// Whether the new token also brings the data up to date ([`Lookup::Due`]).
+    data_changed: bool,
+}
+
+/// The search for the first valid session among a request's tokens, one lookup at a time.
+#[derive(Default)]
+struct FirstValid {
+    /// Why the first token was not valid.
+    first_reason: Option<&'static str>,
+}
+
+impl FirstValid {
+    /// Takes the next token's lookup: the search ends with a valid session or a store error.
+    fn take(&mut self, lookup: Result<Lookup, Error>) -> ControlFlow<Result<Lookup, Error>> {
+        match lookup {
+            Ok(Lookup::Invalid(reason)) => {
+                self.first_reason.get_or_insert(reason);
+                ControlFlow::Continue(())
+            }
+            found => ControlFlow::Break(found),
+        }
+    }
+
+    /// No token was valid: the first one's reason.
+    fn none_valid(self) -> Result<Lookup, Error> {
+        Ok(Lookup::Invalid(
+            self.first_reason.unwrap_or("malformed token"),
+        ))
     }
 }

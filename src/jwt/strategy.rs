@@ -197,12 +197,11 @@ impl JwtStrategy {
             Standing::Changed(pending) => return brought_up_to_date(&session, pending, presented),
             Standing::UnreadableChange => return Lookup::Invalid("unreadable data change"),
         }
-        let info = &session.info;
-        let due = self.lifetimes.due_to_extend(
-            (info.refreshed_at, info.expires_at, info.absolute_expires_at),
-            now,
-            Persistence::from_persistent(info.persistent),
-        );
+        // From the copies the verified token keeps beside the session, which this request has
+        // just read: the session's own times lie further into memory.
+        let due =
+            self.lifetimes
+                .due_to_extend(verified.times.lifetime(), now, verified.persistence);
         if !due {
             return Lookup::Valid {
                 session,

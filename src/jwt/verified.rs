@@ -11,8 +11,13 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
+use time::OffsetDateTime;
+use uuid::Uuid;
+
 use super::listed_keys::{KeyHashing, TokenKeyHashes};
 use super::{Claims, SignInTime, TokenFacts};
+use crate::clock::from_unix_seconds;
+use crate::config::Persistence;
 use crate::session::ValidSession;
 
 /// A verified token: the session it stands for, and what every request checks again (its
@@ -26,9 +31,14 @@ pub(crate) struct Verified {
     pub(crate) session: Arc<ValidSession>,
     /// The time claims, checked on every request.
     pub(crate) times: TimeClaims,
+    /// Whether the session is remembered (`ephemeral` absent), for the sliding extension.
+    pub(crate) persistence: Persistence,
+    /// The session id (`sid`), the revocation list's key.
+    sid: Uuid,
     /// The sign-in time (`auth_time`) and the time the data dates from, as the revocation list
-    /// compares them. The session holds both too, in other forms; these copies sit in the map
-    /// slot, which a hit has just read, ready for the list without a conversion.
+    /// compares them. The session holds these, the session id and the persistence too, in
+    /// other forms or further into memory; these copies sit in the map slot, which a hit has
+    /// just read, ready for the list and the lifetime checks.
     signed_in: SignInTime,
     data_at: SignInTime,
     /// The hashes of its session and user in the revocation list's filter.
@@ -44,6 +54,18 @@ pub(crate) struct TimeClaims {
     pub(crate) nbf: Option<i64>,
 }
 
+impl TimeClaims {
+    /// When the token was issued (the session's last extension), when it expires, and the
+    /// session's absolute limit: what [`Lifetimes::due_to_extend`](crate::config::Lifetimes::due_to_extend) compares.
+    pub(crate) fn lifetime(&self) -> (OffsetDateTime, OffsetDateTime, OffsetDateTime) {
+        (
+            from_unix_seconds(self.iat),
+            from_unix_seconds(self.exp),
+            from_unix_seconds(self.abs_exp),
+        )
+    }
+}
+
 impl Verified {
     /// The verified `token` with `claims` and the custom claims as JSON text, `data`; its keys
     /// hashed with the revocation list's `hashing`.
@@ -56,6 +78,8 @@ impl Verified {
                 abs_exp: claims.abs_exp,
                 nbf: claims.nbf,
             },
+            persistence: Persistence::from_persistent(!claims.ephemeral),
+            sid: claims.sid,
             signed_in: claims.auth_time,
             data_at: claims.data_time(),
             hashes: hashing.token(claims.sid, &claims.sub),
@@ -65,7 +89,7 @@ impl Verified {
     /// What the revocation list is asked about this token.
     pub(crate) fn facts(&self) -> TokenFacts<'_> {
         TokenFacts {
-            sid: self.session.info.id,
+            sid: self.sid,
             user: &self.session.info.user_id,
             signed_in: self.signed_in,
             data_at: self.data_at,
@@ -223,6 +247,27 @@ mod tests {
         assert!(Arc::ptr_eq(&second.session, &built));
         assert_eq!(first.session.token, token);
         assert_eq!(first.facts().user, "u");
+    }
+
+    #[test]
+    fn the_slots_copies_agree_with_the_session_they_stand_beside() {
+        for ephemeral in [false, true] {
+            let claims: Claims = serde_json::from_value(serde_json::json!({
+                "sub": "u", "sid": uuid::Uuid::new_v4(), "jti": "j", "iat": 1_000,
+                "exp": 2_000, "iss": "i", "aud": "a", "auth_time": 900, "abs_exp": 3_000,
+                "ephemeral": ephemeral
+            }))
+            .unwrap();
+            let hashing = super::super::listed_keys::ListedKeys::new().hashing();
+            let verified = Verified::new("h.p.s", &claims, "{}".into(), hashing);
+            let info = &verified.session.info;
+            assert_eq!(
+                verified.times.lifetime(),
+                (info.refreshed_at, info.expires_at, info.absolute_expires_at)
+            );
+            assert_eq!(verified.persistence.is_persistent(), info.persistent);
+            assert_eq!(verified.facts().sid, info.id);
+        }
     }
 
     #[test]
