@@ -204,30 +204,37 @@ impl RequestSession {
     }
 
     /// The request's session, resolving it on first use (at most one lookup per request).
+    ///
+    /// Nearly every request takes the first path: the state is free, and the session was
+    /// resolved before or is answered at once by the strategy (a verified JWT, a cached
+    /// database session), with no `await`. What waits (the store, a token to sign for a
+    /// session due to be extended, another holder of the state) is boxed, so the future of
+    /// every extractor and guard that asks stays small: axum moves it whole when it boxes the
+    /// handler's.
     pub(crate) async fn session(&self) -> Result<Option<Arc<ValidSession>>, Error> {
-        if let Some(known) = self.session_at_once() {
-            return known;
-        }
-        // Boxed: the path above, which nearly every request takes, keeps the future of every
-        // extractor and guard that asks small, and that future is moved whole when axum boxes
-        // the handler's.
-        Box::pin(self.resolved_for_reading()).await.session()
-    }
-
-    /// The session when it is known without waiting: resolved before, or now by a strategy
-    /// that answers at once (a verified JWT, a cached database session). `None` when the
-    /// answer waits: on the store, on a token to sign for a session due to be extended, or on
-    /// another holder of the state (then [`session`](Self::session) resolves it, waiting).
-    fn session_at_once(&self) -> Option<Result<Option<Arc<ValidSession>>, Error>> {
-        let mut state = self.state.try_lock().ok()?;
+        let Ok(mut state) = self.state.try_lock() else {
+            return Box::pin(self.resolved_for_reading()).await.session();
+        };
         if matches!(state.current, Current::Unresolved) {
             match self.resolve_state_at_once(&mut state) {
                 AtOnce::Resolved => self.resolved(&state),
-                // Nothing was changed: the waiting path looks the token up again.
-                AtOnce::Due(_) | AtOnce::Wait => return None,
+                // Goes on from where resolving at once stopped: nothing is looked up twice.
+                waits => return Box::pin(self.session_after_waiting(state, waits)).await,
             }
         }
-        Some(state.session())
+        state.session()
+    }
+
+    /// [`session`](Self::session) once what resolving at once left waiting is done; the
+    /// state's guard moves into this future, so the caller's holds only its box.
+    async fn session_after_waiting(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        at_once: AtOnce,
+    ) -> Result<Option<Arc<ValidSession>>, Error> {
+        self.resolve_waiting(&mut state, at_once).await;
+        self.resolved(&state);
+        state.session()
     }
 
     /// The locked state, resolved. Hold it for the whole of an operation that changes the
@@ -289,24 +296,39 @@ impl RequestSession {
 
     /// Resolves `state`, waiting on the store or on a refresh when it must.
     async fn resolve_state(&self, state: &mut State) {
-        if self.resolve_by_credential(state) {
-            return;
-        }
-        if let AtOnce::Due(due) = self.settle(state, self.first_valid().await) {
-            self.refresh_due(state, due).await;
-        }
+        let at_once = self.resolve_state_at_once(state);
+        self.resolve_waiting(state, at_once).await;
     }
 
     /// Resolves `state` as far as it can without waiting: from the credential alone, or from
-    /// the strategy's answer at once.
+    /// the strategy's answers at once.
     fn resolve_state_at_once(&self, state: &mut State) -> AtOnce {
         if self.resolve_by_credential(state) {
             return AtOnce::Resolved;
         }
         match self.first_valid_at_once() {
-            Some(found) => self.settle(state, found),
-            None => AtOnce::Wait,
+            Ok(found) => match self.settle(state, found) {
+                Some(due) => AtOnce::Due(due),
+                None => AtOnce::Resolved,
+            },
+            Err(search) => AtOnce::Wait(search),
         }
+    }
+
+    /// Finishes what [`resolve_state_at_once`](Self::resolve_state_at_once) left waiting.
+    async fn resolve_waiting(&self, state: &mut State, at_once: AtOnce) {
+        let due = match at_once {
+            AtOnce::Resolved => return,
+            AtOnce::Due(due) => due,
+            AtOnce::Wait(search) => {
+                let found = self.first_valid_from(search).await;
+                match self.settle(state, found) {
+                    Some(due) => due,
+                    None => return,
+                }
+            }
+        };
+        self.refresh_due(state, due).await;
     }
 
     /// Resolves `state` when the credential alone decides it (none, or an unusable one):
@@ -325,9 +347,9 @@ impl RequestSession {
     }
 
     /// Makes what the lookup found the request's session, and decides the cookie; a session
-    /// due to be extended for a cookie client is left to [`refresh_due`](Self::refresh_due),
-    /// with `state` unchanged.
-    fn settle(&self, state: &mut State, found: Result<Lookup, Error>) -> AtOnce {
+    /// due to be extended for a cookie client is returned for
+    /// [`refresh_due`](Self::refresh_due), with `state` unchanged.
+    fn settle(&self, state: &mut State, found: Result<Lookup, Error>) -> Option<DueRefresh> {
         let from_cookie = self.credential.carries_cookie();
         state.current = match found {
             Ok(Lookup::Valid { session, reissue }) => {
@@ -344,7 +366,7 @@ impl RequestSession {
                 session,
                 data_changed,
             }) if from_cookie => {
-                return AtOnce::Due(DueRefresh {
+                return Some(DueRefresh {
                     session,
                     data_changed,
                 });
@@ -360,7 +382,7 @@ impl RequestSession {
             }
             Err(e) => Current::Failed(e),
         };
-        AtOnce::Resolved
+        None
     }
 
     /// Extends a session due for it with a new token in the cookie.
@@ -387,36 +409,53 @@ impl RequestSession {
         };
     }
 
-    /// [`first_valid`](Self::first_valid) when every token is answered at once; `None` when
-    /// one must wait on the store.
-    fn first_valid_at_once(&self) -> Option<Result<Lookup, Error>> {
-        let mut search = FirstValid::default();
-        for presented in self.credential.tokens() {
-            let lookup = self.strategy().resolve_at_once(presented, self.now())?;
-            if let ControlFlow::Break(found) = search.take(lookup) {
-                return Some(found);
-            }
-        }
-        Some(search.none_valid())
-    }
-
     /// The first valid session among the presented tokens, in order of preference, so a stale
     /// or foreign cookie under a preferred name (an Auth.js v5 cookie that does not decrypt
     /// next to a valid v4 one) never hides a good one. Without any, the first token's reason.
     /// A store error ends the search (503, not a guess).
-    async fn first_valid(&self) -> Result<Lookup, Error> {
-        let mut search = FirstValid::default();
-        for presented in self.credential.tokens() {
+    ///
+    /// This asks only the strategy's answers at once; at the first token that has none, the
+    /// search stops there, for [`first_valid_from`](Self::first_valid_from) to go on with.
+    fn first_valid_at_once(&self) -> Result<Result<Lookup, Error>, Search> {
+        let mut found = FirstValid::default();
+        for (at, presented) in self.credential.tokens().enumerate() {
+            let Some(lookup) = self.strategy().resolve_at_once(presented, self.now()) else {
+                return Err(Search {
+                    found,
+                    waiting_at: at,
+                });
+            };
+            if let ControlFlow::Break(lookup) = found.take(lookup) {
+                return Ok(lookup);
+            }
+        }
+        Ok(found.none_valid())
+    }
+
+    /// Goes on with a search [`first_valid_at_once`](Self::first_valid_at_once) stopped: the
+    /// token it stopped at is resolved by the strategy, waiting (its answer at once was
+    /// asked), and each token after it is asked at once first.
+    async fn first_valid_from(&self, search: Search) -> Result<Lookup, Error> {
+        let Search {
+            mut found,
+            waiting_at,
+        } = search;
+        for (at, presented) in self.credential.tokens().enumerate().skip(waiting_at) {
             let now = self.now();
-            let lookup = match self.strategy().resolve_at_once(presented, now) {
+            let at_once = if at == waiting_at {
+                None
+            } else {
+                self.strategy().resolve_at_once(presented, now)
+            };
+            let lookup = match at_once {
                 Some(lookup) => lookup,
                 None => self.strategy().resolve(presented, now).await,
             };
-            if let ControlFlow::Break(found) = search.take(lookup) {
-                return found;
+            if let ControlFlow::Break(lookup) = found.take(lookup) {
+                return lookup;
             }
         }
-        search.none_valid()
+        found.none_valid()
     }
 
     fn carried_cookie(&self) -> bool {
@@ -509,8 +548,16 @@ enum AtOnce {
     /// The session is due to be extended, and the cookie client is sent a new token: signing
     /// it waits (on the strategy's issue callback, on the store).
     Due(DueRefresh),
-    /// The strategy must ask its store.
-    Wait,
+    /// A token's answer waits on the strategy's store: the search, stopped at that token.
+    Wait(Search),
+}
+
+/// A search for the first valid session, stopped at a token whose answer waits.
+struct Search {
+    /// What the tokens before it found.
+    found: FirstValid,
+    /// The token's place among the request's tokens.
+    waiting_at: usize,
 }
 
 /// A valid session due to be extended with a new token in the cookie.
@@ -544,5 +591,75 @@ impl FirstValid {
         Ok(Lookup::Invalid(
             self.first_reason.unwrap_or("malformed token"),
         ))
+    }
+}
+
+#[cfg(all(test, feature = "metrics"))]
+mod tests {
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use axum::routing::get;
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use tower::ServiceExt as _;
+
+    use crate::{MemoryStore, Session, SessionCache, SessionConfig, SessionLayer, SessionToken};
+
+    /// The cache lookups counted while one request with `cookie` is served by database
+    /// sessions on a `MemoryStore` with the cache: `(hits, misses)`.
+    fn cache_lookups_of_one_request(cookie: &str) -> (u64, u64) {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let config =
+                    SessionConfig::default().cache(SessionCache::new(Duration::from_secs(5)));
+                let app = Router::new()
+                    .route(
+                        "/me",
+                        get(|s: Session<serde_json::Value>| async move { s.user_id().to_owned() }),
+                    )
+                    .layer(SessionLayer::database(MemoryStore::new(), config));
+                let request = Request::get("/me")
+                    .header(header::COOKIE, cookie)
+                    .body(Body::empty())
+                    .unwrap();
+                let response = app.oneshot(request).await.unwrap();
+                assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            });
+        });
+        let (mut hits, mut misses) = (0, 0);
+        for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+            let key = key.key();
+            let (DebugValue::Counter(n), crate::instrument::CACHE_LOOKUPS) = (value, key.name())
+            else {
+                continue;
+            };
+            match key
+                .labels()
+                .find(|l| l.key() == "result")
+                .map(|l| l.value())
+            {
+                Some("hit") => hits += n,
+                Some("miss") => misses += n,
+                other => panic!("a cache lookup counted as {other:?}"),
+            }
+        }
+        (hits, misses)
+    }
+
+    /// A request whose session the cache does not hold asks the cache once, then the store:
+    /// the waiting path goes on from the answer at once, it does not ask again.
+    #[test]
+    fn a_cache_miss_is_one_lookup_of_the_cache() {
+        let unknown = SessionToken::generate();
+        let cookie = format!("session-id={}", unknown.as_str());
+        assert_eq!(cache_lookups_of_one_request(&cookie), (0, 1));
     }
 }
