@@ -227,8 +227,12 @@ impl Sessions {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`] when the store cannot answer; [`Error::Data`] when `data` does not
-    /// serialize; [`Error::SessionLimitReached`] when the user holds
+    /// [`Error::Store`] when the store cannot answer, also when it could not look up the
+    /// session the request came with (then nothing is started: that session could not be
+    /// ended first; so with any error resolving it failed with, such as a failing JWT
+    /// [issue callback](crate::jwt::JwtConfig::on_issue)); [`Error::Data`] when `data` does not
+    /// serialize; [`Error::SessionLimitReached`] when the
+    /// user holds
     /// [`max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user) sessions and the
     /// policy refuses new ones (nothing changes then; with the default policy the least
     /// recently used sessions end instead, each with a `revoked` event).
@@ -264,7 +268,8 @@ impl Sessions {
         options: LoginOptions,
     ) -> Result<SessionInfo, Error> {
         let mut state = self.request.resolved_state().await;
-        let previous = state.session().ok().flatten();
+        // A session that could not be looked up cannot be ended first: the same error.
+        let previous = state.session()?;
         let room = self.request.cookie_room();
         let started = self
             .start(user_id.into(), data, options, previous.as_deref(), room)
@@ -784,7 +789,8 @@ impl Sessions {
     /// [`Error::Store`] when the store cannot answer (sessions changed before that stay
     /// changed: call it again, a patch applied twice is applied once);
     /// [`Error::Conflict`] when one session changed 64 times in a row under it;
-    /// [`Error::TooLarge`] on JWT sessions when the patch could never fit in a token;
+    /// [`Error::TooLarge`] on JWT sessions when the patch alone could never fit in a browser's
+    /// session cookie;
     /// [`Error::Unsupported`] on sessions made by another application (Auth.js, Better Auth).
     ///
     /// # JWT sessions
@@ -798,7 +804,9 @@ impl Sessions {
     /// [issue callback](crate::jwt::JwtConfig::on_issue) (reason
     /// [`Refresh`](crate::jwt::IssueReason::Refresh)), so the handler already sees the new
     /// data; a bearer token from before the change is no session any more (401): its client
-    /// signs in again. A token from before the change never again yields its old data.
+    /// signs in again. A token from before the change never again yields its old data: a
+    /// session whose data with the patch no longer fits its cookie ends at that request (401,
+    /// the cookie cleared, a `rejected` event).
     pub async fn update_user_sessions<P: Serialize>(
         &self,
         user_id: &str,
@@ -807,7 +815,10 @@ impl Sessions {
         let patch = crate::merge_patch::from_value(patch)?;
         let now = self.request.now();
         let strategy = self.request.strategy();
-        let changed = strategy.update_user_sessions(user_id, &patch, now).await?;
+        let room = self.request.cookie_room();
+        let changed = strategy
+            .update_user_sessions(user_id, &patch, now, room)
+            .await?;
         for id in &changed {
             self.request
                 .emit(SessionEventKind::DataUpdated, Some(user_id), Some(*id));

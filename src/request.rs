@@ -405,6 +405,19 @@ impl RequestSession {
                 state.cookie = CookieAction::Set(issued);
                 Current::Known(Some(Arc::new(session)))
             }
+            // Its data no longer fits the cookie (a change to all of the user's sessions made
+            // it grow): it cannot go on, and the token's older data is no answer either. Failing
+            // instead would answer every later request, logout included, with the same error
+            // until the token expired.
+            Err(Error::TooLarge { .. }) => {
+                tracing::warn!(
+                    session = %session.info.id,
+                    "session ended: its data no longer fits in its cookie"
+                );
+                self.reject("data no longer fits the cookie");
+                state.cookie = CookieAction::Clear;
+                Current::Known(None)
+            }
             Err(e) => Current::Failed(e),
         };
     }

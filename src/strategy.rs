@@ -308,12 +308,14 @@ pub(crate) trait Strategy: Send + Sync + 'static {
 
     /// Applies `patch` (a JSON Merge Patch, an object) to the data of every live session of
     /// `user_id`, so that each session's next request sees it. Returns the ids of the sessions
-    /// whose data changed.
+    /// whose data changed. `room` is what a browser's session cookie leaves a token, for a
+    /// strategy that hands the change out in new tokens.
     async fn update_user_sessions(
         &self,
         _user_id: &str,
         _patch: &serde_json::Value,
         _now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<Vec<Uuid>, Error> {
         Err(Error::Unsupported(self.read_only()))
     }

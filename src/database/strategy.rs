@@ -579,6 +579,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         user_id: &str,
         patch: &serde_json::Value,
         now: OffsetDateTime,
+        _room: TokenRoom,
     ) -> Result<Vec<Uuid>, Error> {
         let records = within(self.timeout, self.store.list_user_sessions(user_id)).await?;
         let mut changed = Vec::new();

@@ -455,10 +455,13 @@ impl Strategy for JwtStrategy {
         user_id: &str,
         patch: &serde_json::Value,
         now: OffsetDateTime,
+        room: TokenRoom,
     ) -> Result<Vec<Uuid>, Error> {
         let patch = patch.to_string();
-        // A patch that could never fit in a token is refused before it is stored.
-        TokenRoom::Bearer.check(patch.len(), MAX_TOKEN_LEN)?;
+        // Only browsers' tokens take the patch (a bearer token from before it ends), each in
+        // its cookie, in base64: a patch that could never fit there is refused before it is
+        // stored, instead of ending every browser session of the user at its re-issue.
+        room.check(base64_len(patch.len()), MAX_TOKEN_LEN)?;
         self.revocations.ready().await?;
         let at = self
             .revocations
@@ -478,6 +481,11 @@ impl Strategy for JwtStrategy {
         tracing::info!("data of every session of a user changed (JWT)");
         Ok(Vec::new())
     }
+}
+
+/// The length of `len` bytes in unpadded base64url, as a token's payload carries them.
+fn base64_len(len: usize) -> usize {
+    (len * 4).div_ceil(3)
 }
 
 /// A session whose token predates data changes of its user. A cookie client's token is due

@@ -182,3 +182,38 @@ async fn jwt_with_a_closed_sqlite_pool_is_503_for_a_valid_token() {
         );
     }
 }
+
+/// A login on a request whose session could not be looked up (the store failed the load) fails
+/// with the same 503, and starts nothing: "any session the request came with is ended first"
+/// cannot hold for a session nobody could read, so a login that went on would leave it alive
+/// beside the new one.
+#[tokio::test]
+async fn a_login_whose_previous_session_could_not_be_looked_up_fails_closed() {
+    use crate::backends::Backend;
+    use crate::support::{Setup, Strategy, TestApp};
+    use std::sync::atomic::Ordering;
+
+    let setup = Setup {
+        backend: Backend::Memory,
+        strategy: Strategy::Database,
+    };
+    let app = TestApp::new(setup).await.expect("a memory store");
+    let token = app.login("alice", "user").await.token().unwrap();
+    let writes = app.counts.writes();
+
+    app.counts.fail_loads.store(true, Ordering::SeqCst);
+    let login = app.call("POST", "/login/bob?role=user", Some(&token)).await;
+    assert_eq!(
+        login.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        login.body
+    );
+    assert!(login.set_cookies().is_empty(), "{:?}", login.set_cookies());
+    assert_eq!(app.counts.writes(), writes, "no session was started");
+
+    app.counts.fail_loads.store(false, Ordering::SeqCst);
+    let me = app.call("GET", "/me", Some(&token)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.json()["user_id"], "alice");
+}

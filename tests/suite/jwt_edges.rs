@@ -609,3 +609,59 @@ async fn a_cookie_over_4096_bytes_is_refused_when_issued_and_a_bearer_token_is_n
         StatusCode::OK
     );
 }
+
+/// A change to every session of a user (`update_user_sessions`) reaches a browser as a
+/// re-issued cookie. One whose text alone no cookie could carry is refused when it is made;
+/// one that fits alone but not with a session's own data ends that session at its re-issue:
+/// no session (401, `Option<Session>` is none, logout has nothing to end) and the cookie
+/// cleared, never an error that sticks to the browser until its token expires, and never
+/// the data from before the change.
+#[tokio::test]
+async fn a_user_change_too_large_for_a_cookie_is_refused_or_ends_the_session_that_cannot_carry_it()
+{
+    let app = memory_app(jwt_config(), |c| c).await;
+    let alice = user();
+    let token = app.login(&alice, "user").await.token().unwrap();
+
+    // Within a bearer token's limit, but its base64 alone is past a cookie's 4096 bytes.
+    let huge = "x".repeat(3_500);
+    let refused = app
+        .call("POST", &format!("/user-role/{alice}?role={huge}"), None)
+        .await;
+    assert_too_large(&refused, 4096, "a change no cookie could carry");
+    let still = me(&app.router, &token).await;
+    assert_eq!(still.status, StatusCode::OK, "{}", still.body);
+    assert_eq!(still.json()["role"], "user");
+    assert!(still.set_cookies().is_empty(), "nothing changed");
+
+    // The session's own 1,600 bytes, then a 1,600-byte role: each fits, together they do not.
+    let item = "i".repeat(1_600);
+    let grown = app
+        .call("POST", &format!("/items/{item}"), Some(&token))
+        .await;
+    assert_eq!(grown.status, StatusCode::OK, "{}", grown.body);
+    let token = grown.token().expect("re-issued with the item");
+    let role = "r".repeat(1_600);
+    let changed = app
+        .call("POST", &format!("/user-role/{alice}?role={role}"), None)
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+
+    let ended = me(&app.router, &token).await;
+    assert_eq!(ended.status, StatusCode::UNAUTHORIZED, "{}", ended.body);
+    assert!(ended.clears_cookie(), "{:?}", ended.set_cookies());
+    let maybe = app.call("GET", "/maybe", Some(&token)).await;
+    assert_eq!(
+        (maybe.status, maybe.body.as_str()),
+        (StatusCode::OK, "anonymous")
+    );
+    assert!(maybe.clears_cookie(), "{:?}", maybe.set_cookies());
+    let logout = app.call("POST", "/logout", Some(&token)).await;
+    assert_eq!(logout.status, StatusCode::OK, "{}", logout.body);
+    assert_eq!(logout.json(), json!(false), "no session to end");
+    assert!(logout.clears_cookie(), "{:?}", logout.set_cookies());
+
+    // Signing in again works, with the change.
+    let again = app.login(&alice, "user").await.token().unwrap();
+    assert_eq!(me(&app.router, &again).await.status, StatusCode::OK);
+}

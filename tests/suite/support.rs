@@ -2,7 +2,7 @@
 //! `SessionLayer`, on a real store, with a manual clock and a store wrapper that counts calls.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use axum::body::Body;
@@ -170,11 +170,13 @@ impl Authorize for Data {
     }
 }
 
-/// Counts calls into the wrapped (real) store, per kind.
+/// Counts calls into the wrapped (real) store, per kind; while `fail_loads` is set, every
+/// session load fails as a backend that went down would (the writes still reach the store).
 #[derive(Default, Debug)]
 pub struct Counts {
     pub loads: AtomicUsize,
     pub writes: AtomicUsize,
+    pub fail_loads: AtomicBool,
 }
 
 impl Counts {
@@ -214,6 +216,11 @@ impl SessionStore for CountingStore {
     }
     async fn load(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
         self.read();
+        if self.counts.fail_loads.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend(
+                "the test made session loads fail".into(),
+            ));
+        }
         self.inner.load(hash).await
     }
     async fn touch(
