@@ -405,20 +405,18 @@ impl RequestSession {
                 state.cookie = CookieAction::Set(issued);
                 Current::Known(Some(Arc::new(session)))
             }
-            // Its data no longer fits the cookie (a change to all of the user's sessions made
-            // it grow): it cannot go on, and the token's older data is no answer either. Failing
-            // instead would answer every later request, logout included, with the same error
-            // until the token expired.
-            Err(Error::TooLarge { .. }) => {
-                tracing::warn!(
-                    session = %session.info.id,
-                    "session ended: its data no longer fits in its cookie"
-                );
-                self.reject("data no longer fits the cookie");
-                state.cookie = CookieAction::Clear;
-                Current::Known(None)
-            }
-            Err(e) => Current::Failed(e),
+            Err(e) => match refusal_that_ends_the_session(&e) {
+                // Failing instead would answer every later request of this browser, logout
+                // included, with the same error until its token expired.
+                Some(reason) => {
+                    let id = session.info.id;
+                    tracing::warn!(session = %id, reason, "session ended at its re-issue");
+                    self.reject(reason);
+                    state.cookie = CookieAction::Clear;
+                    Current::Known(None)
+                }
+                None => Current::Failed(e),
+            },
         };
     }
 
@@ -578,6 +576,19 @@ struct DueRefresh {
     session: Arc<ValidSession>,
     /// Whether the new token also brings the data up to date ([`Lookup::Due`]).
     data_changed: bool,
+}
+
+/// Why re-issuing a session's token failed in a way that ends the session, as the log and
+/// the rejection metrics say it: its data no longer fits the cookie (a change to all of the
+/// user's sessions made it grow, and the token's older data is no answer either), or the
+/// issue callback refused the user ([`Error::Unauthenticated`]). `None`: the failure is the
+/// request's answer (a store or a callback that is down: 503 until it is back).
+fn refusal_that_ends_the_session(error: &Error) -> Option<&'static str> {
+    match error {
+        Error::TooLarge { .. } => Some("data no longer fits the cookie"),
+        Error::Unauthenticated => Some("refused by the issue callback"),
+        _ => None,
+    }
 }
 
 /// The search for the first valid session among a request's tokens, one lookup at a time.

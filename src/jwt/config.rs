@@ -279,7 +279,10 @@ impl JwtConfig {
     /// sign-in, an explicit refresh, rotation, update, `revoke_others`, or a cookie client's
     /// sliding re-issue. A bearer client's requests never run it on their own (no token is
     /// signed for a client that would not receive it), so a failing callback does not fail
-    /// them.
+    /// them. [`Error::Unauthenticated`] is the callback's way to end a session (a user who was
+    /// deleted or banned): at a cookie client's re-issue the request has no session (401,
+    /// `Option<Session>` is none) and the cookie is cleared; any other error (a role database
+    /// that is down: [`Error::Store`]) is that request's answer, and the next one tries again.
     ///
     /// ```
     /// # use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys, TokenIssue};

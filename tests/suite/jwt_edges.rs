@@ -665,3 +665,43 @@ async fn a_user_change_too_large_for_a_cookie_is_refused_or_ends_the_session_tha
     let again = app.login(&alice, "user").await.token().unwrap();
     assert_eq!(me(&app.router, &again).await.status, StatusCode::OK);
 }
+
+/// The issue callback ends a session with `Error::Unauthenticated` (the user was deleted or
+/// banned in the application's database): at a browser's sliding re-issue that request has no
+/// session and the cookie is cleared, on every route, logout included. Any other error of the
+/// callback (its database is down) is that request's answer, and the cookie stays for the next
+/// request to try again.
+#[tokio::test]
+async fn an_issue_callback_that_refuses_the_user_ends_the_browser_session_and_clears_its_cookie() {
+    let refusal: Arc<std::sync::Mutex<Option<sessionward::Error>>> = Arc::default();
+    let jwt = jwt_config().on_issue({
+        let refusal = refusal.clone();
+        move |issue: TokenIssue<Data>| {
+            let refused = refusal.lock().unwrap().take();
+            async move { refused.map_or(Ok(issue.data), Err) }
+        }
+    });
+    let app = memory_app(jwt, |c| c).await;
+    let token = app.login(&user(), "user").await.token().unwrap();
+    app.clock.advance(UPDATE_AGE + Duration::minutes(1));
+
+    *refusal.lock().unwrap() = Some(sessionward::Error::Unsupported("the role database is down"));
+    let failed = me(&app.router, &token).await;
+    assert_eq!(failed.status, StatusCode::NOT_IMPLEMENTED, "{}", failed.body);
+    assert!(failed.set_cookies().is_empty(), "{:?}", failed.set_cookies());
+
+    for (method, path) in [("GET", "/me"), ("GET", "/maybe"), ("POST", "/logout")] {
+        *refusal.lock().unwrap() = Some(sessionward::Error::Unauthenticated);
+        let reply = app.call(method, path, Some(&token)).await;
+        let want = match path {
+            "/me" => (StatusCode::UNAUTHORIZED, None),
+            "/maybe" => (StatusCode::OK, Some("anonymous".to_owned())),
+            _ => (StatusCode::OK, Some("false".to_owned())),
+        };
+        assert_eq!(reply.status, want.0, "{path}: {}", reply.body);
+        if let Some(body) = want.1 {
+            assert_eq!(reply.body, body, "{path}");
+        }
+        assert!(reply.clears_cookie(), "{path}: {:?}", reply.set_cookies());
+    }
+}
