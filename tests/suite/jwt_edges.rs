@@ -687,8 +687,17 @@ async fn an_issue_callback_that_refuses_the_user_ends_the_browser_session_and_cl
 
     *refusal.lock().unwrap() = Some(sessionward::Error::Unsupported("the role database is down"));
     let failed = me(&app.router, &token).await;
-    assert_eq!(failed.status, StatusCode::NOT_IMPLEMENTED, "{}", failed.body);
-    assert!(failed.set_cookies().is_empty(), "{:?}", failed.set_cookies());
+    assert_eq!(
+        failed.status,
+        StatusCode::NOT_IMPLEMENTED,
+        "{}",
+        failed.body
+    );
+    assert!(
+        failed.set_cookies().is_empty(),
+        "{:?}",
+        failed.set_cookies()
+    );
 
     for (method, path) in [("GET", "/me"), ("GET", "/maybe"), ("POST", "/logout")] {
         *refusal.lock().unwrap() = Some(sessionward::Error::Unauthenticated);
