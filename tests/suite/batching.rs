@@ -443,3 +443,79 @@ mod locked {
         a_stuck_batch_answers_each_request_within_its_store_timeout,
     );
 }
+
+/// A row that does not decode (written by hand, or by another version of the application)
+/// fails the loads of its own token, and only those: the other loads of its batches get their
+/// rows, as they would each alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_that_does_not_decode_fails_only_the_loads_of_its_token() {
+    let pool = sqlite_memory_pool().await;
+    let store = sessionward::SqliteStore::new(pool.clone()).load_batching(LoadBatching::new(1, 64));
+    store.migrate().await.unwrap();
+    let store: Arc<dyn SessionStore> = Arc::new(store);
+    let records = sessions(&*store, 10).await;
+    sqlx::query("UPDATE sessionward_sessions SET expires_at = 'not a time' WHERE user_id = ?")
+        .bind(&records[0].user_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let loads: Vec<_> = (0..200)
+        .map(|i| {
+            let (store, record) = (store.clone(), records[i % records.len()].clone());
+            tokio::spawn(async move { (record.clone(), store.load(&record.token_hash).await) })
+        })
+        .collect();
+    for load in loads {
+        match load.await.unwrap() {
+            (record, Err(error)) if record.user_id == records[0].user_id => assert!(
+                matches!(error, sessionward::StoreError::Corrupt("expires_at")),
+                "{error:?}"
+            ),
+            (record, Ok(Some(got))) if record.user_id != records[0].user_id => {
+                assert_eq!(got.id, record.id)
+            }
+            (record, answer) => panic!("the load of {}: {answer:?}", record.user_id),
+        }
+    }
+}
+
+/// A store dropped where no runtime runs (after `block_on` returned, before or after its
+/// runtime shut down) while it keeps a connection for the next load: no panic. sqlx returns a
+/// pooled connection on a task of the current runtime, and panics where none runs.
+#[test]
+fn a_store_dropped_outside_a_runtime_while_it_keeps_a_connection_does_not_panic() {
+    for runtime_first in [false, true] {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let file = std::env::temp_dir().join(format!(
+            "sessionward-kept-{}-{runtime_first}.db",
+            std::process::id()
+        ));
+        let store = runtime.block_on(async {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&file)
+                .create_if_missing(true);
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(4)
+                .min_connections(1)
+                .connect_with(options)
+                .await
+                .unwrap();
+            let store = sessionward::SqliteStore::new(pool);
+            store.migrate().await.unwrap();
+            let unknown = sessionward::SessionToken::generate().hash();
+            assert!(store.load(&unknown).await.unwrap().is_none());
+            store
+        });
+        if runtime_first {
+            drop(runtime);
+            drop(store);
+        } else {
+            drop(store);
+            drop(runtime);
+        }
+        let _ = std::fs::remove_file(&file);
+    }
+}

@@ -12,6 +12,8 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::runtime::Handle;
+
 /// How many statements in a row one connection may serve before it goes back to the pool. The
 /// pool's own checks (lifetime, idle test) and its other waiters get the connection back at
 /// least this often; the checkout it saves is amortized to 1 in this many statements.
@@ -41,6 +43,8 @@ pub(super) struct Parked<C> {
     leases: Vec<(Lease<C>, Instant)>,
     /// Whether a reaper task is scheduled: at most one per queue.
     reaper_scheduled: bool,
+    /// The runtime the last lease was parked on.
+    runtime: Option<Handle>,
 }
 
 impl<C> Default for Parked<C> {
@@ -48,15 +52,38 @@ impl<C> Default for Parked<C> {
         Self {
             leases: Vec::new(),
             reaper_scheduled: false,
+            runtime: None,
         }
     }
 }
 
+/// sqlx returns a pooled connection to its pool on a task of the current runtime, and panics
+/// where none runs: leases dropped there (a store dropped after `block_on` returned) are
+/// dropped inside the runtime they were parked on. One that has shut down takes no task, and
+/// its connections close.
+impl<C> Drop for Parked<C> {
+    fn drop(&mut self) {
+        let _entered = self.runtime_to_enter().map(Handle::enter);
+        self.leases.clear();
+    }
+}
+
 impl<C> Parked<C> {
-    /// Keeps `lease`. True when the caller must schedule the reaper (none is scheduled).
-    pub(super) fn park(&mut self, lease: Lease<C>) -> bool {
+    /// Keeps `lease`, parked on `runtime`. True when the caller must schedule the reaper (none
+    /// is scheduled).
+    pub(super) fn park(&mut self, lease: Lease<C>, runtime: &Handle) -> bool {
         self.leases.push((lease, Instant::now()));
+        self.runtime = Some(runtime.clone());
         !std::mem::replace(&mut self.reaper_scheduled, true)
+    }
+
+    /// The runtime to enter before dropping a connection here, where none runs: the one the
+    /// last lease was parked on. `None` inside a runtime, or when nothing was ever parked.
+    pub(super) fn runtime_to_enter(&self) -> Option<&Handle> {
+        match Handle::try_current() {
+            Ok(_) => None,
+            Err(_) => self.runtime.as_ref(),
+        }
     }
 
     /// The most recently parked lease, if any.

@@ -28,8 +28,12 @@ use crate::error::StoreError;
 use crate::store::SessionRecord;
 use crate::token::TokenHash;
 
+/// A row a statement found, under its token hash: the session, or why that row could not be
+/// read (the loads of that token alone fail with it).
+pub(super) type Found = (TokenHash, Result<SessionRecord, StoreError>);
+
 /// What `fetch` returns: the rows it found, and the connection, when it may serve again.
-pub(super) type Fetched<C> = (Result<Vec<SessionRecord>, StoreError>, Option<C>);
+pub(super) type Fetched<C> = (Result<Vec<Found>, StoreError>, Option<C>);
 
 /// What a queued load is told.
 enum Reply<C> {
@@ -110,23 +114,24 @@ impl<C> Drop for Slot<C> {
         }
         state.in_flight -= 1;
         // Outside a runtime nothing could return a parked connection: it goes back at once,
-        // after the lock is released.
+        // after the lock is released, on the runtime connections were last parked on.
         let runtime = Handle::try_current();
         if let Ok(runtime) = &runtime
             && let Some(lease) = lease.take()
-            && state.parked.park(lease)
+            && state.parked.park(lease, runtime)
         {
             (state.start_reaper)(runtime, Arc::downgrade(&shared));
         }
+        let parked_on = state.parked.runtime_to_enter().cloned();
         drop(state);
+        let _entered = parked_on.as_ref().map(Handle::enter);
         drop(lease);
     }
 }
 
 /// Returns connections parked at least [`PARK_FOR`] ago to the pool, every [`PARK_FOR`], until
 /// none is parked or the queue is gone.
-async fn reap_parked<C>(state: Weak<Mutex<State<C>>>) {
-    let mut running = Running(state);
+async fn reap_parked<C>(mut running: Running<C>) {
     loop {
         tokio::time::sleep(PARK_FOR).await;
         let Some(shared) = running.0.upgrade() else {
@@ -142,9 +147,9 @@ async fn reap_parked<C>(state: Weak<Mutex<State<C>>>) {
     }
 }
 
-/// The reaper, while it runs. Dropped before it finished (its runtime shut down), it marks the
-/// reaper gone, so that the next park starts one again instead of leaving connections parked
-/// with nobody to return them.
+/// The reaper, from the moment it is spawned. Dropped before it finished (its runtime shut
+/// down, even before the task first ran), it marks the reaper gone, so that the next park
+/// starts one again instead of leaving connections parked with nobody to return them.
 struct Running<C>(Weak<Mutex<State<C>>>);
 
 impl<C> Drop for Running<C> {
@@ -156,7 +161,7 @@ impl<C> Drop for Running<C> {
 }
 
 fn start_reaper<C: Send + 'static>(runtime: &Handle, state: Weak<Mutex<State<C>>>) {
-    runtime.spawn(reap_parked(state));
+    runtime.spawn(reap_parked(Running(state)));
 }
 
 fn lock<C>(state: &Mutex<State<C>>) -> MutexGuard<'_, State<C>> {
@@ -244,28 +249,40 @@ impl<C> LoadQueue<C> {
 /// The one row of `hash` among `rows`, if any.
 fn only(
     hash: TokenHash,
-    rows: Result<Vec<SessionRecord>, StoreError>,
+    rows: Result<Vec<Found>, StoreError>,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    Ok(rows?.into_iter().find(|r| r.token_hash == hash))
+    rows?
+        .into_iter()
+        .find(|(found, _)| *found == hash)
+        .map(|(_, row)| row)
+        .transpose()
 }
 
 /// Gives each load of `batch` its own row (or nothing, or the failure) and returns the leader's.
 fn answer_all<C>(
     leader: TokenHash,
     batch: Vec<Waiting<C>>,
-    fetched: Result<Vec<SessionRecord>, StoreError>,
+    fetched: Result<Vec<Found>, StoreError>,
 ) -> Result<Option<SessionRecord>, StoreError> {
     match fetched {
         Ok(rows) => {
-            // Two loads of one token in a batch each get the row.
-            let row_of = |hash: TokenHash| rows.iter().find(|r| r.token_hash == hash).cloned();
+            let rows: Vec<(TokenHash, Result<SessionRecord, SharedError>)> = rows
+                .into_iter()
+                .map(|(hash, row)| (hash, row.map_err(SharedError::of)))
+                .collect();
+            // Two loads of one token in a batch each get the row, or its failure.
+            let row_of = |hash: TokenHash| match rows.iter().find(|(found, _)| *found == hash) {
+                None => Ok(None),
+                Some((_, Ok(row))) => Ok(Some(row.clone())),
+                Some((_, Err(error))) => Err(error.to_store_error()),
+            };
             for waiting in batch {
                 // A load that was cancelled meanwhile no longer listens.
                 let _ = waiting
                     .reply
-                    .send(Reply::Answer(Box::new(Ok(row_of(waiting.hash)))));
+                    .send(Reply::Answer(Box::new(row_of(waiting.hash))));
             }
-            Ok(row_of(leader))
+            row_of(leader)
         }
         Err(error) => {
             let shared = SharedError::of(error);
@@ -279,7 +296,8 @@ fn answer_all<C>(
     }
 }
 
-/// One failure of a batch, told to every load of it.
+/// One failure of a batch, told to every load of it, or of one row, told to every load of
+/// its token.
 enum SharedError {
     Timeout(std::time::Duration),
     Stale(std::time::Duration),
@@ -366,11 +384,14 @@ mod tests {
         }
     }
 
+    /// The row that does not decode.
+    const CORRUPT: u8 = 66;
+
     /// A connection of the test's database: its number, counted from 1 as each is opened.
     type Connection = u32;
 
-    /// Rows 0..100 but 13, statements held until released, every batch recorded with the
-    /// connection it ran on.
+    /// Rows 0..100 but 13 (and [`CORRUPT`]'s does not decode), statements held until
+    /// released, every batch recorded with the connection it ran on.
     struct Database {
         rows: HashMap<TokenHash, SessionRecord>,
         statements: Mutex<Vec<Vec<TokenHash>>>,
@@ -416,6 +437,10 @@ mod tests {
             let rows = hashes
                 .iter()
                 .filter_map(|h| self.rows.get(h).cloned())
+                .map(|row| match row.token_hash == hash(CORRUPT) {
+                    true => (row.token_hash, Err(StoreError::Corrupt("expires_at"))),
+                    false => (row.token_hash, Ok(row)),
+                })
                 .collect();
             (Ok(rows), Some(connection))
         }
@@ -585,6 +610,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_row_that_does_not_decode_fails_the_loads_of_its_token_only() {
+        let queue = Arc::new(LoadQueue::new(LoadBatching::new(1, 64)));
+        let db = Database::new();
+        let first = spawn_load(&queue, &db, 1);
+        db.wait_for_statements(1).await;
+        let batch = spawn_queued(&queue, &db, &[2, CORRUPT, 3, CORRUPT]).await;
+        db.release.add_permits(2);
+        assert_eq!(answer(first).await.as_deref(), Some("user-1"));
+        let mut answers = Vec::new();
+        for load in batch {
+            let answer = load.await.unwrap();
+            answers.push(
+                answer
+                    .map(|r| r.map(|r| r.user_id))
+                    .map_err(|e| e.to_string()),
+            );
+        }
+        let corrupt = Err("a stored session row is malformed: expires_at".to_owned());
+        assert_eq!(
+            answers,
+            [
+                Ok(Some("user-2".to_owned())),
+                corrupt.clone(),
+                Ok(Some("user-3".to_owned())),
+                corrupt
+            ]
+        );
+        assert_eq!(db.statements(), [vec![1], vec![2, CORRUPT, 3, CORRUPT]]);
+    }
+
+    #[tokio::test]
     async fn a_failed_batch_fails_every_load_in_it_and_the_next_ones_go_on() {
         let queue = Arc::new(LoadQueue::new(LoadBatching::new(1, 64)));
         let db = Database::new();
@@ -652,17 +708,31 @@ mod tests {
         assert_eq!(lock(&queue.state).in_flight, 0);
     }
 
+    fn current_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// On a runtime of its own, a load of token 2: the connection parked before serves it, is
+    /// parked again, and a new reaper returns it.
+    fn the_next_park_starts_a_reaper(queue: &Arc<LoadQueue<Connection>>, db: &Arc<Database>) {
+        current_thread().block_on(async {
+            let load = spawn_load(queue, db, 2);
+            db.release.add_permits(1);
+            assert_eq!(answer(load).await.as_deref(), Some("user-2"));
+            tokio::time::sleep(PARK_FOR * 3).await;
+        });
+        assert_eq!(lock(&queue.state).parked.len(), 0);
+        assert_eq!(db.connections_used(), [1, 1]);
+    }
+
     #[test]
     fn a_reaper_whose_runtime_shut_down_is_started_again_by_the_next_park() {
-        let runtime = || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-        };
         let queue = Arc::new(LoadQueue::new(LoadBatching::new(1, 64)));
         let db = Database::new();
-        let first = runtime();
+        let first = current_thread();
         first.block_on(async {
             let load = spawn_load(&queue, &db, 1);
             db.release.add_permits(1);
@@ -671,16 +741,22 @@ mod tests {
         assert_eq!(lock(&queue.state).parked.len(), 1);
         // Shut down before its reaper woke up: the reaper task is dropped.
         drop(first);
-        runtime().block_on(async {
-            // The parked connection serves this load, is parked again, and a new reaper
-            // returns it.
-            let load = spawn_load(&queue, &db, 2);
-            db.release.add_permits(1);
-            assert_eq!(answer(load).await.as_deref(), Some("user-2"));
-            tokio::time::sleep(PARK_FOR * 3).await;
-        });
-        assert_eq!(lock(&queue.state).parked.len(), 0);
-        assert_eq!(db.connections_used(), [1, 1]);
+        the_next_park_starts_a_reaper(&queue, &db);
+    }
+
+    #[test]
+    fn a_reaper_whose_runtime_shut_down_before_it_ever_ran_is_started_again_by_the_next_park() {
+        let queue = Arc::new(LoadQueue::new(LoadBatching::new(1, 64)));
+        let db = Database::new();
+        let first = current_thread();
+        db.release.add_permits(1);
+        // The load runs in `block_on` itself, which returns as soon as it is answered: the
+        // reaper task its park spawned is never polled.
+        let load = first.block_on(queue.load(hash(1), |h, c| db.clone().fetch(h, c)));
+        assert!(load.unwrap().is_some());
+        assert_eq!(lock(&queue.state).parked.len(), 1);
+        drop(first);
+        the_next_park_starts_a_reaper(&queue, &db);
     }
 
     #[tokio::test]

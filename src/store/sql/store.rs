@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::batching::LoadBatching;
-use super::load_queue::LoadQueue;
+use super::load_queue::{Found, LoadQueue};
 use crate::error::StoreError;
 use crate::limit::{LimitedCreate, SessionLimit};
 use crate::store::{SessionRecord, SessionStore, live_sessions};
@@ -429,6 +429,43 @@ impl Column {
     }
 }
 
+/// One column of a row, read by position; a value that does not decode is a corrupt row.
+fn get<'r, DB: Database, T: Decode<'r, DB> + Type<DB>>(
+    row: &'r DB::Row,
+    column: Column,
+) -> Result<T, StoreError>
+where
+    usize: ColumnIndex<DB::Row>,
+{
+    row.try_get(column as usize)
+        .map_err(|_| StoreError::Corrupt(column.name()))
+}
+
+/// The token hash of a row.
+fn token_hash<DB: Database>(row: &DB::Row) -> Result<TokenHash, StoreError>
+where
+    usize: ColumnIndex<DB::Row>,
+    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
+{
+    let hash: Vec<u8> = get::<DB, _>(row, Column::TokenHash)?;
+    TokenHash::from_slice(&hash).ok_or(StoreError::Corrupt(Column::TokenHash.name()))
+}
+
+/// A row a load statement found, under its token hash, so that a row that does not decode
+/// fails the loads of its own token only, not the others of its batch. A row whose hash does
+/// not decode fails the statement (no load could be told it is theirs); `token_hash IN (...)`
+/// matches only the 32-byte hashes it was given, so such a row is never found.
+fn found<DB: Dialect>(row: &DB::Row) -> Result<Found, StoreError>
+where
+    usize: ColumnIndex<DB::Row>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> bool: Decode<'r, DB> + Type<DB>,
+{
+    Ok((token_hash::<DB>(row)?, decode::<DB>(row)))
+}
+
 /// A row of a `SELECT` of [`columns!`], read by position: a row has a session's every
 /// column, and looking each up by name would hash its name on every load.
 fn decode<DB: Dialect>(row: &DB::Row) -> Result<SessionRecord, StoreError>
@@ -439,25 +476,13 @@ where
     for<'r> i64: Decode<'r, DB> + Type<DB>,
     for<'r> bool: Decode<'r, DB> + Type<DB>,
 {
-    fn get<'r, DB: Database, T: Decode<'r, DB> + Type<DB>>(
-        row: &'r DB::Row,
-        column: Column,
-    ) -> Result<T, StoreError>
-    where
-        usize: ColumnIndex<DB::Row>,
-    {
-        row.try_get(column as usize)
-            .map_err(|_| StoreError::Corrupt(column.name()))
-    }
     let time = |column: Column| {
         get::<DB, DB::Time>(row, column)
             .and_then(|t| DB::decode_time(t).ok_or(StoreError::Corrupt(column.name())))
     };
-    let hash: Vec<u8> = get::<DB, _>(row, Column::TokenHash)?;
     Ok(SessionRecord {
         id: get::<DB, DB::Id>(row, Column::Id)?.into(),
-        token_hash: TokenHash::from_slice(&hash)
-            .ok_or(StoreError::Corrupt(Column::TokenHash.name()))?,
+        token_hash: token_hash::<DB>(row)?,
         user_id: get::<DB, _>(row, Column::UserId)?,
         data: get::<DB, _>(row, Column::Data)?,
         version: get::<DB, _>(row, Column::Version)?,
@@ -545,7 +570,7 @@ where
                 };
                 match query.fetch_all(&mut *connection).await {
                     Ok(rows) => {
-                        let records = rows.iter().map(decode::<DB>).collect();
+                        let records = rows.iter().map(found::<DB>).collect();
                         // Kept only while the pool can serve its other users without it.
                         let spare = self.pool.num_idle() > 0
                             || self.pool.size() < self.pool.options().get_max_connections();
