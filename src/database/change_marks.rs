@@ -23,7 +23,28 @@ pub(crate) struct ChangeMarks<K, V> {
     floor: Option<Instant>,
 }
 
-impl<K: Hash + Eq + Clone, V> ChangeMarks<K, V> {
+/// What a mark says besides its time. A key's marks within their lifetime are kept as one
+/// (its latest time), which must say no less than each of them: a later mark never lets a
+/// read through that an earlier one stopped.
+pub(crate) trait MarkDetail {
+    /// This detail, of a later mark, together with an `earlier` one of the same key.
+    fn and(self, earlier: Self) -> Self;
+}
+
+/// A mark that stops every read of its key.
+impl MarkDetail for () {
+    fn and(self, (): ()) {}
+}
+
+/// The one session a change of all of a user's sessions kept (`None`: it kept none): two
+/// changes together keep a session only if both kept it.
+impl MarkDetail for Option<uuid::Uuid> {
+    fn and(self, earlier: Self) -> Self {
+        if self == earlier { self } else { None }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: MarkDetail> ChangeMarks<K, V> {
     pub(crate) fn new(lifetime: Duration, capacity: usize) -> Self {
         Self {
             lifetime,
@@ -48,18 +69,25 @@ impl<K: Hash + Eq + Clone, V> ChangeMarks<K, V> {
             }
         }
         self.order.push_back((key.clone(), at));
+        let detail = match self.latest.remove(&key) {
+            Some((_, earlier)) => detail.and(earlier),
+            None => detail,
+        };
         self.latest.insert(key, (at, detail));
     }
 
     /// Whether a read of `key` that started at `read_started` was overtaken by a change:
-    /// `matters` decides about the detail of the key's latest mark.
+    /// `matters` decides about the detail of the key's marks. A read that started longer than
+    /// the marks' lifetime ago counts as overtaken: the marks that would say so may be gone
+    /// (a task that ran late, on a busy runtime, after its store read timed out).
     pub(crate) fn changed_since(
         &self,
         key: &K,
         read_started: Instant,
         matters: impl FnOnce(&V) -> bool,
     ) -> bool {
-        self.floor.is_some_and(|floor| floor >= read_started)
+        read_started.elapsed() >= self.lifetime
+            || self.floor.is_some_and(|floor| floor >= read_started)
             || self
                 .latest
                 .get(key)
@@ -85,6 +113,7 @@ impl<K: Hash + Eq + Clone, V> ChangeMarks<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     #[test]
     fn marks_expire_by_age_and_a_read_after_them_is_kept() {
@@ -118,12 +147,33 @@ mod tests {
     }
 
     #[test]
-    fn the_detail_of_the_latest_mark_decides() {
+    fn the_detail_of_a_mark_decides_and_a_later_mark_never_lets_through_what_an_earlier_stopped() {
+        let (seven, eight) = (Some(Uuid::from_u128(7)), Some(Uuid::from_u128(8)));
         let mut marks = ChangeMarks::new(Duration::from_secs(4), 10);
         let t0 = Instant::now();
         // Revoke-others of alice, keeping session 7: a read of 7 stands, a read of 8 does not.
-        marks.mark("alice", t0, Some(7));
-        assert!(!marks.changed_since(&"alice", t0, |kept| *kept != Some(7)));
-        assert!(marks.changed_since(&"alice", t0, |kept| *kept != Some(8)));
+        marks.mark("alice", t0, seven);
+        assert!(!marks.changed_since(&"alice", t0, |kept| *kept != seven));
+        assert!(marks.changed_since(&"alice", t0, |kept| *kept != eight));
+        // Then revoke-all, then revoke-others keeping 8: a read of 8 from before both stays
+        // overtaken (the revoke-all ended 8), and so does a read of 7.
+        let mut marks = ChangeMarks::new(Duration::from_secs(4), 10);
+        marks.mark("alice", t0 + Duration::from_millis(1), None);
+        marks.mark("alice", t0 + Duration::from_millis(2), eight);
+        assert!(marks.changed_since(&"alice", t0, |kept| *kept != eight));
+        assert!(marks.changed_since(&"alice", t0, |kept| *kept != seven));
+        // Two that kept the same session keep it.
+        let mut marks = ChangeMarks::new(Duration::from_secs(4), 10);
+        marks.mark("alice", t0 + Duration::from_millis(1), seven);
+        marks.mark("alice", t0 + Duration::from_millis(2), seven);
+        assert!(!marks.changed_since(&"alice", t0, |kept| *kept != seven));
+    }
+
+    #[test]
+    fn a_read_that_started_longer_ago_than_the_marks_live_counts_as_overtaken() {
+        let marks = ChangeMarks::<u32, ()>::new(Duration::from_millis(100), 10);
+        let long_ago = Instant::now() - Duration::from_millis(200);
+        assert!(marks.changed_since(&1, long_ago, |_| true));
+        assert!(!marks.changed_since(&1, Instant::now(), |_| true));
     }
 }

@@ -121,7 +121,9 @@ impl RecordCache {
     /// Keeps `record`, read from the store by a read that started at `read_started` (or just
     /// written by this process), unless this process changed the session since.
     pub(crate) fn put(&self, record: &SessionRecord, read_started: Instant) {
-        let now = Instant::now();
+        // The staleness bound counts from when the read started: the row may have changed in
+        // the store any time after that.
+        let read_at = read_started;
         let user_key = self.user_key(&record.user_id);
         let mut entries = self.entries();
         if entries.changed_since(record, user_key, read_started) {
@@ -143,11 +145,11 @@ impl RecordCache {
             record.token_hash,
             Cached {
                 record: record.clone(),
-                read_at: now,
+                read_at,
                 resolved: None,
             },
         );
-        entries.order.push_back((record.token_hash, now));
+        entries.order.push_back((record.token_hash, read_at));
         if entries.order.len() > 2 * self.settings.capacity {
             entries.compact_order();
         }
@@ -421,6 +423,21 @@ mod tests {
         cache.put(&r, Instant::now());
         assert!(cache.get(&r.token_hash).is_some());
         std::thread::sleep(Duration::from_millis(30));
+        assert!(cache.get(&r.token_hash).is_none());
+    }
+
+    /// The row may change in the store any time after its read started: a read that took
+    /// long leaves its copy that much less time.
+    #[test]
+    fn the_ttl_counts_from_when_the_read_started() {
+        let cache = RecordCache::new(
+            SessionCache::new(Duration::from_millis(1_000)),
+            Duration::from_secs(3),
+        );
+        let r = record("u");
+        cache.put(&r, Instant::now() - Duration::from_millis(700));
+        assert!(cache.get(&r.token_hash).is_some());
+        std::thread::sleep(Duration::from_millis(400));
         assert!(cache.get(&r.token_hash).is_none());
     }
 

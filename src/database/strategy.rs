@@ -368,11 +368,14 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             let token = SessionToken::generate();
             record.id = Uuid::new_v4();
             record.token_hash = token.hash();
+            // Before the row exists: a change that ends it before it is kept (a concurrent
+            // revoke-all, a notice) keeps it out of the cache.
+            let written_from = Instant::now();
             match self.insert(&record, now).await {
                 Ok(ended) => {
                     tracing::info!(session = %record.id, "session created");
                     if let Some(cache) = &self.cache {
-                        cache.put(&record, Instant::now());
+                        cache.put(&record, written_from);
                     }
                     let issued = NewToken {
                         token: token.as_str().to_owned(),

@@ -800,3 +800,23 @@ pub async fn the_cache_bounds_what_other_instances_changes_take(t: Setup) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+/// A session ended while its login is finishing (a revoke-all of the user lands between the
+/// row's write and the answer) is never answered from the cache afterwards: the next request
+/// reads the store, as it would without the cache, and finds no session.
+pub async fn a_session_ended_while_its_login_finishes_is_not_answered_from_the_cache(t: Setup) {
+    use tower::ServiceExt as _;
+    let app = app!(t);
+    let alice = user();
+    let router = app.router.clone();
+    let revoke_all = request("POST", &format!("/revoke-all/{alice}"), None);
+    *app.counts.after_create.lock().unwrap() = Some(Box::pin(async move {
+        let revoked = router.oneshot(revoke_all).await.unwrap();
+        assert_eq!(revoked.status(), StatusCode::OK);
+    }));
+
+    let token = app.login(&alice, "user").await.token().unwrap();
+    assert!(app.counts.after_create.lock().unwrap().is_none(), "it ran");
+    let me = app.call("GET", "/me", Some(&token)).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED, "{}", me.body);
+}

@@ -100,7 +100,10 @@ suite!(cases => database, Database; database_cached, DatabaseCached:
 );
 
 // The cache's own bound (cached cells only; the cases above run with the cache too).
-suite!(cases => cache_bound, DatabaseCached: the_cache_bounds_what_other_instances_changes_take);
+suite!(cases => cache_bound, DatabaseCached:
+    the_cache_bounds_what_other_instances_changes_take,
+    a_session_ended_while_its_login_finishes_is_not_answered_from_the_cache,
+);
 
 // The cases that apply to JWT sessions (the store holds the revocation list). Left out: the
 // ones about stored session rows, per-device lists, and server-side merging of concurrent data

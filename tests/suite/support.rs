@@ -171,13 +171,19 @@ impl Authorize for Data {
 }
 
 /// Counts calls into the wrapped (real) store, per kind; while `fail_loads` is set, every
-/// session load fails as a backend that went down would (the writes still reach the store).
-#[derive(Default, Debug)]
+/// session load fails as a backend that went down would (the writes still reach the store);
+/// `after_create` runs once, right after the next session is written (to race a change
+/// against a login).
+#[derive(Default)]
 pub struct Counts {
     pub loads: AtomicUsize,
     pub writes: AtomicUsize,
     pub fail_loads: AtomicBool,
+    pub after_create: std::sync::Mutex<Option<BoxFuture>>,
 }
+
+/// A task the test hands a store wrapper to run.
+pub type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 impl Counts {
     pub fn loads(&self) -> usize {
@@ -212,7 +218,12 @@ impl SessionStore for CountingStore {
     }
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
         self.write();
-        self.inner.create(record).await
+        self.inner.create(record).await?;
+        let after = self.counts.after_create.lock().unwrap().take();
+        if let Some(after) = after {
+            after.await;
+        }
+        Ok(())
     }
     async fn load(&self, hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
         self.read();
