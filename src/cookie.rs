@@ -69,6 +69,13 @@ fn is_valid_domain(domain: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
+/// Whether the cookie `name` starts with `prefix` (`__Host-`, `__Secure-`) as browsers match
+/// it: in any case.
+fn has_prefix(name: &str, prefix: &str) -> bool {
+    name.get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct CookieConfig {
     pub(crate) name: Cow<'static, str>,
@@ -158,13 +165,14 @@ impl CookieConfig {
                  '-', '_' and '.'; an international name in its xn-- form)"
             );
         }
-        if self.name.starts_with("__Host-") {
+        // Browsers match the prefixes whatever their case.
+        if has_prefix(&self.name, "__Host-") {
             assert!(
                 self.secure && self.domain.is_none() && self.path == "/",
                 "sessionward: a `__Host-` cookie needs secure(true), no domain and path \"/\""
             );
         }
-        if self.name.starts_with("__Secure-") || self.same_site == SameSite::None {
+        if has_prefix(&self.name, "__Secure-") || self.same_site == SameSite::None {
             assert!(
                 self.secure,
                 "sessionward: `__Secure-` cookies and SameSite=None need secure(true)"
@@ -247,6 +255,28 @@ mod tests {
                 .unwrap()
                 .contains("Max-Age=0; Expires=Thu, 01 Jan 1970")
         );
+    }
+
+    #[test]
+    #[should_panic(expected = "__Host-")]
+    fn host_prefix_in_any_case_rejects_a_domain() {
+        CookieConfig {
+            name: "__host-s".into(),
+            domain: Some("example.com".into()),
+            ..CookieConfig::default()
+        }
+        .validate();
+    }
+
+    #[test]
+    #[should_panic(expected = "__Secure-")]
+    fn secure_prefix_in_any_case_needs_secure() {
+        CookieConfig {
+            name: "__SECURE-s".into(),
+            secure: false,
+            ..CookieConfig::default()
+        }
+        .validate();
     }
 
     #[test]
