@@ -169,7 +169,9 @@ fn x_forwarded<'a>(headers: &'a HeaderMap, trusted: impl Fn(IpAddr) -> bool) -> 
     // The rightmost address that is not a trusted proxy is the client; every address right of
     // it was added by a proxy we trust. Garbage on the way leaves the client unknown.
     let mut client = None;
+    let mut walked = 0;
     for item in items_from_right(headers, "x-forwarded-for") {
+        walked += 1;
         match node_address(item) {
             Some(ip) => {
                 client = Some(ip);
@@ -182,6 +184,9 @@ fn x_forwarded<'a>(headers: &'a HeaderMap, trusted: impl Fn(IpAddr) -> bool) -> 
                 break;
             }
         }
+    }
+    if cut_among_trusted(walked, client, &trusted) {
+        client = None;
     }
     // Host and scheme: the value our peer (a trusted proxy) wrote, the rightmost.
     let host = items_from_right(headers, "x-forwarded-host")
@@ -204,7 +209,9 @@ fn forwarded<'a>(headers: &'a HeaderMap, trusted: impl Fn(IpAddr) -> bool) -> En
     // outermost trusted proxy added: its `for` is the client, its host and proto what the
     // client asked for.
     let mut entry = Entry::default();
+    let mut walked = 0;
     for element in items_from_right(headers, "forwarded") {
+        walked += 1;
         let Some(pairs) = forwarded_pairs(element) else {
             return Entry::default();
         };
@@ -220,7 +227,20 @@ fn forwarded<'a>(headers: &'a HeaderMap, trusted: impl Fn(IpAddr) -> bool) -> En
             break;
         }
     }
+    if cut_among_trusted(walked, entry.client, &trusted) {
+        entry.client = None;
+    }
     entry
+}
+
+/// Whether a walk from the right read [`MAX_HOPS`] hops, every one a trusted proxy: the chain
+/// was cut before its client, who is then unknown (not the last proxy read).
+fn cut_among_trusted(
+    walked: usize,
+    last: Option<IpAddr>,
+    trusted: impl Fn(IpAddr) -> bool,
+) -> bool {
+    walked == MAX_HOPS && last.is_some_and(trusted)
 }
 
 #[derive(Default)]
@@ -405,6 +425,13 @@ mod tests {
         let p = proxies(ProxyHeaders::XForwarded);
         let chain = vec!["10.0.0.5"; MAX_HOPS + 5].join(",");
         let h = map(&[("x-forwarded-for", &format!("198.51.100.7,{chain}"))]);
-        assert_ne!(p.entry(&h, ip("10.0.0.1")).client, ip("198.51.100.7"));
+        assert_eq!(p.entry(&h, ip("10.0.0.1")).client, None);
+        let forwarded = vec!["for=10.0.0.5"; MAX_HOPS + 5].join(",");
+        let p = proxies(ProxyHeaders::Forwarded);
+        let h = map(&[("forwarded", &format!("for=198.51.100.7,{forwarded}"))]);
+        assert_eq!(p.entry(&h, ip("10.0.0.1")).client, None);
+        // A chain of trusted proxies inside the bound still names its client.
+        let h = map(&[("forwarded", "for=198.51.100.7,for=10.0.0.5")]);
+        assert_eq!(p.entry(&h, ip("10.0.0.1")).client, ip("198.51.100.7"));
     }
 }
