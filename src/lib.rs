@@ -235,7 +235,7 @@ pub mod __fuzz {
         match read {
             Read::Nothing => Credential::Nothing,
             Read::Tokens { first, .. } => Credential::Token(first.token),
-            Read::Unusable => Credential::Unusable,
+            Read::Unusable | Read::UnusablePrevious => Credential::Unusable,
         }
     }
 

@@ -336,7 +336,7 @@ impl RequestSession {
     fn resolve_by_credential(&self, state: &mut State) -> bool {
         match &self.credential {
             Credential::Nothing => state.current = Current::Known(None),
-            Credential::Unusable => {
+            Credential::Unusable | Credential::UnusablePrevious => {
                 self.reject("unusable session cookie");
                 state.current = Current::Known(None);
                 state.cookie = CookieAction::Clear;
@@ -510,13 +510,10 @@ impl RequestSession {
     /// The previous cookie's configuration, when the request came with that cookie (the
     /// response then moves the browser to the current one).
     fn moving_off_previous_cookie(&self) -> Option<&CookieConfig> {
-        match (
-            self.credential.source(),
-            self.shared.config.previous_cookie.as_deref(),
-        ) {
-            (Some(Source::PreviousCookie), Some(previous)) => Some(previous),
-            _ => None,
-        }
+        let previous = self.shared.config.previous_cookie.as_deref()?;
+        self.credential
+            .carries_previous_cookie()
+            .then_some(previous)
     }
 
     /// The `Max-Age` of the cookie that carries `issued`: until it expires, or none for a

@@ -53,6 +53,10 @@ pub(crate) enum Credential {
     /// A session cookie that cannot be used (duplicated, not valid text, chunks missing,
     /// oversized).
     Unusable,
+    /// The same, of the previous cookie
+    /// ([`SessionConfig::previous_cookie`](crate::SessionConfig::previous_cookie)): that cookie
+    /// is the one to remove.
+    UnusablePrevious,
 }
 
 impl Credential {
@@ -91,10 +95,17 @@ impl Credential {
         self.tokens().next().map(|p| p.source)
     }
 
+    /// Whether the request came with the previous cookie (and not the current one), usable or
+    /// not.
+    pub(crate) fn carries_previous_cookie(&self) -> bool {
+        matches!(self, Credential::UnusablePrevious)
+            || self.source() == Some(Source::PreviousCookie)
+    }
+
     /// Whether the request carried a session cookie (usable or not).
     pub(crate) fn carries_cookie(&self) -> bool {
         match self {
-            Credential::Unusable => true,
+            Credential::Unusable | Credential::UnusablePrevious => true,
             Credential::Nothing => false,
             Credential::Tokens { .. } => self.source() != Some(Source::Bearer),
         }
@@ -169,7 +180,7 @@ pub(crate) fn session_cookie(
         CookieValue::Unusable => Credential::Unusable,
         CookieValue::Absent => match previous.map(|name| cookie(headers, name)) {
             Some(CookieValue::One(value)) => Credential::one(value, Source::PreviousCookie),
-            Some(CookieValue::Unusable) => Credential::Unusable,
+            Some(CookieValue::Unusable) => Credential::UnusablePrevious,
             _ if accept_bearer => bearer(headers),
             _ => Credential::Nothing,
         },
