@@ -442,28 +442,13 @@ where
 }
 
 /// The token hash of a row.
-fn token_hash<DB: Database>(row: &DB::Row) -> Result<TokenHash, StoreError>
+fn token_hash_of<DB: Database>(row: &DB::Row) -> Result<TokenHash, StoreError>
 where
     usize: ColumnIndex<DB::Row>,
     for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
 {
     let hash: Vec<u8> = get::<DB, _>(row, Column::TokenHash)?;
     TokenHash::from_slice(&hash).ok_or(StoreError::Corrupt(Column::TokenHash.name()))
-}
-
-/// A row a load statement found, under its token hash, so that a row that does not decode
-/// fails the loads of its own token only, not the others of its batch. A row whose hash does
-/// not decode fails the statement (no load could be told it is theirs); `token_hash IN (...)`
-/// matches only the 32-byte hashes it was given, so such a row is never found.
-fn found<DB: Dialect>(row: &DB::Row) -> Result<Found, StoreError>
-where
-    usize: ColumnIndex<DB::Row>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
-    for<'r> i64: Decode<'r, DB> + Type<DB>,
-    for<'r> bool: Decode<'r, DB> + Type<DB>,
-{
-    Ok((token_hash::<DB>(row)?, decode::<DB>(row)))
 }
 
 /// A row of a `SELECT` of [`columns!`], read by position: a row has a session's every
@@ -482,7 +467,7 @@ where
     };
     Ok(SessionRecord {
         id: get::<DB, DB::Id>(row, Column::Id)?.into(),
-        token_hash: token_hash::<DB>(row)?,
+        token_hash: token_hash_of::<DB>(row)?,
         user_id: get::<DB, _>(row, Column::UserId)?,
         data: get::<DB, _>(row, Column::Data)?,
         version: get::<DB, _>(row, Column::Version)?,
@@ -570,7 +555,15 @@ where
                 };
                 match query.fetch_all(&mut *connection).await {
                     Ok(rows) => {
-                        let records = rows.iter().map(found::<DB>).collect();
+                        // Each row under its token hash, so that a row that does not decode
+                        // fails the loads of its own token only, not the others of its batch.
+                        // A row whose hash does not decode fails the statement (no load could
+                        // be told it is theirs); `token_hash IN (...)` matches only the 32-byte
+                        // hashes it was given, so such a row is never found.
+                        let found = |row| -> Result<Found, StoreError> {
+                            Ok((token_hash_of::<DB>(row)?, decode::<DB>(row)))
+                        };
+                        let records = rows.iter().map(found).collect();
                         // Kept only while the pool can serve its other users without it.
                         let spare = self.pool.num_idle() > 0
                             || self.pool.size() < self.pool.options().get_max_connections();
