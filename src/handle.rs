@@ -227,15 +227,14 @@ impl Sessions {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`] when the store cannot answer, also when it could not look up the
-    /// session the request came with (then nothing is started: that session could not be
-    /// ended first; so with any error resolving it failed with, such as a failing JWT
-    /// [issue callback](crate::jwt::JwtConfig::on_issue)); [`Error::Data`] when `data` does not
-    /// serialize; [`Error::SessionLimitReached`] when the
-    /// user holds
-    /// [`max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user) sessions and the
-    /// policy refuses new ones (nothing changes then; with the default policy the least
-    /// recently used sessions end instead, each with a `revoked` event).
+    /// [`Error::Store`] when the store cannot answer, also while looking up the session the
+    /// request came with: nothing is started then, since that session could not be ended
+    /// first (any other error that lookup failed with, such as a failing JWT
+    /// [issue callback](crate::jwt::JwtConfig::on_issue), is returned the same way);
+    /// [`Error::Data`] when `data` does not serialize; [`Error::SessionLimitReached`] when the
+    /// user holds [`max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user)
+    /// sessions and the policy refuses new ones (nothing changes then; with the default policy
+    /// the least recently used sessions end instead, each with a `revoked` event).
     pub async fn login<D: Serialize>(
         &self,
         user_id: impl Into<String>,
