@@ -784,7 +784,8 @@ impl Sessions {
     ///
     /// # Errors
     ///
-    /// [`Error::Data`] when `patch` is not a JSON object or a session's data is not JSON;
+    /// [`Error::Data`] when `patch` is not a JSON object or a session's data is not JSON, and on
+    /// JWT sessions when `patch` names a claim of the token's own (`sub`, `exp`, ...);
     /// [`Error::Store`] when the store cannot answer (sessions changed before that stay
     /// changed: call it again, a patch applied twice is applied once);
     /// [`Error::Conflict`] when one session changed 64 times in a row under it;

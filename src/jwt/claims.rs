@@ -117,10 +117,18 @@ pub(crate) fn custom_claims(data: &str) -> Result<Map<String, Value>, serde_json
             "JWT session data must serialize to a JSON object (its fields become claims)",
         ));
     };
-    if let Some(clash) = RESERVED.iter().find(|name| map.contains_key(**name)) {
-        return Err(serde_json::Error::custom(format!(
-            "JWT session data may not use the reserved claim name {clash:?}"
-        )));
-    }
+    refuse_reserved(&map)?;
     Ok(map)
+}
+
+/// An error naming the first field of `fields` that is a claim of the token's own
+/// ([`RESERVED`]), which session data may not set.
+pub(crate) fn refuse_reserved(fields: &Map<String, Value>) -> Result<(), serde_json::Error> {
+    use serde::de::Error as _;
+    match RESERVED.iter().find(|name| fields.contains_key(**name)) {
+        Some(clash) => Err(serde_json::Error::custom(format!(
+            "JWT session data may not use the reserved claim name {clash:?}"
+        ))),
+        None => Ok(()),
+    }
 }

@@ -457,6 +457,11 @@ impl Strategy for JwtStrategy {
         now: OffsetDateTime,
         room: TokenRoom,
     ) -> Result<Vec<Uuid>, Error> {
+        // A patch naming a claim of the token's own could never be signed: refused before it
+        // is stored, instead of failing every request of the user's browsers.
+        if let serde_json::Value::Object(fields) = patch {
+            super::claims::refuse_reserved(fields)?;
+        }
         let patch = patch.to_string();
         // Only browsers' tokens take the patch (a bearer token from before it ends), each in
         // its cookie, in base64: a patch that could never fit there is refused before it is

@@ -714,3 +714,45 @@ async fn an_issue_callback_that_refuses_the_user_ends_the_browser_session_and_cl
         assert!(reply.clears_cookie(), "{path}: {:?}", reply.set_cookies());
     }
 }
+
+/// A change to a user's sessions that names a claim of the token's own (`sub`, `exp`, ...)
+/// could never be signed into a browser's token: it is refused when it is made (500, as
+/// session data with such a name is at login), and the user's sessions go on as they were,
+/// instead of failing every request until the change expired.
+#[tokio::test]
+async fn a_user_change_naming_a_reserved_claim_is_refused_and_sessions_go_on() {
+    let layer = SessionLayer::jwt(
+        jwt_config(),
+        MemoryStore::new(),
+        SessionConfig::default().secure(false),
+    );
+    let patch = |sessions: Sessions| async move {
+        let patch = json!({ "sub": "mallory" });
+        sessions
+            .update_user_sessions("alice", &patch)
+            .await
+            .map(Json)
+    };
+    let role = |session: Session<Data>| async move { session.role.clone() };
+    let router = Router::new()
+        .route("/patch", post(patch))
+        .route("/role", get(role))
+        .layer(layer.clone());
+    let data = Data {
+        role: "user".into(),
+        items: vec![],
+    };
+    let alice = sessionward::testing::SignedIn::cookie(&layer, "alice", &data)
+        .await
+        .unwrap();
+
+    let refused = send_to(&router, request("POST", "/patch", None)).await;
+    assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let role_request = alice
+        .request(axum::http::Request::get("/role"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let reply = send_to(&router, role_request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body, "user");
+}
