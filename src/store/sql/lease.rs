@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::runtime::Handle;
+use tokio::runtime::{Handle, TryCurrentError};
 
 /// How many statements in a row one connection may serve before it goes back to the pool. The
 /// pool's own checks (lifetime, idle test) and its other waiters get the connection back at
@@ -63,7 +63,9 @@ impl<C> Default for Parked<C> {
 /// its connections close.
 impl<C> Drop for Parked<C> {
     fn drop(&mut self) {
-        let _entered = self.runtime_to_enter().map(Handle::enter);
+        let _entered = self
+            .runtime_to_enter(&Handle::try_current())
+            .map(Handle::enter);
         self.leases.clear();
     }
 }
@@ -77,10 +79,14 @@ impl<C> Parked<C> {
         !std::mem::replace(&mut self.reaper_scheduled, true)
     }
 
-    /// The runtime to enter before dropping a connection here, where none runs: the one the
-    /// last lease was parked on. `None` inside a runtime, or when nothing was ever parked.
-    pub(super) fn runtime_to_enter(&self) -> Option<&Handle> {
-        match Handle::try_current() {
+    /// The runtime to enter before dropping a connection where `current` (the caller's
+    /// [`Handle::try_current`]) says none runs: the one the last lease was parked on. `None`
+    /// inside a runtime, or when nothing was ever parked.
+    pub(super) fn runtime_to_enter(
+        &self,
+        current: &Result<Handle, TryCurrentError>,
+    ) -> Option<&Handle> {
+        match current {
             Ok(_) => None,
             Err(_) => self.runtime.as_ref(),
         }

@@ -122,7 +122,7 @@ impl<C> Drop for Slot<C> {
         {
             (state.start_reaper)(runtime, Arc::downgrade(&shared));
         }
-        let parked_on = state.parked.runtime_to_enter().cloned();
+        let parked_on = state.parked.runtime_to_enter(&runtime).cloned();
         drop(state);
         let _entered = parked_on.as_ref().map(Handle::enter);
         drop(lease);
