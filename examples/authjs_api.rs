@@ -12,15 +12,17 @@
 //!
 //! ```text
 //! AUTH_SESSION_STRATEGY=database DATABASE_URL=postgres://app@127.0.0.1:5432/app \
-//!     cargo run --features authjs,postgres --example authjs_api
+//!     AUTH_URL=http://localhost:3000 cargo run --features authjs,postgres --example authjs_api
 //! curl -b 'authjs.session-token=<session token>' http://127.0.0.1:3000/api/me
 //! ```
 //!
 //! `GET /api/me` answers 200 `{"sub","name","email","expires_at"}` for a valid Auth.js session
-//! (cookie `authjs.session-token`, `__Secure-authjs.session-token`, `next-auth.session-token` or
-//! `__Secure-next-auth.session-token`, or a bearer token) and 401 `{"error"}` otherwise; 503
-//! when the database does not answer. Environment:
+//! (cookie `__Secure-authjs.session-token` or `__Secure-next-auth.session-token` for an app on
+//! https; `authjs.session-token` or `next-auth.session-token` on plain http; or a bearer token)
+//! and 401 `{"error"}` otherwise; 503 when the database does not answer. Environment:
 //!
+//! - `AUTH_URL` (or `NEXTAUTH_URL`): the Next.js app's URL. On `http://` the plain cookie
+//!   names are read; otherwise (and when unset) only the `__Secure-` ones, as Auth.js does.
 //! - `AUTH_SESSION_STRATEGY`: `jwt` (default) or `database`, as Auth.js's `session.strategy`.
 //! - `AUTH_SECRET` (JWT): the Next.js app's secret; `AUTH_SECRET_1` to `AUTH_SECRET_3` add
 //!   older secrets during a rotation.
@@ -99,6 +101,8 @@ async fn database_layer() -> SessionLayer {
             std::process::exit(1);
         }
     };
+    let url = std::env::var("AUTH_URL").or_else(|_| std::env::var("NEXTAUTH_URL"));
+    let tables = tables.use_secure_cookies(!url.is_ok_and(|u| u.starts_with("http://")));
     tracing::info!(?tables, "reading Auth.js database sessions");
     SessionLayer::authjs_database(pool, tables, SessionConfig::default())
 }

@@ -1,18 +1,21 @@
 //! A Rust API beside a Next.js (or any) app that signs users in with Better Auth on PostgreSQL.
 //!
 //! ```text
-//! BETTER_AUTH_SECRET=<the app's secret> DATABASE_URL=postgres://app@127.0.0.1:5432/app \
+//! BETTER_AUTH_SECRET=<the app's secret> BETTER_AUTH_URL=http://localhost:3000 \
+//!     DATABASE_URL=postgres://app@127.0.0.1:5432/app \
 //!     cargo run --example betterauth_api --features betterauth,postgres
 //! curl -b 'better-auth.session_token=<cookie value>' http://127.0.0.1:3000/api/me
 //! curl -H 'Authorization: Bearer <set-auth-token>' http://127.0.0.1:3000/api/me
 //! ```
 //!
 //! `GET /api/me` answers 200 `{"user_id","name","email","expires_at"}` for a valid Better Auth
-//! session (its signed session cookie, `__Secure-` or not, or a bearer token from Better Auth's
-//! `bearer()` plugin), 401 `{"error"}` otherwise, and 503 when the database does not answer.
-//! Environment:
+//! session (its signed session cookie, or a bearer token from Better Auth's `bearer()` plugin),
+//! 401 `{"error"}` otherwise, and 503 when the database does not answer. Environment:
 //!
 //! - `BETTER_AUTH_SECRET` (or the first entry of `BETTER_AUTH_SECRETS`): the app's secret.
+//! - `BETTER_AUTH_URL`: the app's `baseURL`. On `http://` the cookie is
+//!   `better-auth.session_token`; otherwise (and when unset) only the https cookie
+//!   `__Secure-better-auth.session_token` is read, as Better Auth does.
 //! - `DATABASE_URL`: the PostgreSQL database Better Auth keeps its `user` and `session` tables in.
 //! - `BETTER_AUTH_COOKIE_PREFIX`: the app's `advanced.cookiePrefix` (default `better-auth`).
 //! - `BETTER_AUTH_COOKIE_CACHE`: `compact`, `jwt` or `jwe` when the app enables

@@ -571,6 +571,13 @@ impl SessionConfig {
     /// The previous name must differ from the current one: two cookies of one name in a
     /// request are ambiguous (cookie tossing), and the layer treats them as no session.
     ///
+    /// While this is set, the previous cookie is exactly as exposed to tossing as it was
+    /// before the change: whoever could plant a `session-id` cookie for the site (a sibling
+    /// subdomain, for a cookie without `__Host-`) can still have a browser with no current
+    /// cookie served, and moved to the current cookie, with a session of the planter's
+    /// (login CSRF). The migration keeps that exposure for its period, no longer: drop the
+    /// setting when the period is over.
+    ///
     /// ```
     /// use sessionward::{PreviousCookie, SessionConfig};
     ///

@@ -71,7 +71,7 @@ fn is_valid_domain(domain: &str) -> bool {
 
 /// Whether the cookie `name` starts with `prefix` (`__Host-`, `__Secure-`) as browsers match
 /// it: in any case.
-fn has_prefix(name: &str, prefix: &str) -> bool {
+pub(crate) fn has_prefix(name: &str, prefix: &str) -> bool {
     name.get(..prefix.len())
         .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
 }

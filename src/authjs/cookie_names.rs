@@ -1,5 +1,5 @@
 //! The Auth.js cookie names a strategy is configured with (reading them is
-//! [`credential::named_cookies`](crate::credential::named_cookies)).
+//! [`AppCookieNames`](crate::credential::AppCookieNames)).
 
 /// # Panics
 ///

@@ -98,6 +98,7 @@ pub struct AuthJsConfig {
     pub(crate) version: AuthJsVersion,
     pub(crate) v5_names: Vec<Cow<'static, str>>,
     pub(crate) v4_names: Vec<Cow<'static, str>>,
+    pub(crate) use_secure_cookies: bool,
 }
 
 impl AuthJsConfig {
@@ -113,12 +114,14 @@ impl AuthJsConfig {
             version: AuthJsVersion::Both,
             v5_names: V5_COOKIE_NAMES.iter().map(|n| Cow::Borrowed(*n)).collect(),
             v4_names: V4_COOKIE_NAMES.iter().map(|n| Cow::Borrowed(*n)).collect(),
+            use_secure_cookies: true,
         }
     }
 
     /// The secrets from the environment the way Next.js reads them: `AUTH_SECRET` (falling
     /// back to `NEXTAUTH_SECRET`), then `AUTH_SECRET_1` to `AUTH_SECRET_3`. `None` without
-    /// any.
+    /// any. An `AUTH_URL` (or `NEXTAUTH_URL`) on plain `http://` turns
+    /// [`use_secure_cookies`](Self::use_secure_cookies) off, as it does in Auth.js.
     pub fn from_env() -> Option<Self> {
         let main = std::env::var("AUTH_SECRET")
             .or_else(|_| std::env::var("NEXTAUTH_SECRET"))
@@ -132,7 +135,31 @@ impl AuthJsConfig {
                     .filter(|s| !s.is_empty()),
             )
             .collect();
-        (!secrets.is_empty()).then(|| Self::new(secrets))
+        let url = std::env::var("AUTH_URL").or_else(|_| std::env::var("NEXTAUTH_URL"));
+        let secure = crate::credential::uses_secure_cookies(url.ok().as_deref());
+        (!secrets.is_empty()).then(|| Self::new(secrets).use_secure_cookies(secure))
+    }
+
+    /// Whether the Next.js app is served over https, Auth.js's `useSecureCookies` (default
+    /// `true`). Auth.js then names its cookie `__Secure-authjs.session-token` (v4:
+    /// `__Secure-next-auth.session-token`) and reads no other; over plain http it names it
+    /// `authjs.session-token`. The layer reads the one the app sets, and treats a cookie
+    /// under the other name as no cookie: on an https site, that is a cookie planted by a
+    /// sibling subdomain or over plain http (cookie tossing), which would otherwise sign the
+    /// browser in to the planter's account. A configured name without a `__Secure-` twin in
+    /// the list is read either way.
+    ///
+    /// Turn it off for a Next.js app on plain http (`next dev` on `http://localhost`).
+    ///
+    /// ```
+    /// use sessionward::authjs::AuthJsConfig;
+    ///
+    /// // next dev on http://localhost:3000: the cookie is `authjs.session-token`.
+    /// let dev = AuthJsConfig::new(vec!["the app's AUTH_SECRET".into()]).use_secure_cookies(false);
+    /// ```
+    pub fn use_secure_cookies(mut self, use_secure_cookies: bool) -> Self {
+        self.use_secure_cookies = use_secure_cookies;
+        self
     }
 
     /// Which Auth.js generations to accept (default [`AuthJsVersion::Both`]).
@@ -169,6 +196,7 @@ impl std::fmt::Debug for AuthJsConfig {
             .field("version", &self.version)
             .field("v5_names", &self.v5_names)
             .field("v4_names", &self.v4_names)
+            .field("use_secure_cookies", &self.use_secure_cookies)
             .finish()
     }
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{AuthJsConfig, AuthJsVersion, cookie_names};
 use crate::config::SessionConfig;
-use crate::credential::{self, Credential, Presented, Source};
+use crate::credential::{AppCookieNames, Credential, Presented, Source};
 use crate::error::Error;
 use crate::jwe::{self, DerivedKeys, MAX_TOKEN_LEN};
 use crate::session::SessionInfo;
@@ -33,8 +33,8 @@ impl AsRef<str> for Name {
 }
 
 pub(crate) struct AuthJsStrategy {
-    /// In order of preference: v5 names, then v4 names.
-    names: Vec<Name>,
+    /// In order of preference: v5 names, then v4 names, of the scheme the app is served on.
+    names: AppCookieNames<Name>,
 }
 
 const UNSUPPORTED: &str = "Auth.js sessions are read-only: sign in and out through Auth.js";
@@ -78,7 +78,9 @@ impl AuthJsStrategy {
             }
         }
         cookie_names::assert_valid(&names, "AuthJsConfig");
-        Self { names }
+        Self {
+            names: AppCookieNames::new(names, config.use_secure_cookies),
+        }
     }
 
     /// Decrypts and checks a token presented under the cookie name of index `name` (`None`, a
@@ -86,8 +88,8 @@ impl AuthJsStrategy {
     fn verify(&self, name: Option<usize>, token: &str, now: i64) -> Result<Claims, &'static str> {
         let parsed = jwe::parse(token)?;
         let keys = match name {
-            Some(index) => &self.names[index..=index],
-            None => &self.names[..],
+            Some(index) => &self.names.read()[index..=index],
+            None => self.names.read(),
         };
         let keys = keys.iter().flat_map(|n| &n.keys);
         let plain = parsed.decrypt(keys).ok_or("decryption failed")?;
@@ -137,7 +139,7 @@ impl AuthJsStrategy {
     /// Resolves one presented token.
     fn resolve_one(&self, presented: &Presented, now: OffsetDateTime) -> Lookup {
         let name = match presented.source {
-            Source::Cookie { index } if index < self.names.len() => Some(index),
+            Source::Cookie { index } if index < self.names.read().len() => Some(index),
             Source::Bearer => None,
             _ => return Lookup::Invalid("malformed token"),
         };
@@ -178,7 +180,8 @@ struct Claims {
 #[async_trait]
 impl Strategy for AuthJsStrategy {
     fn credential(&self, headers: &HeaderMap, config: &SessionConfig) -> Credential {
-        credential::named_cookies(headers, &self.names, MAX_TOKEN_LEN, config.accept_bearer)
+        self.names
+            .credential(headers, MAX_TOKEN_LEN, config.accept_bearer)
     }
 
     fn owns_cookie(&self) -> bool {

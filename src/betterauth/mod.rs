@@ -55,6 +55,7 @@ pub struct BetterAuthConfig {
     pub(crate) cookie_cache_version: Cow<'static, str>,
     pub(crate) bearer_requires_signature: bool,
     pub(crate) session_refresh: bool,
+    pub(crate) use_secure_cookies: bool,
     pub(crate) schema: BetterAuthSchema,
 }
 
@@ -71,13 +72,16 @@ impl BetterAuthConfig {
             cookie_cache_version: Cow::Borrowed("1"),
             bearer_requires_signature: false,
             session_refresh: true,
+            use_secure_cookies: true,
             schema: BetterAuthSchema::default(),
         }
     }
 
     /// The secret from the environment the way Better Auth reads it: the current secret of
     /// `BETTER_AUTH_SECRETS` (`"<version>:<secret>,..."`, the first entry), else
-    /// `BETTER_AUTH_SECRET`, else `AUTH_SECRET`. `None` without any.
+    /// `BETTER_AUTH_SECRET`, else `AUTH_SECRET`. `None` without any. A `BETTER_AUTH_URL` on
+    /// plain `http://` turns [`use_secure_cookies`](Self::use_secure_cookies) off, as it does
+    /// in Better Auth.
     pub fn from_env() -> Option<Self> {
         let var = |name| std::env::var(name).ok().filter(|s: &String| !s.is_empty());
         let versioned = var("BETTER_AUTH_SECRETS").and_then(|all| {
@@ -89,6 +93,10 @@ impl BetterAuthConfig {
             .or_else(|| var("BETTER_AUTH_SECRET"))
             .or_else(|| var("AUTH_SECRET"))
             .map(Self::new)
+            .map(|config| {
+                let url = var("BETTER_AUTH_URL");
+                config.use_secure_cookies(crate::credential::uses_secure_cookies(url.as_deref()))
+            })
     }
 
     /// The app's `advanced.cookiePrefix` (default `better-auth`): cookies
@@ -128,6 +136,27 @@ impl BetterAuthConfig {
         self
     }
 
+    /// Whether the app is served over https, Better Auth's `advanced.useSecureCookies`
+    /// (default `true`; Better Auth's own default follows its `baseURL`). Better Auth then
+    /// names its cookies `__Secure-<prefix>.session_token` (and `session_data`,
+    /// `dont_remember`) and reads no others; over plain http, `<prefix>.session_token`. The
+    /// layer reads the ones the app sets and treats a session cookie under the other name as
+    /// no cookie: on an https site, that is a cookie planted by a sibling subdomain or over
+    /// plain http (cookie tossing), which would otherwise sign the browser in to the
+    /// planter's account.
+    ///
+    /// Turn it off for an app on plain http (`baseURL: "http://localhost:3000"`).
+    ///
+    /// ```
+    /// use sessionward::betterauth::BetterAuthConfig;
+    ///
+    /// let dev = BetterAuthConfig::new("the app's BETTER_AUTH_SECRET").use_secure_cookies(false);
+    /// ```
+    pub fn use_secure_cookies(mut self, use_secure_cookies: bool) -> Self {
+        self.use_secure_cookies = use_secure_cookies;
+        self
+    }
+
     /// Where the app's users and sessions are (default: Better Auth's own schema).
     pub fn schema(mut self, schema: BetterAuthSchema) -> Self {
         self.schema = schema;
@@ -144,6 +173,7 @@ impl std::fmt::Debug for BetterAuthConfig {
             .field("cookie_cache_version", &self.cookie_cache_version)
             .field("bearer_requires_signature", &self.bearer_requires_signature)
             .field("session_refresh", &self.session_refresh)
+            .field("use_secure_cookies", &self.use_secure_cookies)
             .field("schema", &self.schema)
             .finish()
     }

@@ -18,7 +18,7 @@ use super::sql::{Bind, Cell, Dialect, Runner};
 use super::{BetterAuthConfig, BetterAuthPool};
 use crate::clock::{from_unix_micros, javascript_iso};
 use crate::config::{DefaultLifetimes, Lifetimes, Persistence, SessionConfig};
-use crate::credential::{self, CookieValue, Credential, Presented, Source};
+use crate::credential::{self, AppCookieNames, CookieValue, Credential, Presented, Source};
 use crate::error::{Error, StoreError, within};
 use crate::foreign_rows::{after_extension, well_formed};
 use crate::session::SessionInfo;
@@ -47,10 +47,10 @@ pub(crate) struct BetterAuthStrategy {
     queries: Queries,
     signer: Signer,
     cache: Option<CacheReader>,
-    /// `__Secure-<prefix>.session_token`, `<prefix>.session_token`.
-    token_names: [String; 2],
-    /// For each token name: its `session_data` and `dont_remember` cookies.
-    companion_names: [[String; 2]; 2],
+    /// `__Secure-<prefix>.session_token` for an app on https, else `<prefix>.session_token`.
+    token_names: AppCookieNames<String>,
+    /// The session cookie's `session_data` and `dont_remember` cookies, of the same scheme.
+    companion_names: [String; 2],
     bearer_requires_signature: bool,
     session_refresh: bool,
     lifetimes: Lifetimes,
@@ -163,9 +163,15 @@ impl BetterAuthStrategy {
             );
             name
         };
-        let names = |cookie: &str| [name(true, cookie), name(false, cookie)];
-        let [cache_secure, cache_plain] = names("session_data");
-        let [dont_secure, dont_plain] = names("dont_remember");
+        let secure = better_auth.use_secure_cookies;
+        // The app's own session cookie, and its twin under the other scheme to be ignored.
+        let token_names = AppCookieNames::new(
+            vec![
+                name(secure, "session_token"),
+                name(!secure, "session_token"),
+            ],
+            secure,
+        );
         let cache = better_auth.cookie_cache.map(|strategy| CacheReader {
             strategy,
             version: better_auth.cookie_cache_version.to_string(),
@@ -177,8 +183,8 @@ impl BetterAuthStrategy {
             queries: Queries::new(pool.dialect, &better_auth.schema),
             signer: Signer::new(&better_auth.secret),
             cache,
-            token_names: names("session_token"),
-            companion_names: [[cache_secure, dont_secure], [cache_plain, dont_plain]],
+            token_names,
+            companion_names: [name(secure, "session_data"), name(secure, "dont_remember")],
             bearer_requires_signature: better_auth.bearer_requires_signature,
             session_refresh: better_auth.session_refresh,
             lifetimes,
@@ -393,20 +399,17 @@ impl BetterAuthStrategy {
 
 #[async_trait]
 impl Strategy for BetterAuthStrategy {
-    /// The session cookie (`__Secure-` first), with its cookie cache and `dont_remember`
-    /// cookies of the same prefix; else `Authorization: Bearer` when accepted.
+    /// The session cookie the app sets (`__Secure-` on https), with its cookie cache and
+    /// `dont_remember` cookies of the same prefix; else `Authorization: Bearer` when accepted.
     fn credential(&self, headers: &HeaderMap, config: &SessionConfig) -> Credential {
-        let mut credential = credential::named_cookies(
-            headers,
-            &self.token_names,
-            MAX_COOKIES_LEN,
-            config.accept_bearer,
-        );
+        let mut credential =
+            self.token_names
+                .credential(headers, MAX_COOKIES_LEN, config.accept_bearer);
         for presented in credential.tokens_mut() {
-            let Source::Cookie { index } = presented.source else {
+            let Source::Cookie { .. } = presented.source else {
                 continue;
             };
-            let [cache, dont_remember] = &self.companion_names[index];
+            let [cache, dont_remember] = &self.companion_names;
             let cache = self
                 .cache
                 .as_ref()

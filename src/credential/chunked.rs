@@ -40,7 +40,10 @@ impl Found<'_> {
 
 /// Which of `names` a cookie called `cookie` is: `Some((index, None))` for the whole cookie,
 /// `Some((index, Some(n)))` for chunk `n` (`<name>.<n>`, at most two digits).
-fn classify<N: AsRef<str>>(names: &[N], cookie: &[u8]) -> Option<(usize, Option<usize>)> {
+pub(super) fn classify<N: AsRef<str>>(
+    names: &[N],
+    cookie: &[u8],
+) -> Option<(usize, Option<usize>)> {
     names.iter().enumerate().find_map(|(i, n)| {
         let rest = cookie.strip_prefix(n.as_ref().as_bytes())?;
         if rest.is_empty() {

@@ -7,11 +7,13 @@
 use axum::http::{HeaderMap, header};
 
 #[cfg(any(feature = "authjs", feature = "betterauth"))]
+mod app_cookies;
+#[cfg(any(feature = "authjs", feature = "betterauth"))]
 mod chunked;
+#[cfg(any(feature = "authjs", feature = "betterauth"))]
+pub(crate) use app_cookies::{AppCookieNames, uses_secure_cookies};
 #[cfg(feature = "betterauth")]
 pub(crate) use chunked::joined_cookie;
-#[cfg(any(feature = "authjs", feature = "betterauth"))]
-pub(crate) use chunked::named_cookies;
 
 /// Where a presented token came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

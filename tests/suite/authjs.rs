@@ -80,10 +80,18 @@ fn app_with(config: AuthJsConfig, clock: Clock) -> Router {
         ))
 }
 
+/// The layer for a Next.js app on https (`use_secure_cookies`, the default) or plain http,
+/// with `secrets`.
+fn app_on(https: bool, secrets: &[&str], clock: Clock) -> Router {
+    let secrets = secrets.iter().map(|s| s.to_string()).collect();
+    app_with(AuthJsConfig::new(secrets).use_secure_cookies(https), clock)
+}
+
+/// The layer for an app on plain http, where the research note's tokens were made (cookies
+/// `authjs.session-token`, `next-auth.session-token`), its clock at `at`.
 fn app(secrets: &[&str], at: i64) -> (Router, ManualClock) {
     let (clock, control) = Clock::manual(OffsetDateTime::from_unix_timestamp(at).unwrap());
-    let secrets = secrets.iter().map(|s| s.to_string()).collect();
-    (app_with(AuthJsConfig::new(secrets), clock), control)
+    (app_on(false, secrets, clock), control)
 }
 
 pub(crate) use crate::support::json_reply::{Reply, send};
@@ -199,8 +207,12 @@ async fn check_generated_set(set: &Value) {
     let now = set["now"].as_i64().unwrap();
     let current = set["secrets"]["current"].as_str().unwrap();
     let previous = set["secrets"]["previous"].as_str().unwrap();
-    let (both, clock) = app(&[current, previous], now + 5);
-    let (only_current, _) = app(&[current], now + 5);
+    let (clock, control) = Clock::manual(OffsetDateTime::from_unix_timestamp(now + 5).unwrap());
+    // Each token is read as its app sets it: by an app on https if its cookie is `__Secure-`.
+    let apps = |secrets: &[&str]| [false, true].map(|https| app_on(https, secrets, clock.clone()));
+    let [both_http, both_https] = apps(&[current, previous]);
+    let [only_current_http, only_current_https] = apps(&[current]);
+    let on = |name: &str| name.starts_with("__Secure-");
     let tokens = set["tokens"].as_array().unwrap();
     assert!(tokens.len() >= 10);
     for t in tokens {
@@ -222,13 +234,26 @@ async fn check_generated_set(set: &Value) {
                 .collect::<Vec<_>>()
                 .join("; "),
         ];
-        let r = get_with(&both, "/claims", &header).await;
+        let https = on(&cookies[0].0);
+        let (both, only_current) = if https {
+            (&both_https, &only_current_https)
+        } else {
+            (&both_http, &only_current_http)
+        };
+        let other_scheme = if https { &both_http } else { &both_https };
+        let r = get_with(other_scheme, "/me", &header).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{label}: on the other scheme"
+        );
+        let r = get_with(both, "/claims", &header).await;
         assert_eq!(r.status, StatusCode::OK, "{label}");
         assert_eq!(r.body, t["claims"], "{label}");
-        let r = get_with(&both, "/me", &header).await;
+        let r = get_with(both, "/me", &header).await;
         assert_eq!(r.body["sub"], "user-123", "{label}");
         assert_eq!(r.body["id"], t["claims"]["jti"], "{label}");
-        let r = bearer(&both, "/claims", token).await;
+        let r = bearer(both, "/claims", token).await;
         assert_eq!(r.status, StatusCode::OK, "{label} as bearer");
         assert_eq!(r.body, t["claims"], "{label} as bearer");
         let chunked = label.contains("chunked");
@@ -240,7 +265,7 @@ async fn check_generated_set(set: &Value) {
                 .rev()
                 .map(|(n, v)| format!("{n}={v}"))
                 .collect();
-            let r = get_with(&both, "/claims", &reversed).await;
+            let r = get_with(both, "/claims", &reversed).await;
             assert_eq!(r.body, t["claims"], "{label} reversed");
             // A missing chunk, a repeated one, or a stray whole cookie next to chunks.
             let missing: Vec<String> = cookies
@@ -249,11 +274,11 @@ async fn check_generated_set(set: &Value) {
                 .filter(|(i, _)| *i != 1)
                 .map(|(_, (n, v))| format!("{n}={v}"))
                 .collect();
-            let r = get_with(&both, "/me", &missing).await;
+            let r = get_with(both, "/me", &missing).await;
             assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{label} missing chunk");
             let last = cookies.len() - 1;
             let without_last: Vec<String> = reversed[1..].to_vec();
-            let r = get_with(&both, "/me", &without_last).await;
+            let r = get_with(both, "/me", &without_last).await;
             assert_eq!(
                 r.status,
                 StatusCode::UNAUTHORIZED,
@@ -261,12 +286,12 @@ async fn check_generated_set(set: &Value) {
             );
             let mut repeated = reversed.clone();
             repeated.push(reversed[0].clone());
-            let r = get_with(&both, "/me", &repeated).await;
+            let r = get_with(both, "/me", &repeated).await;
             assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{label} repeated chunk");
             let name = t["cookie"].as_str().unwrap();
             let mut mixed = reversed.clone();
             mixed.push(format!("{name}={}", &token[..100]));
-            let r = get_with(&both, "/me", &mixed).await;
+            let r = get_with(both, "/me", &mixed).await;
             assert_eq!(
                 r.status,
                 StatusCode::UNAUTHORIZED,
@@ -274,7 +299,7 @@ async fn check_generated_set(set: &Value) {
             );
         }
         // Secret rotation: an old secret works while it is listed, not after.
-        let r = get_with(&only_current, "/me", &header).await;
+        let r = get_with(only_current, "/me", &header).await;
         let expected = if label.contains("previous") {
             StatusCode::UNAUTHORIZED
         } else {
@@ -284,13 +309,9 @@ async fn check_generated_set(set: &Value) {
     }
     for t in set["bad"].as_array().unwrap() {
         let label = t["label"].as_str().unwrap();
-        let r = cookie(
-            &both,
-            "/me",
-            t["cookie"].as_str().unwrap(),
-            t["token"].as_str().unwrap(),
-        )
-        .await;
+        let name = t["cookie"].as_str().unwrap();
+        let both = if on(name) { &both_https } else { &both_http };
+        let r = cookie(both, "/me", name, t["token"].as_str().unwrap()).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{label}");
     }
     // Everything expires 30 days after it was made (plus the tolerance).
@@ -299,15 +320,20 @@ async fn check_generated_set(set: &Value) {
         .find(|t| t["label"] == "v5 A256CBC-HS512")
         .unwrap();
     let exp = v5["claims"]["exp"].as_i64().unwrap();
-    clock.set(OffsetDateTime::from_unix_timestamp(exp + 15).unwrap());
-    let r = cookie(&both, "/me", V5, v5["token"].as_str().unwrap()).await;
+    control.set(OffsetDateTime::from_unix_timestamp(exp + 15).unwrap());
+    let r = cookie(&both_http, "/me", V5, v5["token"].as_str().unwrap()).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The set generated by `tests/authjs/generate.mjs` and checked in.
+fn fixtures() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/authjs/fixtures.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 #[tokio::test]
 async fn the_checked_in_fixtures_from_the_real_libraries_decode() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/authjs/fixtures.json");
-    let set: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let set = fixtures();
     assert_eq!(set["libraries"]["@auth/core"], "0.41.3");
     assert_eq!(set["libraries"]["next-auth"], "4.24.15");
     check_generated_set(&set).await;
@@ -377,7 +403,9 @@ async fn every_bad_input_is_no_session_never_a_panic_or_500() {
     let (v4_only, _) = {
         let (clock, control) =
             Clock::manual(OffsetDateTime::from_unix_timestamp(1_795_804_100).unwrap());
-        let config = AuthJsConfig::new(vec![NOTE_SECRET.into()]).version(AuthJsVersion::V4);
+        let config = AuthJsConfig::new(vec![NOTE_SECRET.into()])
+            .version(AuthJsVersion::V4)
+            .use_secure_cookies(false);
         (app_with(config, clock), control)
     };
     // Sanity: the untouched tokens are good.
@@ -544,7 +572,7 @@ async fn cookies_win_over_bearer_and_v5_names_over_v4() {
     let no_bearer = Router::new()
         .route("/me", get(me))
         .layer(SessionLayer::authjs(
-            AuthJsConfig::new(vec![NOTE_SECRET.into()]),
+            AuthJsConfig::new(vec![NOTE_SECRET.into()]).use_secure_cookies(false),
             SessionConfig::default().clock(clock).accept_bearer(false),
         ));
     assert_eq!(
@@ -599,4 +627,63 @@ async fn a_cookie_that_fails_does_not_shadow_a_valid_one_of_another_name() {
     // Nothing valid: still no session.
     let r = get_with(&app, "/me", &[format!("{V5}=garbage; {V4}=garbage")]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+/// On an https site Auth.js sets and reads only `__Secure-` cookies. A cookie under the plain
+/// name there was planted: by a sibling subdomain, or by anyone on a plain-http path to the
+/// site (cookie tossing). Read, it would sign a browser without a session in to the planter's
+/// account (login CSRF). NextAuth.js v4 tokens carry no salt, so the planter's own token from
+/// the https site decrypts under the plain name; a v5 token decrypts there when it comes from
+/// an http app with the same secret (a preview deployment).
+#[tokio::test]
+async fn on_https_a_cookie_planted_under_the_plain_name_is_no_session() {
+    let set = fixtures();
+    let now = set["now"].as_i64().unwrap();
+    let secret = set["secrets"]["current"].as_str().unwrap();
+    let token = |label: &str| -> String {
+        let tokens = set["tokens"].as_array().unwrap();
+        let t = tokens.iter().find(|t| t["label"] == label).unwrap();
+        t["token"].as_str().unwrap().to_owned()
+    };
+    let (planters_v4, preview_v5) = (token("v4 A256GCM https"), token("v5 A256CBC-HS512"));
+    let (clock, _control) = Clock::manual(OffsetDateTime::from_unix_timestamp(now + 5).unwrap());
+    let https = app_on(true, &[secret], clock.clone());
+    for planted in [format!("{V4}={planters_v4}"), format!("{V5}={preview_v5}")] {
+        let r = get_with(&https, "/me", std::slice::from_ref(&planted)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{planted:.40}");
+        let r = get_with(&https, "/optional", &[planted]).await;
+        assert_eq!(r.body, json!({ "session": false }));
+    }
+    // The same v4 token under the name the https app sets is the session; beside a planted
+    // plain cookie, the browser's own `__Secure-` cookie is the one read.
+    let own = token("v5 A256CBC-HS512 https");
+    let r = get_with(&https, "/claims", &[format!("__Secure-{V4}={planters_v4}")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let both = format!("{V4}={planters_v4}; __Secure-{V5}={own}");
+    let r = get_with(&https, "/claims", &[both]).await;
+    assert_eq!(r.body["jti"], json!(jti_of(&set, "v5 A256CBC-HS512 https")));
+    // An app on plain http (`use_secure_cookies(false)`, `next dev`) reads the plain names,
+    // and no `__Secure-` cookie.
+    let http = app_on(false, &[secret], clock);
+    let r = get_with(&http, "/me", &[format!("{V4}={planters_v4}")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = get_with(&http, "/me", &[format!("__Secure-{V4}={planters_v4}")]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // A custom name without a `__Secure-` twin is read on either scheme, as configured.
+    let (clock, _c) = Clock::manual(OffsetDateTime::from_unix_timestamp(now + 5).unwrap());
+    let custom = app_with(
+        AuthJsConfig::new(vec![secret.into()])
+            .version(AuthJsVersion::V4)
+            .v4_cookie_names(["app.session"]),
+        clock,
+    );
+    let r = get_with(&custom, "/me", &[format!("app.session={planters_v4}")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+/// The `jti` claim of the fixture labelled `label`.
+fn jti_of(set: &Value, label: &str) -> String {
+    let tokens = set["tokens"].as_array().unwrap();
+    let t = tokens.iter().find(|t| t["label"] == label).unwrap();
+    t["claims"]["jti"].as_str().unwrap().to_owned()
 }

@@ -44,7 +44,8 @@ const UPDATE_AGE: Duration = Duration::hours(24);
 /// session's `timezone` would be off by hours.
 const ZONE: &str = "Pacific/Chatham";
 
-const V5: &str = "authjs.session-token";
+/// The v5 cookie of a Next.js app on https (the default `use_secure_cookies`).
+const V5: &str = "__Secure-authjs.session-token";
 const COOKIE_NAMES: [&str; 4] = [
     "__Secure-authjs.session-token",
     "authjs.session-token",
@@ -482,9 +483,9 @@ async fn scenario(adapter: Adapter, pool: PgPool) {
 
     let (clock, control) = Clock::manual(T0);
     let app = app(
-        pool,
+        pool.clone(),
         adapter.config(),
-        SessionConfig::default().clock(clock),
+        SessionConfig::default().clock(clock.clone()),
     );
 
     // The user row is the session's data: ids as strings, emailVerified as Auth.js's JSON.
@@ -523,16 +524,35 @@ async fn scenario(adapter: Adapter, pool: PgPool) {
         })
     );
 
-    // Every Auth.js cookie name, and a bearer token.
+    // Every Auth.js cookie name the app sets, and a bearer token. An app on plain http sets
+    // no `__Secure-` cookie; on https, a cookie under a plain name is planted (a sibling
+    // subdomain, a plain-http path: cookie tossing) and would sign the browser in to the
+    // planter's session.
+    let http = self::app(
+        pool,
+        adapter.config().use_secure_cookies(false),
+        SessionConfig::default().clock(clock),
+    );
     for name in COOKIE_NAMES {
-        let r = with_cookie(&app, "GET", "/me", name, &a2).await;
-        assert_eq!(r.status, StatusCode::OK, "{name}");
-        assert_eq!(r.body["sub"], alice, "{name}");
+        let secure = name.starts_with("__Secure-");
+        for (app, scheme) in [(&http, "http"), (&app, "https")] {
+            let read = secure == (scheme == "https");
+            let r = with_cookie(app, "GET", "/me", name, &a2).await;
+            let expected = if read {
+                StatusCode::OK
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            assert_eq!(r.status, expected, "{name} on {scheme}");
+            if read {
+                assert_eq!(r.body["sub"], alice, "{name}");
+            }
+        }
     }
     // A stale chunked JWT cookie (from before the app switched to database sessions) does not
     // spoil the session cookie next to it.
     let stale = format!(
-        "next-auth.session-token.0={}; next-auth.session-token.1={}; {V5}={a2}",
+        "__Secure-next-auth.session-token.0={}; __Secure-next-auth.session-token.1={}; {V5}={a2}",
         "A".repeat(3933),
         "B".repeat(1000)
     );
@@ -887,7 +907,8 @@ async fn garbage_never_reaches_the_database_and_a_database_down_is_503() {
         Request::get("/me")
             .header(
                 header::COOKIE,
-                axum::http::HeaderValue::from_bytes(b"authjs.session-token=\xff\xfe").unwrap(),
+                axum::http::HeaderValue::from_bytes(b"__Secure-authjs.session-token=\xff\xfe")
+                    .unwrap(),
             )
             .body(Body::empty())
             .unwrap(),

@@ -38,6 +38,7 @@ pub struct AuthJsDatabaseConfig {
     pub(crate) sessions_table: Cow<'static, str>,
     pub(crate) users_table: Cow<'static, str>,
     pub(crate) cookie_names: Vec<Cow<'static, str>>,
+    pub(crate) use_secure_cookies: bool,
 }
 
 impl AuthJsDatabaseConfig {
@@ -50,6 +51,7 @@ impl AuthJsDatabaseConfig {
                 .chain(&V4_COOKIE_NAMES)
                 .map(|n| Cow::Borrowed(*n))
                 .collect(),
+            use_secure_cookies: true,
         }
     }
 
@@ -82,7 +84,7 @@ impl AuthJsDatabaseConfig {
     }
 
     /// The session cookie names, in order of preference; the first one a request carries is
-    /// used. Default: Auth.js v5's and NextAuth.js v4's, `__Secure-` first
+    /// used, among those the app sets ([`use_secure_cookies`](Self::use_secure_cookies)). Default: Auth.js v5's and NextAuth.js v4's, `__Secure-` first
     /// ([`V5_COOKIE_NAMES`](super::V5_COOKIE_NAMES), then
     /// [`V4_COOKIE_NAMES`](super::V4_COOKIE_NAMES)). Set them when Auth.js's
     /// `cookies.sessionToken.name` is customized.
@@ -91,6 +93,22 @@ impl AuthJsDatabaseConfig {
         names: impl IntoIterator<Item = N>,
     ) -> Self {
         self.cookie_names = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether the Next.js app is served over https, Auth.js's `useSecureCookies` (default
+    /// `true`): of two cookie names that differ only by `__Secure-`, the layer reads the one
+    /// the app sets, as Auth.js does, and a cookie under the other is no cookie (on an https
+    /// site, a planted one). Turn it off for an app on plain http (`next dev`). See
+    /// [`AuthJsConfig::use_secure_cookies`](super::AuthJsConfig::use_secure_cookies).
+    ///
+    /// ```
+    /// use sessionward::authjs::AuthJsDatabaseConfig;
+    ///
+    /// let dev = AuthJsDatabaseConfig::prisma().use_secure_cookies(false);
+    /// ```
+    pub fn use_secure_cookies(mut self, use_secure_cookies: bool) -> Self {
+        self.use_secure_cookies = use_secure_cookies;
         self
     }
 }

@@ -17,7 +17,7 @@ use super::queries::Queries;
 use crate::authjs::cookie_names;
 use crate::clock::{javascript_iso, truncate_to_millis};
 use crate::config::{DefaultLifetimes, Lifetimes, Persistence, SessionConfig};
-use crate::credential::{self, Credential, Presented};
+use crate::credential::{AppCookieNames, Credential, Presented};
 use crate::error::{Error, StoreError, within};
 use crate::jwe;
 use crate::session::SessionInfo;
@@ -36,7 +36,7 @@ const UNSUPPORTED: &str =
 pub(crate) struct AuthJsDatabaseStrategy {
     pool: PgPool,
     queries: Queries,
-    cookie_names: Vec<Cow<'static, str>>,
+    cookie_names: AppCookieNames<Cow<'static, str>>,
     lifetimes: Lifetimes,
     timeout: std::time::Duration,
 }
@@ -90,7 +90,7 @@ impl AuthJsDatabaseStrategy {
         Self {
             pool,
             queries: Queries::new(&authjs),
-            cookie_names: authjs.cookie_names,
+            cookie_names: AppCookieNames::new(authjs.cookie_names, authjs.use_secure_cookies),
             lifetimes,
             timeout: config.store_timeout,
         }
@@ -217,13 +217,8 @@ impl Strategy for AuthJsDatabaseStrategy {
     /// switched to database sessions) must not spoil a good one. The token used is checked
     /// against 255 bytes in `resolve`, before any query.
     fn credential(&self, headers: &HeaderMap, config: &SessionConfig) -> Credential {
-        let read_limit = jwe::MAX_TOKEN_LEN;
-        credential::named_cookies(
-            headers,
-            &self.cookie_names,
-            read_limit,
-            config.accept_bearer,
-        )
+        self.cookie_names
+            .credential(headers, jwe::MAX_TOKEN_LEN, config.accept_bearer)
     }
 
     /// The cookie belongs to Next.js: the layer neither re-sends it after an extension nor

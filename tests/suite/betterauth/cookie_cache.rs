@@ -39,10 +39,10 @@ async fn cookie_cache(strategy: CookieCacheStrategy, name: &str) {
     let (clock, control, t0) = now_clock();
     let cached = app(
         pool.clone(),
-        BetterAuthConfig::new(SECRET).cookie_cache(strategy),
+        on_http().cookie_cache(strategy),
         clock.clone(),
     );
-    let uncached = app(pool, BetterAuthConfig::new(SECRET), clock);
+    let uncached = app(pool, on_http(), clock);
     let r = with_cookies(&cached, "GET", "/data", &carol.cookies).await;
     assert_eq!(r.status, StatusCode::OK, "{name}");
     assert_eq!(r.body["email"], "carol@example.com");

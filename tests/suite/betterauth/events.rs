@@ -30,7 +30,7 @@ async fn events_freshness_and_reauthentication_on_better_auth_sessions() {
     let (clock, control, t0) = now_clock();
     let app = app_with(
         pool,
-        BetterAuthConfig::new(SECRET),
+        on_http(),
         SessionConfig::default().clock(clock).events(events.clone()),
     );
     let id_of = |reply: Reply| -> Uuid {

@@ -7,7 +7,7 @@ use super::*;
 async fn a_bad_signature_never_reaches_the_database_and_a_database_down_is_503() {
     let layer = SessionLayer::betterauth(
         unreachable_pool(),
-        BetterAuthConfig::new(SECRET),
+        on_http(),
         SessionConfig::default().store_timeout(StdDuration::from_millis(500)),
     );
     let app = Router::new().route("/me", get(me)).layer(layer);
@@ -44,7 +44,7 @@ async fn a_bad_signature_never_reaches_the_database_and_a_database_down_is_503()
     }
     let strict = SessionLayer::betterauth(
         unreachable_pool(),
-        BetterAuthConfig::new(SECRET).bearer_requires_signature(true),
+        on_http().bearer_requires_signature(true),
         SessionConfig::default().store_timeout(StdDuration::from_millis(500)),
     );
     let strict = Router::new().route("/me", get(me)).layer(strict);
@@ -68,7 +68,7 @@ async fn bad_names_and_lifetimes_are_refused_when_the_layer_is_built() {
         })
     };
     let ok = SessionConfig::default;
-    let good = || BetterAuthConfig::new(SECRET);
+    let good = || on_http();
     assert_eq!(refused(good(), ok()), None);
     for (what, config) in [
         (

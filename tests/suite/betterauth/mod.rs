@@ -54,6 +54,12 @@ const UPDATE_AGE: Duration = Duration::days(1);
 /// Better Auth's `session.freshAge` default: 1 day.
 const FRESH_AGE: Duration = Duration::days(1);
 
+/// The layer's settings for the Better Auth app these tests run: on `http://localhost:3000`
+/// (its `baseURL`), so its cookies carry no `__Secure-` prefix.
+fn on_http() -> BetterAuthConfig {
+    BetterAuthConfig::new(SECRET).use_secure_cookies(false)
+}
+
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/betterauth")
 }

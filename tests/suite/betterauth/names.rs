@@ -41,12 +41,30 @@ async fn secure_prefix_custom_prefix_and_custom_tables() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["email"], "erin@example.com");
     assert_eq!(r.body["emailVerified"], false);
-    // The same signed value under the plain name (http) works too; under the default prefix it
-    // is no session.
+    // The same signed value under the plain name is no session on this https app: Better
+    // Auth never sets it there, so it was planted (by a sibling subdomain or over plain http:
+    // cookie tossing) and would sign a browser in to the planter's session. The layer of an
+    // app on plain http reads it (and no `__Secure-` cookie); under the default prefix it is
+    // no session.
     let plain = erin.session_cookie("my-app.session_token");
     assert_eq!(
         with_cookies(&app, "GET", "/me", &plain).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let http = self::app(
+        pool.clone(),
+        on_http().cookie_prefix("my-app").schema(schema.clone()),
+        clock.clone(),
+    );
+    assert_eq!(
+        with_cookies(&http, "GET", "/me", &plain).await.status,
         StatusCode::OK
+    );
+    assert_eq!(
+        with_cookies(&http, "GET", "/me", &erin.cookies)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
     );
     let default_name = erin.session_cookie(TOKEN_COOKIE);
     assert_eq!(
@@ -118,17 +136,13 @@ async fn plural_tables() {
     let fay = SignedIn::read(&out[1], TOKEN_COOKIE);
     let (clock, _control, _) = now_clock();
     let plural = BetterAuthSchema::default().use_plural(true);
-    let app = app(
-        pool.clone(),
-        BetterAuthConfig::new(SECRET).schema(plural),
-        clock.clone(),
-    );
+    let app = app(pool.clone(), on_http().schema(plural), clock.clone());
     let r = with_cookies(&app, "GET", "/data", &fay.cookies).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["email"], "fay@example.com");
     // Configured for singular tables, the layer finds none: a broken deployment, not a
     // signed-out user.
-    let singular = self::app(pool, BetterAuthConfig::new(SECRET), clock);
+    let singular = self::app(pool, on_http(), clock);
     assert_eq!(
         with_cookies(&singular, "GET", "/me", &fay.cookies)
             .await

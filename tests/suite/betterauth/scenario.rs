@@ -47,7 +47,7 @@ async fn scenario(backend: Backend) {
         .user_field("birthday", FieldType::Date)
         .user_field("tags", FieldType::Json)
         .user_field("newsletter", FieldType::Boolean);
-    let config = BetterAuthConfig::new(SECRET).schema(schema);
+    let config = on_http().schema(schema);
     let app = app(pool.clone(), config.clone(), clock.clone());
 
     // The session cookie as Better Auth set it: the user as Better Auth outputs it.
