@@ -320,7 +320,7 @@ impl RevocationList {
     pub(crate) fn earliest_auth_time(&self, user: &str, now: OffsetDateTime) -> SignInTime {
         let now = SignInTime::at(now);
         match self.read().users.get(user) {
-            Some((at, _)) => now.max(SignInTime::at(*at + time::Duration::MICROSECOND)),
+            Some((at, _)) => now.max(SignInTime::at(*at).next()),
             None => now,
         }
     }

@@ -48,9 +48,15 @@ impl SignInTime {
         self.0.div_euclid(MICROS)
     }
 
-    /// As a date-time (the Unix epoch if out of range; the verifier never lets such a time in).
+    /// As a date-time, clamped to the range of date-times: the verifier never lets a time
+    /// outside it in, and one microsecond after the last date-time (after a revocation list
+    /// entry dated there) stays the last, never wrapping to a time that covers nothing.
     pub(crate) fn to_datetime(self) -> OffsetDateTime {
-        crate::clock::from_unix_micros(self.0).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        crate::clock::from_unix_micros(self.0).unwrap_or(if self.0 > 0 {
+            time::PrimitiveDateTime::MAX.assume_utc()
+        } else {
+            time::PrimitiveDateTime::MIN.assume_utc()
+        })
     }
 }
 
@@ -100,6 +106,15 @@ impl<'de> Deserialize<'de> for SignInTime {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_time_past_the_last_date_time_is_the_last_never_the_epoch() {
+        let last = time::PrimitiveDateTime::MAX.assume_utc();
+        let past = SignInTime::at(last).next();
+        assert!(past.to_datetime() >= SignInTime::at(last).to_datetime());
+        let first = time::PrimitiveDateTime::MIN.assume_utc();
+        assert_eq!(SignInTime(i64::MIN).to_datetime(), first);
+    }
 
     #[test]
     fn whole_seconds_stay_integers_and_fractions_round_trip_to_the_microsecond() {

@@ -242,10 +242,18 @@ impl JwtStrategy {
             .to_datetime()
     }
 
+    /// When a list entry of a user made `at` can go: every token it covers was signed in (or
+    /// had its data) at or before `at`, so has expired by then. Saturating: `at` follows the
+    /// list's latest entry of the user, which the store may date at the end of time.
+    fn entry_expiry(&self, at: OffsetDateTime) -> OffsetDateTime {
+        at.checked_add(self.lifetimes.absolute_timeout)
+            .and_then(|t| t.checked_add(self.verifier.config().leeway))
+            .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
+    }
+
     /// Revokes every token of `user_id` signed in at or before `revoked_at`.
     async fn revoke_user(&self, user_id: &str, revoked_at: OffsetDateTime) -> Result<(), Error> {
-        let expires_at =
-            revoked_at + self.lifetimes.absolute_timeout + self.verifier.config().leeway;
+        let expires_at = self.entry_expiry(revoked_at);
         self.revocations
             .add(Revocation {
                 id: Uuid::new_v4(),
@@ -480,7 +488,7 @@ impl Strategy for JwtStrategy {
                     patch,
                 },
                 revoked_at: at,
-                expires_at: at + self.lifetimes.absolute_timeout + self.verifier.config().leeway,
+                expires_at: self.entry_expiry(at),
             })
             .await?;
         tracing::info!("data of every session of a user changed (JWT)");

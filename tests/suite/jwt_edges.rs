@@ -756,3 +756,74 @@ async fn a_user_change_naming_a_reserved_claim_is_refused_and_sessions_go_on() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body, "user");
 }
+
+/// A revocation list entry dated at the end of time (a corrupt row, or an instance whose clock
+/// is wildly wrong: the store is input too). A user revocation there made the user's next
+/// login panic (`revoked_at + 1 µs` out of range); a data change there dated the next token's
+/// data 1970. Now each entry covers what it says (every token of its user), and logins,
+/// requests, revoke-all and data changes of those users answer without a panic or a 500.
+#[tokio::test]
+async fn entries_dated_at_the_end_of_time_cover_their_users_and_panic_nothing() {
+    use sessionward::jwt::{Revocation, Revoked};
+
+    let app = memory_app(jwt_config(), |c| c).await;
+    let end = time::PrimitiveDateTime::MAX.assume_utc();
+    let end = end
+        .replace_nanosecond(end.nanosecond() / 1000 * 1000)
+        .unwrap();
+    let (revoked, changed) = (user(), user());
+    for target in [
+        Revoked::User(revoked.clone()),
+        Revoked::UserData {
+            user_id: changed.clone(),
+            patch: r#"{"role":"patched"}"#.into(),
+        },
+    ] {
+        let entry = Revocation {
+            id: uuid::Uuid::new_v4(),
+            target,
+            revoked_at: end,
+            expires_at: end,
+        };
+        app.store.revocations.add_revocation(&entry).await.unwrap();
+    }
+    // Covered by its user's revocation: signed in, but no session.
+    let login = app
+        .call("POST", &format!("/login/{revoked}?role=user"), None)
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let token = login.token().expect("a cookie");
+    assert_eq!(
+        me(&app.router, &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let all = app
+        .call("POST", &format!("/revoke-all/{revoked}"), None)
+        .await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    // A login after the data change (its data dated after it) is a session.
+    let login = app
+        .call("POST", &format!("/login/{changed}?role=user"), None)
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let token = login.token().expect("a cookie");
+    let reply = me(&app.router, &token).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let change = app
+        .call("POST", &format!("/user-role/{changed}?role=admin"), None)
+        .await;
+    assert_ne!(
+        change.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        change.body
+    );
+    let all = app
+        .call("POST", &format!("/revoke-all/{changed}"), None)
+        .await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert_eq!(
+        me(&app.router, &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
