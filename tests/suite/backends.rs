@@ -103,6 +103,15 @@ impl TestStore {
         }
     }
 
+    /// The MySQL pool of a MySQL store (for what only SQL can do to it).
+    #[cfg(feature = "mysql")]
+    pub fn mysql_pool(&self) -> Option<&sqlx::MySqlPool> {
+        match &self.raw {
+            Raw::MySql(pool) => Some(pool),
+            _ => None,
+        }
+    }
+
     /// Every column of every row of `sessionward_sessions` (ordered by id), each as the bytes of
     /// its text form, or its raw bytes for binary columns; NULL is empty. Empty for `Memory`.
     pub async fn dump_rows(&self) -> Vec<Vec<Vec<u8>>> {

@@ -209,3 +209,91 @@ per_engine!(
     a_notice_flood_costs_a_bounded_number_of_store_reads,
     an_oversized_notice_is_ignored,
 );
+
+// ---------------------------------------------------------------------------------------------
+// MySQL's polled feed
+// ---------------------------------------------------------------------------------------------
+
+/// The next notice `receiver` gets within `within`: `Some(Some(notice))`, `Some(None)` when
+/// the subscription ended (the follower then drops every copy and subscribes again), `None`
+/// when nothing came at all.
+async fn next_notice(
+    receiver: &mut tokio::sync::mpsc::Receiver<String>,
+    within: Duration,
+) -> Option<Option<String>> {
+    tokio::time::timeout(within, receiver.recv()).await.ok()
+}
+
+/// Anyone who may insert into `sessionward_changes` may date rows themselves. Rows dated a
+/// day ahead stayed in every poll's window until that day: past 1,000 of them, every poll
+/// ended the subscription (the flood rule), so no instance kept a cached copy for a day. They
+/// are no notice now (the default dates every honest row), and the cleanup removes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_rows_dated_ahead_are_no_notice_and_crowd_out_none() {
+    let Some(store) = fresh_store(Backend::MySql).await else {
+        return;
+    };
+    let pool = store.mysql_pool().expect("a MySQL store").clone();
+    let feed = store.revocations.change_feed().expect("MySQL has a feed");
+    // MariaDB stops a recursive query at 1,000 iterations: two batches of 550.
+    for _ in 0..2 {
+        sqlx::query(
+            "INSERT INTO sessionward_changes (notice, created_at) \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 550) \
+             SELECT 'from tomorrow', NOW(6) + INTERVAL 1 DAY FROM n",
+        )
+        .execute(&pool)
+        .await
+        .expect("insert rows dated a day ahead");
+    }
+    let mut receiver = feed.subscribe().await.expect("subscribe");
+    for notice in ["first", "second"] {
+        feed.publish(notice).await.expect("publish");
+        let got = next_notice(&mut receiver, Duration::from_secs(2)).await;
+        assert_eq!(got, Some(Some(notice.to_owned())), "{notice}");
+    }
+}
+
+/// A row ages out of the 2-second window a poll reads. When polls came further apart than
+/// that (here: the runtime of the follower was blocked for 3 s), the rows in between were
+/// missed without a word, and copies they should have ended stayed. Now the subscription
+/// ends, and the follower drops its copies and starts again.
+#[tokio::test]
+async fn mysql_polls_too_far_apart_end_the_subscription_instead_of_missing_notices() {
+    let Some(store) = fresh_store(Backend::MySql).await else {
+        return;
+    };
+    let feed = store.revocations.change_feed().expect("MySQL has a feed");
+    let mut receiver = feed.subscribe().await.expect("subscribe");
+    feed.publish("before").await.expect("publish");
+    assert_eq!(
+        next_notice(&mut receiver, Duration::from_secs(2)).await,
+        Some(Some("before".to_owned()))
+    );
+    // Another instance publishes while this test's runtime (the follower's) is blocked.
+    let options = (*store.mysql_pool().expect("a MySQL store").connect_options()).clone();
+    let other = std::thread::spawn(move || {
+        use sqlx::Connection as _;
+        std::thread::sleep(Duration::from_millis(200));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let mut other = sqlx::MySqlConnection::connect_with(&options)
+                .await
+                .expect("connect as another instance");
+            sqlx::query("INSERT INTO sessionward_changes (notice) VALUES ('while blocked')")
+                .execute(&mut other)
+                .await
+                .expect("publish from another instance");
+        });
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    other.join().expect("the publishing thread");
+    match next_notice(&mut receiver, Duration::from_secs(2)).await {
+        Some(Some(notice)) => assert_eq!(notice, "while blocked"),
+        Some(None) => {} // ended: the follower starts afresh
+        None => panic!("the notice was missed and the subscription went on"),
+    }
+}

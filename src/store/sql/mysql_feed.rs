@@ -2,7 +2,7 @@
 //! `sessionward_changes`, and every follower polls the rows of the last seconds.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::MySqlPool;
@@ -15,9 +15,20 @@ use crate::notify::ChangeFeed;
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(100);
 // Every poll reads the rows of the last 2 seconds (by the server's clock, in [`window`]'s
 // query), so that a row whose insert committed after a later row's, or after the previous
-// poll, is still seen. Rows older than 60 s are deleted by any follower now and then.
+// poll, is still seen. Rows dated more than a second ahead of the server's clock are no
+// notice: the table's default dates every honest row, so only a row inserted with a date of
+// its own (anyone who may insert can) is, and it would otherwise stay in every window until
+// its date. Rows older than 60 s, or dated over 60 s ahead, are deleted by any follower now
+// and then.
 /// A follower deletes old rows every this many polls.
 const CLEANUP_EVERY: u32 = 100;
+
+/// The longest time from one poll's start to the next one's that cannot miss a row: the
+/// window's 2 seconds, less half a second for an insert that commits after its row was dated.
+/// A longer gap (a database that answered slowly, a runtime that did not run the follower)
+/// ends the subscription, since rows may have left the window unseen: the follower subscribes
+/// again and drops every copy.
+const MAX_POLL_GAP: Duration = Duration::from_millis(1_500);
 
 /// Notices between the instances sharing one MySQL / MariaDB database.
 pub(crate) struct MySqlChangeFeed {
@@ -40,7 +51,8 @@ const MAX_WINDOW_ROWS: usize = 1_000;
 async fn window(pool: &MySqlPool) -> Result<Vec<(i64, String)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT seq, SUBSTRING(notice, 1, 7901) FROM sessionward_changes \
-         WHERE created_at >= NOW(6) - INTERVAL 2 SECOND ORDER BY seq LIMIT 1001",
+         WHERE created_at >= NOW(6) - INTERVAL 2 SECOND \
+         AND created_at <= NOW(6) + INTERVAL 1 SECOND ORDER BY seq LIMIT 1001",
     )
     .fetch_all(pool)
     .await
@@ -59,6 +71,7 @@ impl ChangeFeed for MySqlChangeFeed {
     async fn subscribe(&self) -> Result<mpsc::Receiver<String>, StoreError> {
         // What is in the window now happened before the subscription (the follower drops every
         // copy when it subscribes): remember it as seen.
+        let mut polled_at = Instant::now();
         let mut seen: HashSet<i64> = window(&self.pool)
             .await?
             .into_iter()
@@ -73,11 +86,22 @@ impl ChangeFeed for MySqlChangeFeed {
                     () = sender.closed() => return,
                     () = tokio::time::sleep(POLL_INTERVAL) => {}
                 }
+                let started = Instant::now();
                 let Ok(rows) = window(&pool).await else {
                     // Rows written while the database was unreachable may be missed: end the
                     // subscription so the follower starts afresh.
                     return;
                 };
+                let gap = started.duration_since(polled_at);
+                if gap > MAX_POLL_GAP {
+                    tracing::warn!(
+                        gap_ms = gap.as_millis(),
+                        "change notices were polled too far apart to be sure none was missed; \
+                         following afresh"
+                    );
+                    return;
+                }
+                polled_at = started;
                 if rows.len() > MAX_WINDOW_ROWS {
                     tracing::warn!(
                         rows = rows.len(),
@@ -99,7 +123,8 @@ impl ChangeFeed for MySqlChangeFeed {
                 if polls.is_multiple_of(CLEANUP_EVERY) {
                     let cleanup = sqlx::query(
                         "DELETE FROM sessionward_changes \
-                         WHERE created_at < NOW(6) - INTERVAL 60 SECOND LIMIT 1000",
+                         WHERE created_at < NOW(6) - INTERVAL 60 SECOND \
+                         OR created_at > NOW(6) + INTERVAL 60 SECOND LIMIT 1000",
                     )
                     .execute(&pool)
                     .await;
