@@ -22,7 +22,8 @@
 //! and 401 `{"error"}` otherwise; 503 when the database does not answer. Environment:
 //!
 //! - `AUTH_URL` (or `NEXTAUTH_URL`): the Next.js app's URL. On `http://` the plain cookie
-//!   names are read; otherwise (and when unset) only the `__Secure-` ones, as Auth.js does.
+//!   names are read, as Auth.js sets them there; otherwise, and when unset, only the
+//!   `__Secure-` ones (an app on https).
 //! - `AUTH_SESSION_STRATEGY`: `jwt` (default) or `database`, as Auth.js's `session.strategy`.
 //! - `AUTH_SECRET` (JWT): the Next.js app's secret; `AUTH_SECRET_1` to `AUTH_SECRET_3` add
 //!   older secrets during a rotation.
@@ -101,8 +102,7 @@ async fn database_layer() -> SessionLayer {
             std::process::exit(1);
         }
     };
-    let url = std::env::var("AUTH_URL").or_else(|_| std::env::var("NEXTAUTH_URL"));
-    let tables = tables.use_secure_cookies(!url.is_ok_and(|u| u.starts_with("http://")));
+    let tables = tables.use_secure_cookies(sessionward::authjs::secure_cookies_from_env());
     tracing::info!(?tables, "reading Auth.js database sessions");
     SessionLayer::authjs_database(pool, tables, SessionConfig::default())
 }

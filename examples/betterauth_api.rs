@@ -14,8 +14,8 @@
 //!
 //! - `BETTER_AUTH_SECRET` (or the first entry of `BETTER_AUTH_SECRETS`): the app's secret.
 //! - `BETTER_AUTH_URL`: the app's `baseURL`. On `http://` the cookie is
-//!   `better-auth.session_token`; otherwise (and when unset) only the https cookie
-//!   `__Secure-better-auth.session_token` is read, as Better Auth does.
+//!   `better-auth.session_token`, as Better Auth sets it there; otherwise, and when unset,
+//!   only the https cookie `__Secure-better-auth.session_token` is read.
 //! - `DATABASE_URL`: the PostgreSQL database Better Auth keeps its `user` and `session` tables in.
 //! - `BETTER_AUTH_COOKIE_PREFIX`: the app's `advanced.cookiePrefix` (default `better-auth`).
 //! - `BETTER_AUTH_COOKIE_CACHE`: `compact`, `jwt` or `jwe` when the app enables

@@ -84,6 +84,26 @@ pub const V4_COOKIE_NAMES: [&str; 2] = [
     "next-auth.session-token",
 ];
 
+/// Whether the Next.js app sets `__Secure-` cookies, from its URL in the environment:
+/// `false` when `AUTH_URL` (else `NEXTAUTH_URL`) is a plain `http://` URL, `true` otherwise,
+/// also when neither is set (an app served over https, the safe default). Unset, Auth.js v5
+/// follows each request's protocol and NextAuth.js v4 assumes `http://localhost:3000`: for an
+/// app on plain http, set the URL, or
+/// [`use_secure_cookies(false)`](AuthJsConfig::use_secure_cookies).
+///
+/// ```
+/// use sessionward::authjs::{AuthJsConfig, secure_cookies_from_env};
+///
+/// // With AUTH_URL=http://localhost:3000 (next dev): the plain cookie names.
+/// let config = AuthJsConfig::new(vec!["the app's AUTH_SECRET".into()])
+///     .use_secure_cookies(secure_cookies_from_env());
+/// ```
+pub fn secure_cookies_from_env() -> bool {
+    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    let url = var("AUTH_URL").or_else(|| var("NEXTAUTH_URL"));
+    crate::credential::uses_secure_cookies(url.as_deref())
+}
+
 /// How to read Auth.js sessions: the secrets, the versions, the cookie names.
 ///
 /// ```
@@ -120,8 +140,8 @@ impl AuthJsConfig {
 
     /// The secrets from the environment the way Next.js reads them: `AUTH_SECRET` (falling
     /// back to `NEXTAUTH_SECRET`), then `AUTH_SECRET_1` to `AUTH_SECRET_3`. `None` without
-    /// any. An `AUTH_URL` (or `NEXTAUTH_URL`) on plain `http://` turns
-    /// [`use_secure_cookies`](Self::use_secure_cookies) off, as it does in Auth.js.
+    /// any. [`use_secure_cookies`](Self::use_secure_cookies) is what
+    /// [`secure_cookies_from_env`] says.
     pub fn from_env() -> Option<Self> {
         let main = std::env::var("AUTH_SECRET")
             .or_else(|_| std::env::var("NEXTAUTH_SECRET"))
@@ -135,8 +155,7 @@ impl AuthJsConfig {
                     .filter(|s| !s.is_empty()),
             )
             .collect();
-        let url = std::env::var("AUTH_URL").or_else(|_| std::env::var("NEXTAUTH_URL"));
-        let secure = crate::credential::uses_secure_cookies(url.ok().as_deref());
+        let secure = secure_cookies_from_env();
         (!secrets.is_empty()).then(|| Self::new(secrets).use_secure_cookies(secure))
     }
 
@@ -144,10 +163,15 @@ impl AuthJsConfig {
     /// `true`). Auth.js then names its cookie `__Secure-authjs.session-token` (v4:
     /// `__Secure-next-auth.session-token`) and reads no other; over plain http it names it
     /// `authjs.session-token`. The layer reads the one the app sets, and treats a cookie
-    /// under the other name as no cookie: on an https site, that is a cookie planted by a
-    /// sibling subdomain or over plain http (cookie tossing), which would otherwise sign the
+    /// under the other name as no cookie: on an https site, a plain-named cookie was planted
+    /// (cookie tossing: over plain http, or by a sibling subdomain), and would sign the
     /// browser in to the planter's account. A configured name without a `__Secure-` twin in
     /// the list is read either way.
+    ///
+    /// A sibling subdomain served over https can still plant a `__Secure-` cookie (the prefix
+    /// allows `Domain`). Where subdomains are not all yours, name the cookie
+    /// `__Host-authjs.session-token` in Auth.js (`cookies.sessionToken`, with `path: "/"` and
+    /// no `domain`) and here ([`v5_cookie_names`](Self::v5_cookie_names)).
     ///
     /// Turn it off for a Next.js app on plain http (`next dev` on `http://localhost`).
     ///

@@ -81,7 +81,9 @@ impl BetterAuthConfig {
     /// `BETTER_AUTH_SECRETS` (`"<version>:<secret>,..."`, the first entry), else
     /// `BETTER_AUTH_SECRET`, else `AUTH_SECRET`. `None` without any. A `BETTER_AUTH_URL` on
     /// plain `http://` turns [`use_secure_cookies`](Self::use_secure_cookies) off, as it does
-    /// in Better Auth.
+    /// in Better Auth; otherwise, and when it is unset, it stays on (an app on https). Better
+    /// Auth's own default without a URL follows `NODE_ENV`, and its `advanced.useSecureCookies`
+    /// overrides the URL: set `use_secure_cookies` to match when the app does either.
     pub fn from_env() -> Option<Self> {
         let var = |name| std::env::var(name).ok().filter(|s: &String| !s.is_empty());
         let versioned = var("BETTER_AUTH_SECRETS").and_then(|all| {
@@ -141,9 +143,11 @@ impl BetterAuthConfig {
     /// names its cookies `__Secure-<prefix>.session_token` (and `session_data`,
     /// `dont_remember`) and reads no others; over plain http, `<prefix>.session_token`. The
     /// layer reads the ones the app sets and treats a session cookie under the other name as
-    /// no cookie: on an https site, that is a cookie planted by a sibling subdomain or over
-    /// plain http (cookie tossing), which would otherwise sign the browser in to the
-    /// planter's account.
+    /// no cookie: on an https site, a plain-named cookie was planted (cookie tossing: over
+    /// plain http, or by a sibling subdomain), and would sign the browser in to the planter's
+    /// account. A sibling subdomain served over https can still plant a `__Secure-` one (the
+    /// prefix allows `Domain`; Better Auth has no `__Host-` option). When the app sets
+    /// `advanced.useSecureCookies` itself, set this to the same value.
     ///
     /// Turn it off for an app on plain http (`baseURL: "http://localhost:3000"`).
     ///

@@ -3,11 +3,14 @@
 //!
 //! Both libraries name their cookie `__Secure-<name>` when the app is served over https and
 //! `<name>` over plain http (their `useSecureCookies`), and each reads only the name it sets.
-//! A layer that read both would take a cookie planted under the plain name, which a sibling
-//! subdomain or anyone on a plain-http path to the site can set (cookie tossing), for the
-//! session of a browser that has no cookie of its own: the planter's session, signed in for
-//! the victim (login CSRF). So of two configured names that differ only by `__Secure-`, one
-//! is read: the one the app sets.
+//! A layer that read both would take a cookie planted under the plain name (cookie tossing)
+//! for the session of a browser that has no cookie of its own: the planter's session, signed
+//! in for the victim (login CSRF). Anyone on the network path of one plain-http request to the
+//! site, or a sibling subdomain, can plant a plain-named cookie; a `__Secure-` one only comes
+//! from a page served over https. So of two configured names that differ only by `__Secure-`,
+//! one is read: the one the app sets. What remains: a sibling subdomain served over https can
+//! plant a `__Secure-` cookie too (the prefix allows `Domain`); only a `__Host-` name keeps it
+//! out, which Auth.js allows (`cookies.sessionToken.name`) and Better Auth does not.
 
 use axum::http::HeaderMap;
 
@@ -30,17 +33,23 @@ impl<N: AsRef<str>> AppCookieNames<N> {
     /// (`use_secure_cookies`) or plain http sets. A name without a twin in `names` is read
     /// under either scheme, as configured.
     pub(crate) fn new(names: Vec<N>, use_secure_cookies: bool) -> Self {
-        let twin_of = |name: &str| match name.get(SECURE.len()..) {
-            Some(plain) if has_prefix(name, SECURE) => plain.to_owned(),
-            _ => format!("{SECURE}{name}"),
+        // The name without `__Secure-` (in any case, as browsers match it): two names are
+        // twins when they differ only by it.
+        let plain = |name: &str| -> (bool, String) {
+            match name.get(SECURE.len()..) {
+                Some(rest) if has_prefix(name, SECURE) => (true, rest.to_owned()),
+                _ => (false, name.to_owned()),
+            }
         };
         let set_by_the_app: Vec<bool> = names
             .iter()
             .map(|n| {
-                let name = n.as_ref();
-                let twin = twin_of(name);
-                has_prefix(name, SECURE) == use_secure_cookies
-                    || !names.iter().any(|other| other.as_ref() == twin)
+                let (secure, rest) = plain(n.as_ref());
+                let twin_listed = names.iter().any(|other| {
+                    let (other_secure, other_rest) = plain(other.as_ref());
+                    other_secure != secure && other_rest == rest
+                });
+                secure == use_secure_cookies || !twin_listed
             })
             .collect();
         let mut read = Vec::new();
@@ -100,7 +109,8 @@ impl<N: AsRef<str>> AppCookieNames<N> {
 }
 
 /// Whether an app at `url` (its `AUTH_URL` or `BETTER_AUTH_URL`, `None` when unset) sets
-/// `__Secure-` cookies, as both libraries decide: unless the URL is plain `http://`.
+/// `__Secure-` cookies: unless the URL is plain `http://` (both libraries decide so from a
+/// URL; without one, this takes the safe side, https).
 pub(crate) fn uses_secure_cookies(url: Option<&str>) -> bool {
     let plain_http = url.is_some_and(|url| {
         url.trim_start()
@@ -148,6 +158,9 @@ mod tests {
                 "next-auth.session-token"
             ]
         );
+        // Twins in any case of the prefix, as browsers match it.
+        let shouting = AppCookieNames::new(vec!["__SECURE-x", "x"], true);
+        assert_eq!(shouting.read(), ["__SECURE-x"]);
         // A lone name is read under either scheme, as configured.
         for secure in [true, false] {
             let lone = AppCookieNames::new(vec!["__Secure-a", "b"], secure);

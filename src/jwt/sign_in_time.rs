@@ -18,6 +18,9 @@ use time::OffsetDateTime;
 
 const MICROS: i64 = 1_000_000;
 
+/// The last date-time, 9999-12-31 23:59:59.999999 UTC, in microseconds since the Unix epoch.
+const LAST_MICROS: i64 = 253_402_300_799_999_999;
+
 /// When a session was signed in: microseconds since the Unix epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct SignInTime(i64);
@@ -28,9 +31,11 @@ impl SignInTime {
         Self(crate::clock::unix_micros(t))
     }
 
-    /// One microsecond later: the earliest time after this one.
+    /// One microsecond later: the earliest time after this one; the last date-time stays the
+    /// last (a revocation list entry may be dated there: what is dated after it must still
+    /// be a date-time, covered by it).
     pub(crate) fn next(self) -> Self {
-        Self(self.0.saturating_add(1))
+        Self(self.0.saturating_add(1).min(LAST_MICROS))
     }
 
     /// Microseconds since the Unix epoch.
@@ -110,7 +115,9 @@ mod tests {
     #[test]
     fn a_time_past_the_last_date_time_is_the_last_never_the_epoch() {
         let last = time::PrimitiveDateTime::MAX.assume_utc();
-        let past = SignInTime::at(last).next();
+        assert_eq!(SignInTime::at(last), SignInTime(LAST_MICROS));
+        assert_eq!(SignInTime::at(last).next(), SignInTime::at(last));
+        let past = SignInTime(LAST_MICROS + 1);
         assert!(past.to_datetime() >= SignInTime::at(last).to_datetime());
         let first = time::PrimitiveDateTime::MIN.assume_utc();
         assert_eq!(SignInTime(i64::MIN).to_datetime(), first);

@@ -438,7 +438,10 @@ impl Strategy for JwtStrategy {
         let user = &current.info.user_id;
         self.revocations.ready().await?;
         let revoked_at = self.user_revocation_instant(user, now);
-        let after = (revoked_at + time::Duration::MICROSECOND).max(self.clock.now());
+        let after = SignInTime::at(revoked_at)
+            .next()
+            .to_datetime()
+            .max(self.clock.now());
         let signed_in = SignInTime::at(after);
         let data = current.data.clone();
         let kept = self

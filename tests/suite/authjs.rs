@@ -630,11 +630,11 @@ async fn a_cookie_that_fails_does_not_shadow_a_valid_one_of_another_name() {
 }
 
 /// On an https site Auth.js sets and reads only `__Secure-` cookies. A cookie under the plain
-/// name there was planted: by a sibling subdomain, or by anyone on a plain-http path to the
-/// site (cookie tossing). Read, it would sign a browser without a session in to the planter's
-/// account (login CSRF). NextAuth.js v4 tokens carry no salt, so the planter's own token from
-/// the https site decrypts under the plain name; a v5 token decrypts there when it comes from
-/// an http app with the same secret (a preview deployment).
+/// name there was planted: over plain http, or by a sibling subdomain (cookie tossing). Read,
+/// it would sign a browser without a session in to the planter's account (login CSRF).
+/// NextAuth.js v4 tokens carry no salt, so the planter's own token from the https site
+/// decrypts under the plain name; a v5 token decrypts there when it comes from an http app
+/// with the same secret (a preview deployment).
 #[tokio::test]
 async fn on_https_a_cookie_planted_under_the_plain_name_is_no_session() {
     let set = fixtures();

@@ -787,7 +787,8 @@ async fn entries_dated_at_the_end_of_time_cover_their_users_and_panic_nothing() 
         };
         app.store.revocations.add_revocation(&entry).await.unwrap();
     }
-    // Covered by its user's revocation: signed in, but no session.
+    // Signed in, but no session: a sign-in time after the entry is the last date-time, which
+    // the entry covers (and which, as `iat`, is not yet valid either).
     let login = app
         .call("POST", &format!("/login/{revoked}?role=user"), None)
         .await;

@@ -13,21 +13,22 @@ use crate::notify::ChangeFeed;
 
 /// How often a follower reads the table: the notification delay on MySQL.
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(100);
-// Every poll reads the rows of the last 2 seconds (by the server's clock, in [`window`]'s
-// query), so that a row whose insert committed after a later row's, or after the previous
-// poll, is still seen. Rows dated more than a second ahead of the server's clock are no
-// notice: the table's default dates every honest row, so only a row inserted with a date of
-// its own (anyone who may insert can) is, and it would otherwise stay in every window until
-// its date. Rows older than 60 s, or dated over 60 s ahead, are deleted by any follower now
-// and then.
+// Every poll reads the rows of the last 2 seconds (by the server's clock in UTC, in
+// [`window`]'s query; `publish` dates its rows by the same clock, whatever the connection's
+// time zone), so that a row whose insert committed after a later row's, or after the previous
+// poll, is still seen. A row dated more than a second ahead is not read until its date comes:
+// only a row inserted with a date of its own (anyone who may insert can) is dated ahead, and
+// it would otherwise sit in every window until its date. Rows older than 60 s, or dated over
+// 60 s ahead, are deleted by any follower now and then.
 /// A follower deletes old rows every this many polls.
 const CLEANUP_EVERY: u32 = 100;
 
-/// The longest time from one poll's start to the next one's that cannot miss a row: the
-/// window's 2 seconds, less half a second for an insert that commits after its row was dated.
-/// A longer gap (a database that answered slowly, a runtime that did not run the follower)
-/// ends the subscription, since rows may have left the window unseen: the follower subscribes
-/// again and drops every copy.
+/// The longest time from one poll's start to the end of the next one that cannot miss a row
+/// (the window's 2 seconds, less half a second for an insert that commits after its row was
+/// dated): each poll's window is dated somewhere between its query's start and end. A longer
+/// time (a database that answered slowly, a pool with no connection free, a runtime that did
+/// not run the follower) ends the subscription, since rows may have left the window unseen:
+/// the follower subscribes again and drops every copy.
 const MAX_POLL_GAP: Duration = Duration::from_millis(1_500);
 
 /// Notices between the instances sharing one MySQL / MariaDB database.
@@ -51,8 +52,8 @@ const MAX_WINDOW_ROWS: usize = 1_000;
 async fn window(pool: &MySqlPool) -> Result<Vec<(i64, String)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT seq, SUBSTRING(notice, 1, 7901) FROM sessionward_changes \
-         WHERE created_at >= NOW(6) - INTERVAL 2 SECOND \
-         AND created_at <= NOW(6) + INTERVAL 1 SECOND ORDER BY seq LIMIT 1001",
+         WHERE created_at >= UTC_TIMESTAMP(6) - INTERVAL 2 SECOND \
+         AND created_at <= UTC_TIMESTAMP(6) + INTERVAL 1 SECOND ORDER BY seq LIMIT 1001",
     )
     .fetch_all(pool)
     .await
@@ -61,10 +62,12 @@ async fn window(pool: &MySqlPool) -> Result<Vec<(i64, String)>, sqlx::Error> {
 #[async_trait]
 impl ChangeFeed for MySqlChangeFeed {
     async fn publish(&self, notice: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sessionward_changes (notice) VALUES (?)")
-            .bind(notice)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sessionward_changes (notice, created_at) VALUES (?, UTC_TIMESTAMP(6))",
+        )
+        .bind(notice)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -92,7 +95,7 @@ impl ChangeFeed for MySqlChangeFeed {
                     // subscription so the follower starts afresh.
                     return;
                 };
-                let gap = started.duration_since(polled_at);
+                let gap = polled_at.elapsed();
                 if gap > MAX_POLL_GAP {
                     tracing::warn!(
                         gap_ms = gap.as_millis(),
@@ -123,8 +126,8 @@ impl ChangeFeed for MySqlChangeFeed {
                 if polls.is_multiple_of(CLEANUP_EVERY) {
                     let cleanup = sqlx::query(
                         "DELETE FROM sessionward_changes \
-                         WHERE created_at < NOW(6) - INTERVAL 60 SECOND \
-                         OR created_at > NOW(6) + INTERVAL 60 SECOND LIMIT 1000",
+                         WHERE created_at < UTC_TIMESTAMP(6) - INTERVAL 60 SECOND \
+                         OR created_at > UTC_TIMESTAMP(6) + INTERVAL 60 SECOND LIMIT 1000",
                     )
                     .execute(&pool)
                     .await;
