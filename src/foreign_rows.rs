@@ -1,9 +1,10 @@
 //! What the strategies that read another application's session rows share (the tables of an
 //! Auth.js adapter, Better Auth's): the shape check that keeps garbage away from those tables,
-//! and the lookup that follows an attempt to extend a session.
+//! and the reads of a row that the other application may change meanwhile.
 
 use std::sync::Arc;
 
+use crate::config::Persistence;
 use crate::strategy::{Lookup, NewToken, ValidSession};
 
 /// The longest token looked up: the adapters' columns are `VARCHAR(255)`, and the tokens these
@@ -16,28 +17,62 @@ pub(crate) fn well_formed(token: &str) -> bool {
     (1..=MAX_TOKEN_LEN).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// The lookup of `session`, valid when it was read, once the attempt to extend it is over:
-/// `extended` when the conditional update wrote, else (the row was deleted or extended by the
-/// other application meanwhile) the session as read, with nothing written over the newer row.
-pub(crate) fn after_extension(
-    session: ValidSession,
-    extended: Option<(ValidSession, NewToken)>,
-) -> Lookup {
-    match extended {
-        Some((session, issued)) => {
-            tracing::debug!(session = %session.info.id, "session refreshed");
-            Lookup::Valid {
-                session: Arc::new(session),
-                reissue: Some(issued),
+/// The token of `session` as its cookie carries it: the other application's cookie, which
+/// the layer never writes, with the session's expiry.
+pub(crate) fn token_of(session: &ValidSession) -> NewToken {
+    NewToken {
+        token: session.token.clone(),
+        expires_at: session.info.expires_at,
+        persistence: Persistence::Remembered,
+    }
+}
+
+/// Whether extending a session that ends at `ends` to `to` would shorten it (an extension
+/// asked for with [`Sessions::refresh`](crate::Sessions::refresh) by a layer whose `max_age`
+/// is shorter than the other application's): then nothing is written.
+pub(crate) fn would_shorten(ends: time::OffsetDateTime, to: time::OffsetDateTime) -> bool {
+    to <= ends
+}
+
+/// The reads of one session row while the other application may change it: what a read
+/// (and the attempt to extend it) comes to, or `None` when the row must be read again.
+///
+/// An extension is a conditional update on the expiry that was read. When it writes nothing,
+/// the other application changed the row meanwhile: it extended it, or deleted it (a sign-out
+/// everywhere racing this request). The row is read once more, so a deleted session is no
+/// session, as the other application answers; if it changed yet again, the second read is
+/// served as read, with nothing written over the newer row.
+#[derive(Default)]
+pub(crate) struct ReadsOfAChangingRow {
+    read_again: bool,
+}
+
+impl ReadsOfAChangingRow {
+    /// The lookup of `session`, valid when it was read: `due` says whether it was due to be
+    /// extended, `extended` what the extension wrote.
+    pub(crate) fn after(
+        &mut self,
+        session: ValidSession,
+        due: bool,
+        extended: Option<(ValidSession, NewToken)>,
+    ) -> Option<Lookup> {
+        match extended {
+            Some((session, issued)) => {
+                tracing::debug!(session = %session.info.id, "session refreshed");
+                Some(Lookup::Valid {
+                    session: Arc::new(session),
+                    reissue: Some(issued),
+                })
             }
-        }
-        None => {
-            let id = session.info.id;
-            tracing::debug!(session = %id, "session changed meanwhile; not extended");
-            Lookup::Valid {
+            None if due && !self.read_again => {
+                tracing::debug!(session = %session.info.id, "session changed meanwhile; reading it again");
+                self.read_again = true;
+                None
+            }
+            None => Some(Lookup::Valid {
                 session: Arc::new(session),
                 reissue: None,
-            }
+            }),
         }
     }
 }

@@ -102,8 +102,8 @@ impl CacheReader {
             .ok_or("cache decryption failed")?;
         let claims = object(serde_json::from_slice(&plain).map_err(|_| "cache is not JSON")?)?;
         // jose's 15-second tolerance, as Better Auth decrypts it.
-        let exp = time_claims(&claims, now, 15)?;
-        Ok((claims, exp * 1000))
+        let expires_ms = time_claims(&claims, now, 15)?;
+        Ok((claims, expires_ms))
     }
 }
 
@@ -115,7 +115,7 @@ fn object(value: Value) -> Result<Map<String, Value>, &'static str> {
 }
 
 /// `exp` (required, seconds) and `nbf` checked against `now` with `tolerance` seconds, as jose
-/// does; returns `exp`.
+/// does; returns `exp` in milliseconds (refused when that overflows).
 fn time_claims(
     claims: &Map<String, Value>,
     now: OffsetDateTime,
@@ -135,7 +135,7 @@ fn time_claims(
             return Err("cache not yet valid");
         }
     }
-    Ok(exp)
+    exp.checked_mul(1000).ok_or("cache exp out of range")
 }
 
 fn compact(signer: &Signer, value: &str) -> Result<(Map<String, Value>, i64), &'static str> {
@@ -184,8 +184,8 @@ fn jwt(
         serde_json::from_slice(&b64url(payload).ok_or("cache payload malformed")?)
             .map_err(|_| "cache payload malformed")?,
     )?;
-    let exp = time_claims(&claims, now, 0)?;
-    Ok((claims, exp * 1000))
+    let expires_ms = time_claims(&claims, now, 0)?;
+    Ok((claims, expires_ms))
 }
 
 fn date(object: &Map<String, Value>, key: &str) -> Result<OffsetDateTime, &'static str> {
@@ -249,6 +249,27 @@ fn check(
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    /// An `exp` whose milliseconds overflow an `i64`, in a cache the secret signed: refused,
+    /// not a panic (debug) or a wrapped time (release).
+    #[test]
+    fn an_exp_past_any_time_is_refused() {
+        let signer = Signer::new(SECRET);
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"exp":{}}}"#, i64::MAX / 10));
+        let signed = format!("{header}.{payload}");
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
+        hmac::Mac::update(&mut mac, signed.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(hmac::Mac::finalize(mac).into_bytes());
+        let cookie = format!("{signed}.{signature}");
+        let reader = CacheReader {
+            strategy: CookieCacheStrategy::Jwt,
+            ..reader()
+        };
+        let read = reader.read(&signer, &cookie, "tok", NOW);
+        assert_eq!(read.err(), Some("cache exp out of range"));
+    }
 
     const SECRET: &str = "better-auth-secret-for-sessionward-tests-0123";
     const NOW: OffsetDateTime = datetime!(2031-03-01 12:00:00 UTC);

@@ -132,7 +132,10 @@ impl BetterAuthConfig {
     }
 
     /// `false` for an app with `session.disableSessionRefresh: true`: sessions are never
-    /// extended (default `true`).
+    /// extended (default `true`): lookups leave them, and
+    /// [`Sessions::refresh`](crate::Sessions::refresh) answers
+    /// [`Error::Unsupported`](crate::Error::Unsupported) (501), as it does for a session signed
+    /// in with `rememberMe: false`.
     pub fn session_refresh(mut self, enabled: bool) -> Self {
         self.session_refresh = enabled;
         self

@@ -95,10 +95,14 @@ impl Dialect {
         match self {
             #[cfg(feature = "postgres")]
             Dialect::Postgres => format!("(extract(epoch FROM {expr}) * 1000000)::int8"),
-            // A `timestamp` is kept in UTC and `UNIX_TIMESTAMP` reads it as such; a
-            // `datetime` is read in the session's zone, which sqlx sets to UTC.
+            // Counted from the epoch in the session's zone, which sqlx sets to UTC: a
+            // `timestamp` is read in that zone, a `datetime` is kept in it. Not
+            // `UNIX_TIMESTAMP`, which is `NULL` (MariaDB) or 0 (MySQL) outside 1970 to 2038,
+            // where a `datetime(3)` (Prisma's, Drizzle's) may well be.
             #[cfg(feature = "mysql")]
-            Dialect::MySql => format!("CAST(UNIX_TIMESTAMP({expr}) * 1000000 AS SIGNED)"),
+            Dialect::MySql => {
+                format!("TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {expr})")
+            }
             // An ISO string with milliseconds, as JavaScript writes a `Date`.
             #[cfg(feature = "sqlite")]
             Dialect::Sqlite => {

@@ -17,10 +17,10 @@ use super::signed::{Signer, percent_decoded};
 use super::sql::{Bind, Cell, Dialect, Runner};
 use super::{BetterAuthConfig, BetterAuthPool};
 use crate::clock::{from_unix_micros, javascript_iso};
-use crate::config::{DefaultLifetimes, Lifetimes, Persistence, SessionConfig};
+use crate::config::{DefaultLifetimes, Lifetimes, SessionConfig};
 use crate::credential::{self, AppCookieNames, CookieValue, Credential, Presented, Source};
 use crate::error::{Error, StoreError, within};
-use crate::foreign_rows::{after_extension, well_formed};
+use crate::foreign_rows::{ReadsOfAChangingRow, token_of, well_formed, would_shorten};
 use crate::session::SessionInfo;
 use crate::strategy::{Lookup, NewToken, Strategy, TokenRoom, ValidSession};
 
@@ -338,6 +338,9 @@ impl BetterAuthStrategy {
             return Ok(None);
         };
         let expires_at = crate::clock::truncate_to_millis(expires_at);
+        if would_shorten(session.info.expires_at, expires_at) {
+            return Ok(Some((session.clone(), token_of(session))));
+        }
         let binds = [
             self.dialect.time(expires_at),
             self.dialect.time(now),
@@ -356,11 +359,7 @@ impl BetterAuthStrategy {
         extended.info.refreshed_at = crate::clock::truncate_to_millis(now);
         extended.info.expires_at = expires_at;
         extended.info.absolute_expires_at = expires_at;
-        let issued = NewToken {
-            token: session.token.clone(),
-            expires_at,
-            persistence: Persistence::Remembered,
-        };
+        let issued = token_of(&extended);
         Ok(Some((extended, issued)))
     }
 
@@ -448,25 +447,28 @@ impl Strategy for BetterAuthStrategy {
                 reissue: None,
             });
         }
-        let Some(row) = self.load(&token).await? else {
-            return Ok(Lookup::Invalid("unknown token"));
-        };
-        let read = row.expires;
-        let mut session = Self::from_row(row)?;
-        session.info.persistent = remembered;
-        let expires_at = session.info.expires_at;
-        if expires_at < now {
-            return Ok(Lookup::Invalid("expired"));
+        let mut reads = ReadsOfAChangingRow::default();
+        loop {
+            let Some(row) = self.load(&token).await? else {
+                return Ok(Lookup::Invalid("unknown token"));
+            };
+            let read = row.expires;
+            let mut session = Self::from_row(row)?;
+            session.info.persistent = remembered;
+            let expires_at = session.info.expires_at;
+            if expires_at < now {
+                return Ok(Lookup::Invalid("expired"));
+            }
+            let due = self.session_refresh && remembered && self.due(expires_at, now);
+            let extended = if due {
+                self.extend(&session, read, now).await?
+            } else {
+                None
+            };
+            if let Some(lookup) = reads.after(session, due, extended) {
+                return Ok(lookup);
+            }
         }
-        let due = self.session_refresh && remembered && self.due(expires_at, now);
-        if !due {
-            return Ok(Lookup::Valid {
-                session: Arc::new(session),
-                reissue: None,
-            });
-        }
-        let extended = self.extend(&session, read, now).await?;
-        Ok(after_extension(session, extended))
     }
 
     async fn logout(&self, session: &ValidSession) -> Result<(), Error> {
@@ -493,6 +495,17 @@ impl Strategy for BetterAuthStrategy {
         now: OffsetDateTime,
         _room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
+        // Better Auth never extends these: neither does the layer, asked or not.
+        if !self.session_refresh {
+            return Err(Error::Unsupported(
+                "this Better Auth app never extends sessions (disableSessionRefresh)",
+            ));
+        }
+        if !session.info.persistent {
+            return Err(Error::Unsupported(
+                "Better Auth never extends a rememberMe: false session",
+            ));
+        }
         // The expiry as the database holds it now (the session may come from the cookie cache).
         let fresh = self
             .reload(session, now)

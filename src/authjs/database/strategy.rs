@@ -3,7 +3,6 @@
 //! sessions, looked up by the raw token in the adapter's own tables.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::http::HeaderMap;
@@ -171,6 +170,12 @@ impl AuthJsDatabaseStrategy {
         let Some(expires_at) = self.extended_expiry(now) else {
             return Ok(None);
         };
+        if crate::foreign_rows::would_shorten(session.info.expires_at, expires_at) {
+            return Ok(Some((
+                session.clone(),
+                crate::foreign_rows::token_of(session),
+            )));
+        }
         let query = sqlx::query(AssertSqlSafe(self.queries.extend.as_str()))
             .bind(&session.token)
             .bind(read)
@@ -186,11 +191,7 @@ impl AuthJsDatabaseStrategy {
             expires_at,
             true,
         );
-        let issued = NewToken {
-            token: session.token.clone(),
-            expires_at,
-            persistence: Persistence::Remembered,
-        };
+        let issued = crate::foreign_rows::token_of(&extended);
         Ok(Some((extended, issued)))
     }
 
@@ -238,29 +239,33 @@ impl Strategy for AuthJsDatabaseStrategy {
         if !crate::foreign_rows::well_formed(token) {
             return Ok(Lookup::Invalid("malformed token"));
         }
-        let Some(row) = self.load(token).await? else {
-            return Ok(Lookup::Invalid("unknown token"));
-        };
-        let session = self.to_resolved(&row, token)?;
-        let expires_at = session.info.expires_at;
-        if expires_at <= now {
-            return Ok(Lookup::Invalid("expired"));
+        let mut reads = crate::foreign_rows::ReadsOfAChangingRow::default();
+        loop {
+            let Some(row) = self.load(token).await? else {
+                return Ok(Lookup::Invalid("unknown token"));
+            };
+            let session = self.to_resolved(&row, token)?;
+            let expires_at = session.info.expires_at;
+            if expires_at <= now {
+                return Ok(Lookup::Invalid("expired"));
+            }
+            // Auth.js's rule: extend once `expires - maxAge + updateAge <= now`.
+            let due = self.lifetimes.due_for_refresh(
+                session.info.refreshed_at,
+                now,
+                Persistence::Remembered,
+            ) && self
+                .extended_expiry(now)
+                .is_some_and(|new| new > expires_at);
+            let extended = if due {
+                self.extend(&session, row.expires, now).await?
+            } else {
+                None
+            };
+            if let Some(lookup) = reads.after(session, due, extended) {
+                return Ok(lookup);
+            }
         }
-        // Auth.js's rule: extend once `expires - maxAge + updateAge <= now`.
-        let due =
-            self.lifetimes
-                .due_for_refresh(session.info.refreshed_at, now, Persistence::Remembered)
-                && self
-                    .extended_expiry(now)
-                    .is_some_and(|new| new > expires_at);
-        if !due {
-            return Ok(Lookup::Valid {
-                session: Arc::new(session),
-                reissue: None,
-            });
-        }
-        let extended = self.extend(&session, row.expires, now).await?;
-        Ok(crate::foreign_rows::after_extension(session, extended))
     }
 
     async fn logout(&self, session: &ValidSession) -> Result<(), Error> {

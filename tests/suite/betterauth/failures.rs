@@ -90,3 +90,106 @@ async fn bad_names_and_lifetimes_are_refused_when_the_layer_is_built() {
     let message = refused(good(), ok().max_sessions_per_user(3));
     assert!(message.unwrap().contains("max_sessions_per_user"));
 }
+
+/// Better Auth deletes the row (a sign-out everywhere) between the layer's read of a session
+/// due for extension and its conditional update, which then writes nothing. The request used
+/// to be served the session as read; Better Auth answers such a request as signed out, and so
+/// does the layer now, having read the row again. (A trigger makes the race certain: it
+/// deletes the row the update is about to change, and skips the update.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_deleted_while_it_is_extended_is_no_session() {
+    if !better_auth_available() {
+        return;
+    }
+    let Some((url, pool)) = fresh(Backend::Postgres).await else {
+        return;
+    };
+    let options = json!({ "database": url, "secret": SECRET });
+    let out = node(
+        &options,
+        json!([{ "op": "migrate" }, sign_up("Ivy", "ivy@example.com")]),
+    )
+    .await;
+    let ivy = SignedIn::read(&out[1], TOKEN_COOKIE);
+    let raw = sqlx::PgPool::connect(&url).await.unwrap();
+    for statement in [
+        r#"CREATE FUNCTION signed_out_meanwhile() RETURNS trigger AS $$
+           BEGIN DELETE FROM "session" WHERE "id" = OLD."id"; RETURN NULL; END
+           $$ LANGUAGE plpgsql"#,
+        r#"CREATE TRIGGER signed_out_meanwhile BEFORE UPDATE ON "session"
+           FOR EACH ROW EXECUTE FUNCTION signed_out_meanwhile()"#,
+    ] {
+        sqlx::query(statement).execute(&raw).await.unwrap();
+    }
+    // Past Better Auth's update point: the lookup extends the session.
+    let (clock, control, _) = now_clock();
+    control.advance(UPDATE_AGE + Duration::minutes(1));
+    let app = app(pool, on_http(), clock);
+    let r = with_cookies(&app, "GET", "/me", &ivy.cookies).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    let left: i64 = sqlx::query_scalar(r#"SELECT count(*) FROM "session""#)
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the row stays deleted");
+}
+
+/// `Sessions::refresh` extends only what Better Auth would: never with `session_refresh(false)`
+/// (the app's `disableSessionRefresh`), never a `rememberMe: false` session, and never to an
+/// expiry sooner than the row's (a layer whose `max_age` is shorter than the app's
+/// `expiresIn`). Each was written before: extended anyway, or shortened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_extends_only_what_better_auth_would_and_never_shortens() {
+    if !better_auth_available() {
+        return;
+    }
+    let Some((url, pool)) = fresh(Backend::Sqlite).await else {
+        return;
+    };
+    let options = json!({ "database": url, "secret": SECRET });
+    let out = node(
+        &options,
+        json!([
+            { "op": "migrate" },
+            sign_up("Jo", "jo@example.com"),
+            { "op": "signIn", "email": "jo@example.com", "password": PASSWORD, "rememberMe": false },
+        ]),
+    )
+    .await;
+    let jo = SignedIn::read(&out[1], TOKEN_COOKIE);
+    let forgetful = SignedIn::read(&out[2], TOKEN_COOKIE);
+    let (clock, _control, now) = now_clock();
+    let expires = |app: Router, who: String| async move {
+        let r = with_cookies(&app, "GET", "/me", &who).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body["expires_at"].as_i64().unwrap()
+    };
+    let before = expires(
+        app(pool.clone(), on_http(), clock.clone()),
+        jo.cookies.clone(),
+    )
+    .await;
+    let never = app(
+        pool.clone(),
+        on_http().session_refresh(false),
+        clock.clone(),
+    );
+    let r = with_cookies(&never, "POST", "/refresh", &jo.cookies).await;
+    assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED, "{}", r.body);
+    let usual = app(pool.clone(), on_http(), clock.clone());
+    let r = with_cookies(&usual, "POST", "/refresh", &forgetful.cookies).await;
+    assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED, "{}", r.body);
+    let short = app_with(
+        pool.clone(),
+        on_http(),
+        SessionConfig::default()
+            .clock(clock.clone())
+            .max_age(Duration::hours(1))
+            .update_age(Duration::minutes(5)),
+    );
+    let r = with_cookies(&short, "POST", "/refresh", &jo.cookies).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let after = expires(app(pool, on_http(), clock), jo.cookies.clone()).await;
+    assert_eq!(after, before, "unchanged: neither extended nor shortened");
+    assert!(after > millis(now + Duration::days(6)));
+}

@@ -37,6 +37,7 @@ use crate::support::session_routes::{
 };
 
 mod cookie_cache;
+mod dates;
 mod events;
 mod example;
 mod failures;
