@@ -28,6 +28,9 @@ pub(super) struct Queries {
 }
 
 /// The columns of `list`.
+/// The most sessions of one user read at once (by `list` and `revoke`), the latest first.
+pub(super) const MAX_LISTED: usize = 1_000;
+
 pub(super) const LIST_KINDS: [Kind; 5] = [Kind::Text, Kind::Text, Kind::Int, Kind::Int, Kind::Int];
 
 impl Queries {
@@ -97,12 +100,16 @@ impl Queries {
                 d.param(4)
             ),
             delete: format!("DELETE FROM {sessions} WHERE {token} = {}", d.param(1)),
+            // Better Auth never deletes an expired row, and makes one at every sign-in: only
+            // the live ones are read, the latest first, at most `MAX_LISTED`.
             list: format!(
                 "SELECT {}, {}, {list_times} FROM {sessions} \
-                 WHERE {user_id_text} = {} ORDER BY {expires} DESC",
+                 WHERE {user_id_text} = {} AND {} >= {} ORDER BY {expires} DESC LIMIT {MAX_LISTED}",
                 d.text(&token),
                 d.text(&id),
-                d.param(1)
+                d.param(1),
+                d.micros(&expires),
+                d.param(2)
             ),
             delete_others: format!(
                 "DELETE FROM {sessions} WHERE {user_id_text} = {} AND {token} <> {}",

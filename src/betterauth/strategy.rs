@@ -368,9 +368,18 @@ impl BetterAuthStrategy {
         expires_at - self.lifetimes.max_age + self.lifetimes.update_age <= now
     }
 
-    /// The user's sessions: token, session id, expiry, creation and update (µs).
-    async fn sessions_of(&self, user_id: &str) -> Result<Vec<(String, String, [i64; 3])>, Error> {
-        let binds = [Bind::Text(user_id.to_owned())];
+    /// The user's sessions: token, session id, expiry, creation and update (µs); those live
+    /// at `live_at` when given (else expired ones too), the latest first, at most
+    /// [`MAX_LISTED`](super::queries::MAX_LISTED).
+    async fn sessions_of(
+        &self,
+        user_id: &str,
+        live_at: Option<OffsetDateTime>,
+    ) -> Result<Vec<(String, String, [i64; 3])>, Error> {
+        let binds = [
+            Bind::Text(user_id.to_owned()),
+            Bind::Int(live_at.map_or(i64::MIN, crate::clock::unix_micros)),
+        ];
         let rows = within(
             self.timeout,
             self.runner.rows(&self.queries.list, &binds, &LIST_KINDS),
@@ -527,7 +536,7 @@ impl Strategy for BetterAuthStrategy {
     ) -> Result<Vec<SessionInfo>, Error> {
         let mut sessions = Vec::new();
         for (token, id, [expires, created, updated]) in
-            self.sessions_of(&current.info.user_id).await?
+            self.sessions_of(&current.info.user_id, Some(now)).await?
         {
             let expires_at = at_micros(expires)?;
             if expires_at < now {
@@ -549,7 +558,7 @@ impl Strategy for BetterAuthStrategy {
     }
 
     async fn revoke(&self, current: &ValidSession, id: Uuid) -> Result<bool, Error> {
-        let sessions = self.sessions_of(&current.info.user_id).await?;
+        let sessions = self.sessions_of(&current.info.user_id, None).await?;
         let Some((token, _, _)) = sessions.iter().find(|(_, s, _)| session_uuid(s) == id) else {
             return Ok(false);
         };

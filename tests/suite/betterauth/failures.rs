@@ -193,3 +193,49 @@ async fn refresh_extends_only_what_better_auth_would_and_never_shortens() {
     assert_eq!(after, before, "unchanged: neither extended nor shortened");
     assert!(after > millis(now + Duration::days(6)));
 }
+
+/// Better Auth never deletes an expired session row and makes one at every sign-in, so a
+/// user's rows only grow. `list` used to read every one of them (expired ones dropped in
+/// Rust); it reads the live ones, the latest first, at most 1,000.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_reads_the_live_sessions_only_and_at_most_a_thousand() {
+    if !better_auth_available() {
+        return;
+    }
+    let Some((url, pool)) = fresh(Backend::Sqlite).await else {
+        return;
+    };
+    let options = json!({ "database": url, "secret": SECRET });
+    let out = node(
+        &options,
+        json!([{ "op": "migrate" }, sign_up("Kim", "kim@example.com")]),
+    )
+    .await;
+    let kim = SignedIn::read(&out[1], TOKEN_COOKIE);
+    let raw = sqlx::SqlitePool::connect(&url).await.unwrap();
+    // 1,200 more sessions of Kim's that ended last year, and 1,100 live ones.
+    for (count, expires) in [
+        (1_200, "2025-01-01T00:00:00.000Z"),
+        (1_100, "2099-01-01T00:00:00.000Z"),
+    ] {
+        sqlx::query(
+            r#"INSERT INTO "session" ("id", "token", "userId", "expiresAt", "createdAt", "updatedAt")
+               WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+               SELECT 'extra-' || ?2 || '-' || i, 'token-' || ?2 || '-' || i,
+                      (SELECT "id" FROM "user"), ?2, '2024-01-01T00:00:00.000Z',
+                      '2024-01-01T00:00:00.000Z'
+               FROM n"#,
+        )
+        .bind(count)
+        .bind(expires)
+        .execute(&raw)
+        .await
+        .unwrap();
+    }
+    let (clock, _control, _) = now_clock();
+    let app = app(pool, on_http(), clock);
+    let r = with_cookies(&app, "GET", "/sessions", &kim.cookies).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let listed = r.body.as_array().unwrap();
+    assert_eq!(listed.len(), 1_000);
+}
