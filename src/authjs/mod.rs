@@ -32,8 +32,11 @@ pub(crate) use strategy::AuthJsStrategy;
 /// # let (clock, _) = Clock::manual(time::OffsetDateTime::from_unix_timestamp(1_795_804_100)?);
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 /// assert_eq!(AuthJsVersion::default(), AuthJsVersion::Both);
-/// // After the upgrade to Auth.js v5, once the last v4 session has expired:
-/// let config = AuthJsConfig::new(vec![AUTH_SECRET.into()]).version(AuthJsVersion::V5);
+/// // After the upgrade to Auth.js v5, once the last v4 session has expired (`next dev`, plain
+/// // http: the cookies have no `__Secure-` prefix):
+/// let config = AuthJsConfig::new(vec![AUTH_SECRET.into()])
+///     .version(AuthJsVersion::V5)
+///     .use_secure_cookies(false);
 /// let app = Router::new()
 ///     .route("/me", get(|s: Session<serde_json::Value>| async move { s.user_id().to_owned() }))
 ///     .layer(SessionLayer::authjs(config, SessionConfig::default().clock(clock)));

@@ -11,49 +11,41 @@ const CREATED: &str = "1965-05-15T00:00:00.123Z";
 /// Moves every session's `expiresAt` to [`ENDS`] and every user's `createdAt` to [`CREATED`],
 /// in the form Better Auth writes on `backend`.
 async fn write_far_dates(backend: Backend, url: &str) {
-    match backend {
-        Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(url).await.unwrap();
-            sqlx::query(r#"UPDATE "session" SET "expiresAt" = '2040-06-01T00:00:00Z'"#)
-                .execute(&pool)
-                .await
-                .unwrap();
-            sqlx::query(r#"UPDATE "user" SET "createdAt" = '1965-05-15T00:00:00.123Z'"#)
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        Backend::MySql => {
-            // Better Auth's own migration makes `timestamp` columns, which end in 2038; Prisma's
-            // and Drizzle's schemas make `datetime(3)`.
-            let pool = sqlx::MySqlPool::connect(url).await.unwrap();
-            for alter in [
-                "ALTER TABLE `session` MODIFY `expiresAt` DATETIME(3) NOT NULL",
-                "ALTER TABLE `user` MODIFY `createdAt` DATETIME(3) NOT NULL",
-            ] {
-                sqlx::query(alter).execute(&pool).await.unwrap();
-            }
-            sqlx::query("UPDATE `session` SET `expiresAt` = '2040-06-01 00:00:00'")
-                .execute(&pool)
-                .await
-                .unwrap();
-            sqlx::query("UPDATE `user` SET `createdAt` = '1965-05-15 00:00:00.123'")
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        Backend::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-            sqlx::query(r#"UPDATE "session" SET "expiresAt" = '2040-06-01T00:00:00.000Z'"#)
-                .execute(&pool)
-                .await
-                .unwrap();
-            sqlx::query(r#"UPDATE "user" SET "createdAt" = '1965-05-15T00:00:00.123Z'"#)
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
+    let statements: &[&'static str] = match backend {
+        Backend::Postgres => &[
+            r#"UPDATE "session" SET "expiresAt" = '2040-06-01T00:00:00Z'"#,
+            r#"UPDATE "user" SET "createdAt" = '1965-05-15T00:00:00.123Z'"#,
+        ],
+        // Better Auth's own migration makes `timestamp` columns, which end in 2038; Prisma's
+        // and Drizzle's schemas make `datetime(3)`.
+        Backend::MySql => &[
+            "ALTER TABLE `session` MODIFY `expiresAt` DATETIME(3) NOT NULL",
+            "ALTER TABLE `user` MODIFY `createdAt` DATETIME(3) NOT NULL",
+            "UPDATE `session` SET `expiresAt` = '2040-06-01 00:00:00'",
+            "UPDATE `user` SET `createdAt` = '1965-05-15 00:00:00.123'",
+        ],
+        Backend::Sqlite => &[
+            r#"UPDATE "session" SET "expiresAt" = '2040-06-01T00:00:00.000Z'"#,
+            r#"UPDATE "user" SET "createdAt" = '1965-05-15T00:00:00.123Z'"#,
+        ],
         other => unreachable!("{other:?}"),
+    };
+    match backend {
+        Backend::Postgres => run::<sqlx::Postgres>(url, statements).await,
+        Backend::MySql => run::<sqlx::MySql>(url, statements).await,
+        _ => run::<sqlx::Sqlite>(url, statements).await,
+    }
+}
+
+/// Runs `statements` in turn on the database at `url`.
+async fn run<DB: sqlx::Database>(url: &str, statements: &[&'static str])
+where
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+{
+    let pool = sqlx::Pool::<DB>::connect(url).await.unwrap();
+    for &statement in statements {
+        sqlx::query(statement).execute(&pool).await.unwrap();
     }
 }
 
@@ -61,20 +53,11 @@ async fn write_far_dates(backend: Backend, url: &str) {
 /// was a 503 ("a session column is NULL"), and a user date before 1970 was lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_ending_after_2038_and_a_user_from_before_1970_read_exactly() {
-    if !better_auth_available() {
-        return;
-    }
     for backend in [Backend::Postgres, Backend::MySql, Backend::Sqlite] {
-        let Some((url, pool)) = fresh(backend).await else {
+        let Some((url, pool, gus)) = one_user_signed_up(backend, "Gus", "gus@example.com").await
+        else {
             continue;
         };
-        let options = json!({ "database": url, "secret": SECRET });
-        let out = node(
-            &options,
-            json!([{ "op": "migrate" }, sign_up("Gus", "gus@example.com")]),
-        )
-        .await;
-        let gus = SignedIn::read(&out[1], TOKEN_COOKIE);
         write_far_dates(backend, &url).await;
         let (clock, _control, _) = now_clock();
         let app = app(pool, on_http(), clock);

@@ -98,19 +98,11 @@ async fn bad_names_and_lifetimes_are_refused_when_the_layer_is_built() {
 /// deletes the row the update is about to change, and skips the update.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_deleted_while_it_is_extended_is_no_session() {
-    if !better_auth_available() {
-        return;
-    }
-    let Some((url, pool)) = fresh(Backend::Postgres).await else {
+    let Some((url, pool, ivy)) =
+        one_user_signed_up(Backend::Postgres, "Ivy", "ivy@example.com").await
+    else {
         return;
     };
-    let options = json!({ "database": url, "secret": SECRET });
-    let out = node(
-        &options,
-        json!([{ "op": "migrate" }, sign_up("Ivy", "ivy@example.com")]),
-    )
-    .await;
-    let ivy = SignedIn::read(&out[1], TOKEN_COOKIE);
     let raw = sqlx::PgPool::connect(&url).await.unwrap();
     for statement in [
         r#"CREATE FUNCTION signed_out_meanwhile() RETURNS trigger AS $$
@@ -199,19 +191,11 @@ async fn refresh_extends_only_what_better_auth_would_and_never_shortens() {
 /// Rust); it reads the live ones, the latest first, at most 1,000.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_reads_the_live_sessions_only_and_at_most_a_thousand() {
-    if !better_auth_available() {
-        return;
-    }
-    let Some((url, pool)) = fresh(Backend::Sqlite).await else {
+    let Some((url, pool, kim)) =
+        one_user_signed_up(Backend::Sqlite, "Kim", "kim@example.com").await
+    else {
         return;
     };
-    let options = json!({ "database": url, "secret": SECRET });
-    let out = node(
-        &options,
-        json!([{ "op": "migrate" }, sign_up("Kim", "kim@example.com")]),
-    )
-    .await;
-    let kim = SignedIn::read(&out[1], TOKEN_COOKIE);
     let raw = sqlx::SqlitePool::connect(&url).await.unwrap();
     // 1,200 more sessions of Kim's that ended last year, and 1,100 live ones.
     for (count, expires) in [

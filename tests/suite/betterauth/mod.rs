@@ -287,6 +287,23 @@ async fn fresh(backend: Backend) -> Option<(String, BetterAuthPool)> {
     })
 }
 
+/// A fresh database of `backend` where the real Better Auth (on plain http, with [`SECRET`])
+/// made its tables and signed `name` up: the database's URL, the layer's pool, the user's
+/// cookies. `None` when Better Auth or the database is not available.
+async fn one_user_signed_up(
+    backend: Backend,
+    name: &str,
+    email: &str,
+) -> Option<(String, BetterAuthPool, SignedIn)> {
+    if !better_auth_available() {
+        return None;
+    }
+    let (url, pool) = fresh(backend).await?;
+    let options = json!({ "database": url, "secret": SECRET });
+    let out = node(&options, json!([{ "op": "migrate" }, sign_up(name, email)])).await;
+    Some((url, pool, SignedIn::read(&out[1], TOKEN_COOKIE)))
+}
+
 fn now_clock() -> (Clock, ManualClock, OffsetDateTime) {
     let now = OffsetDateTime::now_utc();
     let (clock, control) = Clock::manual(now);
