@@ -18,19 +18,20 @@ pub(super) struct Queries {
     pub(super) extend: String,
     /// `1` token.
     pub(super) delete: String,
-    /// `1` user id -> token, session id, expiresAt (µs), createdAt (µs), updatedAt (µs), newest
-    /// expiry first.
+    /// `1` a session's token, `2` a time (µs) -> token, session id, expiresAt (µs), createdAt
+    /// (µs), updatedAt (µs) of the sessions of that session's user live at that time, newest
+    /// expiry first, at most [`MAX_LISTED`].
     pub(super) list: String,
-    /// `1` user id, `2` the token to keep.
+    /// `1` the token to keep, `2` the same: every other session of its user.
     pub(super) delete_others: String,
-    /// `1` user id.
+    /// `1` user id (as text).
     pub(super) delete_user: String,
 }
 
-/// The columns of `list`.
 /// The most sessions of one user read at once (by `list` and `revoke`), the latest first.
 pub(super) const MAX_LISTED: usize = 1_000;
 
+/// The columns of `list`.
 pub(super) const LIST_KINDS: [Kind; 5] = [Kind::Text, Kind::Text, Kind::Int, Kind::Int, Kind::Int];
 
 impl Queries {
@@ -70,7 +71,18 @@ impl Queries {
             user_fields.push((field.to_owned(), kind));
         }
         let user_columns = user_columns.join(", ");
-        let user_id_text = d.text(&user_id);
+        let uid = d.column("id");
+        // The user of the session whose token is placeholder `n`, compared in the column's own
+        // type, so that the sessions table is searched by Better Auth's index on `userId`.
+        // Wrapped in a derived table: MySQL refuses a `DELETE` whose subquery reads the table
+        // it deletes from, unless the subquery's rows are materialized first.
+        let owner_of = |n: usize| {
+            format!(
+                "(SELECT o.uid FROM (SELECT {user_id} AS uid FROM {sessions} \
+                 WHERE {token} = {}) AS o)",
+                d.param(n)
+            )
+        };
         let list_times = format!(
             "{}, {}, {}",
             d.micros(&expires),
@@ -86,7 +98,6 @@ impl Queries {
                 d.text(&format!("s.{id}")),
                 d.text(&format!("s.{user_id}")),
                 d.param(1),
-                uid = d.column("id"),
             ),
             lookup_kinds,
             user_fields,
@@ -104,22 +115,84 @@ impl Queries {
             // the live ones are read, the latest first, at most `MAX_LISTED`.
             list: format!(
                 "SELECT {}, {}, {list_times} FROM {sessions} \
-                 WHERE {user_id_text} = {} AND {} >= {} ORDER BY {expires} DESC LIMIT {MAX_LISTED}",
+                 WHERE {user_id} = {owner} AND {} >= {} \
+                 ORDER BY {expires} DESC LIMIT {MAX_LISTED}",
                 d.text(&token),
                 d.text(&id),
-                d.param(1),
                 d.micros(&expires),
-                d.param(2)
+                d.param(2),
+                owner = owner_of(1),
             ),
             delete_others: format!(
-                "DELETE FROM {sessions} WHERE {user_id_text} = {} AND {token} <> {}",
-                d.param(1),
-                d.param(2)
+                "DELETE FROM {sessions} WHERE {user_id} = {owner} AND {token} <> {}",
+                d.param(2),
+                owner = owner_of(1),
             ),
+            // By the user's own id (typed as the column is, through the users table), so
+            // that the sessions table is searched by its `userId` index.
             delete_user: format!(
-                "DELETE FROM {sessions} WHERE {user_id_text} = {}",
-                d.param(1)
+                "DELETE FROM {sessions} WHERE {user_id} = \
+                 (SELECT {uid} FROM {users} WHERE {} = {})",
+                d.text(&uid),
+                d.param(1),
             ),
         }
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+
+    /// Better Auth's tables on SQLite as its migration makes them: an index on the session's
+    /// `userId`, ids as text.
+    const TABLES: [&str; 3] = [
+        r#"CREATE TABLE "user" ("id" text PRIMARY KEY, "name" text, "email" text,
+           "emailVerified" integer, "image" text, "createdAt" date, "updatedAt" date)"#,
+        r#"CREATE TABLE "session" ("id" text PRIMARY KEY, "expiresAt" date, "token" text UNIQUE,
+           "createdAt" date, "updatedAt" date, "ipAddress" text, "userAgent" text,
+           "userId" text REFERENCES "user" ("id"))"#,
+        r#"CREATE INDEX "session_userId_idx" ON "session" ("userId")"#,
+    ];
+
+    /// The plan SQLite makes for `sql`, one step a line.
+    async fn plan(pool: &sqlx::SqlitePool, sql: &str) -> String {
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(explain.as_str()))
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        rows.into_iter()
+            .map(|(.., step)| step)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// A user's sessions are found through the index on `userId`, never by reading the whole
+    /// sessions table (which Better Auth never purges): `userId` used to be compared as text,
+    /// which no index serves.
+    #[test]
+    fn a_users_sessions_are_searched_by_the_user_index() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+                for table in TABLES {
+                    sqlx::query(table).execute(&pool).await.unwrap();
+                }
+                let queries = Queries::new(Dialect::Sqlite, &BetterAuthSchema::default());
+                for (what, sql) in [
+                    ("list", &queries.list),
+                    ("delete_others", &queries.delete_others),
+                    ("delete_user", &queries.delete_user),
+                ] {
+                    let plan = plan(&pool, sql).await;
+                    assert!(!plan.contains("SCAN session"), "{what}: {plan}");
+                    assert!(plan.contains("session_userId_idx"), "{what}: {plan}");
+                }
+            });
     }
 }

@@ -368,16 +368,16 @@ impl BetterAuthStrategy {
         expires_at - self.lifetimes.max_age + self.lifetimes.update_age <= now
     }
 
-    /// The user's sessions: token, session id, expiry, creation and update (µs); those live
-    /// at `live_at` when given (else expired ones too), the latest first, at most
-    /// [`MAX_LISTED`](super::queries::MAX_LISTED).
+    /// The sessions of the user of `current` (found by its token): token, session id,
+    /// expiry, creation and update (µs); those live at `live_at` when given (else expired
+    /// ones too), the latest first, at most [`MAX_LISTED`](super::queries::MAX_LISTED).
     async fn sessions_of(
         &self,
-        user_id: &str,
+        current: &ValidSession,
         live_at: Option<OffsetDateTime>,
     ) -> Result<Vec<(String, String, [i64; 3])>, Error> {
         let binds = [
-            Bind::Text(user_id.to_owned()),
+            Bind::Text(current.token.clone()),
             Bind::Int(live_at.map_or(i64::MIN, crate::clock::unix_micros)),
         ];
         let rows = within(
@@ -535,8 +535,7 @@ impl Strategy for BetterAuthStrategy {
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, Error> {
         let mut sessions = Vec::new();
-        for (token, id, [expires, created, updated]) in
-            self.sessions_of(&current.info.user_id, Some(now)).await?
+        for (token, id, [expires, created, updated]) in self.sessions_of(current, Some(now)).await?
         {
             let expires_at = at_micros(expires)?;
             if expires_at < now {
@@ -558,7 +557,7 @@ impl Strategy for BetterAuthStrategy {
     }
 
     async fn revoke(&self, current: &ValidSession, id: Uuid) -> Result<bool, Error> {
-        let sessions = self.sessions_of(&current.info.user_id, None).await?;
+        let sessions = self.sessions_of(current, None).await?;
         let Some((token, _, _)) = sessions.iter().find(|(_, s, _)| session_uuid(s) == id) else {
             return Ok(false);
         };
@@ -576,7 +575,7 @@ impl Strategy for BetterAuthStrategy {
         _room: TokenRoom,
     ) -> Result<(u64, Option<(ValidSession, NewToken)>), Error> {
         let binds = [
-            Bind::Text(current.info.user_id.clone()),
+            Bind::Text(current.token.clone()),
             Bind::Text(current.token.clone()),
         ];
         let n = within(

@@ -342,6 +342,30 @@ async fn scenario(backend: Backend) {
             .status,
         StatusCode::UNAUTHORIZED
     );
+    // Every session of a user, by the user's id (an admin tool: no session needed), and no
+    // one else's.
+    let sign_in = |email: &str| json!({ "op": "signIn", "email": email, "password": PASSWORD });
+    let again = node(
+        &options,
+        json!([
+            sign_in("bob@example.com"),
+            sign_in("bob@example.com"),
+            sign_in("alice@example.com")
+        ]),
+    )
+    .await;
+    let [bob_a, bob_b, alice_again] = [0, 1, 2].map(|i| SignedIn::read(&again[i], TOKEN_COOKIE));
+    let bob_id = bob.user["id"].as_str().unwrap();
+    let r = with_cookies(&app, "POST", &format!("/revoke-all/{bob_id}"), "").await;
+    assert_eq!(r.body, json!({ "count": 2 }), "{backend:?}");
+    for (who, cookies, status) in [
+        ("bob", &bob_a.cookies, StatusCode::UNAUTHORIZED),
+        ("bob", &bob_b.cookies, StatusCode::UNAUTHORIZED),
+        ("alice", &alice_again.cookies, StatusCode::OK),
+    ] {
+        let r = with_cookies(&app, "GET", "/me", cookies).await;
+        assert_eq!(r.status, status, "{backend:?}: {who}");
+    }
     logs::assert_no_leaks();
 }
 
