@@ -27,11 +27,16 @@ pub(crate) fn token_of(session: &ValidSession) -> NewToken {
     }
 }
 
-/// Whether extending a session that ends at `ends` to `to` would shorten it (an extension
-/// asked for with [`Sessions::refresh`](crate::Sessions::refresh) by a layer whose `max_age`
-/// is shorter than the other application's): then nothing is written.
-pub(crate) fn would_shorten(ends: time::OffsetDateTime, to: time::OffsetDateTime) -> bool {
-    to <= ends
+/// The session whose row now reads `fresh`, as it is, when an extension asked for with
+/// [`Sessions::refresh`](crate::Sessions::refresh) to `to` would not make it last longer (a
+/// layer whose `max_age` is shorter than the other application's): nothing is written then.
+/// `None` when the extension is to be written.
+pub(crate) fn already_lasting(
+    fresh: &ValidSession,
+    to: Option<time::OffsetDateTime>,
+) -> Option<(ValidSession, NewToken)> {
+    let shorter = to.is_none_or(|to| to <= fresh.info.expires_at);
+    shorter.then(|| (fresh.clone(), token_of(fresh)))
 }
 
 /// The reads of one session row while the other application may change it: what a read

@@ -18,11 +18,11 @@ pub(super) struct Queries {
     pub(super) extend: String,
     /// `1` token.
     pub(super) delete: String,
-    /// `1` a session's token, `2` a time (µs) -> token, session id, expiresAt (µs), createdAt
-    /// (µs), updatedAt (µs) of the sessions of that session's user live at that time, newest
-    /// expiry first, at most [`MAX_LISTED`].
+    /// `1` user id (as text), `2` a time (µs) -> token, session id, expiresAt (µs), createdAt
+    /// (µs), updatedAt (µs) of the user's sessions live at that time, newest expiry first, at
+    /// most [`MAX_LISTED`].
     pub(super) list: String,
-    /// `1` the token to keep, `2` the same: every other session of its user.
+    /// `1` user id (as text), `2` the token to keep.
     pub(super) delete_others: String,
     /// `1` user id (as text).
     pub(super) delete_user: String,
@@ -72,17 +72,14 @@ impl Queries {
         }
         let user_columns = user_columns.join(", ");
         let uid = d.column("id");
-        // The user of the session whose token is placeholder `n`, compared in the column's own
-        // type, so that the sessions table is searched by Better Auth's index on `userId`.
-        // Wrapped in a derived table: MySQL refuses a `DELETE` whose subquery reads the table
-        // it deletes from, unless the subquery's rows are materialized first.
-        let owner_of = |n: usize| {
-            format!(
-                "(SELECT o.uid FROM (SELECT {user_id} AS uid FROM {sessions} \
-                 WHERE {token} = {}) AS o)",
-                d.param(n)
-            )
-        };
+        // The user whose id (as text) is placeholder 1, found by the users table's key and
+        // compared in the column's own type, so that the sessions table is searched by Better
+        // Auth's index on `userId`: comparing `userId` as text would read every session.
+        let owner = format!(
+            "(SELECT {uid} FROM {users} WHERE {} = {})",
+            d.key(&uid),
+            d.param(1)
+        );
         let list_times = format!(
             "{}, {}, {}",
             d.micros(&expires),
@@ -121,21 +118,12 @@ impl Queries {
                 d.text(&id),
                 d.micros(&expires),
                 d.param(2),
-                owner = owner_of(1),
             ),
             delete_others: format!(
                 "DELETE FROM {sessions} WHERE {user_id} = {owner} AND {token} <> {}",
                 d.param(2),
-                owner = owner_of(1),
             ),
-            // By the user's own id (typed as the column is, through the users table), so
-            // that the sessions table is searched by its `userId` index.
-            delete_user: format!(
-                "DELETE FROM {sessions} WHERE {user_id} = \
-                 (SELECT {uid} FROM {users} WHERE {} = {})",
-                d.text(&uid),
-                d.param(1),
-            ),
+            delete_user: format!("DELETE FROM {sessions} WHERE {user_id} = {owner}"),
         }
     }
 }
@@ -169,9 +157,9 @@ mod tests {
             .join("\n")
     }
 
-    /// A user's sessions are found through the index on `userId`, never by reading the whole
-    /// sessions table (which Better Auth never purges): `userId` used to be compared as text,
-    /// which no index serves.
+    /// A user's sessions are found through the index on `userId` and the user by its key,
+    /// never by reading a whole table (the sessions table, which Better Auth never purges):
+    /// `userId` used to be compared as text, which no index serves.
     #[test]
     fn a_users_sessions_are_searched_by_the_user_index() {
         tokio::runtime::Builder::new_current_thread()
@@ -190,7 +178,7 @@ mod tests {
                     ("delete_user", &queries.delete_user),
                 ] {
                     let plan = plan(&pool, sql).await;
-                    assert!(!plan.contains("SCAN session"), "{what}: {plan}");
+                    assert!(!plan.contains("SCAN"), "{what}: {plan}");
                     assert!(plan.contains("session_userId_idx"), "{what}: {plan}");
                 }
             });

@@ -90,6 +90,18 @@ impl Dialect {
         }
     }
 
+    /// The column `expr` as compared with a text parameter, so that an index on it still
+    /// serves: PostgreSQL compares only like types (`::text`, which on a `text` column is no
+    /// conversion at all); MySQL and SQLite convert the parameter to the column's type.
+    pub(crate) fn key(self, expr: &str) -> String {
+        match self {
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => self.text(expr),
+            #[allow(unreachable_patterns)]
+            _ => expr.to_owned(),
+        }
+    }
+
     /// The time in `expr` as whole microseconds since the Unix epoch (`int8`).
     pub(crate) fn micros(self, expr: &str) -> String {
         match self {

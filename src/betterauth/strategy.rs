@@ -20,7 +20,7 @@ use crate::clock::{from_unix_micros, javascript_iso};
 use crate::config::{DefaultLifetimes, Lifetimes, SessionConfig};
 use crate::credential::{self, AppCookieNames, CookieValue, Credential, Presented, Source};
 use crate::error::{Error, StoreError, within};
-use crate::foreign_rows::{ReadsOfAChangingRow, token_of, well_formed, would_shorten};
+use crate::foreign_rows::{ReadsOfAChangingRow, already_lasting, token_of, well_formed};
 use crate::session::SessionInfo;
 use crate::strategy::{Lookup, NewToken, Strategy, TokenRoom, ValidSession};
 
@@ -334,13 +334,9 @@ impl BetterAuthStrategy {
         read: i64,
         now: OffsetDateTime,
     ) -> Result<Option<(ValidSession, NewToken)>, Error> {
-        let Some(expires_at) = now.checked_add(self.lifetimes.max_age) else {
+        let Some(expires_at) = self.extended_expiry(now) else {
             return Ok(None);
         };
-        let expires_at = crate::clock::truncate_to_millis(expires_at);
-        if would_shorten(session.info.expires_at, expires_at) {
-            return Ok(Some((session.clone(), token_of(session))));
-        }
         let binds = [
             self.dialect.time(expires_at),
             self.dialect.time(now),
@@ -363,21 +359,28 @@ impl BetterAuthStrategy {
         Ok(Some((extended, issued)))
     }
 
+    /// The expiry an extension made `now` gives: `now + expiresIn`, in whole milliseconds as
+    /// Better Auth keeps it.
+    fn extended_expiry(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        now.checked_add(self.lifetimes.max_age)
+            .map(crate::clock::truncate_to_millis)
+    }
+
     /// Better Auth's rule: extend once `expiresAt - expiresIn + updateAge <= now`.
     fn due(&self, expires_at: OffsetDateTime, now: OffsetDateTime) -> bool {
         expires_at - self.lifetimes.max_age + self.lifetimes.update_age <= now
     }
 
-    /// The sessions of the user of `current` (found by its token): token, session id,
-    /// expiry, creation and update (µs); those live at `live_at` when given (else expired
-    /// ones too), the latest first, at most [`MAX_LISTED`](super::queries::MAX_LISTED).
+    /// The sessions of `user_id`: token, session id, expiry, creation and update (µs);
+    /// those live at `live_at` when given (else expired ones too), the latest first, at most
+    /// [`MAX_LISTED`](super::queries::MAX_LISTED).
     async fn sessions_of(
         &self,
-        current: &ValidSession,
+        user_id: &str,
         live_at: Option<OffsetDateTime>,
     ) -> Result<Vec<(String, String, [i64; 3])>, Error> {
         let binds = [
-            Bind::Text(current.token.clone()),
+            Bind::Text(user_id.to_owned()),
             Bind::Int(live_at.map_or(i64::MIN, crate::clock::unix_micros)),
         ];
         let rows = within(
@@ -520,6 +523,9 @@ impl Strategy for BetterAuthStrategy {
             .reload(session, now)
             .await?
             .ok_or(Error::Unauthenticated)?;
+        if let Some(kept) = already_lasting(&fresh, self.extended_expiry(now)) {
+            return Ok(kept);
+        }
         let read = crate::clock::unix_micros(fresh.info.expires_at);
         let extended = self
             .extend(&fresh, read, now)
@@ -535,7 +541,8 @@ impl Strategy for BetterAuthStrategy {
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, Error> {
         let mut sessions = Vec::new();
-        for (token, id, [expires, created, updated]) in self.sessions_of(current, Some(now)).await?
+        for (token, id, [expires, created, updated]) in
+            self.sessions_of(&current.info.user_id, Some(now)).await?
         {
             let expires_at = at_micros(expires)?;
             if expires_at < now {
@@ -557,7 +564,7 @@ impl Strategy for BetterAuthStrategy {
     }
 
     async fn revoke(&self, current: &ValidSession, id: Uuid) -> Result<bool, Error> {
-        let sessions = self.sessions_of(current, None).await?;
+        let sessions = self.sessions_of(&current.info.user_id, None).await?;
         let Some((token, _, _)) = sessions.iter().find(|(_, s, _)| session_uuid(s) == id) else {
             return Ok(false);
         };
@@ -575,7 +582,7 @@ impl Strategy for BetterAuthStrategy {
         _room: TokenRoom,
     ) -> Result<(u64, Option<(ValidSession, NewToken)>), Error> {
         let binds = [
-            Bind::Text(current.token.clone()),
+            Bind::Text(current.info.user_id.clone()),
             Bind::Text(current.token.clone()),
         ];
         let n = within(

@@ -170,12 +170,6 @@ impl AuthJsDatabaseStrategy {
         let Some(expires_at) = self.extended_expiry(now) else {
             return Ok(None);
         };
-        if crate::foreign_rows::would_shorten(session.info.expires_at, expires_at) {
-            return Ok(Some((
-                session.clone(),
-                crate::foreign_rows::token_of(session),
-            )));
-        }
         let query = sqlx::query(AssertSqlSafe(self.queries.extend.as_str()))
             .bind(&session.token)
             .bind(read)
@@ -292,16 +286,15 @@ impl Strategy for AuthJsDatabaseStrategy {
         now: OffsetDateTime,
         _room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
-        let read = crate::clock::unix_micros(session.info.expires_at);
-        if let Some(extended) = self.extend(session, read, now).await? {
-            tracing::debug!(session = %session.info.id, "session refreshed on request");
-            return Ok(extended);
-        }
-        // Changed since this request read it: extend what is there now, if anything.
+        // The row as it is now: a session deleted since this request read it is no session.
         let fresh = self
             .reload(session, now)
             .await?
             .ok_or(Error::Unauthenticated)?;
+        if let Some(kept) = crate::foreign_rows::already_lasting(&fresh, self.extended_expiry(now))
+        {
+            return Ok(kept);
+        }
         let read = crate::clock::unix_micros(fresh.info.expires_at);
         let extended = self
             .extend(&fresh, read, now)
