@@ -2,7 +2,7 @@
 //! own (on a cluster, a message published on any node reaches subscribers on every node).
 
 use async_trait::async_trait;
-use fred::prelude::{Client, ClientLike as _, EventInterface as _, PubsubInterface as _};
+use fred::prelude::{Client, ClientLike as _, EventInterface as _, Options, PubsubInterface as _};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::error::StoreError;
@@ -14,15 +14,18 @@ const SUBSCRIBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5)
 /// Notices between the instances sharing one Redis (or cluster) and one key prefix.
 pub(crate) struct RedisChangeFeed {
     client: Client,
+    /// The store's per-command options (`fail_fast`, the timeout), for `PUBLISH`.
+    options: Options,
     /// `<key prefix>:changes`: instances of different applications (prefixes) do not hear
     /// each other.
     channel: String,
 }
 
 impl RedisChangeFeed {
-    pub(crate) fn new(client: Client, prefix: &str) -> Self {
+    pub(crate) fn new(client: Client, options: Options, prefix: &str) -> Self {
         Self {
             client,
+            options,
             channel: format!("{prefix}:changes"),
         }
     }
@@ -31,7 +34,10 @@ impl RedisChangeFeed {
 #[async_trait]
 impl ChangeFeed for RedisChangeFeed {
     async fn publish(&self, notice: &str) -> Result<(), StoreError> {
-        let _receivers: i64 = self.client.publish(&self.channel, notice).await?;
+        // With the store's options, as every other command: a publish that cannot be sent
+        // fails at once instead of waiting in the client's queue for a reconnection.
+        let client = self.client.with_options(&self.options);
+        let _receivers: i64 = client.publish(&self.channel, notice).await?;
         Ok(())
     }
 

@@ -120,7 +120,11 @@ const MAX_RETENTION: Duration = Duration::from_secs(30 * 24 * 3_600);
 /// # Requirements
 ///
 /// Redis 7.0 or later (or Valkey): the scripts use `PEXPIREAT ... NX | GT` and `ZRANGE ...
-/// BYSCORE`. Redis Cluster works as it is; Sentinel and TLS work through fred's URL forms and
+/// BYSCORE`. `maxmemory-policy noeviction` (Redis's default): every key here has a TTL, so
+/// under a `volatile-*` or `allkeys-*` policy a full Redis would evict JWT revocations (a
+/// revoked token accepted again) and users' session indexes (a sign-out everywhere that misses
+/// sessions); with `noeviction` a full Redis refuses writes, which the layer answers with 503.
+/// Redis Cluster works as it is; Sentinel and TLS work through fred's URL forms and
 /// features (enable fred's `enable-rustls` feature in your own `Cargo.toml` for `rediss://`).
 #[derive(Clone)]
 pub struct RedisStore {
@@ -198,6 +202,7 @@ impl RedisStore {
     pub(crate) fn change_feed(&self) -> std::sync::Arc<dyn crate::ChangeFeed> {
         std::sync::Arc::new(feed::RedisChangeFeed::new(
             self.client.clone(),
+            self.options.clone(),
             self.prefix(),
         ))
     }

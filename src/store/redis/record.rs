@@ -85,10 +85,14 @@ pub(super) fn decode(
             .ok_or(StoreError::Corrupt(column))
             .map(String::as_str)
     };
+    // Only a number as the store writes it: the scripts compare these fields as text
+    // (`+7` would load as version 7 and never match `7`).
     let int = |name, column| {
-        get(name, column)?
-            .parse::<i64>()
-            .map_err(|_| StoreError::Corrupt(column))
+        let text = get(name, column)?;
+        text.parse::<i64>()
+            .ok()
+            .filter(|n| n.to_string() == text)
+            .ok_or(StoreError::Corrupt(column))
     };
     let time = |name, column| -> Result<OffsetDateTime, StoreError> {
         from_micros(int(name, column)?).ok_or(StoreError::Corrupt(column))
@@ -177,13 +181,25 @@ mod tests {
     #[test]
     fn malformed_fields_are_corrupt() {
         let record = sample();
-        for (field, value) in [("i", "nope"), ("c", "x"), ("v", ""), ("a", "9e99")] {
+        // Numbers not as the store writes them too: the scripts compare them as text, so `+7`
+        // loaded as version 7 and no update ever matched it again, and a zero-padded expiry
+        // was not expired to the cleanup script while it was to the store.
+        for (field, value) in [
+            ("i", "nope"),
+            ("c", "x"),
+            ("v", ""),
+            ("a", "9e99"),
+            ("v", "+7"),
+            ("v", "07"),
+            ("e", "01893456000000000"),
+            ("v", " 7"),
+        ] {
             let mut map = as_map(fields(&record));
             map.insert(field.into(), value.into());
-            assert!(matches!(
-                decode(&map, record.token_hash),
-                Err(StoreError::Corrupt(_))
-            ));
+            assert!(
+                matches!(decode(&map, record.token_hash), Err(StoreError::Corrupt(_))),
+                "{field} = {value:?}"
+            );
         }
         let mut map = as_map(fields(&record));
         map.remove("u");
