@@ -107,8 +107,9 @@ const MAX_RETENTION: Duration = Duration::from_secs(30 * 24 * 3_600);
 /// Two indexes outlive the sessions they list, because they list many: the list of hours, and a
 /// user's index. Each forgets, whenever something is added to it, the entries whose keys Redis
 /// has expired by then: those two scripts read Redis's `TIME`, since it is Redis's clock that
-/// expired the keys (no session time is ever compared with Redis's clock). So they stay as
-/// small as the live sessions, cleanup or not.
+/// expired the keys (no session time is ever compared with Redis's clock). So, cleanup or not,
+/// a user's index holds the sessions whose id pointer Redis still keeps: those not yet past
+/// their absolute limit plus the retention, idle-expired ones included until then.
 ///
 /// # Why it is correct
 ///
