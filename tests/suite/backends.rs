@@ -509,6 +509,7 @@ pub mod redis {
 
     use sessionward::RedisStore;
     use sessionward::fred::prelude::*;
+    use sessionward::fred::types::{ClusterHash, CustomCommand};
 
     use super::{Backend, server_url};
 
@@ -538,6 +539,61 @@ pub mod redis {
             .duration_since(std::time::UNIX_EPOCH)
             .expect("after 1970")
             .as_secs()
+    }
+
+    /// A store on `store`'s server and prefix `P`, signed in as the Redis user `name` (made
+    /// anew on every node) that may read every key but write only `P:<pattern>` for each of
+    /// `writable` (ACL glob patterns): how a test makes one step of a sequence fail, on a real
+    /// server. The user is left in place, reset by the next call with the same name.
+    pub async fn writing_only(
+        backend: Backend,
+        store: &RedisStore,
+        name: &str,
+        writable: &[String],
+    ) -> RedisStore {
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        let prefix = store.prefix();
+        let mut rules = vec![
+            "reset".to_owned(),
+            "on".to_owned(),
+            format!(">{password}"),
+            "+@all".to_owned(),
+            "allchannels".to_owned(),
+            "%R~*".to_owned(),
+        ];
+        rules.extend(
+            writable
+                .iter()
+                .map(|pattern| format!("~{prefix}:{pattern}")),
+        );
+        let mut command: Vec<Value> = vec!["SETUSER".into(), name.into()];
+        command.extend(rules.into_iter().map(Value::from));
+        let acl = || CustomCommand::new_static("ACL", ClusterHash::Random, false);
+        let client = store.client();
+        match client
+            .cached_cluster_state()
+            .map(|s| s.unique_primary_nodes())
+        {
+            Some(nodes) => {
+                for node in nodes {
+                    let on_node = client.with_options(&Options {
+                        cluster_node: Some(node),
+                        ..Options::default()
+                    });
+                    let _: Value = on_node.custom(acl(), command.clone()).await.expect("ACL");
+                }
+            }
+            None => {
+                let _: Value = client.custom(acl(), command).await.expect("ACL");
+            }
+        }
+        let url = server_url(backend).expect("the store's server is configured");
+        let (scheme, rest) = url.split_once("://").expect("a URL");
+        let url = format!("{scheme}://{name}:{password}@{rest}");
+        RedisStore::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("connect as {name}: {e:?}"))
+            .key_prefix(prefix)
     }
 
     /// Every key matching `pattern`, from every primary of a cluster (or the one server).
@@ -658,7 +714,7 @@ pub mod redis {
                         assert!(member.parse::<i64>().is_ok(), "{key} lists {member:?}");
                     }
                 }
-                "u" | "ud" | "x" => {
+                "u" | "ud" | "ue" | "x" => {
                     let members: Vec<String> = client
                         .zrange(key.as_str(), 0, -1, None, false, None, false)
                         .await

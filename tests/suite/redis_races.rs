@@ -13,7 +13,10 @@ use std::sync::Arc;
 
 use sessionward::fred::prelude::*;
 use sessionward::jwt::{Revocation, RevocationStore, Revoked};
-use sessionward::{Clock, RedisStore, SessionRecord, SessionStore, SessionToken, TokenHash};
+use sessionward::{
+    Clock, LimitedCreate, RedisStore, SessionLimit, SessionLimitPolicy, SessionRecord,
+    SessionStore, SessionToken, TokenHash,
+};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
 use uuid::Uuid;
@@ -464,6 +467,74 @@ async fn a_redis_that_is_down_fails_fast(backend: Backend) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A login within the device limit ends the user's other session, and deleting it fails
+/// (this store's Redis user may not write that session's record): the login fails, its new
+/// session is removed again, and the session it could not end, which still works, stays
+/// where revoke-all and the list find it. The next login within the limit ends it.
+async fn a_session_a_login_could_not_end_stays_listed(backend: Backend) {
+    let Some(s) = store(backend).await else {
+        return;
+    };
+    let user = "alice";
+    let limit = SessionLimit {
+        max_sessions: 1,
+        policy: SessionLimitPolicy::EndLeastRecentlyUsed,
+    };
+    let now = Clock::system().now();
+    let ids = |list: Vec<SessionRecord>| list.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let old = record(user, now - Duration::minutes(1));
+    s.create(&old).await.unwrap();
+    for round in 0..2 {
+        let new = record(user, now);
+        let writable = ["u:*", "ud:*", "ue:*", "i:*", "x*"]
+            .map(str::to_owned)
+            .into_iter()
+            .chain([format!("s:{}", hex(&new.token_hash))])
+            .collect::<Vec<_>>();
+        let cannot_delete_old =
+            test_redis::writing_only(backend, &s, "sessionward-test-limit", &writable).await;
+        let made = cannot_delete_old
+            .create_within_limit(&new, limit, now)
+            .await;
+        assert!(made.is_err(), "round {round}: {made:?}");
+        assert!(s.load(&old.token_hash).await.unwrap().is_some());
+        let listed = ids(s.list_user_sessions(user).await.unwrap());
+        assert!(
+            listed.contains(&old.id),
+            "round {round}: the session that still works is listed"
+        );
+        assert!(s.load(&new.token_hash).await.unwrap().is_none());
+        assert_eq!(
+            listed,
+            vec![old.id],
+            "round {round}: the failed login's is not"
+        );
+        if round == 0 {
+            // The next login within the limit ends it.
+            let next = record(user, now);
+            let made = s.create_within_limit(&next, limit, now).await.unwrap();
+            assert_eq!(
+                made,
+                LimitedCreate::Created {
+                    ended: vec![old.id]
+                }
+            );
+            assert!(s.load(&old.token_hash).await.unwrap().is_none());
+            assert_eq!(
+                ids(s.list_user_sessions(user).await.unwrap()),
+                vec![next.id]
+            );
+            s.delete(user, next.id).await.unwrap();
+            s.create(&old).await.unwrap();
+        } else {
+            // Revoke-all ends it.
+            assert_eq!(s.delete_user_sessions(user, None).await.unwrap(), 1);
+            assert!(s.load(&old.token_hash).await.unwrap().is_none());
+            assert!(s.list_user_sessions(user).await.unwrap().is_empty());
+        }
+    }
+}
+
 /// One `#[tokio::test]` per Redis backend for each test above.
 macro_rules! redis_cells {
     ($($test:ident),* $(,)?) => {
@@ -493,4 +564,5 @@ redis_cells!(
     a_rotation_cut_off_after_marking_ends_the_session,
     concurrent_revocations_are_all_kept,
     a_redis_that_is_down_fails_fast,
+    a_session_a_login_could_not_end_stays_listed,
 );

@@ -43,6 +43,7 @@ pub(super) fn prefix_problem(prefix: &str) -> Option<&'static str> {
 /// | `P:i:<session id>` | string | the hex token hash of the session's current record |
 /// | `P:u:{<user tag>}:<user id>` | sorted set | the user's session ids, scored by `created_at` |
 /// | `P:ud:{<user tag>}:<user id>` | sorted set | the same ids, scored by when their keys expire |
+/// | `P:ue:{<user tag>}:<user id>` | sorted set | those of them a device limit is ending, same scores |
 /// | `P:x:<hour>` | sorted set | ids of sessions expiring in that hour, scored by `expires_at` |
 /// | `P:x` | sorted set | the hours that have such a bucket, scored by the bucket's deadline |
 /// | `P:rv:{P}:ids`, `:log`, `:exp` | hash, sorted sets | the JWT revocation list |
@@ -87,6 +88,24 @@ impl Keys {
     /// the sessions Redis has expired.
     pub(super) fn user_deadlines(&self, user: &str) -> String {
         format!("{}:ud:{{{}}}:{user}", self.prefix, user_tag(user))
+    }
+
+    /// The ids of `user`'s sessions that a login within the device limit is ending: still
+    /// listed (so revoke-all and the list find them until their records are gone), no longer
+    /// counted, and deleted by the next login within the limit if the one that ended them
+    /// could not.
+    pub(super) fn user_ending(&self, user: &str) -> String {
+        format!("{}:ue:{{{}}}:{user}", self.prefix, user_tag(user))
+    }
+
+    /// All of `user`'s index, in the order the per-user scripts take their `KEYS`: ids by
+    /// creation, by deadline, being ended. One cluster slot.
+    pub(super) fn user_index(&self, user: &str) -> Vec<String> {
+        vec![
+            self.user(user),
+            self.user_deadlines(user),
+            self.user_ending(user),
+        ]
     }
 
     /// One bucket of the expiry index.
@@ -217,6 +236,7 @@ mod tests {
             keys.user_deadlines("alice"),
             "p:ud:{2bd806c97f0e00af}:alice"
         );
+        assert_eq!(keys.user_ending("alice"), "p:ue:{2bd806c97f0e00af}:alice");
         assert_eq!(keys.user(""), "p:u:{e3b0c44298fc1c14}:");
         #[cfg(feature = "jwt")]
         assert_eq!(keys.revocations()[0], "p:rv:{p}:ids");

@@ -1,7 +1,7 @@
 //! `create_within_limit`: a new session within its user's device limit.
 //!
 //! The count is made where a user's sessions are listed: the user's index, one cluster slot.
-//! One script counts the listed sessions, takes out of the index those that must end (or
+//! One script counts the listed sessions, marks those that must end as being ended (or
 //! refuses) and lists the new session, atomically, so concurrent logins of one user never list
 //! more than the limit. The records live in other slots, so the steps around it are a sequence:
 //!
@@ -13,8 +13,14 @@
 //! 3. The script (`user_limit.lua`), beside the expiry index entry. Refused: the claim is
 //!    removed again. A concurrent login that ends this session from here on finds its record
 //!    and deletes it: the record exists before the session is counted.
-//! 4. Delete each ended session (record, pointer, expiry entry): from here on it is no
-//!    session; it was already out of the index, so no other login counts it.
+//! 4. Delete each session being ended (record, pointer, index entries): from then on it is no
+//!    session. Until then it stays listed, so the user's list and revoke-all still find it
+//!    (it still works), but no login counts it again: a session is marked once.
+//!
+//! If step 4 fails (or step 3's reply is lost), the sessions marked stay listed, and the
+//! script hands them back to the next login within the limit, which deletes them: a session
+//! marked is never left working and out of every index. A login whose step 4 failed removes
+//! its own new session again (as a refused one) and fails: its caller answers 503.
 //!
 //! Steps 1 to 4 run to completion even when the caller stops waiting (see `tasks`).
 
@@ -23,6 +29,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::RedisStore;
+use super::delete::Check;
 use super::keys::micros;
 use super::scripts::USER_LIMIT;
 use super::sessions::{reply, text};
@@ -80,24 +87,44 @@ impl RedisStore {
             live.iter()
                 .map(|h| Value::from(h.id.hyphenated().to_string())),
         );
-        let keys = vec![self.keys.user(&user), self.keys.user_deadlines(&user)];
+        let keys = self.keys.user_index(&user);
         let listing = async {
             let answer = USER_LIMIT.run::<Value>(&self.redis(), keys, args).await?;
             Ok::<_, StoreError>(reply(answer))
         };
         let (code, values) = self.index_claimed(&record, listing).await?;
-        if code == 0 {
-            self.unclaim(&record).await;
-            return Ok(LimitedCreate::Refused);
-        }
-        // 4. The ended sessions stop working.
-        let ended: Vec<Uuid> = (0..values.len())
+        // 4. The sessions being ended stop working: those this login marked, then those an
+        // earlier one marked and could not delete.
+        let marked: Vec<Uuid> = (0..values.len())
             .filter_map(|i| text(&values, i))
             .filter_map(|id| Uuid::parse_str(&id).ok())
             .collect();
-        for ended_id in &ended {
-            self.delete(&user, *ended_id).await?;
+        let ended = self.end_marked(&user, marked).await;
+        if code == 0 || ended.is_err() {
+            self.unclaim(&record).await;
+        }
+        let ended = ended?;
+        if code == 0 {
+            return Ok(LimitedCreate::Refused);
         }
         Ok(LimitedCreate::Created { ended })
+    }
+
+    /// Deletes each of `user`'s sessions in `ids`, all at once. Returns those this call
+    /// deleted (a concurrent login or sign-out may delete one first); the first error, after
+    /// every deletion has run, if any failed.
+    async fn end_marked(&self, user: &str, ids: Vec<Uuid>) -> Result<Vec<Uuid>, StoreError> {
+        let outcomes = tasks::all(ids.iter().map(|id| {
+            let check = Check::Owner(user.to_owned());
+            self.clone()
+                .delete_session(id.hyphenated().to_string(), check)
+        }))
+        .await?;
+        Ok(ids
+            .into_iter()
+            .zip(outcomes)
+            .filter(|(_, outcome)| outcome.is_deleted())
+            .map(|(id, _)| id)
+            .collect())
     }
 }

@@ -75,12 +75,13 @@ const MAX_RETENTION: Duration = Duration::from_secs(30 * 24 * 3_600);
 /// | `P:i:<session id>` | string | the hex hash of the session's current record | max(`expires_at`, `absolute_expires_at`) + retention |
 /// | `P:u:{<user tag>}:<user id>` | sorted set | the user's session ids, scored by `created_at` | the latest of its sessions' |
 /// | `P:ud:{<user tag>}:<user id>` | sorted set | the same ids, scored by when each session's keys expire (same slot: both carry the user tag as hash tag) | the latest of its sessions' |
+/// | `P:ue:{<user tag>}:<user id>` | sorted set | those of the ids that a login within the device limit is ending, with the same scores (still listed until deleted; not counted again) | the latest of its sessions' |
 /// | `P:x:<hour>` | sorted set | ids of sessions expiring in that hour, scored by `expires_at` | the end of the hour + retention |
 /// | `P:x` | sorted set | the hours that have a `P:x:<hour>` bucket, scored by the bucket's expiry | the latest bucket's |
 /// | `P:rv:{P}:ids` / `:log` / `:exp` | hash / sorted sets | the JWT revocation list (entries by id; ids by `revoked_at`; ids by `expires_at`) | the latest entry's `expires_at` + retention |
 ///
 /// The *user tag* is the first 8 bytes of the SHA-256 of the user id, in hex: every user id,
-/// including an empty one or one holding `{` or `}`, gives both of its keys the same hash tag,
+/// including an empty one or one holding `{` or `}`, gives all three of its keys the same hash tag,
 /// so they live in one cluster slot. (Before 0.1.0 was released the tag was the user id itself,
 /// which split such users' keys across slots; sessions stored under that layout are not listed
 /// by `list_user_sessions` or ended by `delete_user_sessions`, and expire on their own.)

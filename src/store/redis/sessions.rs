@@ -131,17 +131,17 @@ impl RedisStore {
         id: &str,
         deadline: i64,
     ) -> Result<(), StoreError> {
-        let keys = vec![self.keys.user(user), self.keys.user_deadlines(user)];
         let args = vec![created.into(), id.into(), deadline.into()];
-        USER_ADD.run::<i64>(&self.redis(), keys, args).await?;
+        USER_ADD
+            .run::<i64>(&self.redis(), self.keys.user_index(user), args)
+            .await?;
         Ok(())
     }
 
-    /// Removes session `id` from the index of `user`.
+    /// Removes session `id` from the index of `user` (and from those being ended).
     pub(super) async fn user_remove(&self, user: &str, id: &str) -> Result<(), StoreError> {
-        let keys = vec![self.keys.user(user), self.keys.user_deadlines(user)];
         USER_REMOVE
-            .run::<i64>(&self.redis(), keys, vec![id.into()])
+            .run::<i64>(&self.redis(), self.keys.user_index(user), vec![id.into()])
             .await?;
         Ok(())
     }
@@ -416,9 +416,9 @@ impl RedisStore {
             redis.pexpire_at::<i64, _>(self.keys.pointer(id), deadline, Some(ExpireOptions::GT));
         let index = async {
             let Some(user) = &user else { return Ok(0) };
-            let keys = vec![self.keys.user(user), self.keys.user_deadlines(user)];
+            let args = vec![id.into(), deadline.into()];
             USER_EXTEND
-                .run::<i64>(&redis, keys, vec![id.into(), deadline.into()])
+                .run::<i64>(&redis, self.keys.user_index(user), args)
                 .await
         };
         let (pointer, index) = tokio::join!(pointer, index);

@@ -34,3 +34,17 @@ local function expire_at_least(n, deadline)
   end
 end
 
+
+-- Forgets (at most 100 of) the user's sessions whose keys Redis has already expired: their
+-- deadline is past by Redis's own clock, the clock that expired them. KEYS: the user's index
+-- (ids by created_at, ids by deadline, ids being ended; one slot).
+local function forget_expired_sessions()
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  local gone = redis.call('ZRANGE', KEYS[2], '-inf', '(' .. now, 'BYSCORE', 'LIMIT', 0, 100)
+  if #gone > 0 then
+    for i = 1, 3 do
+      redis.call('ZREM', KEYS[i], unpack(gone))
+    end
+  end
+end
