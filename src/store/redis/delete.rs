@@ -144,7 +144,7 @@ impl RedisStore {
     }
 
     /// `delete_user_sessions`: every session the user index lists, except `keep`, each deleted
-    /// as by `delete`, all at once.
+    /// as by `delete`, up to 64 at a time.
     pub(super) async fn delete_all_of(
         &self,
         user: &str,

@@ -110,7 +110,7 @@ impl RedisStore {
         Ok(LimitedCreate::Created { ended })
     }
 
-    /// Deletes each of `user`'s sessions in `ids`, all at once. Returns those this call
+    /// Deletes each of `user`'s sessions in `ids`, up to 64 at a time. Returns those this call
     /// deleted (a concurrent login or sign-out may delete one first); the first error, after
     /// every deletion has run, if any failed.
     async fn end_marked(&self, user: &str, ids: Vec<Uuid>) -> Result<Vec<Uuid>, StoreError> {

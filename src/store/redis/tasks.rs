@@ -1,4 +1,4 @@
-//! Running the steps of an operation: on its own task, all at once, or again after a pause.
+//! Running the steps of an operation: on its own task, many at a time, or again after a pause.
 
 use std::future::Future;
 use std::time::Duration;
@@ -19,19 +19,41 @@ pub(super) async fn to_completion<T: Send + 'static>(
     }
 }
 
-/// Runs every item of `work` on its own task, all at once (each to its end, as
-/// [`to_completion`]), and returns their results in order; the first error if any failed.
+/// How many items of [`all`] run at once.
+const IN_FLIGHT: usize = 64;
+
+/// Runs every item of `work`, each on its own task, at most [`IN_FLIGHT`] at a time, and
+/// returns their results in order; the first error if any failed (after every item has run).
+/// Like [`to_completion`], every item runs to its end even when the caller stops waiting: a
+/// user's index of any size is never a burst of commands, and never half handled.
 pub(super) async fn all<T: Send + 'static, F>(
     work: impl IntoIterator<Item = F>,
 ) -> Result<Vec<T>, StoreError>
 where
     F: Future<Output = Result<T, StoreError>> + Send + 'static,
 {
-    let handles: Vec<_> = work.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::with_capacity(handles.len());
+    let work: Vec<F> = work.into_iter().collect();
+    to_completion(in_window(work, IN_FLIGHT)).await
+}
+
+/// Runs `work` with at most `window` items in flight, keeping their order.
+async fn in_window<T: Send + 'static, F>(work: Vec<F>, window: usize) -> Result<Vec<T>, StoreError>
+where
+    F: Future<Output = Result<T, StoreError>> + Send + 'static,
+{
+    let mut out = Vec::with_capacity(work.len());
+    let mut running = std::collections::VecDeque::with_capacity(window);
     let mut first_error = None;
-    for handle in handles {
-        match handle.await {
+    let mut pending = work.into_iter();
+    loop {
+        while running.len() < window {
+            let Some(item) = pending.next() else { break };
+            running.push_back(tokio::spawn(item));
+        }
+        let Some(oldest) = running.pop_front() else {
+            break;
+        };
+        match oldest.await {
             Ok(Ok(value)) => out.push(value),
             Ok(Err(e)) => {
                 first_error.get_or_insert(e);
@@ -73,5 +95,43 @@ impl Patience {
         tokio::time::sleep(self.pause).await;
         self.pause *= 2;
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn all_keeps_order_and_runs_at_most_the_window_at_once() {
+        let now = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let work = (0..500u64).map(|i| {
+            let (now, most) = (now.clone(), most.clone());
+            async move {
+                let running = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(running, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_micros(200 * (i % 7))).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                if i == 321 {
+                    return Err(StoreError::Corrupt("321"));
+                }
+                Ok(i)
+            }
+        });
+        let outcome = all(work).await;
+        assert!(matches!(outcome, Err(StoreError::Corrupt("321"))));
+        assert!(most.load(Ordering::SeqCst) <= IN_FLIGHT);
+        assert_eq!(now.load(Ordering::SeqCst), 0, "every item ran to its end");
+        let ordered = all((0..300u64).map(|i| async move {
+            tokio::time::sleep(Duration::from_micros(300 - i)).await;
+            Ok(i)
+        }))
+        .await
+        .unwrap();
+        assert_eq!(ordered, (0..300).collect::<Vec<_>>());
     }
 }
