@@ -202,6 +202,11 @@ pub enum StoreError {
     /// [`create_within_limit`](crate::SessionStore::create_within_limit)).
     #[error("the session store cannot do this: {0}")]
     Unsupported(&'static str),
+    /// The store had more loads waiting for a statement than it queues (the number, see
+    /// [`LoadBatching::max_waiting`](crate::LoadBatching::max_waiting)): this one was refused
+    /// at once instead of waiting behind loads that would time out first.
+    #[error("the session store has {0} loads waiting already")]
+    Overloaded(usize),
     /// The backend failed (connection refused, pool exhausted, query error, ...).
     #[error("the session store backend failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -39,6 +39,8 @@
 pub struct LoadBatching {
     max_in_flight: usize,
     max_batch: usize,
+    /// `None`: [`LoadBatching::max_waiting`]'s default.
+    max_waiting: Option<usize>,
 }
 
 impl LoadBatching {
@@ -52,6 +54,7 @@ impl LoadBatching {
         Self {
             max_in_flight: max_in_flight.max(1),
             max_batch: max_batch.clamp(1, Self::MAX_BATCH),
+            max_waiting: None,
         }
     }
 
@@ -61,6 +64,7 @@ impl LoadBatching {
         Self {
             max_in_flight: usize::MAX,
             max_batch: 1,
+            max_waiting: None,
         }
     }
 
@@ -72,6 +76,36 @@ impl LoadBatching {
     /// How many sessions one statement loads at most.
     pub fn max_batch(&self) -> usize {
         self.max_batch
+    }
+
+    /// At most `max_waiting` loads (at least 1) wait for a statement; one more fails at once
+    /// with [`StoreError::Overloaded`](crate::StoreError::Overloaded) (503), instead of waiting
+    /// behind loads that will time out before their turn.
+    ///
+    /// ```
+    /// use sessionward::LoadBatching;
+    ///
+    /// assert_eq!(LoadBatching::default().max_waiting(), 4_096);
+    /// assert_eq!(LoadBatching::default().with_max_waiting(100).max_waiting(), 100);
+    /// ```
+    pub fn with_max_waiting(self, max_waiting: usize) -> Self {
+        Self {
+            max_waiting: Some(max_waiting.max(1)),
+            ..self
+        }
+    }
+
+    /// How many loads may wait for a statement at once: by default the loads of 64 full rounds
+    /// of statements (`64 × max_in_flight × max_batch`), at least 1,024. A burst of loads the
+    /// database cannot serve within their `store_timeout` is refused at the door, and the
+    /// loads already queued still get their turn.
+    pub fn max_waiting(&self) -> usize {
+        self.max_waiting.unwrap_or_else(|| {
+            self.max_in_flight
+                .saturating_mul(self.max_batch)
+                .saturating_mul(64)
+                .max(1_024)
+        })
     }
 }
 

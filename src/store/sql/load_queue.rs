@@ -13,8 +13,14 @@
 //! a `store_timeout` that fires):
 //! - the slot is a guard ([`Slot`]) whose drop passes it on, so a leader dropped mid-statement,
 //!   or a handed slot never received, frees it for the next load;
-//! - the loads a cancelled leader carried see their reply channel close and load alone, at
-//!   once (their own `store_timeout` still bounds them).
+//! - the loads a cancelled leader carried see their reply channel close and queue again, first
+//!   in line, so that the next statement carries them (their own `store_timeout` still bounds
+//!   them), and no load ever runs outside a slot;
+//! - a cancelled load's place in the queue is skipped when a batch is taken.
+//!
+//! The queue is bounded ([`LoadBatching::max_waiting`]): a load that finds it full fails at
+//! once with [`StoreError::Overloaded`] (503), rather than wait behind loads that will time out
+//! before their turn.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -116,14 +122,20 @@ impl<C> Drop for Slot<C> {
         // Outside a runtime nothing could return a parked connection: it goes back at once,
         // after the lock is released, on the runtime connections were last parked on.
         let runtime = Handle::try_current();
-        if let Ok(runtime) = &runtime
-            && let Some(lease) = lease.take()
-            && state.parked.park(lease, runtime)
-        {
-            (state.start_reaper)(runtime, Arc::downgrade(&shared));
-        }
+        let start_reaper = match &runtime {
+            Ok(runtime) => lease
+                .take()
+                .and_then(|lease| state.parked.park(lease, runtime).then_some(runtime)),
+            Err(_) => None,
+        };
         let parked_on = state.parked.runtime_to_enter(&runtime).cloned();
+        let start = state.start_reaper;
         drop(state);
+        // Started only once the lock is released: a runtime that is shutting down drops the
+        // new task at once, on this thread, and the reaper's drop takes the lock.
+        if let Some(runtime) = start_reaper {
+            start(runtime, Arc::downgrade(&shared));
+        }
         let _entered = parked_on.as_ref().map(Handle::enter);
         drop(lease);
     }
@@ -204,28 +216,37 @@ impl<C> LoadQueue<C> {
         F: Fn(Vec<TokenHash>, Option<C>) -> Fut,
         Fut: Future<Output = Fetched<C>>,
     {
-        let turn = {
-            let mut state = lock(&self.state);
-            if state.in_flight < self.settings.max_in_flight() {
-                state.in_flight += 1;
-                Turn::Free(state.parked.take())
-            } else {
-                let (reply, answer) = oneshot::channel();
-                state.waiting.push_back(Waiting { hash, reply });
-                Turn::Queued(answer)
-            }
-        };
-        let (mut slot, batch) = match turn {
-            Turn::Free(parked) => (Slot::of(&self.state, parked), Vec::new()),
-            Turn::Queued(answer) => match answer.await {
-                Ok(Reply::Answer(answer)) => return *answer,
-                Ok(Reply::Lead(slot)) => {
-                    let batch = self.take(self.settings.max_batch() - 1);
-                    (slot, batch)
+        // A load whose statement was cancelled with its leader queues again, first in line.
+        let mut again = false;
+        let (mut slot, batch) = loop {
+            let turn = {
+                let mut state = lock(&self.state);
+                if state.in_flight < self.settings.max_in_flight() {
+                    state.in_flight += 1;
+                    Turn::Free(state.parked.take())
+                } else if state.waiting.len() >= self.settings.max_waiting() {
+                    return Err(StoreError::Overloaded(self.settings.max_waiting()));
+                } else {
+                    let (reply, answer) = oneshot::channel();
+                    let waiting = Waiting { hash, reply };
+                    match again {
+                        true => state.waiting.push_front(waiting),
+                        false => state.waiting.push_back(waiting),
+                    }
+                    Turn::Queued(answer)
                 }
-                // The statement that carried this load was cancelled with its leader.
-                Err(_) => return only(hash, fetch(vec![hash], None).await.0),
-            },
+            };
+            match turn {
+                Turn::Free(parked) => break (Slot::of(&self.state, parked), Vec::new()),
+                Turn::Queued(answer) => match answer.await {
+                    Ok(Reply::Answer(answer)) => return *answer,
+                    Ok(Reply::Lead(slot)) => {
+                        break (slot, self.take(self.settings.max_batch() - 1));
+                    }
+                    // The statement that carried this load was cancelled with its leader.
+                    Err(_) => again = true,
+                },
+            }
         };
         let mut hashes = Vec::with_capacity(1 + batch.len());
         hashes.push(hash);
@@ -238,24 +259,20 @@ impl<C> LoadQueue<C> {
         answer_all(hash, batch, fetched)
     }
 
-    /// Up to `n` queued loads, oldest first.
+    /// Up to `n` queued loads still waiting (a cancelled one is dropped), oldest first.
     fn take(&self, n: usize) -> Vec<Waiting<C>> {
         let mut state = lock(&self.state);
-        let n = n.min(state.waiting.len());
-        state.waiting.drain(..n).collect()
+        let mut taken = Vec::with_capacity(n.min(state.waiting.len()));
+        while taken.len() < n {
+            let Some(next) = state.waiting.pop_front() else {
+                break;
+            };
+            if !next.reply.is_closed() {
+                taken.push(next);
+            }
+        }
+        taken
     }
-}
-
-/// The one row of `hash` among `rows`, if any.
-fn only(
-    hash: TokenHash,
-    rows: Result<Vec<Found>, StoreError>,
-) -> Result<Option<SessionRecord>, StoreError> {
-    rows?
-        .into_iter()
-        .find(|(found, _)| *found == hash)
-        .map(|(_, row)| row)
-        .transpose()
 }
 
 /// Gives each load of `batch` its own row (or nothing, or the failure) and returns the leader's.
@@ -304,6 +321,7 @@ enum SharedError {
     Corrupt(&'static str),
     Duplicate,
     Unsupported(&'static str),
+    Overloaded(usize),
     Backend(Arc<dyn std::error::Error + Send + Sync>),
 }
 
@@ -315,6 +333,7 @@ impl SharedError {
             StoreError::Corrupt(column) => Self::Corrupt(column),
             StoreError::Duplicate => Self::Duplicate,
             StoreError::Unsupported(what) => Self::Unsupported(what),
+            StoreError::Overloaded(n) => Self::Overloaded(n),
             StoreError::Backend(source) => Self::Backend(Arc::from(source)),
         }
     }
@@ -326,6 +345,7 @@ impl SharedError {
             Self::Corrupt(column) => StoreError::Corrupt(column),
             Self::Duplicate => StoreError::Duplicate,
             Self::Unsupported(what) => StoreError::Unsupported(what),
+            Self::Overloaded(n) => StoreError::Overloaded(*n),
             Self::Backend(source) => StoreError::Backend(Box::new(SharedSource(source.clone()))),
         }
     }
@@ -577,9 +597,12 @@ mod tests {
         // Its request goes away mid-statement (a client that hung up, a timeout).
         second.abort();
         assert!(second.await.unwrap_err().is_cancelled());
-        // The loads it carried each load again on their own; a later load still gets a slot.
-        db.wait_for_statements(5).await;
+        // The loads it carried queue again: the first finds the slot free and goes at once,
+        // the next statement carries the other two. None runs outside a slot.
+        db.wait_for_statements(3).await;
+        settle().await;
         let later = spawn_load(&queue, &db, 7);
+        settle().await;
         db.release.add_permits(100);
         let mut answers = Vec::new();
         for load in carried {
@@ -587,7 +610,74 @@ mod tests {
         }
         assert_eq!(answers, [3, 4, 5].map(|n| Some(format!("user-{n}"))));
         assert_eq!(answer(later).await.as_deref(), Some("user-7"));
+        let statements = db.statements();
+        assert_eq!(statements.len(), 4, "{statements:?}");
+        assert_eq!(statements[2].len(), 1, "{statements:?}");
+        let mut carried_again = statements[2..].concat();
+        carried_again.sort();
+        assert_eq!(carried_again, [3, 4, 5, 7], "{statements:?}");
         assert_eq!(lock(&queue.state).in_flight, 0, "every slot came back");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_a_load_at_once_and_cancelled_loads_take_no_place_in_a_batch() {
+        let queue = Arc::new(LoadQueue::new(LoadBatching::new(1, 64).with_max_waiting(5)));
+        let db = Database::new();
+        let first = spawn_load(&queue, &db, 1);
+        db.wait_for_statements(1).await;
+        let mut waiting = spawn_queued(&queue, &db, &[2, 3, 4, 5, 6]).await;
+        let refused = queue.load(hash(7), |h, c| db.clone().fetch(h, c)).await;
+        assert!(
+            matches!(refused, Err(StoreError::Overloaded(5))),
+            "{refused:?}"
+        );
+        // Two of them go away while they wait.
+        for gone in [waiting.remove(2), waiting.remove(1)] {
+            gone.abort();
+            let _ = gone.await;
+        }
+        db.release.add_permits(100);
+        answer(first).await;
+        for load in waiting {
+            assert!(answer(load).await.is_some());
+        }
+        assert_eq!(db.statements(), [vec![1], vec![2, 5, 6]]);
+        assert_eq!(lock(&queue.state).in_flight, 0);
+        assert!(lock(&queue.state).waiting.is_empty());
+    }
+
+    #[test]
+    fn a_slot_dropped_while_its_runtime_shuts_down_frees_itself() {
+        let queue = Arc::new(LoadQueue::<Connection>::new(LoadBatching::new(1, 64)));
+        lock(&queue.state).in_flight = 1;
+        // A statement ended and handed its slot, with its connection, to a load whose task has
+        // not run since: the runtime shuts down and drops the task, and the slot with it.
+        let (handed, received) = oneshot::channel();
+        let lease = Lease {
+            connection: 1,
+            statements_left: 5,
+        };
+        assert!(
+            handed
+                .send(Reply::Lead(Slot::of(&queue.state, Some(lease))))
+                .is_ok()
+        );
+        let runtime = current_thread();
+        runtime.spawn(async move {
+            let _received = received;
+            std::future::pending::<()>().await
+        });
+        runtime.block_on(tokio::task::yield_now());
+        let (done, shut_down) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(runtime);
+            let _ = done.send(());
+        });
+        assert!(
+            shut_down.recv_timeout(Duration::from_secs(5)).is_ok(),
+            "the runtime never finished shutting down"
+        );
+        assert_eq!(lock(&queue.state).in_flight, 0);
     }
 
     #[tokio::test]
