@@ -12,7 +12,9 @@ use crate::event::SessionEventKind;
 use crate::login::LoginOptions;
 use crate::request::{RequestSession, State};
 use crate::session::{Session, SessionInfo, decode_data};
-use crate::strategy::{CHANGE_ATTEMPTS, NewToken, SessionStart, Started, TokenRoom, ValidSession};
+use crate::strategy::{
+    CHANGE_ATTEMPTS, LoginFailed, NewToken, SessionStart, Started, TokenRoom, ValidSession,
+};
 
 /// A session token handed to the client: by [`Sessions::login_token`] to an API client, by
 /// [`Sessions::rotate`] and [`Sessions::refresh`], and by [`Sessions::issued_token`] after any
@@ -146,10 +148,10 @@ impl Sessions {
         options: LoginOptions,
         replacing: Option<&ValidSession>,
         room: TokenRoom,
-    ) -> Result<Started, Error> {
+    ) -> Result<Started, LoginFailed> {
         let start = SessionStart {
             user_id,
-            data: serde_json::to_string(data)?,
+            data: serde_json::to_string(data).map_err(Error::from)?,
             client: self.request.client.record(),
             persistence: options.persistence,
         };
@@ -233,8 +235,15 @@ impl Sessions {
     /// [issue callback](crate::jwt::JwtConfig::on_issue), is returned the same way);
     /// [`Error::Data`] when `data` does not serialize; [`Error::SessionLimitReached`] when the
     /// user holds [`max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user)
-    /// sessions and the policy refuses new ones (nothing changes then; with the default policy
-    /// the least recently used sessions end instead, each with a `revoked` event).
+    /// sessions and the policy refuses new ones (no session is started and none of the user's
+    /// is ended; with the default policy the least recently used sessions end instead, each
+    /// with a `revoked` event).
+    ///
+    /// A database session the request came with is ended before the new one is stored (so
+    /// that it never counts against the user's limit): when the login then fails (the limit,
+    /// the store), the request has no session any more, and the response clears its cookie.
+    /// A JWT login signs its token first and fails with the request's session untouched
+    /// ([`Error::TooLarge`], a refusing issue callback).
     pub async fn login<D: Serialize>(
         &self,
         user_id: impl Into<String>,
@@ -272,10 +281,29 @@ impl Sessions {
         let room = self.request.cookie_room();
         let started = self
             .start(user_id.into(), data, options, previous.as_deref(), room)
-            .await?;
-        if let Some(previous) = &previous {
+            .await;
+        if let Some(previous) = &previous
+            && matches!(
+                &started,
+                Ok(_)
+                    | Err(LoginFailed {
+                        replaced_ended: true,
+                        ..
+                    })
+            )
+        {
             self.request.emit_for(SessionEventKind::LoggedOut, previous);
         }
+        let started = match started {
+            Ok(started) => started,
+            Err(failed) => {
+                if failed.replaced_ended {
+                    // The session the request came with is over: so is its cookie.
+                    state.replace(None, None);
+                }
+                return Err(failed.error);
+            }
+        };
         self.emit_started(&started);
         self.request.record_on_span(&started.session);
         let info = started.session.info.clone();
@@ -335,7 +363,8 @@ impl Sessions {
     ) -> Result<IssuedToken, Error> {
         let started = self
             .start(user_id.into(), data, options, None, TokenRoom::Bearer)
-            .await?;
+            .await
+            .map_err(|failed| failed.error)?;
         self.emit_started(&started);
         Ok(IssuedToken {
             token: started.issued.token,

@@ -35,6 +35,31 @@ pub(crate) struct Started {
     pub(crate) ended: Vec<Uuid>,
 }
 
+/// Why a login failed, and whether the session it replaced had already been ended then (the
+/// request's session is over, and its cookie must go).
+#[derive(Debug)]
+pub(crate) struct LoginFailed {
+    pub(crate) error: Error,
+    pub(crate) replaced_ended: bool,
+}
+
+impl From<Error> for LoginFailed {
+    /// A failure before anything was ended.
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            replaced_ended: false,
+        }
+    }
+}
+
+impl From<crate::error::StoreError> for LoginFailed {
+    /// A failure before anything was ended.
+    fn from(error: crate::error::StoreError) -> Self {
+        Error::from(error).into()
+    }
+}
+
 /// What a login asks for: whose session, with which data, from which client, and whether it is
 /// remembered.
 #[derive(Clone, Debug)]
@@ -200,15 +225,17 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         "this session strategy cannot change sessions"
     }
 
-    /// Starts the session `start` asks for, ending `replacing` first (session fixation).
+    /// Starts the session `start` asks for and ends `replacing` (session fixation). A failure
+    /// says whether `replacing` was ended before it: then the request has no session any
+    /// more, whatever the error.
     async fn login(
         &self,
         _start: SessionStart,
         _replacing: Option<&ValidSession>,
         _now: OffsetDateTime,
         _room: TokenRoom,
-    ) -> Result<Started, Error> {
-        Err(Error::Unsupported(self.read_only()))
+    ) -> Result<Started, LoginFailed> {
+        Err(Error::Unsupported(self.read_only()).into())
     }
 
     /// Ends the session.

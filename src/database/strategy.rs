@@ -18,7 +18,8 @@ use crate::notify::{Change, Notifier};
 use crate::session::SessionInfo;
 use crate::store::{SessionRecord, SessionStore};
 use crate::strategy::{
-    CHANGE_ATTEMPTS, Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom, ValidSession,
+    CHANGE_ATTEMPTS, LoginFailed, Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom,
+    ValidSession,
 };
 use crate::token::{SessionToken, TokenHash};
 
@@ -264,6 +265,59 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         };
         Ok(Some((extended, issued)))
     }
+
+    /// The new session of a login, under a token of its own.
+    async fn insert_new(&self, start: SessionStart, now: OffsetDateTime) -> Result<Started, Error> {
+        let absolute_expires_at = self.lifetimes.absolute_expiry(now);
+        let persistence = start.persistence;
+        let mut record = SessionRecord {
+            id: Uuid::new_v4(),
+            token_hash: SessionToken::generate().hash(),
+            user_id: start.user_id,
+            data: start.data,
+            version: 0,
+            created_at: now,
+            authenticated_at: now,
+            refreshed_at: now,
+            expires_at: self.lifetimes.expiry(now, absolute_expires_at, persistence),
+            absolute_expires_at,
+            user_agent: start.client.user_agent,
+            ip: start.client.ip,
+            persistent: persistence.is_persistent(),
+        };
+        // A collision of 256-bit tokens or v4 ids does not happen; if a store reports one, draw
+        // again rather than overwrite anything.
+        for _ in 0..3 {
+            let token = SessionToken::generate();
+            record.id = Uuid::new_v4();
+            record.token_hash = token.hash();
+            // Before the row exists: a change that ends it before it is kept (a concurrent
+            // revoke-all, a notice) keeps it out of the cache.
+            let written_from = Instant::now();
+            match self.insert(&record, now).await {
+                Ok(ended) => {
+                    tracing::info!(session = %record.id, "session created");
+                    if let Some(cache) = &self.cache {
+                        cache.put(&record, written_from);
+                    }
+                    let issued = NewToken {
+                        token: token.as_str().to_owned(),
+                        expires_at: record.expires_at,
+                        persistence,
+                    };
+                    let session = Self::to_resolved(record, issued.token.clone());
+                    return Ok(Started {
+                        session,
+                        issued,
+                        ended,
+                    });
+                }
+                Err(Error::Store(e)) if matches!(*e, StoreError::Duplicate) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Duplicate.into())
+    }
 }
 
 /// The public facts of `record`, moved out of it (a load's strings are not copied again).
@@ -341,59 +395,19 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         replacing: Option<&ValidSession>,
         now: OffsetDateTime,
         _room: TokenRoom,
-    ) -> Result<Started, Error> {
+    ) -> Result<Started, LoginFailed> {
+        // Ended first, so that it does not count against the user's session limit: from here
+        // on, a failure leaves the request with no session.
         if let Some(old) = replacing {
             self.logout(old).await?;
         }
-        let absolute_expires_at = self.lifetimes.absolute_expiry(now);
-        let persistence = start.persistence;
-        let mut record = SessionRecord {
-            id: Uuid::new_v4(),
-            token_hash: SessionToken::generate().hash(),
-            user_id: start.user_id,
-            data: start.data,
-            version: 0,
-            created_at: now,
-            authenticated_at: now,
-            refreshed_at: now,
-            expires_at: self.lifetimes.expiry(now, absolute_expires_at, persistence),
-            absolute_expires_at,
-            user_agent: start.client.user_agent,
-            ip: start.client.ip,
-            persistent: persistence.is_persistent(),
-        };
-        // A collision of 256-bit tokens or v4 ids does not happen; if a store reports one, draw
-        // again rather than overwrite anything.
-        for _ in 0..3 {
-            let token = SessionToken::generate();
-            record.id = Uuid::new_v4();
-            record.token_hash = token.hash();
-            // Before the row exists: a change that ends it before it is kept (a concurrent
-            // revoke-all, a notice) keeps it out of the cache.
-            let written_from = Instant::now();
-            match self.insert(&record, now).await {
-                Ok(ended) => {
-                    tracing::info!(session = %record.id, "session created");
-                    if let Some(cache) = &self.cache {
-                        cache.put(&record, written_from);
-                    }
-                    let issued = NewToken {
-                        token: token.as_str().to_owned(),
-                        expires_at: record.expires_at,
-                        persistence,
-                    };
-                    let session = Self::to_resolved(record, issued.token.clone());
-                    return Ok(Started {
-                        session,
-                        issued,
-                        ended,
-                    });
-                }
-                Err(Error::Store(e)) if matches!(*e, StoreError::Duplicate) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Duplicate.into())
+        let replaced_ended = replacing.is_some();
+        self.insert_new(start, now)
+            .await
+            .map_err(|error| LoginFailed {
+                error,
+                replaced_ended,
+            })
     }
 
     async fn logout(&self, session: &ValidSession) -> Result<(), Error> {

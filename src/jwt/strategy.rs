@@ -18,7 +18,9 @@ use crate::jwt::{
     RevocationList, RevocationStore, Revoked, SignInTime, Standing, Verified, Verifier,
     custom_claims,
 };
-use crate::strategy::{Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom, ValidSession};
+use crate::strategy::{
+    LoginFailed, Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom, ValidSession,
+};
 
 /// JWT sessions live 30 days after their last re-issue (Auth.js's default), 90 days at most.
 pub(crate) const JWT_DEFAULTS: DefaultLifetimes = DefaultLifetimes {
@@ -296,11 +298,8 @@ impl Strategy for JwtStrategy {
         replacing: Option<&ValidSession>,
         now: OffsetDateTime,
         room: TokenRoom,
-    ) -> Result<Started, Error> {
+    ) -> Result<Started, LoginFailed> {
         self.revocations.ready().await?;
-        if let Some(old) = replacing {
-            self.logout(old).await?;
-        }
         let auth_time = self.revocations.earliest_auth_time(&start.user_id, now);
         // The application hands in fresh data: it dates from now.
         let data_at = self.revocations.earliest_data_time(&start.user_id, now);
@@ -320,6 +319,11 @@ impl Strategy for JwtStrategy {
                 room,
             )
             .await?;
+        // Signed first: a login that cannot issue its token (a refusing issue callback, a
+        // token too large) leaves the request's session as it was.
+        if let Some(old) = replacing {
+            self.logout(old).await?;
+        }
         Ok(Started {
             session,
             issued,

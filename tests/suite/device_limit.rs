@@ -250,6 +250,20 @@ pub async fn a_login_beyond_the_limit_can_be_refused(t: Setup) {
     assert!(refused.set_cookies().is_empty(), "no session, no cookie");
     assert_eq!(status(&app, &phone).await, StatusCode::OK);
     assert_eq!(status(&app, &laptop).await, StatusCode::OK);
+    // A browser signed in as someone else signs in as alice: its own session was ended
+    // first (so it would not count against a limit), and the refused login clears its cookie
+    // instead of leaving it naming a session that is gone.
+    let (bob, _) = login(&app, &user()).await;
+    let refused = app
+        .call("POST", &format!("/login/{alice}?role=user"), Some(&bob))
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(
+        refused.clears_cookie(),
+        "the ended session's cookie goes: {:?}",
+        refused.set_cookies()
+    );
+    assert_eq!(status(&app, &bob).await, StatusCode::UNAUTHORIZED);
     // Another user is not affected; once one device signs out, the login goes through.
     login(&app, &user()).await;
     let out = app.call("POST", "/logout", Some(&phone)).await;

@@ -589,6 +589,25 @@ async fn a_cookie_over_4096_bytes_is_refused_when_issued_and_a_bearer_token_is_n
 
     // Growing a cookie session past the limit is refused, and the session is left as it was.
     let token = app.login(&user(), "user").await.token().unwrap();
+    // So is a login, from that session, whose token would not fit: the session it came with
+    // was not ended for it (it was signed first).
+    let relogin = send_to(
+        &app.router,
+        request(
+            "POST",
+            &format!("/login/{}?role={big}", user()),
+            Some(&token),
+        ),
+    )
+    .await;
+    assert_too_large(&relogin, 4096, "a login from a session");
+    assert!(
+        relogin.set_cookies().is_empty(),
+        "{:?}",
+        relogin.set_cookies()
+    );
+    let kept = me(&app.router, &token).await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
     let grow = send_to(
         &app.router,
         request("POST", &format!("/items/{big}"), Some(&token)),
