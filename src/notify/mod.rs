@@ -179,7 +179,8 @@ pub(crate) fn capped(message: &[u8]) -> String {
 pub(crate) trait Follower: Send + Sync + 'static {
     /// Applies another instance's change.
     fn apply(self: Arc<Self>, change: Change);
-    /// Called after every (re)subscription: whatever happened while not subscribed is unknown.
+    /// Called when a subscription is lost and after every (re)subscription: whatever happened
+    /// while not subscribed is unknown.
     fn resync(self: Arc<Self>);
 }
 
@@ -285,6 +286,10 @@ async fn follow<F: Follower>(feed: Arc<dyn ChangeFeed>, origin: Uuid, follower: 
                     }
                 }
                 tracing::warn!("change notices lost; copies follow by polling until they resume");
+                // Notices may have been missed before the loss showed: whatever was kept while
+                // subscribed is not trusted through the time it takes to subscribe again.
+                let Some(f) = follower.upgrade() else { return };
+                f.resync();
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "cannot follow change notices; retrying");
@@ -300,7 +305,52 @@ async fn follow<F: Follower>(feed: Arc<dyn ChangeFeed>, origin: Uuid, follower: 
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
+
+    /// A feed whose first subscription the test ends, and that cannot subscribe again.
+    struct OneSubscription(Mutex<Option<mpsc::Receiver<String>>>);
+
+    #[async_trait]
+    impl ChangeFeed for OneSubscription {
+        async fn publish(&self, _notice: &str) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn subscribe(&self) -> Result<mpsc::Receiver<String>, StoreError> {
+            let first = self.0.lock().unwrap().take();
+            first.ok_or(StoreError::Unsupported("down"))
+        }
+    }
+
+    #[derive(Default)]
+    struct Resyncs(AtomicUsize);
+
+    impl Follower for Resyncs {
+        fn apply(self: Arc<Self>, _change: Change) {}
+        fn resync(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_subscription_drops_the_copies_at_once_not_only_when_it_resumes() {
+        let (sender, receiver) = mpsc::channel(1);
+        let feed = Arc::new(OneSubscription(Mutex::new(Some(receiver))));
+        let notifier = Notifier::new(feed, Duration::from_secs(1));
+        let follower = Arc::new(Resyncs::default());
+        notifier.follow(&follower);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(follower.0.load(Ordering::SeqCst), 1, "subscribed");
+        drop(sender);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            follower.0.load(Ordering::SeqCst),
+            2,
+            "the loss is acted on while the feed is still down"
+        );
+    }
 
     #[test]
     fn notices_round_trip_and_long_ones_become_everything() {

@@ -224,6 +224,41 @@ async fn next_notice(
     tokio::time::timeout(within, receiver.recv()).await.ok()
 }
 
+/// Following PostgreSQL's notices takes a connection of its own: `PgListener` on the
+/// application's pool held one of its connections for as long as the subscription lasted (so
+/// a pool of one answered every later load with a timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_following_notices_takes_no_connection_from_the_pool() {
+    let Some(url) = crate::backends::server_url(Backend::Postgres) else {
+        return;
+    };
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect(&url)
+        .await
+        .expect("connect to PostgreSQL");
+    let store = sessionward::PostgresStore::new(pool.clone());
+    let feed = sessionward::SessionStore::change_feed(&store).expect("PostgreSQL has a feed");
+    let mut receiver = feed.subscribe().await.expect("subscribe");
+    sqlx::query("SELECT 1")
+        .execute(&pool)
+        .await
+        .expect("the pool's one connection is free while the feed is followed");
+    let notice = format!("free-{}", Uuid::new_v4());
+    feed.publish(&notice).await.expect("publish");
+    // Other tests publish on the same channel: wait for this one.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match next_notice(&mut receiver, left).await {
+            Some(Some(got)) if got == notice => break,
+            Some(Some(_)) => continue,
+            other => panic!("the notice never came: {other:?}"),
+        }
+    }
+}
+
 /// Anyone who may insert into `sessionward_changes` may date rows themselves. Rows dated a
 /// day ahead stayed in every poll's window until that day: past 1,000 of them, every poll
 /// ended the subscription (the flood rule), so no instance kept a cached copy for a day. They

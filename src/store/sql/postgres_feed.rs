@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::mpsc;
 
 use crate::error::StoreError;
@@ -14,12 +14,23 @@ pub(crate) const CHANNEL: &str = "sessionward_changes";
 
 /// Notices between the instances sharing one PostgreSQL database.
 pub(crate) struct PgChangeFeed {
+    /// The application's pool: publishing is one statement.
     pool: PgPool,
+    /// One connection of its own (the application pool's options) for `LISTEN`, opened when a
+    /// subscription starts: following takes no connection from the application's pool, which
+    /// `PgListener` would hold for as long as the subscription lasts.
+    listening: PgPool,
 }
 
 impl PgChangeFeed {
     pub(crate) fn new(pool: PgPool) -> Self {
-        Self { pool }
+        let options = (*pool.connect_options()).clone();
+        let listening = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(pool.options().get_acquire_timeout())
+            .connect_lazy_with(options);
+        Self { pool, listening }
     }
 }
 
@@ -35,8 +46,10 @@ impl ChangeFeed for PgChangeFeed {
     }
 
     async fn subscribe(&self) -> Result<mpsc::Receiver<String>, StoreError> {
-        // A connection outside the pool (same options), held for as long as the subscription.
-        let mut listener = PgListener::connect_with(&self.pool).await?;
+        // The connection of its own, held for as long as the subscription. A lost connection
+        // ends the subscription (below) rather than being opened again behind its back.
+        let mut listener = PgListener::connect_with(&self.listening).await?;
+        listener.eager_reconnect(false);
         listener.listen(CHANNEL).await?;
         let (sender, receiver) = mpsc::channel(256);
         tokio::spawn(async move {
