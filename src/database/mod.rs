@@ -6,6 +6,7 @@ mod change_marks;
 mod cleanup;
 mod record_cache;
 mod strategy;
+mod unsettled;
 
 pub use cleanup::{delete_expired_sessions, spawn_cleanup};
 pub(crate) use strategy::{DATABASE_DEFAULTS, DatabaseStrategy};

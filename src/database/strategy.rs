@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::record_cache::RecordCache;
+use super::unsettled::Unsettled;
 use crate::cache::SessionCache;
 use crate::config::{DefaultLifetimes, Lifetimes, Persistence};
 use crate::credential::Presented;
@@ -38,7 +39,7 @@ pub(crate) struct DatabaseStrategy<S> {
     cache: Option<Arc<RecordCache>>,
     /// With a cache and a store that has a change feed: tells the other instances what this
     /// one ended or changed, and drops what they did from the cache.
-    notifier: Option<Notifier>,
+    notifier: Option<Arc<Notifier>>,
     /// [`SessionConfig::max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user).
     limit: Option<SessionLimit>,
 }
@@ -52,7 +53,9 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         change_notices: bool,
     ) -> Self {
         let notifier = match (&cache, change_notices) {
-            (Some(_), true) => store.change_feed().map(|feed| Notifier::new(feed, timeout)),
+            (Some(_), true) => store
+                .change_feed()
+                .map(|feed| Arc::new(Notifier::new(feed, timeout))),
             _ => None,
         };
         Self {
@@ -83,21 +86,34 @@ impl<S: SessionStore> DatabaseStrategy<S> {
             return Ok(Vec::new());
         };
         let create = self.store.create_within_limit(record, limit, now);
+        // Which sessions it ends is known only from its answer.
+        let unsettled = self.unsettled(Change::User {
+            user: record.user_id.clone(),
+            keep: None,
+        });
         match within(self.timeout, create).await? {
             LimitedCreate::Created { ended } => {
                 for id in &ended {
-                    let scope = Change::Session(*id);
-                    self.forget(&scope);
-                    self.announce(scope).await;
+                    self.forget(&Change::Session(*id));
+                }
+                unsettled.settled();
+                for id in &ended {
+                    self.announce(Change::Session(*id)).await;
                     tracing::info!(session = %id, "session revoked (device limit)");
                 }
                 Ok(ended)
             }
             LimitedCreate::Refused => {
+                unsettled.settled();
                 tracing::info!("login refused (device limit)");
                 Err(Error::SessionLimitReached)
             }
         }
+    }
+
+    /// A guard for a write that changes what `scope` names, until its outcome is dealt with.
+    fn unsettled(&self, scope: Change) -> Unsettled {
+        Unsettled::new(&self.cache, &self.notifier, scope)
     }
 
     /// Tells the other instances about a change this one made (when they keep copies).
@@ -153,7 +169,9 @@ impl<S: SessionStore> DatabaseStrategy<S> {
 
     /// Runs a store call that ends or changes what `scope` names: the copies it covers are
     /// dropped before and after it (a read in flight meanwhile cannot put an old one back), and
-    /// when `changed` says the call did change something, the other instances are told.
+    /// when `changed` says the call did change something, the other instances are told. A call
+    /// whose outcome is unknown (it failed, timed out, or its caller stopped waiting) counts as
+    /// a change.
     async fn change_in_store<T>(
         &self,
         scope: Change,
@@ -161,9 +179,11 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         changed: impl FnOnce(&T) -> bool,
     ) -> Result<T, Error> {
         self.forget(&scope);
+        let unsettled = self.unsettled(scope.clone());
         let result = within(self.timeout, call).await;
         self.forget(&scope);
         let value = result?;
+        unsettled.settled();
         if changed(&value) {
             self.announce(scope).await;
         }
@@ -454,6 +474,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         _now: OffsetDateTime,
         _room: TokenRoom,
     ) -> Result<(ValidSession, Option<NewToken>), Error> {
+        let unsettled = self.unsettled(Change::Session(session.info.id));
         let written = within(
             self.timeout,
             self.store
@@ -471,6 +492,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
                 }
                 from_this_copy
             });
+            unsettled.settled();
             self.announce(Change::Session(session.info.id)).await;
             let mut updated = session.clone();
             updated.data = data;
@@ -480,6 +502,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         // Nothing written: either someone else changed the data, or the session is gone. The
         // cached copy is stale either way.
         self.forget(&Change::Session(session.info.id));
+        unsettled.settled();
         let token = SessionToken::parse(&session.token).ok_or(Error::Unauthenticated)?;
         match self.load(&token.hash()).await? {
             Some(record) if record.id == session.info.id => Err(Error::Conflict),
@@ -495,9 +518,11 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
     ) -> Result<(ValidSession, Option<NewToken>), Error> {
         let id = session.info.id;
         let reauthenticate = self.store.reauthenticate(id, now);
+        let unsettled = self.unsettled(Change::Session(id));
         let written = within(self.timeout, reauthenticate).await?;
         if !written {
             self.forget(&Change::Session(id));
+            unsettled.settled();
             return Err(Error::Unauthenticated);
         }
         // Only forward: a later re-authentication may have been applied first.
@@ -505,6 +530,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             r.authenticated_at = r.authenticated_at.max(now);
             true
         });
+        unsettled.settled();
         self.announce(Change::Session(id)).await;
         tracing::info!(session = %id, "session re-authenticated");
         let mut fresh = session.clone();

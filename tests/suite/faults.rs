@@ -217,3 +217,49 @@ async fn a_login_whose_previous_session_could_not_be_looked_up_fails_closed() {
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
     assert_eq!(me.json()["user_id"], "alice");
 }
+
+/// A write whose answer never reached the request (it timed out here; a client that hangs up
+/// or a timeout around the handler drops it the same way) may still have been made: the
+/// cached copy is dropped as for a finished write. Before, an update that timed out after
+/// reaching the store left the old data in the cache for its whole lifetime, and a
+/// re-authentication the same.
+#[tokio::test]
+async fn a_write_that_timed_out_leaves_no_stale_copy_in_the_cache() {
+    use crate::backends::Backend;
+    use crate::support::{Setup, Strategy, TestApp};
+    use std::sync::atomic::Ordering;
+
+    let setup = Setup {
+        backend: Backend::Memory,
+        strategy: Strategy::DatabaseCached,
+    };
+    let app = TestApp::with_config(setup, |c| c.store_timeout(Duration::from_millis(200)))
+        .await
+        .expect("a memory store");
+    let token = app.login("alice", "user").await.token().unwrap();
+    let me = app.call("GET", "/me", Some(&token)).await;
+    assert_eq!(me.json()["items"], serde_json::json!([]));
+    let loads = app.counts.loads();
+    assert_eq!(
+        app.call("GET", "/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(app.counts.loads(), loads, "served from the cache");
+
+    app.counts.slow_writes.store(true, Ordering::SeqCst);
+    let late = app.call("POST", "/items/book", Some(&token)).await;
+    assert_eq!(
+        late.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        late.body
+    );
+    app.counts.slow_writes.store(false, Ordering::SeqCst);
+    let me = app.call("GET", "/me", Some(&token)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(
+        me.json()["items"],
+        serde_json::json!(["book"]),
+        "the update reached the store: the old copy is not served"
+    );
+}

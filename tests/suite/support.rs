@@ -173,12 +173,14 @@ impl Authorize for Data {
 /// Counts calls into the wrapped (real) store, per kind; while `fail_loads` is set, every
 /// session load fails as a backend that went down would (the writes still reach the store);
 /// `after_create` runs once, right after the next session is written (to race a change
-/// against a login).
+/// against a login); while `slow_writes` is set, a data update, a re-authentication and a
+/// delete take a second longer than their write (the write is made, its answer comes late).
 #[derive(Default)]
 pub struct Counts {
     pub loads: AtomicUsize,
     pub writes: AtomicUsize,
     pub fail_loads: AtomicBool,
+    pub slow_writes: AtomicBool,
     pub after_create: std::sync::Mutex<Option<BoxFuture>>,
 }
 
@@ -208,6 +210,13 @@ impl CountingStore {
     }
     fn write(&self) {
         self.counts.writes.fetch_add(1, Ordering::SeqCst);
+    }
+    /// `written`, a second late while `slow_writes` is set.
+    async fn answer<T>(&self, written: T) -> T {
+        if self.counts.slow_writes.load(Ordering::SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        written
     }
 }
 
@@ -245,7 +254,8 @@ impl SessionStore for CountingStore {
     }
     async fn update_data(&self, id: Uuid, version: i64, data: &str) -> Result<bool, StoreError> {
         self.write();
-        self.inner.update_data(id, version, data).await
+        let written = self.inner.update_data(id, version, data).await;
+        self.answer(written).await
     }
     async fn rotate(&self, id: Uuid, old: &TokenHash, new: &TokenHash) -> Result<bool, StoreError> {
         self.write();
@@ -253,11 +263,13 @@ impl SessionStore for CountingStore {
     }
     async fn reauthenticate(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, StoreError> {
         self.write();
-        self.inner.reauthenticate(id, at).await
+        let written = self.inner.reauthenticate(id, at).await;
+        self.answer(written).await
     }
     async fn delete(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
         self.write();
-        self.inner.delete(user_id, id).await
+        let written = self.inner.delete(user_id, id).await;
+        self.answer(written).await
     }
     async fn delete_user_sessions(
         &self,
