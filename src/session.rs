@@ -12,7 +12,7 @@ use uuid::Uuid;
 /// Laid out in this order (`repr(C)`) so that, inside its `Arc`, the token sits right after the
 /// reference counts: a hit of the verified-token cache reads the token, then counts one more
 /// holder, and the two often share one cache line (the `Arc` is 16-byte aligned, a line 64).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[repr(C)]
 pub(crate) struct ValidSession {
     /// The secret the client holds, needed to re-send it or rotate it. Never logged.
@@ -27,6 +27,18 @@ pub(crate) struct ValidSession {
     pub(crate) data_at: i64,
     /// Public facts (with `current` = true).
     pub(crate) info: SessionInfo,
+}
+
+impl std::fmt::Debug for ValidSession {
+    /// Everything but the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidSession")
+            .field("token", &"<redacted>")
+            .field("version", &self.version)
+            .field("data_at", &self.data_at)
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One session's public facts: what a "your sessions" page lists. Holds no credential. It

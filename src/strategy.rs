@@ -16,12 +16,23 @@ use crate::session::SessionInfo;
 pub(crate) use crate::session::ValidSession;
 
 /// A token to hand to the client in the session cookie.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct NewToken {
     pub(crate) token: String,
     pub(crate) expires_at: OffsetDateTime,
     /// Whether the cookie outlives the browser (`Max-Age`) or is a browser-session cookie.
     pub(crate) persistence: Persistence,
+}
+
+impl std::fmt::Debug for NewToken {
+    /// Everything but the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("persistence", &self.persistence)
+            .finish()
+    }
 }
 
 /// What a login made: the session, its token, and the sessions of the same user it ended to
@@ -351,6 +362,50 @@ pub(crate) trait Strategy: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_debug_output_holds_a_token() {
+        let token = crate::token::SessionToken::generate().as_str().to_owned();
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let session = ValidSession {
+            token: token.clone(),
+            data: "{}".into(),
+            version: 0,
+            data_at: 0,
+            info: SessionInfo {
+                id: Uuid::nil(),
+                user_id: "alice".into(),
+                created_at: now,
+                authenticated_at: now,
+                refreshed_at: now,
+                expires_at: now,
+                absolute_expires_at: now,
+                user_agent: None,
+                ip: None,
+                current: true,
+                persistent: true,
+            },
+        };
+        let issued = NewToken {
+            token: token.clone(),
+            expires_at: now,
+            persistence: Persistence::Remembered,
+        };
+        let presented = crate::credential::Presented {
+            token: token.clone(),
+            source: crate::credential::Source::Bearer,
+            companions: vec![Some(token.clone())],
+        };
+        let started = Started {
+            session,
+            issued,
+            ended: Vec::new(),
+        };
+        for debug in [format!("{started:?}"), format!("{presented:?}")] {
+            assert!(!debug.contains(&token), "{debug}");
+            assert!(debug.contains("<redacted>"), "{debug}");
+        }
+    }
 
     #[test]
     fn client_meta_cuts_the_user_agent_and_formats_the_address() {

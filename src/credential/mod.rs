@@ -29,7 +29,6 @@ pub(crate) enum Source {
 }
 
 /// One token a request presents, and where it came from.
-#[derive(Debug)]
 pub(crate) struct Presented {
     pub(crate) token: String,
     pub(crate) source: Source,
@@ -38,6 +37,17 @@ pub(crate) struct Presented {
     /// one that is absent or unusable. Empty, and allocating nothing, for the others.
     #[cfg_attr(not(feature = "betterauth"), allow(dead_code))]
     pub(crate) companions: Vec<Option<String>>,
+}
+
+impl std::fmt::Debug for Presented {
+    /// Where the token came from, never the token or its companions.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presented")
+            .field("token", &"<redacted>")
+            .field("source", &self.source)
+            .field("companions", &self.companions.len())
+            .finish()
+    }
 }
 
 /// The credential a request came with.
