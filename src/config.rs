@@ -88,8 +88,9 @@ impl SessionConfig {
     /// **In production, use `__Host-session-id`**: a sibling subdomain or a plain-http page of
     /// the same site cannot then set a cookie of that name next to yours (cookie tossing).
     ///
-    /// ⚠️ Two cookies of this name in one request are no session (the layer cannot tell them
-    /// apart). Changing [`cookie_domain`](Self::cookie_domain) or
+    /// ⚠️ Two cookies of this name in one request are no session, and neither is cleared (the
+    /// layer cannot tell them apart, and clearing its own would make the other one, perhaps
+    /// planted, the next request's session). Changing [`cookie_domain`](Self::cookie_domain) or
     /// [`cookie_path`](Self::cookie_path) while keeping the name leaves browsers holding the
     /// old cookie next to the new one until it expires, and those users cannot stay signed in
     /// meanwhile: change the name together with them (users then sign in once more).

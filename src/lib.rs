@@ -229,6 +229,8 @@ pub mod __fuzz {
         Token(String),
         /// A session cookie that cannot be used: no session, and the cookie is cleared.
         Unusable,
+        /// Two session cookies: no session, and neither is cleared.
+        Ambiguous,
     }
 
     fn credential(read: Read) -> Credential {
@@ -236,6 +238,7 @@ pub mod __fuzz {
             Read::Nothing => Credential::Nothing,
             Read::Tokens { first, .. } => Credential::Token(first.token),
             Read::Unusable | Read::UnusablePrevious => Credential::Unusable,
+            Read::Ambiguous => Credential::Ambiguous,
         }
     }
 

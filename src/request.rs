@@ -341,6 +341,10 @@ impl RequestSession {
                 state.current = Current::Known(None);
                 state.cookie = CookieAction::Clear;
             }
+            Credential::Ambiguous => {
+                self.reject("two session cookies");
+                state.current = Current::Known(None);
+            }
             Credential::Tokens { .. } => return false,
         }
         true

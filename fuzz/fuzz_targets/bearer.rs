@@ -28,7 +28,9 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(rest.trim(), token);
         }
         Credential::Nothing => {}
-        Credential::Unusable => panic!("Authorization is never an unusable cookie"),
+        Credential::Unusable | Credential::Ambiguous => {
+            panic!("Authorization is never an unusable cookie")
+        }
     }
     check(&DATABASE, &headers, &read, database_token);
     check(&JWT, &headers, &read, signed_jwt);

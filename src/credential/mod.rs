@@ -62,9 +62,15 @@ pub(crate) enum Credential {
         first: Presented,
         rest: Vec<Presented>,
     },
-    /// A session cookie that cannot be used (duplicated, not valid text, chunks missing,
-    /// oversized).
+    /// A session cookie that cannot be used (not valid text, chunks missing, oversized, a
+    /// chunk duplicated).
     Unusable,
+    /// Two or more cookies of the session cookie's name (or, without it, of the previous
+    /// cookie's): no session, and neither is cleared. Which one the layer set cannot be told;
+    /// a clearing `Set-Cookie` removes only the one with the layer's own domain and path, and
+    /// would leave the other (planted by a sibling subdomain or a plain-http page) to be the
+    /// next request's session: a login CSRF.
+    Ambiguous,
     /// The same, of the previous cookie
     /// ([`SessionConfig::previous_cookie`](crate::SessionConfig::previous_cookie)): that cookie
     /// is the one to remove.
@@ -117,7 +123,7 @@ impl Credential {
     /// Whether the request carried a session cookie (usable or not).
     pub(crate) fn carries_cookie(&self) -> bool {
         match self {
-            Credential::Unusable | Credential::UnusablePrevious => true,
+            Credential::Unusable | Credential::UnusablePrevious | Credential::Ambiguous => true,
             Credential::Nothing => false,
             Credential::Tokens { .. } => self.source() != Some(Source::Bearer),
         }
@@ -162,7 +168,9 @@ pub(crate) enum CookieValue<'a> {
     Absent,
     /// Exactly one cookie of that name.
     One(&'a str),
-    /// Two or more, or one whose value is not ASCII text: no session.
+    /// Two or more: no session.
+    Duplicated,
+    /// One whose value is not ASCII text: no session.
     Unusable,
 }
 
@@ -170,10 +178,11 @@ pub(crate) enum CookieValue<'a> {
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> CookieValue<'a> {
     let mut found = CookieValue::Absent;
     for (_, value) in cookie_pairs(headers).filter(|(n, _)| *n == name.as_bytes()) {
-        match (&found, ascii(value)) {
-            (CookieValue::Absent, Some(value)) => found = CookieValue::One(value),
-            _ => return CookieValue::Unusable,
-        }
+        found = match (&found, ascii(value)) {
+            (CookieValue::Absent, Some(value)) => CookieValue::One(value),
+            (CookieValue::Absent, None) => CookieValue::Unusable,
+            _ => return CookieValue::Duplicated,
+        };
     }
     found
 }
@@ -190,9 +199,11 @@ pub(crate) fn session_cookie(
     match cookie(headers, name) {
         CookieValue::One(value) => Credential::one(value, Source::Cookie { index: 0 }),
         CookieValue::Unusable => Credential::Unusable,
+        CookieValue::Duplicated => Credential::Ambiguous,
         CookieValue::Absent => match previous.map(|name| cookie(headers, name)) {
             Some(CookieValue::One(value)) => Credential::one(value, Source::PreviousCookie),
             Some(CookieValue::Unusable) => Credential::UnusablePrevious,
+            Some(CookieValue::Duplicated) => Credential::Ambiguous,
             _ if accept_bearer => bearer(headers),
             _ => Credential::Nothing,
         },
@@ -259,11 +270,13 @@ mod tests {
     fn duplicate_or_undecodable_session_cookies_are_unusable() {
         for h in [
             headers(&[b"session-id=a", b"session-id=b"]),
-            headers(&[b"session-id=\xff\xfe"]),
             headers(&[b"session-id=a; x=\xe9; session-id=b"]),
+            headers(&[b"session-id=\xff; session-id=b"]),
         ] {
-            assert_eq!(cookie(&h, "session-id"), CookieValue::Unusable);
+            assert_eq!(cookie(&h, "session-id"), CookieValue::Duplicated);
         }
+        let h = headers(&[b"session-id=\xff\xfe"]);
+        assert_eq!(cookie(&h, "session-id"), CookieValue::Unusable);
     }
 
     #[test]

@@ -462,9 +462,15 @@ pub async fn a_foreign_cookie_that_is_not_ascii_does_not_end_the_session(t: Setu
         assert_eq!(reply.status, StatusCode::OK, "{what}");
         assert!(reply.set_cookies().is_empty(), "{what}: cookie touched");
     }
-    // But the session cookie itself must be text, and there must be one.
+    // But the session cookie itself must be text (or it is cleared), and there must be one.
+    let header = [format!("session-id={token}").as_bytes(), b"\xe9"].concat();
+    let what = String::from_utf8_lossy(&header).into_owned();
+    let reply = assert_refused_unread(&app, raw_request(&[(header::COOKIE, &header)]), &what).await;
+    assert!(reply.clears_cookie(), "{what}");
+    // Two of them are cleared neither: which one is the layer's cannot be told, and clearing
+    // the one with the layer's domain and path would leave the other, planted by a sibling
+    // subdomain or a plain-http page, to be the next request's session (a login CSRF).
     for header in [
-        [format!("session-id={token}").as_bytes(), b"\xe9"].concat(),
         [
             format!("session-id={token}; session-id=").as_bytes(),
             b"\xe9",
@@ -479,7 +485,11 @@ pub async fn a_foreign_cookie_that_is_not_ascii_does_not_end_the_session(t: Setu
         let what = String::from_utf8_lossy(&header).into_owned();
         let reply =
             assert_refused_unread(&app, raw_request(&[(header::COOKIE, &header)]), &what).await;
-        assert!(reply.clears_cookie(), "{what}");
+        assert!(
+            reply.set_cookies().is_empty(),
+            "{what}: {:?}",
+            reply.set_cookies()
+        );
     }
 }
 
