@@ -63,6 +63,7 @@ mod remember;
 // The Redis store's cross-slot protocol under concurrency (feature `redis`).
 mod redis_keys;
 mod redis_races;
+mod silent_network;
 mod store_contract;
 // A store written against the public API only, proven by the public contract suite (issue 16).
 mod third_party_store;

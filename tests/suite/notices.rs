@@ -289,6 +289,39 @@ async fn mysql_rows_dated_ahead_are_no_notice_and_crowd_out_none() {
     }
 }
 
+/// A poll on a connection whose network path died without a word waited for TCP to give up
+/// (many minutes), and the subscription with it: no notice came, and nothing told the follower
+/// to stop trusting its copies. Now a poll that does not answer within the longest gap between
+/// polls ends the subscription.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_a_poll_that_never_answers_ends_the_subscription() {
+    let Some(store) = fresh_store(Backend::MySql).await else {
+        return;
+    };
+    let options = (*store.mysql_pool().expect("a MySQL store").connect_options()).clone();
+    let target = format!("{}:{}", options.get_host(), options.get_port());
+    let proxy = crate::silent_network::FreezingProxy::start(target).await;
+    let pool = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options.host("127.0.0.1").port(proxy.addr.port()))
+        .await
+        .expect("connect through the proxy");
+    let proxied = sessionward::MySqlStore::new(pool);
+    let feed = sessionward::SessionStore::change_feed(&proxied).expect("MySQL has a feed");
+    let mut receiver = feed.subscribe().await.expect("subscribe");
+    feed.publish("through the proxy").await.expect("publish");
+    assert_eq!(
+        next_notice(&mut receiver, Duration::from_secs(2)).await,
+        Some(Some("through the proxy".to_owned()))
+    );
+    proxy.freeze();
+    assert_eq!(
+        next_notice(&mut receiver, Duration::from_secs(5)).await,
+        Some(None),
+        "the subscription ends"
+    );
+}
+
 /// A row ages out of the 2-second window a poll reads. When polls came further apart than
 /// that (here: the runtime of the follower was blocked for 3 s), the rows in between were
 /// missed without a word, and copies they should have ended stayed. Now the subscription

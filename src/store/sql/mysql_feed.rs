@@ -90,7 +90,10 @@ impl ChangeFeed for MySqlChangeFeed {
                     () = tokio::time::sleep(POLL_INTERVAL) => {}
                 }
                 let started = Instant::now();
-                let Ok(rows) = window(&pool).await else {
+                // A poll that does not answer within the gap a poll may take (a connection
+                // whose network path died without a word would wait for TCP to give up, many
+                // minutes) ends the subscription as a failed one does.
+                let Ok(Ok(rows)) = tokio::time::timeout(MAX_POLL_GAP, window(&pool)).await else {
                     // Rows written while the database was unreachable may be missed: end the
                     // subscription so the follower starts afresh.
                     return;
@@ -129,10 +132,14 @@ impl ChangeFeed for MySqlChangeFeed {
                          WHERE created_at < UTC_TIMESTAMP(6) - INTERVAL 60 SECOND \
                          OR created_at > UTC_TIMESTAMP(6) + INTERVAL 60 SECOND LIMIT 1000",
                     )
-                    .execute(&pool)
-                    .await;
-                    if let Err(e) = cleanup {
-                        tracing::warn!(error = %e, "cleanup of old change notices failed");
+                    .execute(&pool);
+                    match tokio::time::timeout(MAX_POLL_GAP, cleanup).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "cleanup of old change notices failed");
+                        }
+                        // The next poll finds out whether the database still answers.
+                        Err(_) => tracing::warn!("cleanup of old change notices timed out"),
                     }
                 }
             }
