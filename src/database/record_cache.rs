@@ -189,7 +189,7 @@ impl RecordCache {
             Change::Session(id) => self.remove(*id),
             Change::User { user, keep } => self.remove_user(user, *keep),
             Change::Everything => self.clear(),
-            Change::Revocations => {}
+            Change::Revocations | Change::Nothing => {}
         }
     }
 

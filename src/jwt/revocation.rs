@@ -423,7 +423,7 @@ impl Follower for RevocationList {
     fn apply(self: Arc<Self>, change: Change) {
         match change {
             Change::Revocations | Change::Everything => self.resync(),
-            Change::Session(_) | Change::User { .. } => {}
+            Change::Session(_) | Change::User { .. } | Change::Nothing => {}
         }
     }
 

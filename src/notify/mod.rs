@@ -17,7 +17,10 @@
 //! Notices are an accelerator, never the only path: a lost notice, a feed that is down or an instance that was disconnected is
 //! covered by the polling bound that holds without them (the cache's `ttl`, the revocation
 //! list's `revocation_refresh`), and after every (re)subscription an instance drops every copy it
-//! holds, since it cannot know what it missed.
+//! holds, since it cannot know what it missed. It does the same when the subscription is lost:
+//! when the feed ends it, and when, after 5 s without any notice, not even a probe of its own
+//! comes back within 5 s more (a connection whose network path died without a word never
+//! fails on its own).
 //!
 //! The stores that ship with the crate provide a feed ([`SessionStore::change_feed`](crate::SessionStore::change_feed)); a
 //! custom store can provide its own by implementing [`ChangeFeed`].
@@ -28,6 +31,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -35,9 +39,11 @@ use crate::error::bounded;
 
 #[cfg(feature = "jwt")]
 mod coalesce;
+mod liveness;
 mod warning;
 #[cfg(feature = "jwt")]
 pub(crate) use coalesce::Coalesced;
+use liveness::{Liveness, Quiet};
 use warning::RateLimitedWarning;
 
 /// At most one warning about bad notices per this interval (a flood must not flood the logs).
@@ -119,6 +125,9 @@ pub(crate) enum Change {
     Revocations,
     /// Anything may have changed: drop every copy.
     Everything,
+    /// Nothing changed: a follower's probe that its subscription still delivers (see
+    /// `liveness`). Every follower ignores it.
+    Nothing,
 }
 
 /// One notice: who sent it, and what changed.
@@ -226,13 +235,19 @@ impl Notifier {
             tokio::spawn(follow(
                 self.feed.clone(),
                 self.origin,
+                self.timeout,
                 Arc::downgrade(follower),
             ));
         });
     }
 }
 
-async fn follow<F: Follower>(feed: Arc<dyn ChangeFeed>, origin: Uuid, follower: Weak<F>) {
+async fn follow<F: Follower>(
+    feed: Arc<dyn ChangeFeed>,
+    origin: Uuid,
+    timeout: Duration,
+    follower: Weak<F>,
+) {
     let mut retry = Duration::from_millis(100);
     loop {
         if follower.strong_count() == 0 {
@@ -245,17 +260,36 @@ async fn follow<F: Follower>(feed: Arc<dyn ChangeFeed>, origin: Uuid, follower: 
                 let Some(f) = follower.upgrade() else { return };
                 f.resync();
                 tracing::debug!("following change notices");
+                let mut live = Liveness::new(Instant::now());
                 loop {
                     let notice = match tokio::time::timeout(LIVENESS_CHECK, notices.recv()).await {
                         Ok(Some(notice)) => notice,
                         Ok(None) => break,
                         Err(_) if follower.strong_count() == 0 => return,
-                        Err(_) => continue,
+                        Err(_) => match live.quiet(Instant::now()) {
+                            Quiet::Wait => continue,
+                            Quiet::Probe => {
+                                let (feed, probe) =
+                                    (feed.clone(), Notice::encode(origin, &Change::Nothing));
+                                tokio::spawn(async move {
+                                    // Unanswered is what the next checks find out.
+                                    let _ = bounded(timeout, feed.publish(&probe)).await;
+                                });
+                                continue;
+                            }
+                            Quiet::Lost => {
+                                tracing::warn!(
+                                    "not even this instance's own probe came back through the change feed"
+                                );
+                                break;
+                            }
+                        },
                     };
+                    live.heard(Instant::now());
                     let Some(f) = follower.upgrade() else { return };
                     crate::instrument::notice_received();
                     match Notice::decode(&notice) {
-                        Some(n) if n.from == origin => {}
+                        Some(n) if n.from == origin || n.change == Change::Nothing => {}
                         Some(n) => {
                             crate::instrument::notice_applied();
                             f.apply(n.change)
@@ -332,6 +366,71 @@ mod tests {
         fn resync(self: Arc<Self>) {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    /// A feed whose subscriptions the test holds open: `echo` delivers what is published to
+    /// the subscriber (a working feed); without it, notices are lost (a dead network path that
+    /// fails nothing).
+    struct HeldOpen {
+        echo: bool,
+        subscriber: Mutex<Option<mpsc::Sender<String>>>,
+        subscriptions: AtomicUsize,
+    }
+
+    impl HeldOpen {
+        fn new(echo: bool) -> Arc<Self> {
+            Arc::new(Self {
+                echo,
+                subscriber: Mutex::new(None),
+                subscriptions: AtomicUsize::new(0),
+            })
+        }
+    }
+
+    #[async_trait]
+    impl ChangeFeed for HeldOpen {
+        async fn publish(&self, notice: &str) -> Result<(), StoreError> {
+            let subscriber = self.subscriber.lock().unwrap().clone();
+            if let (true, Some(subscriber)) = (self.echo, subscriber) {
+                let _ = subscriber.send(notice.to_owned()).await;
+            }
+            Ok(())
+        }
+        async fn subscribe(&self) -> Result<mpsc::Receiver<String>, StoreError> {
+            let (sender, receiver) = mpsc::channel(8);
+            *self.subscriber.lock().unwrap() = Some(sender);
+            self.subscriptions.fetch_add(1, Ordering::SeqCst);
+            Ok(receiver)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subscription_that_delivers_nothing_any_more_is_followed_afresh() {
+        let feed = HeldOpen::new(false);
+        let notifier = Notifier::new(feed.clone(), Duration::from_secs(1));
+        let follower = Arc::new(Resyncs::default());
+        notifier.follow(&follower);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(feed.subscriptions.load(Ordering::SeqCst), 1);
+        // Quiet for PROBE_AFTER, then the probe is lost: the subscription counts as lost.
+        let limit = liveness::PROBE_AFTER + liveness::PROBE_ANSWER + Duration::from_secs(3);
+        tokio::time::sleep(limit).await;
+        assert!(
+            feed.subscriptions.load(Ordering::SeqCst) >= 2,
+            "subscribed again"
+        );
+        assert!(follower.0.load(Ordering::SeqCst) >= 3, "copies dropped");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_subscription_that_delivers_is_kept() {
+        let feed = HeldOpen::new(true);
+        let notifier = Notifier::new(feed.clone(), Duration::from_secs(1));
+        let follower = Arc::new(Resyncs::default());
+        notifier.follow(&follower);
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        assert_eq!(feed.subscriptions.load(Ordering::SeqCst), 1);
+        assert_eq!(follower.0.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
