@@ -292,6 +292,20 @@ impl RevocationList {
         Ok(self.standing_in_copy(&token))
     }
 
+    /// Where `token` stands against the store's list as it is now: the copy is read from the
+    /// store first, however fresh it is. For the steps that re-issue a session signed in later
+    /// (revoke-others, re-authentication): a token that escaped a revocation another instance
+    /// made within the refresh interval (which its copy has not read yet) would escape it for
+    /// good under a later sign-in time.
+    pub(crate) async fn standing_now(
+        self: &Arc<Self>,
+        token: TokenFacts<'_>,
+    ) -> Result<Standing, Error> {
+        self.start();
+        self.refresh(false).await?;
+        Ok(self.standing_in_copy(&token))
+    }
+
     /// [`standing`](Self::standing) when the copy is fresh enough to answer without waiting
     /// (nearly every request); `None` when it must be refreshed first.
     pub(crate) fn standing_at_once(self: &Arc<Self>, token: &TokenFacts<'_>) -> Option<Standing> {

@@ -15,7 +15,7 @@ use crate::credential::{Presented, Source};
 use crate::error::Error;
 use crate::jwt::{
     Audience, Claims, IssueReason, JwtConfig, MAX_TOKEN_LEN, PendingChanges, Revocation,
-    RevocationList, RevocationStore, Revoked, SignInTime, Standing, Verified, Verifier,
+    RevocationList, RevocationStore, Revoked, SignInTime, Standing, TokenFacts, Verified, Verifier,
     custom_claims,
 };
 use crate::strategy::{
@@ -266,6 +266,25 @@ impl JwtStrategy {
             .await
             .map(|_| ())
     }
+
+    /// [`Error::Unauthenticated`] unless `session`'s token is still its own session against
+    /// the store's revocation list as it is now (not the copy, which may be up to the refresh
+    /// interval behind): for the steps that re-issue it signed in later.
+    async fn still_standing(&self, session: &ValidSession) -> Result<(), Error> {
+        let facts = TokenFacts {
+            sid: session.info.id,
+            user: &session.info.user_id,
+            signed_in: SignInTime::at(session.info.created_at),
+            data_at: SignInTime::from_micros(session.data_at),
+            hashes: None,
+        };
+        match self.revocations.standing_now(facts).await? {
+            Standing::Revoked | Standing::UnreadableChange => Err(Error::Unauthenticated),
+            // Behind a data change: the token re-issued keeps its data's time, so its next
+            // request takes the change.
+            Standing::Current | Standing::Changed(_) => Ok(()),
+        }
+    }
 }
 
 #[async_trait]
@@ -411,7 +430,7 @@ impl Strategy for JwtStrategy {
         now: OffsetDateTime,
         room: TokenRoom,
     ) -> Result<(ValidSession, Option<NewToken>), Error> {
-        self.revocations.ready().await?;
+        self.still_standing(session).await?;
         let signed_in = self
             .revocations
             .earliest_auth_time(&session.info.user_id, now);
@@ -440,7 +459,7 @@ impl Strategy for JwtStrategy {
         // (made at `now`), at the clock read again, which has moved on unless it is a manual
         // one. Signed first, so a refusal revokes nothing.
         let user = &current.info.user_id;
-        self.revocations.ready().await?;
+        self.still_standing(current).await?;
         let revoked_at = self.user_revocation_instant(user, now);
         let after = SignInTime::at(revoked_at)
             .next()

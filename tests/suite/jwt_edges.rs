@@ -847,3 +847,39 @@ async fn entries_dated_at_the_end_of_time_cover_their_users_and_panic_nothing() 
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Revoke-others and re-authentication re-issue the current session signed in later. On an
+/// instance whose revocation list had not read a revoke-all of the user yet (it reads every
+/// `revocation_refresh`), the token was re-issued signed in after that revoke-all, so the new
+/// token escaped it on every instance, for good. They now read the store's list first.
+#[tokio::test]
+async fn a_token_revoked_elsewhere_is_never_reissued_signed_in_later() {
+    let slow = || jwt_config().revocation_refresh(std::time::Duration::from_secs(60));
+    let app = memory_app(slow(), |c| c).await;
+    let (other, _) = app.instance_with(slow());
+    let alice = user();
+    for path in ["/revoke-others", "/reauth"] {
+        let token = app.login(&alice, "user").await.token().unwrap();
+        assert_eq!(me(&other, &token).await.status, StatusCode::OK, "{path}");
+        let all = send_to(
+            &app.router,
+            request("POST", &format!("/revoke-all/{alice}"), None),
+        )
+        .await;
+        assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+        let reply = send_to(&other, request("POST", path, Some(&token))).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{path}: {}",
+            reply.body
+        );
+        if let Some(reissued) = reply.token() {
+            assert_eq!(
+                me(&app.router, &reissued).await.status,
+                StatusCode::UNAUTHORIZED,
+                "{path}: the re-issued token escaped the revoke-all"
+            );
+        }
+    }
+}
