@@ -35,6 +35,7 @@ mod faults;
 mod freshness;
 mod guards;
 mod instances;
+mod isolation;
 #[cfg(feature = "jwt")]
 mod jwt_cases;
 // The direction of the crate's internal dependencies (issue 14).

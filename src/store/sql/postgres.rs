@@ -69,6 +69,12 @@ impl Dialect for Postgres {
         &STATEMENTS
     }
 
+    /// READ COMMITTED whatever the database's default: under REPEATABLE READ the snapshot is
+    /// taken by the transaction's first statement, the lock below, before the lock is granted,
+    /// and a login would count the user's sessions without those the login it waited for had
+    /// just added.
+    const BEGIN_LIMITED: &'static str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
     /// A lock per user id (hashed to 32 bits: two users may share one, which only makes them
     /// take turns), in a key space of the crate's own (the first key spells "SWRD"), released
     /// at commit or rollback.

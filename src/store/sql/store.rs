@@ -297,9 +297,12 @@ impl<DB: Dialect> fmt::Debug for SqlStore<DB> {
     }
 }
 
-/// How many times a limited login runs again after losing a deadlock (MySQL's gap locks make
-/// concurrent logins of one user deadlock; one of them always goes through).
-const LIMITED_CREATE_RETRIES: usize = 32;
+/// How many times a statement (or a limited login's transaction) runs again after the database
+/// ended it as a deadlock victim or a serialization failure ([`may_run_again`]). Each time, one
+/// of the writers it lost to went through, so N concurrent writers of one row need at most
+/// N - 1 (MySQL's gap locks make concurrent logins of one user deadlock the same way). The
+/// layer's `store_timeout` bounds the whole.
+const RETRIES: usize = 32;
 
 impl<DB: Dialect> SqlStore<DB>
 where
@@ -527,8 +530,8 @@ where
         loop {
             match self.try_create_within_limit(record, limit, now).await {
                 Err(StoreError::Backend(e))
-                    if retries < LIMITED_CREATE_RETRIES
-                        && e.downcast_ref::<sqlx::Error>().is_some_and(is_deadlock) =>
+                    if retries < RETRIES
+                        && e.downcast_ref::<sqlx::Error>().is_some_and(may_run_again) =>
                 {
                     retries += 1
                 }
@@ -586,12 +589,14 @@ where
         refreshed_at: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(DB::TOUCH)
-            .bind(DB::encode_time(refreshed_at))
-            .bind(DB::encode_time(expires_at))
-            .bind(DB::Id::from(id))
-            .execute(&self.pool)
-            .await?;
+        let done = run_again_when_told(|| {
+            sqlx::query(DB::TOUCH)
+                .bind(DB::encode_time(refreshed_at))
+                .bind(DB::encode_time(expires_at))
+                .bind(DB::Id::from(id))
+                .execute(&self.pool)
+        })
+        .await?;
         Ok(DB::rows_affected(&done) == 1)
     }
 
@@ -601,12 +606,14 @@ where
         expected_version: i64,
         data: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(DB::UPDATE_DATA)
-            .bind(data)
-            .bind(DB::Id::from(id))
-            .bind(expected_version)
-            .execute(&self.pool)
-            .await?;
+        let done = run_again_when_told(|| {
+            sqlx::query(DB::UPDATE_DATA)
+                .bind(data)
+                .bind(DB::Id::from(id))
+                .bind(expected_version)
+                .execute(&self.pool)
+        })
+        .await?;
         Ok(DB::rows_affected(&done) == 1)
     }
 
@@ -615,11 +622,13 @@ where
         id: Uuid,
         authenticated_at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(DB::REAUTHENTICATE)
-            .bind(DB::encode_time(authenticated_at))
-            .bind(DB::Id::from(id))
-            .execute(&self.pool)
-            .await?;
+        let done = run_again_when_told(|| {
+            sqlx::query(DB::REAUTHENTICATE)
+                .bind(DB::encode_time(authenticated_at))
+                .bind(DB::Id::from(id))
+                .execute(&self.pool)
+        })
+        .await?;
         Ok(DB::rows_affected(&done) == 1)
     }
 
@@ -628,25 +637,23 @@ where
         // may end one of them as a deadlock victim. The others go on and rotate the session,
         // so the victim's statement, run again, finds the old hash gone: "not rotated" (401),
         // not a store failure (503).
-        let mut retries = 0;
-        loop {
-            let result = sqlx::query(DB::ROTATE)
+        let done = run_again_when_told(|| {
+            sqlx::query(DB::ROTATE)
                 .bind(new.as_bytes().as_slice())
                 .bind(DB::Id::from(id))
                 .bind(old.as_bytes().as_slice())
                 .execute(&self.pool)
-                .await;
-            match result {
-                Ok(done) => return Ok(DB::rows_affected(&done) == 1),
-                Err(e) if retries < 3 && is_deadlock(&e) => retries += 1,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        })
+        .await?;
+        Ok(DB::rows_affected(&done) == 1)
     }
 
     async fn delete(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
-        let query = sqlx::query(DB::DELETE).bind(DB::Id::from(id));
-        let done = bind_user_id(query, user_id).execute(&self.pool).await?;
+        let done = run_again_when_told(|| {
+            let query = sqlx::query(DB::DELETE).bind(DB::Id::from(id));
+            bind_user_id(query, user_id).execute(&self.pool)
+        })
+        .await?;
         Ok(DB::rows_affected(&done) == 1)
     }
 
@@ -683,11 +690,41 @@ where
     }
 }
 
-/// A deadlock or serialization failure (SQLSTATE 40001, or PostgreSQL's 40P01): the statement
-/// was rolled back and may simply be run again.
-fn is_deadlock(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .and_then(|db| db.code())
+/// Runs `statement` (one conditional write: an update or delete of one session, which gives
+/// the same answer whenever it runs) again while the database ends it as [`may_run_again`]
+/// says, at most [`RETRIES`] times. Concurrent writes of one session (a page and its
+/// requests extending it at once, two updates of one version) then each get their answer, not
+/// a store failure, under stricter isolation than the servers' defaults too.
+async fn run_again_when_told<T, F, Fut>(mut statement: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut retries = 0;
+    loop {
+        match statement().await {
+            Err(e) if retries < RETRIES && may_run_again(&e) => retries += 1,
+            result => return result,
+        }
+    }
+}
+
+/// A deadlock or serialization failure, after which the statement was rolled back and may
+/// simply be run again: SQLSTATE 40001, PostgreSQL's 40P01, and MariaDB's error 1020 (SQLSTATE
+/// HY000: "record has changed since last read", what a write that waited for a row gets under
+/// `innodb_snapshot_isolation`, the default from MariaDB 11.6.2).
+fn may_run_again(e: &sqlx::Error) -> bool {
+    let Some(db) = e.as_database_error() else {
+        return false;
+    };
+    #[cfg(feature = "mysql")]
+    if db
+        .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .is_some_and(|mysql| mysql.number() == 1020)
+    {
+        return true;
+    }
+    db.code()
         .is_some_and(|code| code == "40001" || code == "40P01")
 }
 
