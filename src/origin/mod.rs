@@ -229,10 +229,10 @@ impl Refusal {
         };
         tracing::warn!(
             method = %req.method,
-            path = %req.uri.path(),
+            path = %cut(req.uri.path()),
             origin = %shown(req.headers.get(header::ORIGIN)),
             sec_fetch_site = %shown(req.headers.get("sec-fetch-site")),
-            host = %req.host().unwrap_or("-"),
+            host = %cut(req.host().unwrap_or("-")),
             scheme = %req.scheme().unwrap_or("unknown"),
             via_proxy = req.entry.via_proxy,
             reason,
@@ -245,7 +245,12 @@ impl Refusal {
 /// A header value for a log line: text, at most 200 bytes; `-` when absent.
 fn shown(value: Option<&HeaderValue>) -> &str {
     let Some(value) = value else { return "-" };
-    let text = value.to_str().unwrap_or("(not text)");
+    cut(value.to_str().unwrap_or("(not text)"))
+}
+
+/// Request text for a log line: at most its first 200 bytes (a header or a path can be
+/// hundreds of kilobytes, as often as a client likes).
+fn cut(text: &str) -> &str {
     let mut end = text.len().min(200);
     while !text.is_char_boundary(end) {
         end -= 1;

@@ -122,6 +122,35 @@ async fn a_cross_site_login_without_a_cookie_is_refused() {
     }
 }
 
+/// The refusal's log line names the request's host and path, both as long as a client likes:
+/// at most their first 200 bytes are logged (a 60 KB host made a 120 KB warning, every time).
+#[tokio::test]
+async fn a_refusal_logs_at_most_200_bytes_of_the_host_and_of_the_path() {
+    let app = memory_app(|c| c).await;
+    let (_guard, logs) = capture_logs();
+    let host = "h".repeat(60_000);
+    let path = format!("/items/{}", "p".repeat(60_000));
+    let request = Request::builder()
+        .method("POST")
+        .uri(&path)
+        .header(header::HOST, &host)
+        .header(header::ORIGIN, "https://evil.example")
+        .body(Body::empty())
+        .expect("valid request");
+    let reply = app.send(request).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let log = captured(&logs);
+    let line = log
+        .lines()
+        .find(|line| line.contains("cross-origin request refused"))
+        .expect("the refusal is logged");
+    assert!(line.len() < 2_000, "a log line of {} bytes", line.len());
+    assert!(
+        line.contains(&format!("host={}", "h".repeat(200))),
+        "{line:.400}"
+    );
+}
+
 #[tokio::test]
 async fn bearer_only_requests_pass_from_any_origin_but_not_with_the_cookie() {
     let app = memory_app(|c| c).await;
