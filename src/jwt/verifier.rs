@@ -43,7 +43,11 @@ impl Verifier {
         let verified = VerifiedTokens::new(config.verified_tokens);
         Self {
             config,
-            longest: absolute_timeout.whole_seconds(),
+            // Rounded up: `abs_exp` is the whole second at or before sign-in + the timeout, so
+            // a timeout with a fraction of a second gives some tokens one second more than its
+            // whole seconds.
+            longest: absolute_timeout.whole_seconds()
+                + i64::from(absolute_timeout.subsec_nanoseconds() != 0),
             verified,
             hashing,
         }

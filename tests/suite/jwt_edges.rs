@@ -883,3 +883,19 @@ async fn a_token_revoked_elsewhere_is_never_reissued_signed_in_later() {
         }
     }
 }
+
+/// An `absolute_timeout` with a fraction of a second: a token's `abs_exp` is the whole second at
+/// or before sign-in + the timeout, which is one second past its whole seconds whenever the two
+/// fractions add up to a second or more. Such freshly issued tokens were refused ("lifetime
+/// beyond the absolute limit"), one login in ten here.
+#[tokio::test]
+async fn an_absolute_timeout_with_a_fraction_of_a_second_accepts_every_token_it_issues() {
+    let timeout = Duration::days(30) + Duration::milliseconds(900);
+    let app = memory_app(jwt_config(), |c| c.absolute_timeout(timeout)).await;
+    for step in 0..10 {
+        app.clock.advance(Duration::milliseconds(100));
+        let token = app.login(&user(), "user").await.token().unwrap();
+        let me = crate::jwt_cases::me(&app.router, &token).await;
+        assert_eq!(me.status, StatusCode::OK, "step {step}: {}", me.body);
+    }
+}
