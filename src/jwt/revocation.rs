@@ -18,7 +18,8 @@ use crate::store::{Revocation, RevocationStore, Revoked};
 /// How far back each refresh looks beyond the previous one, to catch entries written by
 /// instances whose clocks run behind or whose transactions committed late.
 const OVERLAP: time::Duration = time::Duration::seconds(30);
-/// Expired entries are deleted from the store every this many refreshes.
+/// Expired entries are deleted from the store every this many refreshes: batch after batch
+/// until one comes back short (every expired entry is gone), within the store timeout.
 const CLEANUP_EVERY: u32 = 120;
 const CLEANUP_BATCH: u32 = 1_000;
 /// Change notices ask for a re-read at most once per this interval, however many arrive.
@@ -420,7 +421,20 @@ impl RevocationList {
             .store(synced, std::sync::atomic::Ordering::Release);
         *runs += 1;
         if (*runs).is_multiple_of(CLEANUP_EVERY) {
-            let cleanup = self.store.delete_expired_revocations(now, CLEANUP_BATCH);
+            // One batch per run could fall behind for good (1,000 per 120 refreshes, about
+            // 1.7 entries a second at the default interval, against every logout, rotation and
+            // update of every instance), and a new instance's first read takes every entry.
+            let cleanup = async {
+                loop {
+                    let deleted = self
+                        .store
+                        .delete_expired_revocations(now, CLEANUP_BATCH)
+                        .await?;
+                    if deleted < u64::from(CLEANUP_BATCH) {
+                        return Ok::<_, StoreError>(());
+                    }
+                }
+            };
             if let Err(e) = bounded(self.timeout, cleanup).await {
                 tracing::warn!(error = %e, "revocation cleanup failed");
             }
@@ -512,6 +526,29 @@ mod tests {
             return Standing::Current;
         }
         entries.standing(&token)
+    }
+
+    #[tokio::test]
+    async fn a_cleanup_run_deletes_every_expired_entry_not_only_one_batch() {
+        let store = crate::MemoryStore::new();
+        let expired = datetime!(2026-01-02 00:00 UTC);
+        for _ in 0..3_500 {
+            let target = Revoked::Session(Uuid::new_v4());
+            store.add_revocation(&entry(target, expired)).await.unwrap();
+        }
+        let (clock, _control) = Clock::manual(datetime!(2026-03-01 00:00 UTC));
+        let hour = std::time::Duration::from_secs(3_600);
+        let timeout = std::time::Duration::from_secs(5);
+        let list = RevocationList::new(store.clone(), hour, hour, timeout, clock, false);
+        for _ in 0..CLEANUP_EVERY {
+            list.refresh(false).await.unwrap();
+        }
+        let before_expiry = expired - time::Duration::seconds(1);
+        let left = store
+            .revocations_since(OffsetDateTime::UNIX_EPOCH, before_expiry)
+            .await
+            .unwrap();
+        assert_eq!(left.len(), 0, "expired entries left in the store");
     }
 
     #[test]
