@@ -15,9 +15,13 @@ use crate::error::{Error, StoreError};
 use crate::notify::{Change, Coalesced, Follower, Notifier};
 use crate::store::{Revocation, RevocationStore, Revoked};
 
-/// How far back each refresh looks beyond the previous one, to catch entries written by
-/// instances whose clocks run behind or whose transactions committed late.
+/// How far back each refresh looks beyond the previous one, at least, to catch entries written
+/// by instances whose clocks run behind or whose transactions committed late; longer with a
+/// long store timeout (see `RevocationList::overlap`).
 const OVERLAP: time::Duration = time::Duration::seconds(30);
+/// An entry's write starts at most this long, plus the store timeout, after its `revoked_at`
+/// (see `RevocationList::latest_write`).
+const WRITE_DELAY: time::Duration = time::Duration::seconds(10);
 /// Expired entries are deleted from the store every this many refreshes: batch after batch
 /// until one comes back short (every expired entry is gone), within the store timeout.
 const CLEANUP_EVERY: u32 = 120;
@@ -364,6 +368,15 @@ impl RevocationList {
     /// revocation's id is the session's `sid`, so this is how concurrent revocations of one
     /// session (two rotations racing) find out that another request got there first.
     pub(crate) async fn add(&self, revocation: Revocation) -> Result<bool, Error> {
+        let late = self.clock.now() - revocation.revoked_at;
+        if late > self.latest_write() {
+            tracing::warn!(
+                late_ms = late.whole_milliseconds(),
+                "revocation not written: it is dated too far back for the other instances to \
+                 read it"
+            );
+            return Err(StoreError::Timeout(self.latest_write().unsigned_abs()).into());
+        }
         let stored = bounded(self.timeout, self.store.add_revocation(&revocation)).await;
         let first = match stored {
             Ok(()) => true,
@@ -378,6 +391,28 @@ impl RevocationList {
             notifier.publish(Change::Revocations).await;
         }
         Ok(first)
+    }
+
+    /// The store timeout, as a time span.
+    fn timeout_span(&self) -> time::Duration {
+        time::Duration::try_from(self.timeout).unwrap_or(time::Duration::DAY)
+    }
+
+    /// How long after its `revoked_at` an entry's write may start: [`WRITE_DELAY`] plus the
+    /// store timeout (a revoke-all dates its entry, then may wait for the list to be read).
+    /// A refresh reads the entries made since its previous one, less the overlap: an entry
+    /// written later than that could be dated before every other instance's window and never
+    /// be read there. Past it the write is refused (503) and nothing is revoked (a slow issue
+    /// callback of a revoke-others in between, say).
+    fn latest_write(&self) -> time::Duration {
+        WRITE_DELAY + self.timeout_span()
+    }
+
+    /// How far back each refresh looks beyond the previous one: [`OVERLAP`], or more with a
+    /// long store timeout, so that an entry written as late as [`latest_write`](Self::latest_write)
+    /// allows, and committed up to a store timeout later, is still read.
+    fn overlap(&self) -> time::Duration {
+        OVERLAP.max(self.latest_write() + self.timeout_span() + time::Duration::seconds(10))
     }
 
     /// One refresh from the store. Refreshes are serialized. With `only_if_stale` (a request
@@ -405,7 +440,7 @@ impl RevocationList {
         let since = self
             .read()
             .since
-            .map_or(OffsetDateTime::UNIX_EPOCH, |s| s - OVERLAP);
+            .map_or(OffsetDateTime::UNIX_EPOCH, |s| s - self.overlap());
         let fetched = bounded(self.timeout, self.store.revocations_since(since, now)).await?;
         {
             let mut entries = self.write();

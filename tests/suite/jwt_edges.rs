@@ -899,3 +899,46 @@ async fn an_absolute_timeout_with_a_fraction_of_a_second_accepts_every_token_it_
         assert_eq!(me.status, StatusCode::OK, "step {step}: {}", me.body);
     }
 }
+
+/// A revocation is read by the other instances by its date, from a little before each one's
+/// previous read: one written long after its date (here a revoke-others whose issue callback
+/// took 20 s between dating the revocation and writing it) would never be read there. It is
+/// refused instead (503): nothing is revoked, and no token is issued.
+#[tokio::test]
+async fn a_revocation_written_long_after_its_date_is_refused_not_lost() {
+    let clock: Arc<std::sync::Mutex<Option<ManualClock>>> = Arc::default();
+    let slow = Arc::new(AtomicBool::new(false));
+    let jwt = jwt_config().on_issue({
+        let (clock, slow) = (clock.clone(), slow.clone());
+        move |issue: TokenIssue<Data>| {
+            if slow.load(Ordering::SeqCst)
+                && let Some(clock) = clock.lock().unwrap().as_ref()
+            {
+                clock.advance(Duration::seconds(20));
+            }
+            async move { Ok(issue.data) }
+        }
+    });
+    let app = memory_app(jwt, |c| c).await;
+    *clock.lock().unwrap() = Some(app.clock.clone());
+    let alice = user();
+    let token = app.login(&alice, "user").await.token().unwrap();
+    let other = app.login(&alice, "user").await.token().unwrap();
+    slow.store(true, Ordering::SeqCst);
+    let reply = send_to(&app.router, request("POST", "/revoke-others", Some(&token))).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert!(reply.token().is_none(), "{:?}", reply.set_cookies());
+    slow.store(false, Ordering::SeqCst);
+    let still = crate::jwt_cases::me(&app.router, &other).await;
+    assert_eq!(
+        still.status,
+        StatusCode::OK,
+        "nothing was revoked: {}",
+        still.body
+    );
+}
