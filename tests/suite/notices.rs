@@ -259,6 +259,33 @@ async fn postgres_following_notices_takes_no_connection_from_the_pool() {
     }
 }
 
+/// A layer with notices on PostgreSQL can be built where no runtime runs (its feed's own
+/// connection pool is made by the first subscription, with no maintenance task to spawn).
+#[test]
+fn postgres_a_layer_following_notices_is_built_outside_a_runtime() {
+    let Some(url) = crate::backends::server_url(Backend::Postgres) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let pool = runtime
+        .block_on(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&url),
+        )
+        .expect("connect to PostgreSQL");
+    // Not inside the runtime from here on.
+    let config = SessionConfig::default()
+        .cache(sessionward::SessionCache::new(Duration::from_secs(5)))
+        .change_notices(true);
+    let layer = SessionLayer::database(sessionward::PostgresStore::new(pool), config);
+    drop(layer);
+    drop(runtime);
+}
+
 /// Anyone who may insert into `sessionward_changes` may date rows themselves. Rows dated a
 /// day ahead stayed in every poll's window until that day: past 1,000 of them, every poll
 /// ended the subscription (the flood rule), so no instance kept a cached copy for a day. They

@@ -1,6 +1,8 @@
 //! [`ChangeFeed`] on PostgreSQL: `NOTIFY` to publish, `LISTEN` on a connection of its own to
 //! follow.
 
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgPoolOptions};
@@ -16,21 +18,32 @@ pub(crate) const CHANNEL: &str = "sessionward_changes";
 pub(crate) struct PgChangeFeed {
     /// The application's pool: publishing is one statement.
     pool: PgPool,
-    /// One connection of its own (the application pool's options) for `LISTEN`, opened when a
-    /// subscription starts: following takes no connection from the application's pool, which
+    /// One connection of its own (the application pool's options) for `LISTEN`, made by the
+    /// first subscription: following takes no connection from the application's pool, which
     /// `PgListener` would hold for as long as the subscription lasts.
-    listening: PgPool,
+    listening: OnceLock<PgPool>,
 }
 
 impl PgChangeFeed {
     pub(crate) fn new(pool: PgPool) -> Self {
-        let options = (*pool.connect_options()).clone();
-        let listening = PgPoolOptions::new()
-            .max_connections(1)
-            .min_connections(0)
-            .acquire_timeout(pool.options().get_acquire_timeout())
-            .connect_lazy_with(options);
-        Self { pool, listening }
+        Self {
+            pool,
+            listening: OnceLock::new(),
+        }
+    }
+
+    /// The pool `LISTEN` runs on. It opens nothing until asked, and keeps no maintenance task
+    /// (no idle timeout, no lifetime: the one connection is held by the subscription anyway).
+    fn listening(&self) -> &PgPool {
+        self.listening.get_or_init(|| {
+            PgPoolOptions::new()
+                .max_connections(1)
+                .min_connections(0)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(self.pool.options().get_acquire_timeout())
+                .connect_lazy_with((*self.pool.connect_options()).clone())
+        })
     }
 }
 
@@ -48,7 +61,7 @@ impl ChangeFeed for PgChangeFeed {
     async fn subscribe(&self) -> Result<mpsc::Receiver<String>, StoreError> {
         // The connection of its own, held for as long as the subscription. A lost connection
         // ends the subscription (below) rather than being opened again behind its back.
-        let mut listener = PgListener::connect_with(&self.listening).await?;
+        let mut listener = PgListener::connect_with(self.listening()).await?;
         listener.eager_reconnect(false);
         listener.listen(CHANNEL).await?;
         let (sender, receiver) = mpsc::channel(256);
