@@ -282,23 +282,16 @@ impl Sessions {
         let started = self
             .start(user_id.into(), data, options, previous.as_deref(), room)
             .await;
-        if let Some(previous) = &previous
-            && matches!(
-                &started,
-                Ok(_)
-                    | Err(LoginFailed {
-                        replaced_ended: true,
-                        ..
-                    })
-            )
-        {
+        // The session the request came with ended: with the login, or before it failed.
+        let previous_ended = started.as_ref().map_or_else(|f| f.replaced_ended, |_| true);
+        if let (Some(previous), true) = (&previous, previous_ended) {
             self.request.emit_for(SessionEventKind::LoggedOut, previous);
         }
         let started = match started {
             Ok(started) => started,
             Err(failed) => {
-                if failed.replaced_ended {
-                    // The session the request came with is over: so is its cookie.
+                if previous_ended {
+                    // Its cookie goes with it.
                     state.replace(None, None);
                 }
                 return Err(failed.error);
