@@ -207,6 +207,11 @@ pub enum StoreError {
     /// at once instead of waiting behind loads that would time out first.
     #[error("the session store has {0} loads waiting already")]
     Overloaded(usize),
+    /// The JWT revocation list holds as many revoked sessions as it may (the number, see
+    /// [`JwtConfig::max_revoked_sessions`](crate::jwt::JwtConfig::max_revoked_sessions)):
+    /// a rotation or data update, which would add one more, was refused and changed nothing.
+    #[error("the revocation list holds {0} revoked sessions already")]
+    RevocationListFull(usize),
     /// The backend failed (connection refused, pool exhausted, query error, ...).
     #[error("the session store backend failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

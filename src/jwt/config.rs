@@ -116,6 +116,9 @@ pub(crate) type IssueHook = Arc<
 /// ```
 pub const MAX_LEEWAY: time::Duration = time::Duration::minutes(5);
 
+/// The default [`JwtConfig::max_revoked_sessions`].
+const DEFAULT_MAX_REVOKED_SESSIONS: usize = 1_000_000;
+
 /// JWT settings. Lifetimes, cookie and timeouts come from the
 /// [`SessionConfig`](crate::SessionConfig) passed beside it.
 ///
@@ -155,6 +158,7 @@ pub struct JwtConfig {
     pub(crate) revocation_max_staleness: Option<std::time::Duration>,
     pub(crate) hook: Option<IssueHook>,
     pub(crate) verified_tokens: usize,
+    pub(crate) max_revoked_sessions: usize,
 }
 
 impl fmt::Debug for JwtConfig {
@@ -168,6 +172,7 @@ impl fmt::Debug for JwtConfig {
             .field("revocation_max_staleness", &self.max_staleness())
             .field("hook", &self.hook.is_some())
             .field("verified_tokens", &self.verified_tokens)
+            .field("max_revoked_sessions", &self.max_revoked_sessions)
             .finish()
     }
 }
@@ -185,6 +190,7 @@ impl JwtConfig {
             revocation_max_staleness: None,
             hook: None,
             verified_tokens: 10_000,
+            max_revoked_sessions: DEFAULT_MAX_REVOKED_SESSIONS,
         }
     }
 
@@ -264,6 +270,30 @@ impl JwtConfig {
     /// ```
     pub fn verified_tokens(mut self, capacity: usize) -> Self {
         self.verified_tokens = capacity;
+        self
+    }
+
+    /// How many revoked sessions the revocation list may hold (default 1,000,000; at least 1).
+    /// Every logout, rotation and data update of a JWT session adds one, kept until every
+    /// token of that session has expired (the token lifetime, `max_age`, and about a minute
+    /// after it was made), and every instance holds the whole list in memory: 32 bytes an entry, about 70
+    /// bytes with the map's spare room (measured: 71 MB for 1,000,000).
+    ///
+    /// When it is full, the list fails closed rather than grow: a logout or a revocation of
+    /// one session ends **every** session of its user instead (an entry per user, replaced
+    /// in place), a login still ends the session it replaces the same way, and a rotation or
+    /// data update, which would keep the session, is refused with
+    /// [`StoreError::RevocationListFull`](crate::StoreError::RevocationListFull) (503) and
+    /// changes nothing. A warning is logged each time. Raise the limit when legitimate
+    /// traffic reaches it.
+    ///
+    /// ```
+    /// # use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
+    /// # let keys = JwtKeys::new(JwtKey::hs256("k", [7u8; 32]).unwrap()).unwrap();
+    /// let jwt = JwtConfig::new(keys, "app", "app").max_revoked_sessions(5_000_000);
+    /// ```
+    pub fn max_revoked_sessions(mut self, limit: usize) -> Self {
+        self.max_revoked_sessions = limit.max(1);
         self
     }
 

@@ -203,6 +203,9 @@ pub(crate) struct RevocationList {
     interval: std::time::Duration,
     max_staleness: std::time::Duration,
     timeout: std::time::Duration,
+    /// How many revoked sessions this process adds entries for, at most
+    /// ([`JwtConfig::max_revoked_sessions`](crate::jwt::JwtConfig::max_revoked_sessions)).
+    max_sessions: usize,
     clock: Clock,
     task: OnceLock<()>,
     /// Announces this process's revocations to the other instances, and re-reads the store
@@ -219,6 +222,7 @@ impl RevocationList {
         interval: std::time::Duration,
         max_staleness: std::time::Duration,
         timeout: std::time::Duration,
+        max_sessions: usize,
         clock: Clock,
         change_notices: bool,
     ) -> Arc<Self> {
@@ -237,6 +241,7 @@ impl RevocationList {
             interval,
             max_staleness,
             timeout,
+            max_sessions,
             clock,
             task: OnceLock::new(),
             notifier,
@@ -377,6 +382,9 @@ impl RevocationList {
             );
             return Err(StoreError::Timeout(self.latest_write().unsigned_abs()).into());
         }
+        if let Revoked::Session(sid) = &revocation.target {
+            self.make_room_for(*sid)?;
+        }
         let stored = bounded(self.timeout, self.store.add_revocation(&revocation)).await;
         let first = match stored {
             Ok(()) => true,
@@ -393,6 +401,26 @@ impl RevocationList {
         Ok(first)
     }
 
+    /// Whether the copy holds fewer revoked sessions than it may.
+    pub(crate) fn has_room_for_a_session(&self) -> bool {
+        self.read().sessions.len() < self.max_sessions
+    }
+
+    /// [`StoreError::RevocationListFull`] when the copy holds as many revoked sessions as it
+    /// may, and not `sid` (whose entry would be written again, not added). The copy holds
+    /// every instance's entries, so the bound holds for the list, give or take what other
+    /// instances added since the last refresh.
+    fn make_room_for(&self, sid: Uuid) -> Result<(), StoreError> {
+        if self.has_room_for_a_session() || self.read().sessions.contains_key(&sid) {
+            return Ok(());
+        }
+        tracing::warn!(
+            limit = self.max_sessions,
+            "the JWT revocation list is full (max_revoked_sessions): no session entry added"
+        );
+        Err(StoreError::RevocationListFull(self.max_sessions))
+    }
+
     /// The store timeout, as a time span.
     fn timeout_span(&self) -> time::Duration {
         time::Duration::try_from(self.timeout).unwrap_or(time::Duration::DAY)
@@ -406,6 +434,17 @@ impl RevocationList {
     /// callback of a revoke-others in between, say).
     fn latest_write(&self) -> time::Duration {
         WRITE_DELAY + self.timeout_span()
+    }
+
+    /// How long after an entry's date a token it covers may still be issued, with an expiry
+    /// counted from then. A token is issued only after the copy was asked about it at that
+    /// moment (see `JwtStrategy::reissue`), and a copy answers only while fresh: an instance
+    /// misses an entry for at most its staleness limit after the entry was written, which is
+    /// at most [`latest_write`](Self::latest_write) after its date, plus the overlap that
+    /// allows for late commits and clocks that run apart.
+    pub(crate) fn issue_horizon(&self) -> time::Duration {
+        let staleness = time::Duration::try_from(self.max_staleness).unwrap_or(time::Duration::DAY);
+        staleness + self.latest_write() + self.overlap()
     }
 
     /// How far back each refresh looks beyond the previous one: [`OVERLAP`], or more with a
@@ -574,7 +613,7 @@ mod tests {
         let (clock, _control) = Clock::manual(datetime!(2026-03-01 00:00 UTC));
         let hour = std::time::Duration::from_secs(3_600);
         let timeout = std::time::Duration::from_secs(5);
-        let list = RevocationList::new(store.clone(), hour, hour, timeout, clock, false);
+        let list = RevocationList::new(store.clone(), hour, hour, timeout, 1_000, clock, false);
         for _ in 0..CLEANUP_EVERY {
             list.refresh(false).await.unwrap();
         }
@@ -584,6 +623,50 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(left.len(), 0, "expired entries left in the store");
+    }
+
+    #[tokio::test]
+    async fn a_full_list_refuses_one_more_session_but_not_a_repeat_or_a_user() {
+        let (clock, _control) = Clock::manual(datetime!(2026-01-01 00:00 UTC));
+        let minute = std::time::Duration::from_secs(60);
+        let list = RevocationList::new(
+            crate::MemoryStore::new(),
+            minute,
+            minute,
+            minute,
+            2,
+            clock,
+            false,
+        );
+        let later = datetime!(2026-02-01 00:00 UTC);
+        let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let session = |sid| Revocation {
+            id: sid,
+            ..entry(Revoked::Session(sid), later)
+        };
+        assert!(list.add(session(a)).await.unwrap());
+        assert!(list.add(session(b)).await.unwrap());
+        assert!(!list.has_room_for_a_session());
+        let refused = list.add(session(c)).await;
+        assert!(
+            matches!(&refused, Err(Error::Store(e)) if matches!(**e, StoreError::RevocationListFull(2))),
+            "{refused:?}"
+        );
+        assert!(
+            !list.add(session(a)).await.unwrap(),
+            "a repeat is a duplicate"
+        );
+        let user = entry(Revoked::User("someone".into()), later);
+        assert!(
+            list.add(user).await.unwrap(),
+            "a user's entry is not a session's"
+        );
+        let stored = list
+            .store
+            .revocations_since(OffsetDateTime::UNIX_EPOCH, datetime!(2026-01-02 00:00 UTC))
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 3, "nothing of the refused one was stored");
     }
 
     #[test]

@@ -38,6 +38,11 @@ impl SignInTime {
         Self(self.0.saturating_add(1).min(LAST_MICROS))
     }
 
+    /// One microsecond earlier: the latest time before this one.
+    pub(crate) fn previous(self) -> Self {
+        Self(self.0.saturating_sub(1))
+    }
+
     /// Microseconds since the Unix epoch.
     pub(crate) fn micros(self) -> i64 {
         self.0

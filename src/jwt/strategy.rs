@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::config::{DefaultLifetimes, Lifetimes, Persistence};
 use crate::credential::{Presented, Source};
-use crate::error::Error;
+use crate::error::{Error, StoreError};
 use crate::jwt::{
     Audience, Claims, IssueReason, JwtConfig, MAX_TOKEN_LEN, PendingChanges, Revocation,
     RevocationList, RevocationStore, Revoked, SignInTime, Standing, TokenFacts, Verified, Verifier,
@@ -50,6 +50,7 @@ impl JwtStrategy {
             config.revocation_refresh,
             config.max_staleness(),
             timeout,
+            config.max_revoked_sessions,
             clock.clone(),
             change_notices,
         );
@@ -142,6 +143,7 @@ impl JwtStrategy {
         now: OffsetDateTime,
         room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
+        self.still_listed_as_current(session).await?;
         let data_at = SignInTime::from_micros(session.data_at);
         self.issue(
             session.info.user_id.clone(),
@@ -219,19 +221,68 @@ impl JwtStrategy {
         }
     }
 
+    /// [`Error::Unauthenticated`] when the copy of the revocation list, asked now (and read
+    /// again first when it is stale), finds `session` revoked. Every token is issued after
+    /// this question, at most the list's issue horizon after any entry that covers it was
+    /// made: an entry need outlive its date only by that horizon and a token's lifetime (see
+    /// [`entry_expiry`](Self::entry_expiry)), even for a session whose request began before
+    /// the revocation and re-issues its token long after.
+    async fn still_listed_as_current(&self, session: &ValidSession) -> Result<(), Error> {
+        match self.revocations.standing(facts_of(session)).await? {
+            Standing::Revoked | Standing::UnreadableChange => Err(Error::Unauthenticated),
+            Standing::Current | Standing::Changed(_) => Ok(()),
+        }
+    }
+
     /// Revokes every token of the session. `false` when another request revoked it first.
     async fn revoke_session(&self, session: &ValidSession) -> Result<bool, Error> {
-        let expires_at = session.info.absolute_expires_at + self.verifier.config().leeway;
+        let now = self.clock.now();
+        let expires_at = self
+            .entry_expiry(now)
+            .min(session.info.absolute_expires_at + self.verifier.config().leeway);
         self.revocations
             .add(Revocation {
                 // The sid itself: a second revocation of the same session is a duplicate, which
                 // makes "revoke, then issue the successor" happen at most once per session.
                 id: session.info.id,
                 target: Revoked::Session(session.info.id),
-                revoked_at: self.clock.now(),
+                revoked_at: now,
                 expires_at,
             })
             .await
+    }
+
+    /// Ends every token of the session; `false` when another request ended it first. When the
+    /// revocation list is full (`max_revoked_sessions`), every session of its user signed in
+    /// before `spared` (a login's new session), or until now, ends instead, with one entry per
+    /// user that replaces the previous one: more is ended than was asked, never less.
+    async fn end_session(
+        &self,
+        session: &ValidSession,
+        spared: Option<SignInTime>,
+    ) -> Result<bool, Error> {
+        match self.revoke_session(session).await {
+            Err(Error::Store(e)) if matches!(*e, StoreError::RevocationListFull(_)) => {}
+            ended => return ended,
+        }
+        let user = &session.info.user_id;
+        let revoked_at = match spared {
+            Some(spared) => spared.previous().to_datetime(),
+            None => self.user_revocation_instant(user, self.clock.now()),
+        };
+        if revoked_at < session.info.created_at {
+            // Signed in within the microsecond before the session it would spare.
+            return Err(StoreError::RevocationListFull(self.max_revoked_sessions()).into());
+        }
+        tracing::warn!(
+            "the JWT revocation list is full: every session of the user ends, not only this one"
+        );
+        self.revoke_user(user, revoked_at).await?;
+        Ok(true)
+    }
+
+    fn max_revoked_sessions(&self) -> usize {
+        self.verifier.config().max_revoked_sessions
     }
 
     /// When a revocation of every session of `user_id` made `now` takes effect: `now`, or just
@@ -244,11 +295,31 @@ impl JwtStrategy {
             .to_datetime()
     }
 
-    /// When a list entry of a user made `at` can go: every token it covers was signed in (or
-    /// had its data) at or before `at`, so has expired by then. Saturating: `at` follows the
-    /// list's latest entry of the user, which the store may date at the end of time.
+    /// When a revocation (of a session, or of a user's sessions) made `at` can go: every token
+    /// it covers has expired by then. Each was signed in before `at`, so expires within the
+    /// absolute timeout of it; and each was issued at most the list's issue horizon after `at`
+    /// (see [`still_listed_as_current`](Self::still_listed_as_current)), so expires within a
+    /// token's lifetime of that. Saturating: `at` follows the list's latest entry of the user,
+    /// which the store may date at the end of time.
     fn entry_expiry(&self, at: OffsetDateTime) -> OffsetDateTime {
-        at.checked_add(self.lifetimes.absolute_timeout)
+        let lifetime = self
+            .lifetimes
+            .absolute_timeout
+            .min(self.lifetimes.window() + self.revocations.issue_horizon());
+        self.expiry_after(at, lifetime)
+    }
+
+    /// When a data change made `at` can go: every token it covers had its data from before
+    /// `at`, so was signed in before it and expires within the absolute timeout of it. (A
+    /// token behind a change is re-issued with its data's time as it was by a
+    /// re-authentication, however long after the change: the token lifetime is no bound here.)
+    fn data_change_expiry(&self, at: OffsetDateTime) -> OffsetDateTime {
+        self.expiry_after(at, self.lifetimes.absolute_timeout)
+    }
+
+    /// `at` plus `lifetime` plus the leeway, saturating at the last date-time.
+    fn expiry_after(&self, at: OffsetDateTime, lifetime: time::Duration) -> OffsetDateTime {
+        at.checked_add(lifetime)
             .and_then(|t| t.checked_add(self.verifier.config().leeway))
             .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
     }
@@ -271,14 +342,7 @@ impl JwtStrategy {
     /// the store's revocation list as it is now (not the copy, which may be up to the refresh
     /// interval behind): for the steps that re-issue it signed in later.
     async fn still_standing(&self, session: &ValidSession) -> Result<(), Error> {
-        let facts = TokenFacts {
-            sid: session.info.id,
-            user: &session.info.user_id,
-            signed_in: SignInTime::at(session.info.created_at),
-            data_at: SignInTime::from_micros(session.data_at),
-            hashes: None,
-        };
-        match self.revocations.standing_now(facts).await? {
+        match self.revocations.standing_now(facts_of(session)).await? {
             Standing::Revoked | Standing::UnreadableChange => Err(Error::Unauthenticated),
             // Behind a data change: the token re-issued keeps its data's time, so its next
             // request takes the change.
@@ -319,6 +383,15 @@ impl Strategy for JwtStrategy {
         room: TokenRoom,
     ) -> Result<Started, LoginFailed> {
         self.revocations.ready().await?;
+        // On a full list the replaced session ends with every session of its user, which must
+        // come before the new session's sign-in: that one ending comes first.
+        let ended_first = match replacing {
+            Some(old) if !self.revocations.has_room_for_a_session() => {
+                self.end_session(old, None).await?;
+                true
+            }
+            _ => false,
+        };
         let auth_time = self.revocations.earliest_auth_time(&start.user_id, now);
         // The application hands in fresh data: it dates from now.
         let data_at = self.revocations.earliest_data_time(&start.user_id, now);
@@ -337,11 +410,15 @@ impl Strategy for JwtStrategy {
                 now,
                 room,
             )
-            .await?;
-        // Signed first: a login that cannot issue its token (a refusing issue callback, a
-        // token too large) leaves the request's session as it was.
-        if let Some(old) = replacing {
-            self.logout(old).await?;
+            .await
+            .map_err(|error| LoginFailed {
+                error,
+                replaced_ended: ended_first,
+            })?;
+        // Otherwise signed first: a login that cannot issue its token (a refusing issue
+        // callback, a token too large) leaves the request's session as it was.
+        if let (Some(old), false) = (replacing, ended_first) {
+            self.end_session(old, Some(auth_time)).await?;
         }
         Ok(Started {
             session,
@@ -352,7 +429,7 @@ impl Strategy for JwtStrategy {
 
     async fn logout(&self, session: &ValidSession) -> Result<(), Error> {
         // Already revoked by a concurrent request is logged out all the same.
-        self.revoke_session(session).await.map(|_| ())
+        self.end_session(session, None).await.map(|_| ())
     }
 
     async fn rotate(
@@ -446,7 +523,7 @@ impl Strategy for JwtStrategy {
         if id != current.info.id {
             return Ok(false);
         }
-        Ok(self.revoke_session(current).await?)
+        self.end_session(current, None).await
     }
 
     async fn revoke_others(
@@ -514,11 +591,22 @@ impl Strategy for JwtStrategy {
                     patch,
                 },
                 revoked_at: at,
-                expires_at: self.entry_expiry(at),
+                expires_at: self.data_change_expiry(at),
             })
             .await?;
         tracing::info!("data of every session of a user changed (JWT)");
         Ok(Vec::new())
+    }
+}
+
+/// What the revocation list is asked about `session`'s token.
+fn facts_of(session: &ValidSession) -> TokenFacts<'_> {
+    TokenFacts {
+        sid: session.info.id,
+        user: &session.info.user_id,
+        signed_in: SignInTime::at(session.info.created_at),
+        data_at: SignInTime::from_micros(session.data_at),
+        hashes: None,
     }
 }
 

@@ -36,6 +36,10 @@ mod freshness;
 mod guards;
 mod instances;
 mod isolation;
+// The JWT revocation list's bounds: entries last as long as their tokens, and a full list
+// ends more, never less.
+#[cfg(feature = "jwt")]
+mod jwt_bounds;
 #[cfg(feature = "jwt")]
 mod jwt_cases;
 // The direction of the crate's internal dependencies (issue 14).

@@ -322,6 +322,7 @@ enum SharedError {
     Duplicate,
     Unsupported(&'static str),
     Overloaded(usize),
+    RevocationListFull(usize),
     Backend(Arc<dyn std::error::Error + Send + Sync>),
 }
 
@@ -334,6 +335,7 @@ impl SharedError {
             StoreError::Duplicate => Self::Duplicate,
             StoreError::Unsupported(what) => Self::Unsupported(what),
             StoreError::Overloaded(n) => Self::Overloaded(n),
+            StoreError::RevocationListFull(n) => Self::RevocationListFull(n),
             StoreError::Backend(source) => Self::Backend(Arc::from(source)),
         }
     }
@@ -346,6 +348,7 @@ impl SharedError {
             Self::Duplicate => StoreError::Duplicate,
             Self::Unsupported(what) => StoreError::Unsupported(what),
             Self::Overloaded(n) => StoreError::Overloaded(*n),
+            Self::RevocationListFull(n) => StoreError::RevocationListFull(*n),
             Self::Backend(source) => StoreError::Backend(Box::new(SharedSource(source.clone()))),
         }
     }

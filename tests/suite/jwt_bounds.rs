@@ -1,0 +1,207 @@
+//! The JWT revocation list's bounds: every instance holds the whole list in memory, and every
+//! logout, rotation and data update of a JWT session adds an entry to it. An entry lasts only
+//! as long as a token it covers can (not until the session's absolute limit), and the list
+//! holds at most `max_revoked_sessions` revoked sessions: when full, it ends more than asked
+//! (every session of the user), never less, and refuses what would keep a session going.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Extension, Router};
+use serde_json::json;
+use sessionward::jwt::JwtConfig;
+use sessionward::{Clock, MemoryStore, SessionConfig, SessionLayer, Sessions};
+use time::Duration;
+use tokio::sync::Notify;
+
+use crate::jwt_cases::{me, memory_app, send_to};
+use crate::support::{Reply, START, TestApp, jwt_config, request, user};
+
+/// An app whose revocation list holds one revoked session, already taken by an earlier
+/// logout.
+async fn app_with_a_full_list() -> TestApp {
+    let app = memory_app(jwt_config().max_revoked_sessions(1), |c| c).await;
+    let first = app.login(&user(), "user").await.token().unwrap();
+    let reply = app.call("POST", "/logout", Some(&first)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    app
+}
+
+fn assert_status(reply: &Reply, status: StatusCode, what: &str) {
+    assert_eq!(reply.status, status, "{what}: {}", reply.body);
+}
+
+#[tokio::test]
+async fn a_logout_on_a_full_list_ends_every_session_of_the_user_and_no_other() {
+    let app = app_with_a_full_list().await;
+    let (bob, carol) = (user(), user());
+    let bob_here = app.login(&bob, "user").await.token().unwrap();
+    let bob_there = app.login(&bob, "user").await.token().unwrap();
+    let carols = app.login(&carol, "user").await.token().unwrap();
+
+    let reply = app.call("POST", "/logout", Some(&bob_here)).await;
+    assert_status(&reply, StatusCode::OK, "the logout");
+    assert!(reply.clears_cookie(), "{:?}", reply.set_cookies());
+    let here = me(&app.router, &bob_here).await;
+    assert_status(&here, StatusCode::UNAUTHORIZED, "the logged-out token");
+    let there = me(&app.router, &bob_there).await;
+    assert_status(&there, StatusCode::UNAUTHORIZED, "bob's other session");
+    let others = me(&app.router, &carols).await;
+    assert_status(&others, StatusCode::OK, "another user's session");
+
+    // Bob signs in again: the user-wide entry covers only what was signed in before it.
+    let again = app.login(&bob, "user").await.token().unwrap();
+    assert_status(
+        &me(&app.router, &again).await,
+        StatusCode::OK,
+        "a new sign-in",
+    );
+}
+
+#[tokio::test]
+async fn revoking_ones_own_session_on_a_full_list_ends_every_session_of_the_user() {
+    let app = app_with_a_full_list().await;
+    let bob = user();
+    let here = app.login(&bob, "user").await.token().unwrap();
+    let there = app.login(&bob, "user").await.token().unwrap();
+    let id = me(&app.router, &here).await.json()["id"]
+        .as_str()
+        .expect("the session id")
+        .to_owned();
+    let reply = app
+        .call("DELETE", &format!("/sessions/{id}"), Some(&here))
+        .await;
+    assert_status(&reply, StatusCode::NO_CONTENT, "the revocation");
+    for token in [&here, &there] {
+        let reply = me(&app.router, token).await;
+        assert_status(&reply, StatusCode::UNAUTHORIZED, "a session of the user");
+    }
+}
+
+#[tokio::test]
+async fn a_rotation_or_data_update_on_a_full_list_is_refused_and_changes_nothing() {
+    let app = app_with_a_full_list().await;
+    let token = app.login(&user(), "user").await.token().unwrap();
+    for path in ["/rotate", "/items/more"] {
+        let reply = app.call("POST", path, Some(&token)).await;
+        assert_status(&reply, StatusCode::SERVICE_UNAVAILABLE, path);
+        assert!(reply.set_cookies().is_empty(), "{:?}", reply.set_cookies());
+        let still = me(&app.router, &token).await;
+        assert_status(&still, StatusCode::OK, "the session after the refusal");
+        assert_eq!(still.json()["items"], json!([]), "{}", still.body);
+    }
+}
+
+#[tokio::test]
+async fn a_login_over_a_session_on_a_full_list_ends_the_old_one_and_keeps_the_new_one() {
+    let app = app_with_a_full_list().await;
+    let erin = user();
+    let old = app.login(&erin, "user").await.token().unwrap();
+    let reply = app
+        .call("POST", &format!("/login/{erin}?role=user"), Some(&old))
+        .await;
+    assert_status(&reply, StatusCode::OK, "the login");
+    let new = reply.token().expect("a new session cookie");
+    assert_status(&me(&app.router, &new).await, StatusCode::OK, "the new one");
+    let gone = me(&app.router, &old).await;
+    assert_status(&gone, StatusCode::UNAUTHORIZED, "the replaced one");
+}
+
+/// A revoked session's entry lasts as long as a token of the session can (the token lifetime,
+/// `max_age`, after the revocation, plus the time other instances may take to read it), not
+/// until the session's absolute limit (three times as long by default): past that, the list
+/// has room again.
+#[tokio::test]
+async fn a_revoked_sessions_entry_goes_once_its_tokens_have_expired() {
+    let app = app_with_a_full_list().await;
+    // Past every token of the session logged out (max_age 30 days, and the list's few
+    // minutes), well before its absolute limit (90 days).
+    app.clock.advance(Duration::days(31));
+    let bob = user();
+    let here = app.login(&bob, "user").await.token().unwrap();
+    let there = app.login(&bob, "user").await.token().unwrap();
+    // A re-authentication reads the store's list first, forgetting what expired.
+    let reply = app.call("POST", "/reauth", Some(&there)).await;
+    assert_status(&reply, StatusCode::OK, "the re-authentication");
+    let there = reply.token().unwrap_or(there);
+
+    let reply = app.call("POST", "/logout", Some(&here)).await;
+    assert_status(&reply, StatusCode::OK, "the logout");
+    let kept = me(&app.router, &there).await;
+    assert_status(
+        &kept,
+        StatusCode::OK,
+        "bob's other session, in a list with room",
+    );
+}
+
+/// The two steps of a request that re-issues its token late: it has read its session, and it
+/// may go on.
+#[derive(Clone, Default)]
+struct Steps {
+    resolved: Arc<Notify>,
+    go_on: Arc<Notify>,
+}
+
+/// A request whose session is revoked (by another request) while it runs never gets a new
+/// token for it: the list keeps an entry only as long as a token issued before it was read
+/// can live, so a token re-issued later would outlive it.
+#[tokio::test]
+async fn a_session_revoked_while_its_request_runs_is_never_reissued() {
+    async fn slow_refresh(
+        Extension(steps): Extension<Steps>,
+        sessions: Sessions,
+    ) -> Result<String, sessionward::Error> {
+        sessions.current::<serde_json::Value>().await?;
+        steps.resolved.notify_one();
+        steps.go_on.notified().await;
+        Ok(sessions.refresh().await?.token().to_owned())
+    }
+    async fn login(sessions: Sessions) -> Result<String, sessionward::Error> {
+        sessions.login(user(), &json!({})).await?;
+        Ok("in".into())
+    }
+    async fn logout(sessions: Sessions) -> Result<String, sessionward::Error> {
+        Ok(sessions.logout().await?.to_string())
+    }
+    let (clock, _control) = Clock::manual(START);
+    let layer = SessionLayer::jwt(
+        jwt_config(),
+        MemoryStore::new(),
+        SessionConfig::default().clock(clock),
+    );
+    let steps = Steps::default();
+    let router = Router::new()
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/slow-refresh", post(slow_refresh))
+        .layer(layer)
+        .layer(Extension(steps.clone()));
+    let token = send_to(&router, request("POST", "/login", None))
+        .await
+        .token()
+        .expect("a session cookie");
+    let slow = tokio::spawn({
+        let (router, token) = (router.clone(), token.clone());
+        async move { send_to(&router, request("POST", "/slow-refresh", Some(&token))).await }
+    });
+    steps.resolved.notified().await;
+    let reply = send_to(&router, request("POST", "/logout", Some(&token))).await;
+    assert_status(&reply, StatusCode::OK, "the logout");
+    steps.go_on.notify_one();
+    let reply = slow.await.expect("the slow request");
+    assert_status(&reply, StatusCode::UNAUTHORIZED, "the late re-issue");
+    assert!(
+        reply.token().is_none() || reply.clears_cookie(),
+        "{:?}",
+        reply.set_cookies()
+    );
+}
+
+/// `JwtConfig::max_revoked_sessions` is at least 1.
+#[test]
+fn a_limit_of_zero_is_one() {
+    let config: JwtConfig = jwt_config().max_revoked_sessions(0);
+    assert!(format!("{config:?}").contains("max_revoked_sessions: 1"));
+}
