@@ -587,7 +587,8 @@ struct DueRefresh {
 fn refusal_that_ends_the_session(error: &Error) -> Option<&'static str> {
     match error {
         Error::TooLarge { .. } => Some("data no longer fits the cookie"),
-        Error::Unauthenticated => Some("refused by the issue callback"),
+        // The issue callback refused the user, or the session ended while the request ran.
+        Error::Unauthenticated => Some("refused at its re-issue"),
         _ => None,
     }
 }

@@ -279,7 +279,13 @@ impl JwtConfig {
     /// after it was made), and every instance holds the whole list in memory: 32 bytes an entry, about 70
     /// bytes with the map's spare room (measured: 71 MB for 1,000,000).
     ///
-    /// When it is full, the list fails closed rather than grow: a logout or a revocation of
+    /// One user's sessions may take a hundredth of it on each instance (at least one), so one
+    /// account looping on logins, rotations or updates fills its own share, not everyone's
+    /// list. User-wide revocations take one entry per user; data changes
+    /// ([`Sessions::update_user_sessions`](crate::Sessions::update_user_sessions)), which the
+    /// application makes, are not counted.
+    ///
+    /// When it (or the user's share) is full, the list fails closed rather than grow: a logout or a revocation of
     /// one session ends **every** session of its user instead (an entry per user, replaced
     /// in place), a login still ends the session it replaces the same way, and a rotation or
     /// data update, which would keep the session, is refused with

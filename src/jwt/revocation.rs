@@ -38,6 +38,9 @@ struct Entries {
     data_changes: HashMap<String, BTreeMap<(OffsetDateTime, Uuid), DataChange>>,
     /// Crate-clock time at which the last successful refresh started.
     since: Option<OffsetDateTime>,
+    /// user id -> the expiries of the session entries this process added for the user's
+    /// sessions (the entries read from the store name no user): each user's share of the list.
+    ended_by_user: HashMap<String, Vec<OffsetDateTime>>,
 }
 
 /// One user-wide data change ([`Revoked::UserData`]).
@@ -159,6 +162,10 @@ impl Entries {
     /// Forgets the entries expired at `now`; when it forgot any, `keys` is rebuilt from the
     /// entries that remain.
     fn forget_expired(&mut self, now: OffsetDateTime, keys: &ListedKeys) {
+        self.ended_by_user.retain(|_, ends| {
+            ends.retain(|expires| *expires > now);
+            !ends.is_empty()
+        });
         let before = self.len();
         self.sessions.retain(|_, expires| *expires > now);
         self.users.retain(|_, (_, expires)| *expires > now);
@@ -203,8 +210,9 @@ pub(crate) struct RevocationList {
     interval: std::time::Duration,
     max_staleness: std::time::Duration,
     timeout: std::time::Duration,
-    /// How many revoked sessions this process adds entries for, at most
-    /// ([`JwtConfig::max_revoked_sessions`](crate::jwt::JwtConfig::max_revoked_sessions)).
+    /// How many revoked sessions the copy may hold before this process adds no more
+    /// ([`JwtConfig::max_revoked_sessions`](crate::jwt::JwtConfig::max_revoked_sessions));
+    /// a hundredth of it for one user's sessions.
     max_sessions: usize,
     clock: Clock,
     task: OnceLock<()>,
@@ -368,11 +376,16 @@ impl RevocationList {
         }
     }
 
-    /// Stores a revocation, then applies it here at once.
+    /// Stores a revocation, then applies it here at once; a session's revocation names the
+    /// session's user in `user`, whose share of the list it counts against.
     /// Returns `false` when the store already held an entry with the same id: a session
     /// revocation's id is the session's `sid`, so this is how concurrent revocations of one
     /// session (two rotations racing) find out that another request got there first.
-    pub(crate) async fn add(&self, revocation: Revocation) -> Result<bool, Error> {
+    pub(crate) async fn add(
+        &self,
+        revocation: Revocation,
+        user: Option<&str>,
+    ) -> Result<bool, Error> {
         let late = self.clock.now() - revocation.revoked_at;
         if late > self.latest_write() {
             tracing::warn!(
@@ -382,9 +395,14 @@ impl RevocationList {
             );
             return Err(StoreError::Timeout(self.latest_write().unsigned_abs()).into());
         }
-        if let Revoked::Session(sid) = &revocation.target {
-            self.make_room_for(*sid)?;
-        }
+        let session_of = match &revocation.target {
+            Revoked::Session(sid) => {
+                let user = user.unwrap_or_default();
+                self.make_room_for(*sid, user)?;
+                Some(user)
+            }
+            Revoked::User(_) | Revoked::UserData { .. } => None,
+        };
         let stored = bounded(self.timeout, self.store.add_revocation(&revocation)).await;
         let first = match stored {
             Ok(()) => true,
@@ -394,31 +412,59 @@ impl RevocationList {
         if first {
             tracing::info!(target_kind = ?kind(&revocation.target), "session revoked (JWT)");
         }
-        self.write().insert(revocation, &self.keys);
+        {
+            let mut entries = self.write();
+            if let (true, Some(user)) = (first, session_of) {
+                let ends = entries.ended_by_user.entry(user.to_owned()).or_default();
+                ends.push(revocation.expires_at);
+            }
+            entries.insert(revocation, &self.keys);
+        }
         if let (true, Some(notifier)) = (first, &self.notifier) {
             notifier.publish(Change::Revocations).await;
         }
         Ok(first)
     }
 
-    /// Whether the copy holds fewer revoked sessions than it may.
-    pub(crate) fn has_room_for_a_session(&self) -> bool {
-        self.read().sessions.len() < self.max_sessions
+    /// Whether one more revoked session of `user` fits: the copy holds fewer than
+    /// `max_revoked_sessions`, and this process added fewer than the user's share for the
+    /// user's sessions.
+    pub(crate) fn has_room_for_a_session(&self, user: &str) -> bool {
+        self.room_for_a_session(&self.read(), user).is_ok()
     }
 
-    /// [`StoreError::RevocationListFull`] when the copy holds as many revoked sessions as it
-    /// may, and not `sid` (whose entry would be written again, not added). The copy holds
-    /// every instance's entries, so the bound holds for the list, give or take what other
-    /// instances added since the last refresh.
-    fn make_room_for(&self, sid: Uuid) -> Result<(), StoreError> {
-        if self.has_room_for_a_session() || self.read().sessions.contains_key(&sid) {
+    /// `Err` with the limit reached when one more revoked session of `user` does not fit.
+    /// One user's share is a hundredth of the list (at least one): one account looping on
+    /// logins and updates fills its own share, not everyone's list.
+    fn room_for_a_session(&self, entries: &Entries, user: &str) -> Result<(), usize> {
+        if entries.sessions.len() >= self.max_sessions {
+            return Err(self.max_sessions);
+        }
+        let share = (self.max_sessions / 100).max(1);
+        match entries.ended_by_user.get(user) {
+            Some(ends) if ends.len() >= share => Err(share),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`StoreError::RevocationListFull`] when one more revoked session of `user` does not fit
+    /// (see [`has_room_for_a_session`](Self::has_room_for_a_session)), unless the copy holds
+    /// `sid` already (its entry would be written again, not added). The copy holds every
+    /// instance's entries, so the list's bound holds everywhere, give or take what other
+    /// instances added since the last refresh; a user's share is counted per instance.
+    fn make_room_for(&self, sid: Uuid, user: &str) -> Result<(), StoreError> {
+        let entries = self.read();
+        if entries.sessions.contains_key(&sid) {
             return Ok(());
         }
+        let Err(limit) = self.room_for_a_session(&entries, user) else {
+            return Ok(());
+        };
         tracing::warn!(
-            limit = self.max_sessions,
-            "the JWT revocation list is full (max_revoked_sessions): no session entry added"
+            limit,
+            "the JWT revocation list, or this user's share of it, is full              (max_revoked_sessions): no session entry added"
         );
-        Err(StoreError::RevocationListFull(self.max_sessions))
+        Err(StoreError::RevocationListFull(limit))
     }
 
     /// The store timeout, as a time span.
@@ -644,21 +690,21 @@ mod tests {
             id: sid,
             ..entry(Revoked::Session(sid), later)
         };
-        assert!(list.add(session(a)).await.unwrap());
-        assert!(list.add(session(b)).await.unwrap());
-        assert!(!list.has_room_for_a_session());
-        let refused = list.add(session(c)).await;
+        assert!(list.add(session(a), Some("ann")).await.unwrap());
+        assert!(list.add(session(b), Some("bob")).await.unwrap());
+        assert!(!list.has_room_for_a_session("cid"));
+        let refused = list.add(session(c), Some("cid")).await;
         assert!(
             matches!(&refused, Err(Error::Store(e)) if matches!(**e, StoreError::RevocationListFull(2))),
             "{refused:?}"
         );
         assert!(
-            !list.add(session(a)).await.unwrap(),
+            !list.add(session(a), Some("ann")).await.unwrap(),
             "a repeat is a duplicate"
         );
         let user = entry(Revoked::User("someone".into()), later);
         assert!(
-            list.add(user).await.unwrap(),
+            list.add(user, None).await.unwrap(),
             "a user's entry is not a session's"
         );
         let stored = list

@@ -55,11 +55,7 @@ impl JwtStrategy {
             change_notices,
         );
         Self {
-            verifier: Verifier::new(
-                config,
-                lifetimes.absolute_timeout,
-                revocations.key_hashing(),
-            ),
+            verifier: Verifier::new(config, &lifetimes, revocations.key_hashing()),
             lifetimes,
             revocations,
             clock,
@@ -143,7 +139,7 @@ impl JwtStrategy {
         now: OffsetDateTime,
         room: TokenRoom,
     ) -> Result<(ValidSession, NewToken), Error> {
-        self.still_listed_as_current(session).await?;
+        self.may_reissue(session, now).await?;
         let data_at = SignInTime::from_micros(session.data_at);
         self.issue(
             session.info.user_id.clone(),
@@ -172,6 +168,14 @@ impl JwtStrategy {
         room: TokenRoom,
         lost: Error,
     ) -> Result<(ValidSession, NewToken), Error> {
+        // The session it replaces is asked about too (the successor's own `sid` is new): ended
+        // meanwhile, by a concurrent rotation or update or by a logout, is the lost race.
+        if self.token_expired(session, now) {
+            return Err(Error::Unauthenticated);
+        }
+        if !self.listed_as_current(session).await? {
+            return Err(lost);
+        }
         let mut successor = session.clone();
         successor.info.id = Uuid::new_v4();
         let signed_in = SignInTime::at(session.info.created_at);
@@ -221,17 +225,35 @@ impl JwtStrategy {
         }
     }
 
-    /// [`Error::Unauthenticated`] when the copy of the revocation list, asked now (and read
-    /// again first when it is stale), finds `session` revoked. Every token is issued after
-    /// this question, at most the list's issue horizon after any entry that covers it was
-    /// made: an entry need outlive its date only by that horizon and a token's lifetime (see
-    /// [`entry_expiry`](Self::entry_expiry)), even for a session whose request began before
-    /// the revocation and re-issues its token long after.
-    async fn still_listed_as_current(&self, session: &ValidSession) -> Result<(), Error> {
-        match self.revocations.standing(facts_of(session)).await? {
-            Standing::Revoked | Standing::UnreadableChange => Err(Error::Unauthenticated),
-            Standing::Current | Standing::Changed(_) => Ok(()),
+    /// [`Error::Unauthenticated`] unless a token of `session` may be re-issued at `now`: its
+    /// token has not expired, and the copy of the revocation list, asked now (and read again
+    /// first when it is stale), does not find it revoked.
+    ///
+    /// This is what lets a revocation's entry go a token lifetime and the list's issue horizon
+    /// after its date (see [`entry_expiry`](Self::entry_expiry)): every token re-issued from
+    /// a session was asked about at most that horizon after any entry covering the session
+    /// was made, however long its request ran since it read the session; and a session whose
+    /// token has expired, which an entry may no longer cover, is never re-issued. A login's
+    /// new session is under no entry but a user's, which its sign-in time comes after.
+    async fn may_reissue(&self, session: &ValidSession, now: OffsetDateTime) -> Result<(), Error> {
+        if self.token_expired(session, now) || !self.listed_as_current(session).await? {
+            return Err(Error::Unauthenticated);
         }
+        Ok(())
+    }
+
+    /// Whether `session`'s token has expired at `now`, leeway included.
+    fn token_expired(&self, session: &ValidSession, now: OffsetDateTime) -> bool {
+        now >= session.info.expires_at + self.verifier.config().leeway
+    }
+
+    /// Whether the copy of the revocation list, asked now (and read again first when it is
+    /// stale), finds `session` neither revoked nor behind a change it cannot take.
+    async fn listed_as_current(&self, session: &ValidSession) -> Result<bool, Error> {
+        Ok(match self.revocations.standing(facts_of(session)).await? {
+            Standing::Revoked | Standing::UnreadableChange => false,
+            Standing::Current | Standing::Changed(_) => true,
+        })
     }
 
     /// Revokes every token of the session. `false` when another request revoked it first.
@@ -241,14 +263,17 @@ impl JwtStrategy {
             .entry_expiry(now)
             .min(session.info.absolute_expires_at + self.verifier.config().leeway);
         self.revocations
-            .add(Revocation {
-                // The sid itself: a second revocation of the same session is a duplicate, which
-                // makes "revoke, then issue the successor" happen at most once per session.
-                id: session.info.id,
-                target: Revoked::Session(session.info.id),
-                revoked_at: now,
-                expires_at,
-            })
+            .add(
+                Revocation {
+                    // The sid itself: a second revocation of the same session is a duplicate, which
+                    // makes "revoke, then issue the successor" happen at most once per session.
+                    id: session.info.id,
+                    target: Revoked::Session(session.info.id),
+                    revoked_at: now,
+                    expires_at,
+                },
+                Some(&session.info.user_id),
+            )
             .await
     }
 
@@ -268,7 +293,11 @@ impl JwtStrategy {
         let user = &session.info.user_id;
         let revoked_at = match spared {
             Some(spared) => spared.previous().to_datetime(),
-            None => self.user_revocation_instant(user, self.clock.now()),
+            // Never before its own sign-in, which an instance whose clock runs ahead may
+            // have dated after this one's now.
+            None => self
+                .user_revocation_instant(user, self.clock.now())
+                .max(session.info.created_at),
         };
         if revoked_at < session.info.created_at {
             // Signed in within the microsecond before the session it would spare.
@@ -298,7 +327,7 @@ impl JwtStrategy {
     /// When a revocation (of a session, or of a user's sessions) made `at` can go: every token
     /// it covers has expired by then. Each was signed in before `at`, so expires within the
     /// absolute timeout of it; and each was issued at most the list's issue horizon after `at`
-    /// (see [`still_listed_as_current`](Self::still_listed_as_current)), so expires within a
+    /// (see [`may_reissue`](Self::may_reissue)), so expires within a
     /// token's lifetime of that. Saturating: `at` follows the list's latest entry of the user,
     /// which the store may date at the end of time.
     fn entry_expiry(&self, at: OffsetDateTime) -> OffsetDateTime {
@@ -328,12 +357,15 @@ impl JwtStrategy {
     async fn revoke_user(&self, user_id: &str, revoked_at: OffsetDateTime) -> Result<(), Error> {
         let expires_at = self.entry_expiry(revoked_at);
         self.revocations
-            .add(Revocation {
-                id: Uuid::new_v4(),
-                target: Revoked::User(user_id.to_owned()),
-                revoked_at,
-                expires_at,
-            })
+            .add(
+                Revocation {
+                    id: Uuid::new_v4(),
+                    target: Revoked::User(user_id.to_owned()),
+                    revoked_at,
+                    expires_at,
+                },
+                None,
+            )
             .await
             .map(|_| ())
     }
@@ -386,7 +418,7 @@ impl Strategy for JwtStrategy {
         // On a full list the replaced session ends with every session of its user, which must
         // come before the new session's sign-in: that one ending comes first.
         let ended_first = match replacing {
-            Some(old) if !self.revocations.has_room_for_a_session() => {
+            Some(old) if !self.revocations.has_room_for_a_session(&old.info.user_id) => {
                 self.end_session(old, None).await?;
                 true
             }
@@ -584,15 +616,18 @@ impl Strategy for JwtStrategy {
             .earliest_data_time(user_id, now)
             .to_datetime();
         self.revocations
-            .add(Revocation {
-                id: Uuid::new_v4(),
-                target: Revoked::UserData {
-                    user_id: user_id.to_owned(),
-                    patch,
+            .add(
+                Revocation {
+                    id: Uuid::new_v4(),
+                    target: Revoked::UserData {
+                        user_id: user_id.to_owned(),
+                        patch,
+                    },
+                    revoked_at: at,
+                    expires_at: self.data_change_expiry(at),
                 },
-                revoked_at: at,
-                expires_at: self.data_change_expiry(at),
-            })
+                None,
+            )
             .await?;
         tracing::info!("data of every session of a user changed (JWT)");
         Ok(Vec::new())

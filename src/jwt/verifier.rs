@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::listed_keys::KeyHashing;
 use super::verified::{TimeClaims, Verified, VerifiedTokens};
 use super::{Claims, JwtConfig};
+use crate::config::Lifetimes;
 
 /// Tokens longer than this are rejected unread.
 pub(crate) const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -29,25 +30,23 @@ pub(crate) struct Verifier {
     config: JwtConfig,
     /// The longest a session may live from sign-in (`abs_exp - auth_time`), in seconds.
     longest: i64,
+    /// The longest a token may live from its issue (`exp - iat`), in seconds: the configured
+    /// window. A token issued with a longer one (before `max_age` was lowered) expires at its
+    /// `iat` plus this, so that a revocation entry, kept only as long as the window allows,
+    /// outlives every token it covers.
+    window: i64,
     verified: VerifiedTokens,
     /// How the revocation list hashes a token's keys: once per verified token.
     hashing: KeyHashing,
 }
 
 impl Verifier {
-    pub(crate) fn new(
-        config: JwtConfig,
-        absolute_timeout: time::Duration,
-        hashing: KeyHashing,
-    ) -> Self {
+    pub(crate) fn new(config: JwtConfig, lifetimes: &Lifetimes, hashing: KeyHashing) -> Self {
         let verified = VerifiedTokens::new(config.verified_tokens);
         Self {
             config,
-            // Rounded up: `abs_exp` is the whole second at or before sign-in + the timeout, so
-            // a timeout with a fraction of a second gives some tokens one second more than its
-            // whole seconds.
-            longest: absolute_timeout.whole_seconds()
-                + i64::from(absolute_timeout.subsec_nanoseconds() != 0),
+            longest: whole_seconds_rounded_up(lifetimes.absolute_timeout),
+            window: whole_seconds_rounded_up(lifetimes.window()),
             verified,
             hashing,
         }
@@ -99,7 +98,8 @@ impl Verifier {
         let payload = URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| "malformed claims")?;
-        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| "malformed claims")?;
+        let mut claims: Claims =
+            serde_json::from_slice(&payload).map_err(|_| "malformed claims")?;
         if claims.iss != self.config.issuer {
             return Err("wrong issuer");
         }
@@ -117,6 +117,7 @@ impl Verifier {
         {
             return Err("lifetime beyond the absolute limit");
         }
+        claims.exp = claims.exp.min(claims.iat + self.window);
         let data = serde_json::to_string(&claims.custom).map_err(|_| "malformed claims")?;
         Ok(Verified::new(token, &claims, data, self.hashing))
     }
@@ -136,6 +137,13 @@ impl Verifier {
     pub(crate) fn config(&self) -> &JwtConfig {
         &self.config
     }
+}
+
+/// `span` in whole seconds, rounded up: the limits are whole seconds at or before a time plus
+/// `span`, so a span with a fraction of a second gives some tokens one second more than its
+/// whole seconds.
+fn whole_seconds_rounded_up(span: time::Duration) -> i64 {
+    span.whole_seconds() + i64::from(span.subsec_nanoseconds() != 0)
 }
 
 /// A NumericDate between 1970 and 9999: anything else is not a time a token of ours carries,

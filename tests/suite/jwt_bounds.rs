@@ -11,6 +11,7 @@ use axum::routing::post;
 use axum::{Extension, Router};
 use serde_json::json;
 use sessionward::jwt::JwtConfig;
+use sessionward::testing::ManualClock;
 use sessionward::{Clock, MemoryStore, SessionConfig, SessionLayer, Sessions};
 use time::Duration;
 use tokio::sync::Notify;
@@ -144,11 +145,9 @@ struct Steps {
     go_on: Arc<Notify>,
 }
 
-/// A request whose session is revoked (by another request) while it runs never gets a new
-/// token for it: the list keeps an entry only as long as a token issued before it was read
-/// can live, so a token re-issued later would outlive it.
-#[tokio::test]
-async fn a_session_revoked_while_its_request_runs_is_never_reissued() {
+/// An app whose `POST /slow-refresh` reads its session, then waits for the test before it
+/// re-issues the token; with `POST /login` and `POST /logout`, and the clock that drives it.
+fn slow_refresh_app() -> (Router, ManualClock, Steps) {
     async fn slow_refresh(
         Extension(steps): Extension<Steps>,
         sessions: Sessions,
@@ -165,7 +164,7 @@ async fn a_session_revoked_while_its_request_runs_is_never_reissued() {
     async fn logout(sessions: Sessions) -> Result<String, sessionward::Error> {
         Ok(sessions.logout().await?.to_string())
     }
-    let (clock, _control) = Clock::manual(START);
+    let (clock, control) = Clock::manual(START);
     let layer = SessionLayer::jwt(
         jwt_config(),
         MemoryStore::new(),
@@ -178,6 +177,15 @@ async fn a_session_revoked_while_its_request_runs_is_never_reissued() {
         .route("/slow-refresh", post(slow_refresh))
         .layer(layer)
         .layer(Extension(steps.clone()));
+    (router, control, steps)
+}
+
+/// A request whose session is revoked (by another request) while it runs never gets a new
+/// token for it: the list keeps an entry only as long as a token issued before it was read
+/// can live, so a token re-issued later would outlive it.
+#[tokio::test]
+async fn a_session_revoked_while_its_request_runs_is_never_reissued() {
+    let (router, _control, steps) = slow_refresh_app();
     let token = send_to(&router, request("POST", "/login", None))
         .await
         .token()
@@ -189,6 +197,106 @@ async fn a_session_revoked_while_its_request_runs_is_never_reissued() {
     steps.resolved.notified().await;
     let reply = send_to(&router, request("POST", "/logout", Some(&token))).await;
     assert_status(&reply, StatusCode::OK, "the logout");
+    steps.go_on.notify_one();
+    let reply = slow.await.expect("the slow request");
+    assert_status(&reply, StatusCode::UNAUTHORIZED, "the late re-issue");
+    assert!(
+        reply.token().is_none() || reply.clears_cookie(),
+        "{:?}",
+        reply.set_cookies()
+    );
+}
+
+/// One user's share of the list is a hundredth of it: an account looping on rotations (or
+/// updates, or logins and logouts) fills its own share, and everyone else goes on as before.
+#[tokio::test]
+async fn one_user_fills_only_their_own_share_of_the_list() {
+    let app = memory_app(jwt_config().max_revoked_sessions(200), |c| c).await;
+    let (mallory, bob) = (user(), user());
+    let mut token = app.login(&mallory, "user").await.token().unwrap();
+    let bobs = app.login(&bob, "user").await.token().unwrap();
+    for _ in 0..2 {
+        let reply = app.call("POST", "/rotate", Some(&token)).await;
+        assert_status(
+            &reply,
+            StatusCode::NO_CONTENT,
+            "a rotation within the share",
+        );
+        token = reply.token().expect("the rotated cookie");
+    }
+    let reply = app.call("POST", "/rotate", Some(&token)).await;
+    assert_status(
+        &reply,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a rotation past the share",
+    );
+    assert_status(
+        &me(&app.router, &token).await,
+        StatusCode::OK,
+        "her session",
+    );
+    let reply = app.call("POST", "/rotate", Some(&bobs)).await;
+    assert_status(&reply, StatusCode::NO_CONTENT, "another user's rotation");
+}
+
+/// A token lives at most the configured window after its issue: one issued for 30 days
+/// before `max_age` was lowered to a day expires a day after its issue (a revocation's entry,
+/// kept a window long, outlives it).
+#[tokio::test]
+async fn a_lower_max_age_applies_to_the_tokens_already_issued() {
+    let store = MemoryStore::new();
+    let (clock, control) = Clock::manual(START);
+    let before = SessionLayer::jwt(
+        jwt_config(),
+        store.clone(),
+        SessionConfig::default().clock(clock.clone()),
+    );
+    let after = SessionLayer::jwt(
+        jwt_config(),
+        store,
+        SessionConfig::default()
+            .clock(clock)
+            .max_age(Duration::days(1))
+            .update_age(Duration::hours(1)),
+    );
+    let (before, after) = (
+        crate::support::router(before),
+        crate::support::router(after),
+    );
+    let token = send_to(&before, request("POST", "/login/ann?role=user", None))
+        .await
+        .token()
+        .expect("a session cookie");
+    assert_status(&me(&after, &token).await, StatusCode::OK, "within a day");
+    control.advance(Duration::days(2));
+    assert_status(
+        &me(&before, &token).await,
+        StatusCode::OK,
+        "30 days where it was issued",
+    );
+    let reply = me(&after, &token).await;
+    assert_status(
+        &reply,
+        StatusCode::UNAUTHORIZED,
+        "two days on, with max_age one day",
+    );
+}
+
+/// A session whose token expired while a request (or a task it started) held it is never
+/// re-issued: an expired session is over, and no revocation entry need cover it any more.
+#[tokio::test]
+async fn a_session_that_expired_while_its_request_ran_is_never_reissued() {
+    let (router, control, steps) = slow_refresh_app();
+    let token = send_to(&router, request("POST", "/login", None))
+        .await
+        .token()
+        .expect("a session cookie");
+    let slow = tokio::spawn({
+        let (router, token) = (router.clone(), token.clone());
+        async move { send_to(&router, request("POST", "/slow-refresh", Some(&token))).await }
+    });
+    steps.resolved.notified().await;
+    control.advance(Duration::days(31));
     steps.go_on.notify_one();
     let reply = slow.await.expect("the slow request");
     assert_status(&reply, StatusCode::UNAUTHORIZED, "the late re-issue");
