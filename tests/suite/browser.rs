@@ -649,25 +649,16 @@ impl Browser<'_> {
 
     /// Polls until the browser shows what `ok` accepts; fails after [`WAIT`].
     async fn wait_for(&self, what: &str, ok: impl Fn(&Shown) -> bool) -> Shown {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let shown = self.shown().await;
-            if let Ok(shown) = &shown
-                && ok(shown)
-            {
-                return Shown::clone(shown);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: not shown within {WAIT:?}; the browser shows {shown:#?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.wait_until(what, ok, false).await
     }
 
     /// As [`wait_for`](Self::wait_for), reloading the page between looks: for what reaches
     /// the page only on a later request.
     async fn wait_for_reloading(&self, what: &str, ok: impl Fn(&Shown) -> bool) -> Shown {
+        self.wait_until(what, ok, true).await
+    }
+
+    async fn wait_until(&self, what: &str, ok: impl Fn(&Shown) -> bool, reload: bool) -> Shown {
         let deadline = Instant::now() + WAIT;
         loop {
             let shown = self.shown().await;
@@ -678,10 +669,15 @@ impl Browser<'_> {
             }
             assert!(
                 Instant::now() < deadline,
-                "{what}: not shown within {WAIT:?} of reloads; the browser shows {shown:#?}"
+                "{what}: not shown within {WAIT:?} (reloading: {reload}); the browser shows \
+                 {shown:#?}"
             );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            self.refresh().await;
+            if reload {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                self.refresh().await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     }
 

@@ -180,12 +180,11 @@ fn slow_refresh_app() -> (Router, ManualClock, Steps) {
     (router, control, steps)
 }
 
-/// A request whose session is revoked (by another request) while it runs never gets a new
-/// token for it: the list keeps an entry only as long as a token issued before it was read
-/// can live, so a token re-issued later would outlive it.
-#[tokio::test]
-async fn a_session_revoked_while_its_request_runs_is_never_reissued() {
-    let (router, _control, steps) = slow_refresh_app();
+/// Logs in, sends `POST /slow-refresh` with the new session, runs `meanwhile` (given the
+/// router, the clock and the token) once that request has read its session, then lets it
+/// re-issue the token; the request's reply.
+async fn refresh_late(meanwhile: impl AsyncFnOnce(&Router, &ManualClock, &str)) -> Reply {
+    let (router, control, steps) = slow_refresh_app();
     let token = send_to(&router, request("POST", "/login", None))
         .await
         .token()
@@ -195,16 +194,40 @@ async fn a_session_revoked_while_its_request_runs_is_never_reissued() {
         async move { send_to(&router, request("POST", "/slow-refresh", Some(&token))).await }
     });
     steps.resolved.notified().await;
-    let reply = send_to(&router, request("POST", "/logout", Some(&token))).await;
-    assert_status(&reply, StatusCode::OK, "the logout");
+    meanwhile(&router, &control, &token).await;
     steps.go_on.notify_one();
-    let reply = slow.await.expect("the slow request");
-    assert_status(&reply, StatusCode::UNAUTHORIZED, "the late re-issue");
+    slow.await.expect("the slow request")
+}
+
+/// The late re-issue found no session, and handed out no token.
+fn assert_not_reissued(reply: &Reply) {
+    assert_status(reply, StatusCode::UNAUTHORIZED, "the late re-issue");
     assert!(
         reply.token().is_none() || reply.clears_cookie(),
         "{:?}",
         reply.set_cookies()
     );
+}
+
+/// A request whose session is revoked (by another request) while it runs never gets a new
+/// token for it: the list keeps an entry only as long as a token issued before it was read
+/// can live, so a token re-issued later would outlive it.
+#[tokio::test]
+async fn a_session_revoked_while_its_request_runs_is_never_reissued() {
+    let reply = refresh_late(async |router, _, token| {
+        let reply = send_to(router, request("POST", "/logout", Some(token))).await;
+        assert_status(&reply, StatusCode::OK, "the logout");
+    })
+    .await;
+    assert_not_reissued(&reply);
+}
+
+/// A session whose token expired while a request (or a task it started) held it is never
+/// re-issued: an expired session is over, and no revocation entry need cover it any more.
+#[tokio::test]
+async fn a_session_that_expired_while_its_request_ran_is_never_reissued() {
+    let reply = refresh_late(async |_, clock, _| clock.advance(Duration::days(31))).await;
+    assert_not_reissued(&reply);
 }
 
 /// One user's share of the list is a hundredth of it: an account looping on rotations (or
@@ -279,31 +302,6 @@ async fn a_lower_max_age_applies_to_the_tokens_already_issued() {
         &reply,
         StatusCode::UNAUTHORIZED,
         "two days on, with max_age one day",
-    );
-}
-
-/// A session whose token expired while a request (or a task it started) held it is never
-/// re-issued: an expired session is over, and no revocation entry need cover it any more.
-#[tokio::test]
-async fn a_session_that_expired_while_its_request_ran_is_never_reissued() {
-    let (router, control, steps) = slow_refresh_app();
-    let token = send_to(&router, request("POST", "/login", None))
-        .await
-        .token()
-        .expect("a session cookie");
-    let slow = tokio::spawn({
-        let (router, token) = (router.clone(), token.clone());
-        async move { send_to(&router, request("POST", "/slow-refresh", Some(&token))).await }
-    });
-    steps.resolved.notified().await;
-    control.advance(Duration::days(31));
-    steps.go_on.notify_one();
-    let reply = slow.await.expect("the slow request");
-    assert_status(&reply, StatusCode::UNAUTHORIZED, "the late re-issue");
-    assert!(
-        reply.token().is_none() || reply.clears_cookie(),
-        "{:?}",
-        reply.set_cookies()
     );
 }
 
