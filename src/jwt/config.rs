@@ -159,6 +159,7 @@ pub struct JwtConfig {
     pub(crate) hook: Option<IssueHook>,
     pub(crate) verified_tokens: usize,
     pub(crate) max_revoked_sessions: usize,
+    pub(crate) max_revoked_sessions_per_user: Option<usize>,
 }
 
 impl fmt::Debug for JwtConfig {
@@ -173,6 +174,10 @@ impl fmt::Debug for JwtConfig {
             .field("hook", &self.hook.is_some())
             .field("verified_tokens", &self.verified_tokens)
             .field("max_revoked_sessions", &self.max_revoked_sessions)
+            .field(
+                "max_revoked_sessions_per_user",
+                &self.revoked_sessions_per_user(),
+            )
             .finish()
     }
 }
@@ -191,6 +196,7 @@ impl JwtConfig {
             hook: None,
             verified_tokens: 10_000,
             max_revoked_sessions: DEFAULT_MAX_REVOKED_SESSIONS,
+            max_revoked_sessions_per_user: None,
         }
     }
 
@@ -276,22 +282,28 @@ impl JwtConfig {
     /// How many revoked sessions the revocation list may hold (default 1,000,000; at least 1).
     /// Every logout, rotation and data update of a JWT session adds one, kept until every
     /// token of that session has expired (the token lifetime, `max_age`, and about a minute
-    /// after it was made), and every instance holds the whole list in memory: 32 bytes an entry, about 70
-    /// bytes with the map's spare room (measured: 71 MB for 1,000,000).
+    /// after it was made), and every instance holds the whole list in memory: 32 bytes an
+    /// entry, about 70 bytes with the map's spare room (measured: 71 MB for 1,000,000), plus
+    /// about 150 bytes per user whose sessions this instance revoked (their share, below).
     ///
-    /// One user's sessions may take a hundredth of it on each instance (at least one), so one
-    /// account looping on logins, rotations or updates fills its own share, not everyone's
-    /// list. User-wide revocations take one entry per user; data changes
+    /// User-wide revocations take one entry per user; data changes
     /// ([`Sessions::update_user_sessions`](crate::Sessions::update_user_sessions)), which the
     /// application makes, are not counted.
     ///
-    /// When it (or the user's share) is full, the list fails closed rather than grow: a logout or a revocation of
-    /// one session ends **every** session of its user instead (an entry per user, replaced
-    /// in place), a login still ends the session it replaces the same way, and a rotation or
-    /// data update, which would keep the session, is refused with
+    /// When it, or the user's share of it
+    /// ([`max_revoked_sessions_per_user`](Self::max_revoked_sessions_per_user)), is full, the
+    /// list fails closed rather than grow: a logout or a revocation of one session ends
+    /// **every** session of its user instead (one entry per user in memory), a login ends the
+    /// session it replaces the same way, and a rotation or data update, which would keep the
+    /// session, is refused with
     /// [`StoreError::RevocationListFull`](crate::StoreError::RevocationListFull) (503) and
     /// changes nothing. A warning is logged each time. Raise the limit when legitimate
-    /// traffic reaches it.
+    /// traffic reaches it, and keep data that changes on most requests out of a JWT session
+    /// (each change is a revocation).
+    ///
+    /// Every instance must have the same lifetimes (`max_age`, `idle_timeout`,
+    /// `absolute_timeout`): an entry is kept as long as the lifetimes of the instance that
+    /// made it allow, and a token issued by an instance with longer ones could outlive it.
     ///
     /// ```
     /// # use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
@@ -301,6 +313,31 @@ impl JwtConfig {
     pub fn max_revoked_sessions(mut self, limit: usize) -> Self {
         self.max_revoked_sessions = limit.max(1);
         self
+    }
+
+    /// How many of the revoked sessions on the list one user's may be, counted on each
+    /// instance for the revocations it made (default: a hundredth of
+    /// [`max_revoked_sessions`](Self::max_revoked_sessions), at least 1). One account looping
+    /// on logins, rotations or updates fills its own share, not everyone's list; past it, that
+    /// user's logouts end every session of the user and their rotations and updates are
+    /// refused (503), as on a full list. With `n` instances, `n` shares of one user may be on
+    /// the list.
+    ///
+    /// ```
+    /// # use sessionward::jwt::{JwtConfig, JwtKey, JwtKeys};
+    /// # let keys = JwtKeys::new(JwtKey::hs256("k", [7u8; 32]).unwrap()).unwrap();
+    /// let jwt = JwtConfig::new(keys, "app", "app").max_revoked_sessions_per_user(50_000);
+    /// ```
+    pub fn max_revoked_sessions_per_user(mut self, limit: usize) -> Self {
+        self.max_revoked_sessions_per_user = Some(limit.max(1));
+        self
+    }
+
+    /// One user's share of the revocation list (see
+    /// [`max_revoked_sessions_per_user`](Self::max_revoked_sessions_per_user)).
+    pub(crate) fn revoked_sessions_per_user(&self) -> usize {
+        self.max_revoked_sessions_per_user
+            .unwrap_or((self.max_revoked_sessions / 100).max(1))
     }
 
     pub(crate) fn max_staleness(&self) -> std::time::Duration {

@@ -30,7 +30,7 @@
 //! Logout, rotation and revoke add the session's `sid` to the revocation list, which kills every
 //! token ever issued for that session (when the list, or the user's share of it, is full
 //! ([`JwtConfig::max_revoked_sessions`]): a logout or revoke kills every token of the user
-//! signed in until then, and a rotation is refused). An entry is kept until every token it
+//! signed in until then, and a rotation or update is refused). An entry is kept until every token it
 //! covers has expired: a token lives at most `max_age` after its issue, and is issued only
 //! after the list was asked about its session then. `revoke_all(user)` kills every token of that user signed
 //! in at or before that instant (to the microsecond), and a token signed in after it works at once:

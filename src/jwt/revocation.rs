@@ -211,9 +211,10 @@ pub(crate) struct RevocationList {
     max_staleness: std::time::Duration,
     timeout: std::time::Duration,
     /// How many revoked sessions the copy may hold before this process adds no more
-    /// ([`JwtConfig::max_revoked_sessions`](crate::jwt::JwtConfig::max_revoked_sessions));
-    /// a hundredth of it for one user's sessions.
+    /// ([`JwtConfig::max_revoked_sessions`](crate::jwt::JwtConfig::max_revoked_sessions)).
     max_sessions: usize,
+    /// How many of them this process adds for one user's sessions.
+    max_sessions_per_user: usize,
     clock: Clock,
     task: OnceLock<()>,
     /// Announces this process's revocations to the other instances, and re-reads the store
@@ -230,7 +231,7 @@ impl RevocationList {
         interval: std::time::Duration,
         max_staleness: std::time::Duration,
         timeout: std::time::Duration,
-        max_sessions: usize,
+        (max_sessions, max_sessions_per_user): (usize, usize),
         clock: Clock,
         change_notices: bool,
     ) -> Arc<Self> {
@@ -250,6 +251,7 @@ impl RevocationList {
             max_staleness,
             timeout,
             max_sessions,
+            max_sessions_per_user,
             clock,
             task: OnceLock::new(),
             notifier,
@@ -433,18 +435,23 @@ impl RevocationList {
         self.room_for_a_session(&self.read(), user).is_ok()
     }
 
-    /// `Err` with the limit reached when one more revoked session of `user` does not fit.
-    /// One user's share is a hundredth of the list (at least one): one account looping on
-    /// logins and updates fills its own share, not everyone's list.
+    /// `Err` with the limit reached when one more revoked session of `user` does not fit:
+    /// one account looping on logins and updates fills its own share, not everyone's list.
     fn room_for_a_session(&self, entries: &Entries, user: &str) -> Result<(), usize> {
         if entries.sessions.len() >= self.max_sessions {
             return Err(self.max_sessions);
         }
-        let share = (self.max_sessions / 100).max(1);
         match entries.ended_by_user.get(user) {
-            Some(ends) if ends.len() >= share => Err(share),
+            Some(ends) if ends.len() >= self.max_sessions_per_user => {
+                Err(self.max_sessions_per_user)
+            }
             _ => Ok(()),
         }
+    }
+
+    /// Whether the copy holds an entry of the session `sid` itself (not of its user).
+    pub(crate) fn holds_session(&self, sid: Uuid) -> bool {
+        self.read().sessions.contains_key(&sid)
     }
 
     /// [`StoreError::RevocationListFull`] when one more revoked session of `user` does not fit
@@ -462,7 +469,8 @@ impl RevocationList {
         };
         tracing::warn!(
             limit,
-            "the JWT revocation list, or this user's share of it, is full              (max_revoked_sessions): no session entry added"
+            "the JWT revocation list, or this user's share of it, is full \
+             (max_revoked_sessions): no session entry added"
         );
         Err(StoreError::RevocationListFull(limit))
     }
@@ -659,7 +667,8 @@ mod tests {
         let (clock, _control) = Clock::manual(datetime!(2026-03-01 00:00 UTC));
         let hour = std::time::Duration::from_secs(3_600);
         let timeout = std::time::Duration::from_secs(5);
-        let list = RevocationList::new(store.clone(), hour, hour, timeout, 1_000, clock, false);
+        let limits = (1_000, 1_000);
+        let list = RevocationList::new(store.clone(), hour, hour, timeout, limits, clock, false);
         for _ in 0..CLEANUP_EVERY {
             list.refresh(false).await.unwrap();
         }
@@ -680,7 +689,7 @@ mod tests {
             minute,
             minute,
             minute,
-            2,
+            (2, 1),
             clock,
             false,
         );

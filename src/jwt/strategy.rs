@@ -50,7 +50,10 @@ impl JwtStrategy {
             config.revocation_refresh,
             config.max_staleness(),
             timeout,
-            config.max_revoked_sessions,
+            (
+                config.max_revoked_sessions,
+                config.revoked_sessions_per_user(),
+            ),
             clock.clone(),
             change_notices,
         );
@@ -174,7 +177,13 @@ impl JwtStrategy {
             return Err(Error::Unauthenticated);
         }
         if !self.listed_as_current(session).await? {
-            return Err(lost);
+            // The session itself ended by a concurrent request is the lost race; its user's
+            // sessions all ended is no session.
+            return Err(if self.revocations.holds_session(session.info.id) {
+                lost
+            } else {
+                Error::Unauthenticated
+            });
         }
         let mut successor = session.clone();
         successor.info.id = Uuid::new_v4();
@@ -300,7 +309,8 @@ impl JwtStrategy {
                 .max(session.info.created_at),
         };
         if revoked_at < session.info.created_at {
-            // Signed in within the microsecond before the session it would spare.
+            // Signed in no earlier than the session it would spare (in the same microsecond,
+            // or on an instance whose clock runs ahead): nothing is ended, the login fails.
             return Err(StoreError::RevocationListFull(self.max_revoked_sessions()).into());
         }
         tracing::warn!(

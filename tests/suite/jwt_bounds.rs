@@ -145,17 +145,36 @@ struct Steps {
     go_on: Arc<Notify>,
 }
 
-/// An app whose `POST /slow-refresh` reads its session, then waits for the test before it
-/// re-issues the token; with `POST /login` and `POST /logout`, and the clock that drives it.
+/// An app whose `POST /slow-refresh` and `POST /slow-update` read their session, then wait for
+/// the test before they re-issue the token or update the data; with `POST /login`,
+/// `POST /logout` and `POST /revoke-all` (the session's user), and the clock that drives it.
 fn slow_refresh_app() -> (Router, ManualClock, Steps) {
+    /// Reads the session, tells the test, and waits for it.
+    async fn read_then_wait(steps: &Steps, sessions: &Sessions) -> Result<(), sessionward::Error> {
+        sessions.current::<serde_json::Value>().await?;
+        steps.resolved.notify_one();
+        steps.go_on.notified().await;
+        Ok(())
+    }
     async fn slow_refresh(
         Extension(steps): Extension<Steps>,
         sessions: Sessions,
     ) -> Result<String, sessionward::Error> {
-        sessions.current::<serde_json::Value>().await?;
-        steps.resolved.notify_one();
-        steps.go_on.notified().await;
+        read_then_wait(&steps, &sessions).await?;
         Ok(sessions.refresh().await?.token().to_owned())
+    }
+    async fn slow_update(
+        Extension(steps): Extension<Steps>,
+        sessions: Sessions,
+    ) -> Result<String, sessionward::Error> {
+        read_then_wait(&steps, &sessions).await?;
+        sessions.update(&json!({ "changed": true })).await?;
+        Ok("updated".into())
+    }
+    async fn revoke_all(sessions: Sessions) -> Result<String, sessionward::Error> {
+        let session = sessions.current::<serde_json::Value>().await?;
+        let session = session.ok_or(sessionward::Error::Unauthenticated)?;
+        Ok(sessions.revoke_all(session.user_id()).await?.to_string())
     }
     async fn login(sessions: Sessions) -> Result<String, sessionward::Error> {
         sessions.login(user(), &json!({})).await?;
@@ -175,6 +194,8 @@ fn slow_refresh_app() -> (Router, ManualClock, Steps) {
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/slow-refresh", post(slow_refresh))
+        .route("/slow-update", post(slow_update))
+        .route("/revoke-all", post(revoke_all))
         .layer(layer)
         .layer(Extension(steps.clone()));
     (router, control, steps)
@@ -184,14 +205,19 @@ fn slow_refresh_app() -> (Router, ManualClock, Steps) {
 /// router, the clock and the token) once that request has read its session, then lets it
 /// re-issue the token; the request's reply.
 async fn refresh_late(meanwhile: impl AsyncFnOnce(&Router, &ManualClock, &str)) -> Reply {
+    late("/slow-refresh", meanwhile).await
+}
+
+/// As [`refresh_late`], for the slow route `path` (`/slow-update`: a data update).
+async fn late(path: &str, meanwhile: impl AsyncFnOnce(&Router, &ManualClock, &str)) -> Reply {
     let (router, control, steps) = slow_refresh_app();
     let token = send_to(&router, request("POST", "/login", None))
         .await
         .token()
         .expect("a session cookie");
     let slow = tokio::spawn({
-        let (router, token) = (router.clone(), token.clone());
-        async move { send_to(&router, request("POST", "/slow-refresh", Some(&token))).await }
+        let (router, token, path) = (router.clone(), token.clone(), path.to_owned());
+        async move { send_to(&router, request("POST", &path, Some(&token))).await }
     });
     steps.resolved.notified().await;
     meanwhile(&router, &control, &token).await;
@@ -305,9 +331,32 @@ async fn a_lower_max_age_applies_to_the_tokens_already_issued() {
     );
 }
 
-/// `JwtConfig::max_revoked_sessions` is at least 1.
+/// An update whose user's sessions all ended while it ran finds no session (401), not a
+/// concurrent update of its own (409).
+#[tokio::test]
+async fn an_update_whose_users_sessions_all_ended_meanwhile_is_no_session() {
+    let reply = late("/slow-update", async |router, _, token| {
+        let reply = send_to(router, request("POST", "/revoke-all", Some(token))).await;
+        assert_status(&reply, StatusCode::OK, "the revoke-all");
+    })
+    .await;
+    assert_status(&reply, StatusCode::UNAUTHORIZED, "the late update");
+}
+
+/// Both limits are at least 1; a user's share is a hundredth of the list unless set.
 #[test]
-fn a_limit_of_zero_is_one() {
-    let config: JwtConfig = jwt_config().max_revoked_sessions(0);
-    assert!(format!("{config:?}").contains("max_revoked_sessions: 1"));
+fn the_limits_are_at_least_one_and_a_share_is_a_hundredth_by_default() {
+    let shown = |config: JwtConfig| format!("{config:?}");
+    let zero = shown(jwt_config().max_revoked_sessions(0));
+    assert!(zero.contains("max_revoked_sessions: 1,"), "{zero}");
+    assert!(zero.contains("max_revoked_sessions_per_user: 1"), "{zero}");
+    let derived = shown(jwt_config().max_revoked_sessions(200));
+    assert!(
+        derived.contains("max_revoked_sessions_per_user: 2"),
+        "{derived}"
+    );
+    let set = shown(jwt_config().max_revoked_sessions_per_user(0));
+    assert!(set.contains("max_revoked_sessions_per_user: 1"), "{set}");
+    let set = shown(jwt_config().max_revoked_sessions_per_user(7));
+    assert!(set.contains("max_revoked_sessions_per_user: 7"), "{set}");
 }
