@@ -171,18 +171,13 @@ impl JwtStrategy {
         room: TokenRoom,
         lost: Error,
     ) -> Result<(ValidSession, NewToken), Error> {
-        // The session it replaces is asked about too (the successor's own `sid` is new): ended
-        // meanwhile, by a concurrent rotation or update or by a logout, is the lost race.
-        if self.token_expired(session, now) {
-            return Err(Error::Unauthenticated);
-        }
-        if !self.listed_as_current(session).await? {
-            // The session itself ended by a concurrent request is the lost race; its user's
-            // sessions all ended is no session.
-            return Err(if self.revocations.holds_session(session.info.id) {
-                lost
-            } else {
-                Error::Unauthenticated
+        // The session it replaces is asked about too (the successor's own `sid` is new).
+        if let Err(refused) = self.may_reissue(session, now).await {
+            return Err(match refused {
+                // Ended by a concurrent rotation, update or logout: the lost race. (Its user's
+                // sessions all ended, or its token expired, is no session.)
+                Error::Unauthenticated if self.revocations.holds_session(session.info.id) => lost,
+                refused => refused,
             });
         }
         let mut successor = session.clone();
@@ -245,24 +240,13 @@ impl JwtStrategy {
     /// token has expired, which an entry may no longer cover, is never re-issued. A login's
     /// new session is under no entry but a user's, which its sign-in time comes after.
     async fn may_reissue(&self, session: &ValidSession, now: OffsetDateTime) -> Result<(), Error> {
-        if self.token_expired(session, now) || !self.listed_as_current(session).await? {
+        if now >= session.info.expires_at + self.verifier.config().leeway {
             return Err(Error::Unauthenticated);
         }
-        Ok(())
-    }
-
-    /// Whether `session`'s token has expired at `now`, leeway included.
-    fn token_expired(&self, session: &ValidSession, now: OffsetDateTime) -> bool {
-        now >= session.info.expires_at + self.verifier.config().leeway
-    }
-
-    /// Whether the copy of the revocation list, asked now (and read again first when it is
-    /// stale), finds `session` neither revoked nor behind a change it cannot take.
-    async fn listed_as_current(&self, session: &ValidSession) -> Result<bool, Error> {
-        Ok(match self.revocations.standing(facts_of(session)).await? {
-            Standing::Revoked | Standing::UnreadableChange => false,
-            Standing::Current | Standing::Changed(_) => true,
-        })
+        match self.revocations.standing(facts_of(session)).await? {
+            Standing::Revoked | Standing::UnreadableChange => Err(Error::Unauthenticated),
+            Standing::Current | Standing::Changed(_) => Ok(()),
+        }
     }
 
     /// Revokes every token of the session. `false` when another request revoked it first.
@@ -287,7 +271,8 @@ impl JwtStrategy {
     }
 
     /// Ends every token of the session; `false` when another request ended it first. When the
-    /// revocation list is full (`max_revoked_sessions`), every session of its user signed in
+    /// revocation list, or its user's share of it, is full (`max_revoked_sessions`,
+    /// `max_revoked_sessions_per_user`), every session of its user signed in
     /// before `spared` (a login's new session), or until now, ends instead, with one entry per
     /// user that replaces the previous one: more is ended than was asked, never less.
     async fn end_session(
