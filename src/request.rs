@@ -35,6 +35,9 @@ pub(crate) struct Shared {
 pub(crate) enum CookieAction {
     Keep,
     Set(NewToken),
+    /// The session the request read, extended while resolving it: its cookie is sent only if
+    /// the session still stands when the request ends (see [`Strategy::still_stands`]).
+    Extended(NewToken),
     Clear,
 }
 
@@ -361,7 +364,7 @@ impl RequestSession {
                     // The strategy extended the session in the store (database sessions).
                     self.emit_for(SessionEventKind::Refreshed, &session);
                     if from_cookie {
-                        state.cookie = CookieAction::Set(issued);
+                        state.cookie = CookieAction::Extended(issued);
                     }
                 }
                 Current::Known(Some(session))
@@ -406,7 +409,7 @@ impl RequestSession {
                 }
                 self.emit_for(SessionEventKind::Refreshed, &session);
                 state.issued = Some(issued.clone());
-                state.cookie = CookieAction::Set(issued);
+                state.cookie = CookieAction::Extended(issued);
                 Current::Known(Some(Arc::new(session)))
             }
             Err(e) => match refusal_that_ends_the_session(&e) {
@@ -495,11 +498,39 @@ impl RequestSession {
         let value = match &state.cookie {
             CookieAction::Keep => return,
             CookieAction::Set(issued) => cookie.set(&issued.token, self.cookie_age(issued)),
+            CookieAction::Extended(issued) if self.extension_stands(&state).await => {
+                cookie.set(&issued.token, self.cookie_age(issued))
+            }
+            CookieAction::Extended(_) => return,
             CookieAction::Clear if self.carried_cookie() => cookie.clear(),
             CookieAction::Clear => return,
         };
         headers.append(header::SET_COOKIE, value);
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+
+    /// Whether the session this request extended while resolving it still stands now, at
+    /// the end of the request. A store that cannot answer leaves the extension's cookie to be
+    /// sent, as it was before this check: it is the token the request was served with.
+    async fn extension_stands(&self, state: &State) -> bool {
+        let Current::Known(Some(session)) = &state.current else {
+            return true;
+        };
+        match self.strategy().still_stands(session, self.now()).await {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::info!(
+                    session = %session.info.id,
+                    "session rotated or ended while its extension's request ran: its cookie is \
+                     not sent"
+                );
+                false
+            }
+            Err(error) => {
+                tracing::debug!(%error, "could not check an extended session at the end of its request");
+                true
+            }
+        }
     }
 
     /// Whether [`finish`](Self::finish) may write anything: `false` on the common path (a
@@ -537,6 +568,10 @@ impl RequestSession {
         let state = self.resolved_state().await;
         let current = match (&state.cookie, &state.current) {
             (CookieAction::Set(issued), _) => Some((&issued.token, self.cookie_age(issued))),
+            (CookieAction::Extended(issued), _) if self.extension_stands(&state).await => {
+                Some((&issued.token, self.cookie_age(issued)))
+            }
+            (CookieAction::Extended(_), _) => None,
             (CookieAction::Keep, Current::Known(Some(session))) => {
                 let age = (session.info.persistent).then(|| session.info.expires_at - self.now());
                 Some((&session.token, age))

@@ -289,6 +289,21 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         Ok(Some(session.clone()))
     }
 
+    /// Whether `session`, which this request extended while resolving it, still stands at
+    /// `now`, the end of the request: `false` when another request rotated, ended or revoked
+    /// it meanwhile. The extension's cookie is then not sent: it would carry the token read
+    /// at the start, and a browser that applies it after the other request's cookie would
+    /// hold a token that no longer signs it in.
+    ///
+    /// Default: the session as [`reload`](Self::reload) reads it again.
+    async fn still_stands(
+        &self,
+        session: &ValidSession,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        Ok(self.reload(session, now).await?.is_some())
+    }
+
     /// Records that the session's user proved who they are again at `now` (step-up): the same
     /// session, its `authenticated_at` set to `now`. Returns the new token when the time lives
     /// in the token. [`Error::Unauthenticated`] when the session is gone.

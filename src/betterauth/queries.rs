@@ -101,8 +101,8 @@ impl Queries {
             extend: format!(
                 "UPDATE {sessions} SET {expires} = {}, {updated} = {} \
                  WHERE {token} = {} AND {} = {}",
-                d.param(1),
-                d.param(2),
+                d.stored_time(&expires, 1),
+                d.stored_time(&updated, 2),
                 d.param(3),
                 d.micros(&expires),
                 d.param(4)

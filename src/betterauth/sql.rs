@@ -5,7 +5,7 @@
 //! field's declared type) or as microseconds since the Unix epoch (times), computed by the
 //! database from the column, so that no time depends on a session's time zone or date style.
 //! Better Auth stores times as `timestamptz` on PostgreSQL, `timestamp(3)` on MySQL and ISO
-//! strings on SQLite.
+//! strings on SQLite; on SQLite an ORM may store integers instead (see [`Dialect::micros`]).
 
 use async_trait::async_trait;
 use sqlx::query::Query;
@@ -73,6 +73,9 @@ impl Dialect {
         match self {
             #[cfg(feature = "postgres")]
             Dialect::Postgres => format!("${n}"),
+            // Numbered, so that one statement may use a value twice.
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => format!("?{n}"),
             #[allow(unreachable_patterns)]
             _ => "?".to_owned(),
         }
@@ -115,25 +118,57 @@ impl Dialect {
             Dialect::MySql => {
                 format!("TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {expr})")
             }
-            // An ISO string with milliseconds, as JavaScript writes a `Date`.
+            // An ISO string with milliseconds, as JavaScript writes a `Date` (Better Auth's own
+            // adapter, Prisma's driver adapters); or an integer, as Prisma's own SQLite
+            // connector (milliseconds) and Drizzle's `integer({ mode: "timestamp" })`
+            // (seconds) or `"timestamp_ms"` store one: an integer of at least 10^11 in
+            // magnitude is milliseconds (every date from March 1973 on), a smaller one seconds.
             #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => {
-                format!("CAST(ROUND(unixepoch({expr}, 'subsec') * 1000) AS INTEGER) * 1000")
-            }
+            Dialect::Sqlite => format!(
+                "CASE WHEN typeof({expr}) = 'integer' THEN \
+                 CASE WHEN abs({expr}) >= {SQLITE_MILLIS_FROM} THEN {expr} * 1000 \
+                 ELSE {expr} * 1000000 END \
+                 ELSE CAST(ROUND(unixepoch({expr}, 'subsec') * 1000) AS INTEGER) * 1000 END"
+            ),
         }
     }
 
-    /// A time to write, as Better Auth writes it on this database (whole milliseconds).
+    /// A time to write, as Better Auth writes it on this database (whole milliseconds), for
+    /// [`stored_time`](Self::stored_time).
     pub(crate) fn time(self, t: OffsetDateTime) -> Bind {
         let t = crate::clock::truncate_to_millis(t);
         match self {
+            // Milliseconds since the epoch: `stored_time` writes them in the column's form.
             #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => Bind::Text(crate::clock::javascript_iso(t)),
+            Dialect::Sqlite => Bind::Int(crate::clock::unix_micros(t) / 1_000),
             #[allow(unreachable_patterns)]
             _ => Bind::Time(t),
         }
     }
+
+    /// What `SET column = ...` writes for the [`time`](Self::time) bound at placeholder `n`:
+    /// on SQLite the form the column holds now ([`micros`](Self::micros) reads every one), so
+    /// that the application's ORM still reads what the layer wrote.
+    pub(crate) fn stored_time(self, column: &str, n: usize) -> String {
+        let time = self.param(n);
+        match self {
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => format!(
+                "CASE WHEN typeof({column}) = 'integer' THEN \
+                 CASE WHEN abs({column}) >= {SQLITE_MILLIS_FROM} THEN {time} \
+                 ELSE {time} / 1000 END \
+                 ELSE strftime('%Y-%m-%dT%H:%M:%fZ', {time} / 1000.0, 'unixepoch') END"
+            ),
+            #[allow(unreachable_patterns)]
+            _ => time,
+        }
+    }
 }
+
+/// The smallest magnitude of an integer time that SQLite columns hold in milliseconds: 10^11,
+/// as milliseconds 1973-03-03, as seconds the year 5138. Smaller integers are seconds.
+#[cfg(feature = "sqlite")]
+const SQLITE_MILLIS_FROM: i64 = 100_000_000_000;
 
 /// `[A-Za-z_][A-Za-z0-9_]*`, at most 63 bytes (PostgreSQL silently truncates longer names).
 fn is_identifier(part: &str) -> bool {
@@ -262,7 +297,7 @@ mod tests {
             assert_eq!(d.table("user"), "\"user\"");
             assert_eq!(d.table("auth.user_2"), "\"auth\".\"user_2\"");
             assert_eq!(d.column("emailVerified"), "\"emailVerified\"");
-            assert_eq!(d.param(3), "?");
+            assert_eq!(d.param(3), "?3");
         }
         #[cfg(feature = "mysql")]
         assert_eq!(Dialect::MySql.table("auth.user"), "`auth`.`user`");

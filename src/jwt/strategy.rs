@@ -513,6 +513,19 @@ impl Strategy for JwtStrategy {
         Err(Error::Conflict)
     }
 
+    /// Against this instance's copy of the revocation list: it holds this instance's own
+    /// revocations at once, and another instance's within the list's refresh interval.
+    async fn still_stands(
+        &self,
+        session: &ValidSession,
+        _now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        Ok(match self.revocations.standing(facts_of(session)).await? {
+            Standing::Revoked | Standing::UnreadableChange => false,
+            Standing::Current | Standing::Changed(_) => true,
+        })
+    }
+
     async fn refresh(
         &self,
         session: &ValidSession,

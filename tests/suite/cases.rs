@@ -254,6 +254,55 @@ pub async fn sliding_refresh_writes_only_after_update_age(t: Setup) {
     );
 }
 
+/// A request due for its sliding extension extends the session it read and re-sends that
+/// session's cookie. When another request rotates the session while the first is still in its
+/// handler, the first one's cookie, applied last, would put the old token back in the browser
+/// and sign it out: it is not sent, and the rotated token stays. (It was sent before.)
+pub async fn an_extension_whose_session_was_rotated_meanwhile_sends_no_cookie(t: Setup) {
+    let app = app!(t);
+    let old = app.login(&user(), "user").await.token().unwrap();
+    // Past update_age: the next request extends the session.
+    app.clock.advance(Duration::days(2));
+    let (gate, held) = crate::support::Held::open();
+    let inside = app.call("GET", &held, Some(&old));
+    let meanwhile = async {
+        gate.entered.notified().await;
+        let rotated = app.call("POST", "/rotate", Some(&old)).await;
+        gate.release.notify_one();
+        rotated
+    };
+    let (inside, rotated) = tokio::join!(inside, meanwhile);
+    assert!(rotated.status.is_success(), "{}", rotated.body);
+    let new = rotated.token().expect("the rotation's cookie");
+    assert_eq!(inside.status, StatusCode::OK, "{}", inside.body);
+    assert!(
+        inside.set_cookies().is_empty(),
+        "the old token is not sent after the rotation: {:?}",
+        inside.set_cookies()
+    );
+    assert_eq!(
+        app.call("GET", "/me", Some(&new)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.call("GET", "/me", Some(&old)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Without a rotation, the extension's cookie is sent as before.
+    app.clock.advance(Duration::days(2));
+    let (gate, held) = crate::support::Held::open();
+    gate.release.notify_one();
+    let extended = app.call("GET", &held, Some(&new)).await;
+    assert_eq!(extended.status, StatusCode::OK, "{}", extended.body);
+    assert_eq!(
+        extended.set_cookies().len(),
+        1,
+        "{:?}",
+        extended.set_cookies()
+    );
+}
+
 pub async fn expired_sessions_are_rejected_before_cleanup(t: Setup) {
     let app = app!(t);
     let token = app.login(&user(), "user").await.token().unwrap();

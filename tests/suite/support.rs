@@ -589,6 +589,7 @@ pub fn router(layer: SessionLayer) -> Router {
         .route("/user-role/{user}", post(set_user_role))
         .route("/items/{item}", post(add_item))
         .route("/race-update/{item}", post(race_update))
+        .route("/held/{gate}", get(held))
         .merge(guarded_admin)
         .merge(guarded_page)
         .merge(guarded_api)
@@ -717,6 +718,36 @@ async fn race_update(
     data.items.push(item);
     sessions.update(&data).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A gate `GET /held/{name}` waits at once it has read its session: the handler says it
+/// [`entered`](Held::entered), then waits for [`release`](Held::release). Lets a test run
+/// another request while one is inside its handler.
+#[derive(Default)]
+pub struct Held {
+    pub entered: tokio::sync::Notify,
+    pub release: tokio::sync::Notify,
+}
+
+/// The gates of `/held`, by name: one per test, so tests in one process never share one.
+static GATES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, Arc<Held>>>> =
+    std::sync::LazyLock::new(Default::default);
+
+impl Held {
+    /// A new gate and the path of the `/held` request that waits at it.
+    pub fn open() -> (Arc<Held>, String) {
+        let name = Uuid::new_v4().simple().to_string();
+        let gate = Arc::new(Held::default());
+        GATES.lock().unwrap().insert(name.clone(), gate.clone());
+        (gate, format!("/held/{name}"))
+    }
+}
+
+async fn held(session: Session<Data>, Path(gate): Path<String>) -> String {
+    let gate = GATES.lock().unwrap()[&gate].clone();
+    gate.entered.notify_one();
+    gate.release.notified().await;
+    session.user_id().to_owned()
 }
 
 /// The whole test binary's `tracing` output, captured at TRACE and checked for secrets.
