@@ -14,10 +14,9 @@ use sessionward::jwt::JwtConfig;
 use sessionward::testing::ManualClock;
 use sessionward::{Clock, MemoryStore, SessionConfig, SessionLayer, Sessions};
 use time::Duration;
-use tokio::sync::Notify;
 
 use crate::jwt_cases::{me, memory_app, send_to};
-use crate::support::{Reply, START, TestApp, jwt_config, request, user};
+use crate::support::{Held, Reply, START, TestApp, jwt_config, request, user};
 
 /// An app whose revocation list holds one revoked session, already taken by an earlier
 /// logout.
@@ -137,37 +136,29 @@ async fn a_revoked_sessions_entry_goes_once_its_tokens_have_expired() {
     );
 }
 
-/// The two steps of a request that re-issues its token late: it has read its session, and it
-/// may go on.
-#[derive(Clone, Default)]
-struct Steps {
-    resolved: Arc<Notify>,
-    go_on: Arc<Notify>,
-}
-
 /// An app whose `POST /slow-refresh` and `POST /slow-update` read their session, then wait for
 /// the test before they re-issue the token or update the data; with `POST /login`,
 /// `POST /logout` and `POST /revoke-all` (the session's user), and the clock that drives it.
-fn slow_refresh_app() -> (Router, ManualClock, Steps) {
+fn slow_refresh_app() -> (Router, ManualClock, Arc<Held>) {
     /// Reads the session, tells the test, and waits for it.
-    async fn read_then_wait(steps: &Steps, sessions: &Sessions) -> Result<(), sessionward::Error> {
+    async fn read_then_wait(gate: &Held, sessions: &Sessions) -> Result<(), sessionward::Error> {
         sessions.current::<serde_json::Value>().await?;
-        steps.resolved.notify_one();
-        steps.go_on.notified().await;
+        gate.entered.notify_one();
+        gate.release.notified().await;
         Ok(())
     }
     async fn slow_refresh(
-        Extension(steps): Extension<Steps>,
+        Extension(gate): Extension<Arc<Held>>,
         sessions: Sessions,
     ) -> Result<String, sessionward::Error> {
-        read_then_wait(&steps, &sessions).await?;
+        read_then_wait(&gate, &sessions).await?;
         Ok(sessions.refresh().await?.token().to_owned())
     }
     async fn slow_update(
-        Extension(steps): Extension<Steps>,
+        Extension(gate): Extension<Arc<Held>>,
         sessions: Sessions,
     ) -> Result<String, sessionward::Error> {
-        read_then_wait(&steps, &sessions).await?;
+        read_then_wait(&gate, &sessions).await?;
         sessions.update(&json!({ "changed": true })).await?;
         Ok("updated".into())
     }
@@ -189,7 +180,7 @@ fn slow_refresh_app() -> (Router, ManualClock, Steps) {
         MemoryStore::new(),
         SessionConfig::default().clock(clock),
     );
-    let steps = Steps::default();
+    let gate = Arc::new(Held::default());
     let router = Router::new()
         .route("/login", post(login))
         .route("/logout", post(logout))
@@ -197,8 +188,8 @@ fn slow_refresh_app() -> (Router, ManualClock, Steps) {
         .route("/slow-update", post(slow_update))
         .route("/revoke-all", post(revoke_all))
         .layer(layer)
-        .layer(Extension(steps.clone()));
-    (router, control, steps)
+        .layer(Extension(gate.clone()));
+    (router, control, gate)
 }
 
 /// Logs in, sends `POST /slow-refresh` with the new session, runs `meanwhile` (given the
@@ -210,7 +201,7 @@ async fn refresh_late(meanwhile: impl AsyncFnOnce(&Router, &ManualClock, &str)) 
 
 /// As [`refresh_late`], for the slow route `path` (`/slow-update`: a data update).
 async fn late(path: &str, meanwhile: impl AsyncFnOnce(&Router, &ManualClock, &str)) -> Reply {
-    let (router, control, steps) = slow_refresh_app();
+    let (router, control, gate) = slow_refresh_app();
     let token = send_to(&router, request("POST", "/login", None))
         .await
         .token()
@@ -219,9 +210,9 @@ async fn late(path: &str, meanwhile: impl AsyncFnOnce(&Router, &ManualClock, &st
         let (router, token, path) = (router.clone(), token.clone(), path.to_owned());
         async move { send_to(&router, request("POST", &path, Some(&token))).await }
     });
-    steps.resolved.notified().await;
+    gate.entered.notified().await;
     meanwhile(&router, &control, &token).await;
-    steps.go_on.notify_one();
+    gate.release.notify_one();
     slow.await.expect("the slow request")
 }
 

@@ -720,9 +720,10 @@ async fn race_update(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// A gate `GET /held/{name}` waits at once it has read its session: the handler says it
+/// A gate a handler waits at once it has read its session: it says it
 /// [`entered`](Held::entered), then waits for [`release`](Held::release). Lets a test run
-/// another request while one is inside its handler.
+/// another request while one is inside its handler: `GET /held/{name}` of [`router`] waits at
+/// the gate [`Held::open`] made; an app of a test's own hands its handlers one.
 #[derive(Default)]
 pub struct Held {
     pub entered: tokio::sync::Notify,
