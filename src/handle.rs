@@ -275,7 +275,7 @@ impl Sessions {
         data: &D,
         options: LoginOptions,
     ) -> Result<SessionInfo, Error> {
-        let mut state = self.request.resolved_state().await;
+        let mut state = self.request.state_for_new_token().await;
         // A session that could not be looked up cannot be ended first: the same error.
         let previous = state.session()?;
         let room = self.request.cookie_room();
@@ -398,7 +398,7 @@ impl Sessions {
     /// first; [`Error::Store`] when the store cannot answer; [`Error::TooLarge`] when the new
     /// token would not fit (nothing changes then).
     pub async fn rotate(&self) -> Result<IssuedToken, Error> {
-        let mut state = self.request.resolved_state().await;
+        let mut state = self.request.state_for_new_token().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
         let rotate =
             self.request
@@ -483,7 +483,7 @@ impl Sessions {
     /// to hand out (nothing changes then).
     pub async fn update<D: Serialize>(&self, data: &D) -> Result<(), Error> {
         let data = serde_json::to_string(data)?;
-        let mut state = self.request.resolved_state().await;
+        let mut state = self.request.state_for_new_token().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
         let update = self.request.strategy().update(
             &current,
@@ -535,7 +535,7 @@ impl Sessions {
         D: Serialize + DeserializeOwned,
         F: FnMut(&mut D) -> R,
     {
-        let mut state = self.request.resolved_state().await;
+        let mut state = self.request.state_for_new_token().await;
         let mut current = state.session()?.ok_or(Error::Unauthenticated)?;
         let strategy = self.request.strategy();
         for _ in 0..CHANGE_ATTEMPTS {
@@ -597,7 +597,7 @@ impl Sessions {
     /// [`Error::Unauthenticated`] without a session (or when it ended meanwhile);
     /// [`Error::Store`] when the store cannot answer.
     pub async fn reauthenticated(&self) -> Result<SessionInfo, Error> {
-        let mut state = self.request.resolved_state().await;
+        let mut state = self.request.state_for_new_token().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
         let reauthenticate = self.request.strategy().reauthenticate(
             &current,
@@ -644,7 +644,7 @@ impl Sessions {
     /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
     /// answer.
     pub async fn refresh(&self) -> Result<IssuedToken, Error> {
-        let mut state = self.request.resolved_state().await;
+        let mut state = self.request.state_for_new_token().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
         let refresh = self.request.strategy().refresh(
             &current,
@@ -706,7 +706,7 @@ impl Sessions {
     /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
     /// answer.
     pub async fn revoke_others(&self) -> Result<u64, Error> {
-        let mut state = self.request.resolved_state().await;
+        let mut state = self.request.state_for_new_token().await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
         let revoke = self.request.strategy().revoke_others(
             &current,

@@ -17,6 +17,7 @@ use crate::config::SessionConfig;
 use crate::database::{DATABASE_DEFAULTS, DatabaseStrategy};
 use crate::origin::Inbound;
 use crate::origin::site::is_loopback;
+use crate::replaced_tokens::ReplacedTokens;
 use crate::request::{RequestSession, Shared};
 use crate::responder::{RequestFacts, json_error};
 use crate::session_future::{SessionFuture, Settle};
@@ -240,6 +241,7 @@ impl SessionLayer {
                 config,
                 strategy,
                 warned_insecure: AtomicBool::new(false),
+                replaced_tokens: ReplacedTokens::new(),
             }),
         }
     }

@@ -73,7 +73,7 @@
 //!
 //! | situation | answer |
 //! | --- | --- |
-//! | no cookie, garbage, tampered, expired or revoked token | no session: 401 from `Session<D>` and guards, `None` from `Option<Session<D>>`, the cookie cleared |
+//! | no cookie, garbage, tampered, expired or revoked token | no session: 401 from `Session<D>` and guards, `None` from `Option<Session<D>>`, the cookie cleared (not for a minute after a request of this instance replaced that token with a new one: see the README's "The session cookie") |
 //! | guard check fails | 403 |
 //! | store down, slow past `store_timeout`, pool exhausted | 503, never a request let through |
 //! | any of the above, for a browser | the same status; shape its page with [`SessionConfig::rejection_responder`] (extractors reject with [`SessionRejection`]) |
@@ -138,6 +138,7 @@ compile_error!(
     "the `betterauth` feature reads Better Auth's tables: enable `sqlite`, `postgres` or `mysql` too"
 );
 mod cache;
+mod change_marks;
 mod clock;
 mod config;
 mod cookie;
@@ -162,6 +163,7 @@ mod merge_patch;
 mod notify;
 pub mod origin;
 mod rejection;
+mod replaced_tokens;
 mod request;
 mod responder;
 mod session;

@@ -14,6 +14,7 @@ use crate::credential::{Credential, Source};
 use crate::error::Error;
 use crate::event::{RejectReason, SessionEvent, SessionEventKind};
 use crate::instrument::Outcome;
+use crate::replaced_tokens::ReplacedTokens;
 use crate::strategy::{Lookup, NewToken, RequestClient, Strategy, TokenRoom, ValidSession};
 
 /// What the layer shares with every request: configuration and strategy.
@@ -28,6 +29,9 @@ pub(crate) struct Shared {
     pub(crate) strategy: Box<dyn Strategy>,
     /// Whether this layer already warned about a `Secure` cookie sent over plain http.
     pub(crate) warned_insecure: AtomicBool,
+    /// The session cookies a request just replaced with a new token, which a request still
+    /// carrying one does not clear.
+    pub(crate) replaced_tokens: ReplacedTokens,
 }
 
 /// What the response must do with the session cookie.
@@ -249,6 +253,28 @@ impl RequestSession {
         state
     }
 
+    /// [`resolved_state`](Self::resolved_state), for an operation that may give the client a
+    /// new token in place of the one its cookie carries (a login over its session, a
+    /// rotation, a re-issue): that token is remembered as replaced first, before the store
+    /// is asked to change anything, so that another request of the same browser, on its way
+    /// with it meanwhile, finds it gone without clearing the cookie the new token goes into
+    /// (see [`ReplacedTokens`]).
+    pub(crate) async fn state_for_new_token(&self) -> MutexGuard<'_, State> {
+        let state = self.resolved_state().await;
+        if self.carried_cookie() && matches!(state.current, Current::Known(Some(_))) {
+            let tokens = self.credential.tokens().map(|p| p.token.as_str());
+            self.shared.replaced_tokens.remember(tokens, self.now());
+        }
+        state
+    }
+
+    /// Whether the request's cookie carries a token that a request of this process replaced
+    /// moments ago: no session, but its cookie is not cleared.
+    fn carries_a_token_just_replaced(&self) -> bool {
+        let tokens = self.credential.tokens().map(|p| p.token.as_str());
+        self.shared.replaced_tokens.any_replaced(tokens, self.now())
+    }
+
     /// The locked state, resolved, for reading.
     async fn resolved_for_reading(&self) -> MutexGuard<'_, State> {
         let mut state = self.locked_state().await;
@@ -382,7 +408,12 @@ impl RequestSession {
             Ok(Lookup::Due { session, .. }) => Current::Known(Some(session)),
             Ok(Lookup::Invalid(reason)) => {
                 self.reject(reason);
-                if from_cookie {
+                if from_cookie && self.carries_a_token_just_replaced() {
+                    tracing::debug!(
+                        "the session cookie's token was replaced moments ago: not cleared, \
+                         the response that replaced it sets the new one"
+                    );
+                } else if from_cookie {
                     state.cookie = CookieAction::Clear;
                 }
                 Current::Known(None)

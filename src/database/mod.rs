@@ -2,7 +2,6 @@
 //! [`SessionStore`](crate::SessionStore); the optional in-process cache of recently read
 //! sessions; and the cleanup of expired rows.
 
-mod change_marks;
 mod cleanup;
 mod record_cache;
 mod strategy;

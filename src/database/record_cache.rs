@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::change_marks::ChangeMarks;
 use crate::cache::SessionCache;
+use crate::change_marks::ChangeMarks;
 use crate::session::ValidSession;
 use crate::store::SessionRecord;
 use crate::token::TokenHash;

@@ -217,6 +217,73 @@ pub async fn rotation_issues_a_new_token_and_kills_the_old(t: Setup) {
     );
 }
 
+/// A browser's requests already on their way when one of them replaced its token (a rotation,
+/// a login over the session, a JWT data update) carry the old token. Each finds it gone: no
+/// session, but its answer, which may reach the browser after the one that set the new token,
+/// must not clear the cookie: that would sign the browser out. A minute later the old token is
+/// cleared like any dead one, and a logged-out token is cleared at once.
+pub async fn a_request_still_carrying_a_replaced_token_leaves_the_new_cookie_alone(t: Setup) {
+    let app = app!(t);
+    let alice = user();
+    let assert_gone_but_kept = |reply: crate::support::Reply, what: &str| {
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{what}: {}",
+            reply.body
+        );
+        assert!(
+            reply.set_cookies().is_empty(),
+            "{what}: the cookie the new token went into is left alone: {:?}",
+            reply.set_cookies()
+        );
+    };
+    let first = app.login(&alice, "user").await.token().unwrap();
+    let rotated = app.call("POST", "/rotate", Some(&first)).await;
+    let second = rotated.token().expect("the rotation's cookie");
+    assert_gone_but_kept(
+        app.call("GET", "/me", Some(&first)).await,
+        "the token before a rotation",
+    );
+    let again = app
+        .call("POST", &format!("/login/{alice}?role=user"), Some(&second))
+        .await;
+    let mut third = again.token().expect("the login's cookie");
+    assert_gone_but_kept(
+        app.call("GET", "/me", Some(&second)).await,
+        "the token before a login over it",
+    );
+    let updated = app.call("POST", "/items/book", Some(&third)).await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    if t.is_jwt() {
+        // A JWT data update re-issues the session under a new id and revokes the old one.
+        let before_update = std::mem::replace(&mut third, updated.token().expect("new token"));
+        assert_gone_but_kept(
+            app.call("GET", "/me", Some(&before_update)).await,
+            "the token before a data update",
+        );
+    }
+    assert_eq!(
+        app.call("GET", "/me", Some(&third)).await.status,
+        StatusCode::OK
+    );
+
+    // A minute later, a request with the first token is a dead cookie like any other.
+    app.clock.advance(Duration::seconds(61));
+    let late = app.call("GET", "/me", Some(&first)).await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED);
+    assert!(late.clears_cookie(), "{:?}", late.set_cookies());
+
+    // A logout replaces nothing: its token is cleared at once.
+    let token = app.login(&alice, "user").await.token().unwrap();
+    assert!(
+        app.call("POST", "/logout", Some(&token))
+            .await
+            .clears_cookie()
+    );
+    assert!(app.call("GET", "/me", Some(&token)).await.clears_cookie());
+}
+
 pub async fn sliding_refresh_writes_only_after_update_age(t: Setup) {
     let app = app!(t);
     let token = app.login(&user(), "user").await.token().unwrap();

@@ -1,5 +1,7 @@
 //! [`ChangeMarks`]: when each recently changed key was changed, bounded in number and expiring
-//! by age, so that a read in flight during a change does not put an old copy back.
+//! by age, so that a read in flight during a change does not put an old copy back (the session
+//! cache), or a request still carrying a token that was just replaced does not clear the
+//! cookie its replacement went into ([`ReplacedTokens`](crate::replaced_tokens::ReplacedTokens)).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -11,16 +13,37 @@ use std::time::{Duration, Instant};
 /// (every read that started at or before the newest dropped mark counts as overtaken by a
 /// change). So marks fed by other instances' notices, forged ones included, cost bounded
 /// memory, and marking never scans: expired marks leave from the front of the queue.
-pub(crate) struct ChangeMarks<K, V> {
+///
+/// Marks are dated by `T`: the monotonic clock by default, or the crate's own clock where
+/// what they decide must follow it (and tests move it by hand).
+pub(crate) struct ChangeMarks<K, V, T = Instant> {
     lifetime: Duration,
     capacity: usize,
     /// Key -> time and detail of its latest mark.
-    latest: HashMap<K, (Instant, V)>,
+    latest: HashMap<K, (T, V)>,
     /// Every mark in the order made (a key marked twice is in it twice).
-    order: VecDeque<(K, Instant)>,
+    order: VecDeque<(K, T)>,
     /// Reads that started at or before this count as overtaken by a change (a mark was
     /// dropped before its lifetime was over).
-    floor: Option<Instant>,
+    floor: Option<T>,
+}
+
+/// A time marks are dated by.
+pub(crate) trait MarkTime: Copy + Ord {
+    /// How long after `earlier` this is; zero when it is not after it.
+    fn since(self, earlier: Self) -> Duration;
+}
+
+impl MarkTime for Instant {
+    fn since(self, earlier: Self) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+}
+
+impl MarkTime for time::OffsetDateTime {
+    fn since(self, earlier: Self) -> Duration {
+        Duration::try_from(self - earlier).unwrap_or(Duration::ZERO)
+    }
 }
 
 /// What a mark says besides its time. A key's marks within their lifetime are kept as one
@@ -44,7 +67,7 @@ impl MarkDetail for Option<uuid::Uuid> {
     }
 }
 
-impl<K: Hash + Eq + Clone, V: MarkDetail> ChangeMarks<K, V> {
+impl<K: Hash + Eq + Clone, V: MarkDetail, T: MarkTime> ChangeMarks<K, V, T> {
     pub(crate) fn new(lifetime: Duration, capacity: usize) -> Self {
         Self {
             lifetime,
@@ -56,9 +79,9 @@ impl<K: Hash + Eq + Clone, V: MarkDetail> ChangeMarks<K, V> {
     }
 
     /// Marks `key` as changed at `at` (not earlier than any mark before it), with `detail`.
-    pub(crate) fn mark(&mut self, key: K, at: Instant, detail: V) {
+    pub(crate) fn mark(&mut self, key: K, at: T, detail: V) {
         while let Some((_, made)) = self.order.front() {
-            if at.saturating_duration_since(*made) < self.lifetime {
+            if at.since(*made) < self.lifetime {
                 break;
             }
             self.drop_oldest();
@@ -76,6 +99,32 @@ impl<K: Hash + Eq + Clone, V: MarkDetail> ChangeMarks<K, V> {
         self.latest.insert(key, (at, detail));
     }
 
+    /// Whether `key` was marked less than the marks' lifetime before `now`. Unlike
+    /// [`changed_since`](ChangeMarks::changed_since), this forgets a mark dropped early to
+    /// keep the capacity: for a question whose safe answer is "no".
+    pub(crate) fn marked_lately(&self, key: &K, now: T) -> bool {
+        self.latest
+            .get(key)
+            .is_some_and(|(at, _)| now.since(*at) < self.lifetime)
+    }
+
+    /// How many marks are kept.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Drops the oldest mark; returns when it was made.
+    fn drop_oldest(&mut self) -> Option<T> {
+        let (key, made) = self.order.pop_front()?;
+        if self.latest.get(&key).is_some_and(|(at, _)| *at == made) {
+            self.latest.remove(&key);
+        }
+        Some(made)
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: MarkDetail> ChangeMarks<K, V> {
     /// Whether a read of `key` that started at `read_started` was overtaken by a change:
     /// `matters` decides about the detail of the key's marks. A read that started longer than
     /// the marks' lifetime ago counts as overtaken: the marks that would say so may be gone
@@ -92,21 +141,6 @@ impl<K: Hash + Eq + Clone, V: MarkDetail> ChangeMarks<K, V> {
                 .latest
                 .get(key)
                 .is_some_and(|(at, detail)| *at >= read_started && matters(detail))
-    }
-
-    /// How many marks are kept.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.order.len()
-    }
-
-    /// Drops the oldest mark; returns when it was made.
-    fn drop_oldest(&mut self) -> Option<Instant> {
-        let (key, made) = self.order.pop_front()?;
-        if self.latest.get(&key).is_some_and(|(at, _)| *at == made) {
-            self.latest.remove(&key);
-        }
-        Some(made)
     }
 }
 
