@@ -96,11 +96,13 @@ impl<S: SessionStore> DatabaseStrategy<S> {
                 for id in &ended {
                     self.forget(&Change::Session(*id));
                 }
-                unsettled.settled();
+                // Armed until the other instances are told: a caller that stops waiting
+                // meanwhile still has them told (the guard does it).
                 for id in &ended {
                     self.announce(Change::Session(*id)).await;
                     tracing::info!(session = %id, "session revoked (device limit)");
                 }
+                unsettled.settled();
                 Ok(ended)
             }
             LimitedCreate::Refused => {
@@ -183,10 +185,12 @@ impl<S: SessionStore> DatabaseStrategy<S> {
         let result = within(self.timeout, call).await;
         self.forget(&scope);
         let value = result?;
-        unsettled.settled();
+        // Armed until the other instances are told: a caller that stops waiting meanwhile
+        // (the write is made) still has them told, by the guard.
         if changed(&value) {
             self.announce(scope).await;
         }
+        unsettled.settled();
         Ok(value)
     }
 
@@ -492,8 +496,8 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
                 }
                 from_this_copy
             });
-            unsettled.settled();
             self.announce(Change::Session(session.info.id)).await;
+            unsettled.settled();
             let mut updated = session.clone();
             updated.data = data;
             updated.version += 1;
@@ -530,8 +534,8 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
             r.authenticated_at = r.authenticated_at.max(now);
             true
         });
-        unsettled.settled();
         self.announce(Change::Session(id)).await;
+        unsettled.settled();
         tracing::info!(session = %id, "session re-authenticated");
         let mut fresh = session.clone();
         fresh.info.authenticated_at = now;

@@ -31,7 +31,8 @@ impl Unsettled {
         }
     }
 
-    /// The outcome is known and dealt with.
+    /// The outcome is known and dealt with, and the other instances were told of it (until
+    /// then a caller that stops waiting leaves the guard to tell them).
     pub(super) fn settled(mut self) {
         self.scope = None;
     }
@@ -45,10 +46,8 @@ impl Drop for Unsettled {
         if let Some(cache) = &self.cache {
             cache.drop_copies(&scope);
         }
-        if let (Some(notifier), Ok(runtime)) =
-            (self.notifier.clone(), tokio::runtime::Handle::try_current())
-        {
-            runtime.spawn(async move { notifier.publish(scope).await });
+        if let Some(notifier) = &self.notifier {
+            notifier.publish_detached(scope);
         }
     }
 }

@@ -405,11 +405,16 @@ impl RevocationList {
             }
             Revoked::User(_) | Revoked::UserData { .. } => None,
         };
+        let unannounced = Unannounced { list: Some(self) };
         let stored = bounded(self.timeout, self.store.add_revocation(&revocation)).await;
         let first = match stored {
             Ok(()) => true,
             Err(StoreError::Duplicate) => false,
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // The caller learns of the failure; the copy stays as fresh as it was.
+                unannounced.done();
+                return Err(e.into());
+            }
         };
         if first {
             tracing::info!(target_kind = ?kind(&revocation.target), "session revoked (JWT)");
@@ -425,7 +430,14 @@ impl RevocationList {
         if let (true, Some(notifier)) = (first, &self.notifier) {
             notifier.publish(Change::Revocations).await;
         }
+        unannounced.done();
         Ok(first)
+    }
+
+    /// Marks the copy stale: the next check reads the store first.
+    fn mark_stale(&self) {
+        self.synced_at
+            .store(0, std::sync::atomic::Ordering::Release);
     }
 
     /// Whether one more revoked session of `user` fits: the copy holds fewer than
@@ -568,6 +580,34 @@ impl RevocationList {
             }
         }
         Ok(())
+    }
+}
+
+/// Armed while [`RevocationList::add`] stores a revocation and announces it. Dropped armed (the
+/// request that made it went away: a client that hung up, a timeout around the handler), the
+/// store may hold the revocation while this copy and the other instances do not know it: the
+/// copy is marked stale, so that the next check here reads the store first, and the other
+/// instances are told to read it too.
+struct Unannounced<'a> {
+    list: Option<&'a RevocationList>,
+}
+
+impl Unannounced<'_> {
+    /// The revocation is stored and announced, or its failure reported.
+    fn done(mut self) {
+        self.list = None;
+    }
+}
+
+impl Drop for Unannounced<'_> {
+    fn drop(&mut self) {
+        let Some(list) = self.list.take() else {
+            return;
+        };
+        list.mark_stale();
+        if let Some(notifier) = &list.notifier {
+            notifier.publish_detached(Change::Revocations);
+        }
     }
 }
 

@@ -223,9 +223,19 @@ impl Notifier {
     /// is logged, not returned: the change itself is stored, and the polling bound still holds.
     pub(crate) async fn publish(&self, change: Change) {
         let notice = Notice::encode(self.origin, &change);
-        if let Err(e) = bounded(self.timeout, self.feed.publish(&notice)).await {
-            tracing::warn!(error = %e, "change notice not sent; other instances follow by polling");
-        }
+        sent(bounded(self.timeout, self.feed.publish(&notice)).await);
+    }
+
+    /// [`publish`](Self::publish) from a task of its own, for a caller that cannot wait (a
+    /// guard dropped with a change it must announce). Outside a runtime nothing is sent:
+    /// the other instances follow by polling.
+    pub(crate) fn publish_detached(&self, change: Change) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (feed, timeout) = (self.feed.clone(), self.timeout);
+        let notice = Notice::encode(self.origin, &change);
+        runtime.spawn(async move { sent(bounded(timeout, feed.publish(&notice)).await) });
     }
 
     /// Starts following the feed for `follower`, once; the task ends when `follower` is gone.
@@ -239,6 +249,13 @@ impl Notifier {
                 Arc::downgrade(follower),
             ));
         });
+    }
+}
+
+/// Logs a notice that could not be sent.
+fn sent(published: Result<(), StoreError>) {
+    if let Err(e) = published {
+        tracing::warn!(error = %e, "change notice not sent; other instances follow by polling");
     }
 }
 

@@ -445,6 +445,39 @@ async fn role_change(backend: Backend, mode: Mode) {
     );
 }
 
+/// A logout whose request goes away (the client hung up, a timeout around the handler) after
+/// the store ended the session, while the change notice is on its way out: the notice still
+/// goes out, and the other instances drop their copies within the notice's bound (plus the
+/// second the test's feed holds it), not after their polling interval (10 s). On JWT, the
+/// instance that made the revocation knows it too.
+async fn a_logout_whose_request_went_away_while_announcing_it_still_reaches_the_others(
+    backend: Backend,
+) {
+    let Some(store) = fresh_store(backend).await else {
+        return;
+    };
+    for mode in [Mode::Cached { notices: true }, Mode::Jwt { notices: true }] {
+        let [a, b] = [0, 1].map(|_| Instance::new(mode, &store));
+        let token = a.login(&user()).await;
+        b.keeps_its_copy(&token).await;
+        a.1.slow_notices
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let logout = a.call("POST", "/logout", Some(&token));
+        let gone = tokio::time::timeout(Duration::from_millis(300), logout).await;
+        assert!(
+            gone.is_err(),
+            "{mode:?}: the logout answered before its notice went out"
+        );
+        let since = Instant::now();
+        let (delay, _) = rejected_within(&[&a, &b], &token, since).await;
+        assert!(
+            delay < Duration::from_secs(1) + mode.bound(),
+            "{mode:?}: the other instance kept the session {delay:?} (its polling interval: \
+             {SLOW_POLL:?})"
+        );
+    }
+}
+
 async fn role_change_uncached(backend: Backend) {
     role_change(backend, Mode::Uncached).await;
 }
@@ -476,4 +509,5 @@ per_engine!(
     jwt_with_notices_cut,
     role_change_uncached,
     role_change_cached_with_notices,
+    a_logout_whose_request_went_away_while_announcing_it_still_reaches_the_others,
 );

@@ -174,14 +174,46 @@ impl Authorize for Data {
 /// session load fails as a backend that went down would (the writes still reach the store);
 /// `after_create` runs once, right after the next session is written (to race a change
 /// against a login); while `slow_writes` is set, a data update, a re-authentication and a
-/// delete take a second longer than their write (the write is made, its answer comes late).
+/// delete take a second longer than their write (the write is made, its answer comes late);
+/// while `slow_notices` is set, a change notice goes out a second late.
 #[derive(Default)]
 pub struct Counts {
     pub loads: AtomicUsize,
     pub writes: AtomicUsize,
     pub fail_loads: AtomicBool,
     pub slow_writes: AtomicBool,
+    pub slow_notices: AtomicBool,
     pub after_create: std::sync::Mutex<Option<BoxFuture>>,
+}
+
+/// The store's change feed, whose notices go out a second late while `slow_notices` is set
+/// (a request that stops waiting while it announces its change).
+struct SlowFeed {
+    inner: Arc<dyn sessionward::ChangeFeed>,
+    counts: Arc<Counts>,
+}
+
+impl SlowFeed {
+    fn around(
+        inner: Option<Arc<dyn sessionward::ChangeFeed>>,
+        counts: &Arc<Counts>,
+    ) -> Option<Arc<dyn sessionward::ChangeFeed>> {
+        let counts = counts.clone();
+        inner.map(|inner| Arc::new(SlowFeed { inner, counts }) as Arc<dyn sessionward::ChangeFeed>)
+    }
+}
+
+#[async_trait]
+impl sessionward::ChangeFeed for SlowFeed {
+    async fn publish(&self, notice: &str) -> Result<(), StoreError> {
+        if self.counts.slow_notices.load(Ordering::SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        self.inner.publish(notice).await
+    }
+    async fn subscribe(&self) -> Result<tokio::sync::mpsc::Receiver<String>, StoreError> {
+        self.inner.subscribe().await
+    }
 }
 
 /// A task the test hands a store wrapper to run.
@@ -223,7 +255,7 @@ impl CountingStore {
 #[async_trait]
 impl SessionStore for CountingStore {
     fn change_feed(&self) -> Option<Arc<dyn sessionward::ChangeFeed>> {
-        self.inner.change_feed()
+        SlowFeed::around(self.inner.change_feed(), &self.counts)
     }
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
         self.write();
@@ -324,7 +356,7 @@ impl CountingRevocations {
 #[async_trait]
 impl RevocationStore for CountingRevocations {
     fn change_feed(&self) -> Option<Arc<dyn sessionward::ChangeFeed>> {
-        self.inner.change_feed()
+        SlowFeed::around(self.inner.change_feed(), &self.counts)
     }
     async fn add_revocation(&self, r: &Revocation) -> Result<(), StoreError> {
         self.counts.writes.fetch_add(1, Ordering::SeqCst);
