@@ -16,7 +16,7 @@ use crate::support::{START, session_record, user};
 
 /// PostgreSQL whose sessions default to REPEATABLE READ.
 #[cfg(feature = "postgres")]
-async fn strict_postgres() -> Option<Arc<dyn SessionStore>> {
+async fn strict_postgres() -> Option<(Arc<dyn SessionStore>, sqlx::postgres::PgPool)> {
     let url = fresh_database(Backend::Postgres).await?;
     let options = sqlx::postgres::PgConnectOptions::from_str(&url)
         .expect("a PostgreSQL URL")
@@ -26,14 +26,14 @@ async fn strict_postgres() -> Option<Arc<dyn SessionStore>> {
         .connect_with(options)
         .await
         .expect("connect to PostgreSQL");
-    let store = sessionward::PostgresStore::new(pool);
+    let store = sessionward::PostgresStore::new(pool.clone());
     store.migrate().await.expect("migrate");
-    Some(Arc::new(store))
+    Some((Arc::new(store), pool))
 }
 
 /// MariaDB with snapshot isolation on every connection.
 #[cfg(feature = "mysql")]
-async fn strict_mariadb() -> Option<Arc<dyn SessionStore>> {
+async fn strict_mariadb() -> Option<(Arc<dyn SessionStore>, sqlx::mysql::MySqlPool)> {
     let url = fresh_database(Backend::MySql).await?;
     let pool = sqlx::mysql::MySqlPoolOptions::new()
         .max_connections(8)
@@ -50,9 +50,9 @@ async fn strict_mariadb() -> Option<Arc<dyn SessionStore>> {
         .connect(&url)
         .await
         .expect("connect to MariaDB");
-    let store = sessionward::MySqlStore::new(pool);
+    let store = sessionward::MySqlStore::new(pool.clone());
     store.migrate().await.expect("migrate");
-    Some(Arc::new(store))
+    Some((Arc::new(store), pool))
 }
 
 /// Concurrent writes of one session each get their answer; concurrent logins keep the limit.
@@ -122,18 +122,63 @@ async fn every_write_is_answered_and_the_limit_kept(store: Arc<dyn SessionStore>
     }
 }
 
+/// Ending all of a user's sessions (revoke-all, revoke-others) while another transaction
+/// changes one of them (a sliding extension, say) waits for that row, then is answered: under
+/// the stricter isolation the waiting statement fails (PostgreSQL's 40001, MariaDB's 1020),
+/// and it is run again, not reported as a store failure (503) that signs nobody out.
+async fn ending_a_users_sessions_waits_out_a_row_another_write_holds<DB: sqlx::Database>(
+    store: Arc<dyn SessionStore>,
+    pool: sqlx::Pool<DB>,
+) where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    for keep in [false, true] {
+        let bob = user();
+        let records: Vec<_> = (0..3).map(|_| session_record(&bob, START)).collect();
+        for record in &records {
+            store.create(record).await.unwrap();
+        }
+        let mut holder = pool.begin().await.expect("a transaction");
+        let change = format!(
+            "UPDATE sessionward_sessions SET version = version + 1 WHERE id = '{}'",
+            records[1].id
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(change))
+            .execute(&mut *holder)
+            .await
+            .expect("the other transaction's change");
+        let ending = {
+            let (store, bob) = (store.clone(), bob.clone());
+            let keep = keep.then_some(records[0].id);
+            tokio::spawn(async move { store.delete_user_sessions(&bob, keep).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        holder.commit().await.expect("commit");
+        let ended = ending.await.unwrap();
+        let expected: u64 = if keep { 2 } else { 3 };
+        assert!(
+            matches!(ended, Ok(n) if n == expected),
+            "keep {keep}: {ended:?}"
+        );
+        let left = store.list_user_sessions(&bob).await.unwrap().len();
+        assert_eq!(left as u64, 3 - expected, "keep {keep}");
+    }
+}
+
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_at_repeatable_read() {
-    if let Some(store) = strict_postgres().await {
-        every_write_is_answered_and_the_limit_kept(store).await;
+    if let Some((store, pool)) = strict_postgres().await {
+        every_write_is_answered_and_the_limit_kept(store.clone()).await;
+        ending_a_users_sessions_waits_out_a_row_another_write_holds(store, pool).await;
     }
 }
 
 #[cfg(feature = "mysql")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mariadb_with_snapshot_isolation() {
-    if let Some(store) = strict_mariadb().await {
-        every_write_is_answered_and_the_limit_kept(store).await;
+    if let Some((store, pool)) = strict_mariadb().await {
+        every_write_is_answered_and_the_limit_kept(store.clone()).await;
+        ending_a_users_sessions_waits_out_a_row_another_write_holds(store, pool).await;
     }
 }

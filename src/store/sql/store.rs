@@ -662,13 +662,18 @@ where
         user_id: &str,
         keep: Option<Uuid>,
     ) -> Result<u64, StoreError> {
-        let query = match keep {
-            None => bind_user_id(sqlx::query(DB::DELETE_USER), user_id),
-            Some(keep) => {
-                bind_user_id(sqlx::query(DB::DELETE_USER_EXCEPT), user_id).bind(DB::Id::from(keep))
-            }
-        };
-        Ok(DB::rows_affected(&query.execute(&self.pool).await?))
+        // Run again like the single-session writes: a statement that waited for a row another
+        // write changed fails under stricter isolation, and was rolled back whole.
+        let done = run_again_when_told(|| {
+            let query = match keep {
+                None => bind_user_id(sqlx::query(DB::DELETE_USER), user_id),
+                Some(keep) => bind_user_id(sqlx::query(DB::DELETE_USER_EXCEPT), user_id)
+                    .bind(DB::Id::from(keep)),
+            };
+            query.execute(&self.pool)
+        })
+        .await?;
+        Ok(DB::rows_affected(&done))
     }
 
     async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
@@ -681,17 +686,19 @@ where
     }
 
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
-        let done = sqlx::query(DB::DELETE_EXPIRED)
-            .bind(DB::encode_time(now))
-            .bind(i64::from(batch))
-            .execute(&self.pool)
-            .await?;
+        let done = run_again_when_told(|| {
+            sqlx::query(DB::DELETE_EXPIRED)
+                .bind(DB::encode_time(now))
+                .bind(i64::from(batch))
+                .execute(&self.pool)
+        })
+        .await?;
         Ok(DB::rows_affected(&done))
     }
 }
 
-/// Runs `statement` (one conditional write: an update or delete of one session, which gives
-/// the same answer whenever it runs) again while the database ends it as [`may_run_again`]
+/// Runs `statement` (one conditional write: an update or delete of one session, of a user's
+/// sessions or of a batch of expired ones, which a failed run left undone) again while the database ends it as [`may_run_again`]
 /// says, at most [`RETRIES`] times. Concurrent writes of one session (a page and its
 /// requests extending it at once, two updates of one version) then each get their answer, not
 /// a store failure, under stricter isolation than the servers' defaults too.
