@@ -513,17 +513,21 @@ impl Strategy for JwtStrategy {
         Err(Error::Conflict)
     }
 
-    /// Against this instance's copy of the revocation list: it holds this instance's own
-    /// revocations at once, and another instance's within the list's refresh interval.
+    /// Against the store's revocation list as it is now (one read, only on a request that
+    /// re-issued its session): this instance's copy would know a rotation made on another
+    /// instance only within the list's refresh interval, and send the re-issued token after
+    /// the rotated one.
     async fn still_stands(
         &self,
         session: &ValidSession,
         _now: OffsetDateTime,
     ) -> Result<bool, Error> {
-        Ok(match self.revocations.standing(facts_of(session)).await? {
-            Standing::Revoked | Standing::UnreadableChange => false,
-            Standing::Current | Standing::Changed(_) => true,
-        })
+        Ok(
+            match self.revocations.standing_now(facts_of(session)).await? {
+                Standing::Revoked | Standing::UnreadableChange => false,
+                Standing::Current | Standing::Changed(_) => true,
+            },
+        )
     }
 
     async fn refresh(

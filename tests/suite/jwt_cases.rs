@@ -79,6 +79,7 @@ every_backend!(
     revoke_all_kills_only_tokens_signed_in_before_it,
     logout_on_one_instance_reaches_another_within_the_refresh_interval,
     revoke_all_on_one_instance_reaches_another_within_the_refresh_interval,
+    an_extension_whose_session_another_instance_rotated_meanwhile_sends_no_cookie,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -487,6 +488,38 @@ async fn logout_on_one_instance_reaches_another_within_the_refresh_interval(t: S
         me(&other, &kept).await.status,
         StatusCode::OK,
         "only that session"
+    );
+}
+
+/// `cases::an_extension_whose_session_was_rotated_meanwhile_sends_no_cookie`, with the
+/// rotation made on another instance, which this one has not heard of yet (no notices, a
+/// revocation refresh of 30 s): the extension's cookie is checked against the store's list, not
+/// this instance's copy, so the re-issued token is not sent after the rotated one.
+async fn an_extension_whose_session_another_instance_rotated_meanwhile_sends_no_cookie(t: Setup) {
+    let slow = || jwt_config().revocation_refresh(std::time::Duration::from_secs(30));
+    let Some(app) = TestApp::build(t, |c| c.change_notices(false), slow()).await else {
+        return;
+    };
+    let (other, other_clock) = app.instance_with(slow());
+    let old = app.login(&user(), "user").await.token().unwrap();
+    // Past update_age on both instances: the next request here re-issues the session.
+    app.clock.advance(Duration::days(2));
+    other_clock.advance(Duration::days(2));
+    let (gate, held) = crate::support::Held::open();
+    let inside = app.call("GET", &held, Some(&old));
+    let meanwhile = async {
+        gate.entered.notified().await;
+        let rotated = send_to(&other, request("POST", "/rotate", Some(&old))).await;
+        gate.release.notify_one();
+        rotated
+    };
+    let (inside, rotated) = tokio::join!(inside, meanwhile);
+    assert!(rotated.status.is_success(), "{}", rotated.body);
+    assert_eq!(inside.status, StatusCode::OK, "{}", inside.body);
+    assert!(
+        inside.set_cookies().is_empty(),
+        "the re-issued token is not sent after the other instance's rotation: {:?}",
+        inside.set_cookies()
     );
 }
 
