@@ -730,6 +730,10 @@ impl Sessions {
     ///
     /// [`Error::Store`] when the store cannot answer.
     pub async fn revoke_all(&self, user_id: &str) -> Result<u64, Error> {
+        // The request's own session is looked up first, as by every other method: looked up
+        // after, it would be a token the store no longer knows (a rejection, logged and
+        // reported), not a session this request ended.
+        let mut state = self.request.resolved_state().await;
         let count = self
             .request
             .strategy()
@@ -737,7 +741,6 @@ impl Sessions {
             .await?;
         self.request
             .emit(SessionEventKind::RevokedAll, Some(user_id), None);
-        let mut state = self.request.resolved_state().await;
         if let Ok(Some(current)) = state.session()
             && current.info.user_id == user_id
         {
@@ -835,6 +838,8 @@ impl Sessions {
         patch: &P,
     ) -> Result<u64, Error> {
         let patch = crate::merge_patch::from_value(patch)?;
+        // Looked up first, as for `revoke_all`.
+        let mut state = self.request.resolved_state().await;
         let now = self.request.now();
         let strategy = self.request.strategy();
         let room = self.request.cookie_room();
@@ -846,7 +851,6 @@ impl Sessions {
                 .emit(SessionEventKind::DataUpdated, Some(user_id), Some(*id));
         }
         // This request's own session, if it is one of them, is read again.
-        let mut state = self.request.resolved_state().await;
         if let Ok(Some(current)) = state.session()
             && changed.contains(&current.info.id)
         {

@@ -17,6 +17,7 @@ suite!(events => database, Database; cached, DatabaseCached; jwt, Jwt:
     a_stuck_hook_drops_events_and_never_holds_up_a_request,
     a_panicking_hook_loses_its_event_and_the_next_is_delivered,
     a_change_to_every_session_of_a_user_is_a_data_updated_event,
+    ending_every_session_of_ones_own_user_is_no_rejection,
 );
 
 /// A hook that records every event it hears.
@@ -187,6 +188,35 @@ pub async fn a_change_to_every_session_of_a_user_is_a_data_updated_event(t: Setu
     if t.is_jwt() {
         expected.push((K::Refreshed, Some(id)));
     }
+    delivered(&events, expected.len() as u64).await;
+    let got: Vec<(K, Option<Uuid>)> = heard
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| (e.kind, e.session_id))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+/// "Sign out everywhere" from the user's own browser: the request's session is one of those
+/// it ends, and its cookie is cleared, but it is no rejected credential (no `rejected` event,
+/// no "session rejected" log line, no rejection counted).
+pub async fn ending_every_session_of_ones_own_user_is_no_rejection(t: Setup) {
+    let (events, heard) = recorder();
+    let hook = events.clone();
+    let app = app!(t, move |c| c.events(hook));
+    let alice = user();
+    let login = app.login(&alice, "user").await;
+    let id: Uuid = login.json()["id"].as_str().unwrap().parse().unwrap();
+    let token = login.token().unwrap();
+    let all = app
+        .call("POST", &format!("/revoke-all/{alice}"), Some(&token))
+        .await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert!(all.clears_cookie(), "{:?}", all.set_cookies());
+
+    use SessionEventKind as K;
+    let expected = vec![(K::Created, Some(id)), (K::RevokedAll, None)];
     delivered(&events, expected.len() as u64).await;
     let got: Vec<(K, Option<Uuid>)> = heard
         .lock()
