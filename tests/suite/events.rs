@@ -214,9 +214,17 @@ pub async fn ending_every_session_of_ones_own_user_is_no_rejection(t: Setup) {
         .await;
     assert_eq!(all.status, StatusCode::OK, "{}", all.body);
     assert!(all.clears_cookie(), "{:?}", all.set_cookies());
+    // A rejection of its own after it, so that every event the revoke-all caused has been
+    // heard when this one has (the hook hears them in order).
+    let garbage = app.call("GET", "/me", Some("not-a-token")).await;
+    assert_eq!(garbage.status, StatusCode::UNAUTHORIZED);
 
     use SessionEventKind as K;
-    let expected = vec![(K::Created, Some(id)), (K::RevokedAll, None)];
+    let expected = vec![
+        (K::Created, Some(id)),
+        (K::RevokedAll, None),
+        (K::Rejected(RejectReason::Malformed), None),
+    ];
     delivered(&events, expected.len() as u64).await;
     let got: Vec<(K, Option<Uuid>)> = heard
         .lock()
