@@ -535,6 +535,70 @@ async fn a_session_a_login_could_not_end_stays_listed(backend: Backend) {
     }
 }
 
+/// Polls `login` once (its steps start on a task of their own) and drops it: the caller stops
+/// waiting, as a login cut off by `store_timeout` (answered 503) does.
+async fn started_then_abandoned<T>(login: impl std::future::Future<Output = T>) {
+    let mut login = Box::pin(login);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(login.as_mut().poll(&mut cx).is_pending());
+    drop(login);
+    // Its steps, on their own task, have time to go on.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+}
+
+/// A login whose caller stopped waiting (a `store_timeout`: the browser got 503 and no token)
+/// leaves no session behind: none in the user's list, none counted by the device limit, and,
+/// under "end the least recently used", no real device signed out for it.
+async fn a_login_nobody_waits_for_leaves_no_session(backend: Backend) {
+    let Some(s) = store(backend).await else {
+        return;
+    };
+    let now = OffsetDateTime::now_utc();
+    // Room for it (two sessions), or room made by ending the device (one).
+    for (policy, max_sessions) in [
+        (SessionLimitPolicy::RefuseNewLogin, 2),
+        (SessionLimitPolicy::EndLeastRecentlyUsed, 1),
+    ] {
+        let user = &crate::support::user();
+        let limit = SessionLimit {
+            max_sessions,
+            policy,
+        };
+        let device = record(user, now);
+        s.create(&device).await.unwrap();
+        let abandoned = record(user, now);
+        started_then_abandoned(s.create_within_limit(&abandoned, limit, now)).await;
+        let listed: Vec<Uuid> = s
+            .list_user_sessions(user)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(
+            listed,
+            vec![device.id],
+            "{policy:?}: the abandoned login's session is gone, the device stays"
+        );
+        assert!(
+            s.load(&abandoned.token_hash).await.unwrap().is_none(),
+            "{policy:?}"
+        );
+        // A plain create nobody waits for leaves nothing either.
+        let plain = record(user, now);
+        started_then_abandoned(s.create(&plain)).await;
+        assert!(
+            s.load(&plain.token_hash).await.unwrap().is_none(),
+            "{policy:?}"
+        );
+        assert_eq!(
+            s.list_user_sessions(user).await.unwrap().len(),
+            1,
+            "{policy:?}"
+        );
+    }
+}
+
 /// One `#[tokio::test]` per Redis backend for each test above.
 macro_rules! redis_cells {
     ($($test:ident),* $(,)?) => {
@@ -565,4 +629,5 @@ redis_cells!(
     concurrent_revocations_are_all_kept,
     a_redis_that_is_down_fails_fast,
     a_session_a_login_could_not_end_stays_listed,
+    a_login_nobody_waits_for_leaves_no_session,
 );

@@ -7,6 +7,7 @@ use super::RedisStore;
 use super::keys::{self, micros};
 use super::record;
 use super::scripts::CREATE;
+use super::tasks::Caller;
 use crate::error::StoreError;
 use crate::store::SessionRecord;
 
@@ -17,8 +18,16 @@ impl RedisStore {
     ///
     /// Until this returns, only the caller knows the token and the id: no request can use,
     /// list, find in an index or delete the session before it is indexed, so nothing can see
-    /// the pointer without its record in between.
-    pub(super) async fn create_session(self, record: SessionRecord) -> Result<(), StoreError> {
+    /// the pointer without its record in between. A caller that stopped waiting (its login
+    /// answered 503) leaves no session: none is made, or the one made is removed again.
+    pub(super) async fn create_session(
+        self,
+        record: SessionRecord,
+        caller: Caller,
+    ) -> Result<(), StoreError> {
+        if caller.gone() {
+            return Err(Caller::gone_error());
+        }
         self.claim(&record).await?;
         let id = record.id.hyphenated().to_string();
         let deadline = self.pointer_deadline(
@@ -27,7 +36,22 @@ impl RedisStore {
         );
         let created_at = micros(record.created_at);
         let listing = self.user_add(&record.user_id, created_at, &id, deadline);
-        self.index_claimed(&record, listing).await
+        self.index_claimed(&record, listing).await?;
+        self.unless_caller_gone(&record, &caller).await
+    }
+
+    /// `Ok` while the caller still waits for the new session `record`; otherwise removes it
+    /// again: nobody was given its token, and a device limit must not count it.
+    pub(super) async fn unless_caller_gone(
+        &self,
+        record: &SessionRecord,
+        caller: &Caller,
+    ) -> Result<(), StoreError> {
+        if !caller.gone() {
+            return Ok(());
+        }
+        self.unclaim(record).await;
+        Err(Caller::gone_error())
     }
 
     /// Claims the id (`SET NX`) and creates the record (a script: only if its key is free), at

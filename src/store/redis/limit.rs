@@ -22,7 +22,10 @@
 //! marked is never left working and out of every index. A login whose step 4 failed removes
 //! its own new session again (as a refused one) and fails: its caller answers 503.
 //!
-//! Steps 1 to 4 run to completion even when the caller stops waiting (see `tasks`).
+//! Steps 1 to 4 run to completion even when the caller stops waiting (see `tasks`), with one
+//! exception: a login whose caller stopped waiting (answered 503) leaves no session. Before
+//! step 3 it stops (its claim removed), so it ends nobody's session; after step 4 its new
+//! session is removed again (those it ended stay ended).
 
 use fred::types::Value;
 use time::OffsetDateTime;
@@ -33,7 +36,7 @@ use super::delete::Check;
 use super::keys::micros;
 use super::scripts::USER_LIMIT;
 use super::sessions::{reply, text};
-use super::tasks;
+use super::tasks::{self, Caller};
 use crate::error::StoreError;
 use crate::limit::{LimitedCreate, SessionLimit, SessionLimitPolicy};
 use crate::store::{SessionRecord, SessionStore, live_sessions};
@@ -46,7 +49,9 @@ impl RedisStore {
         limit: SessionLimit,
         now: OffsetDateTime,
     ) -> Result<LimitedCreate, StoreError> {
-        tasks::to_completion(self.clone().create_limited(record.clone(), limit, now)).await
+        let (store, record) = (self.clone(), record.clone());
+        tasks::to_completion_watched(|caller| store.create_limited(record, limit, now, caller))
+            .await
     }
 
     async fn create_limited(
@@ -54,6 +59,7 @@ impl RedisStore {
         record: SessionRecord,
         limit: SessionLimit,
         now: OffsetDateTime,
+        caller: Caller,
     ) -> Result<LimitedCreate, StoreError> {
         let user = record.user_id.clone();
         let id = record.id.hyphenated().to_string();
@@ -66,8 +72,13 @@ impl RedisStore {
             .filter(|r| !live.iter().any(|h| h.id == r.id))
             .map(|r| r.id.hyphenated().to_string())
             .collect();
-        // 2. The new session, in no index yet.
+        // 2. The new session, in no index yet; none for a caller that stopped waiting (its
+        // login answered 503), which must end nobody's session either.
+        if caller.gone() {
+            return Err(Caller::gone_error());
+        }
         self.claim(&record).await?;
+        self.unless_caller_gone(&record, &caller).await?;
         // 3. Count, make room (or refuse), and list it, in one step.
         let refuse = limit.policy == SessionLimitPolicy::RefuseNewLogin;
         let deadline = self.pointer_deadline(
@@ -107,6 +118,9 @@ impl RedisStore {
         if code == 0 {
             return Ok(LimitedCreate::Refused);
         }
+        // Counted and made room for, but nobody waits for it any more: removed again. (The
+        // sessions it ended stay ended: a session marked is always ended.)
+        self.unless_caller_gone(&record, &caller).await?;
         Ok(LimitedCreate::Created { ended })
     }
 

@@ -236,7 +236,8 @@ impl SessionStore for RedisStore {
     }
 
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        tasks::to_completion(self.clone().create_session(record.clone())).await
+        let (store, record) = (self.clone(), record.clone());
+        tasks::to_completion_watched(|caller| store.create_session(record, caller)).await
     }
 
     fn enforces_session_limits(&self) -> bool {

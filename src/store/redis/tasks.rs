@@ -1,6 +1,8 @@
 //! Running the steps of an operation: on its own task, many at a time, or again after a pause.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::error::StoreError;
@@ -16,6 +18,46 @@ pub(super) async fn to_completion<T: Send + 'static>(
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         // The runtime is shutting down.
         Err(e) => Err(StoreError::Backend(Box::new(e))),
+    }
+}
+
+/// [`to_completion`] for work that must not leave its result behind when nobody receives it:
+/// `work` is given a [`Caller`] to ask whether its caller still waits (a login that timed out
+/// was answered 503, and must not leave a session its user was never given).
+pub(super) async fn to_completion_watched<T: Send + 'static, Fut>(
+    work: impl FnOnce(Caller) -> Fut,
+) -> Result<T, StoreError>
+where
+    Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+{
+    let gone = Arc::new(AtomicBool::new(false));
+    // Dropped with the caller's future: when it stops waiting, or once it has the answer.
+    let _waiting = Waiting(gone.clone());
+    to_completion(work(Caller(gone))).await
+}
+
+/// Whether the caller of [`to_completion_watched`] stopped waiting.
+pub(super) struct Caller(Arc<AtomicBool>);
+
+impl Caller {
+    /// `true` once the caller stopped waiting: what the work does from then on, nobody will
+    /// be told.
+    pub(super) fn gone(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// The error of work that stopped because its caller did (nobody reads it).
+    pub(super) fn gone_error() -> StoreError {
+        StoreError::Backend("the caller stopped waiting".into())
+    }
+}
+
+/// Held by the caller's future: its drop says the caller no longer waits.
+struct Waiting(Arc<AtomicBool>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
     }
 }
 
