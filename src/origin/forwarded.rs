@@ -153,15 +153,23 @@ fn stated_a_client(headers: &HeaderMap, family: ProxyHeaders) -> bool {
     headers.contains_key(name)
 }
 
-/// Comma-separated items of every `name` header, from the right, at most [`MAX_HOPS`]; an
-/// item of a header that is not text is `""` (garbage, which stops the walks below).
+/// Comma-separated items of every `name` header, from the right; a header that is not text is
+/// one item that is no address, no element and no host (garbage, which stops the walks below).
 fn items_from_right<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(name)
         .iter()
         .rev()
-        .flat_map(|v| v.to_str().unwrap_or("").rsplit(','))
+        .flat_map(|v| v.to_str().unwrap_or("\0").rsplit(','))
         .map(str::trim)
+}
+
+/// The hops of a forwarding chain (`X-Forwarded-For` addresses, `Forwarded` elements), from
+/// the right, at most [`MAX_HOPS`]. Empty list elements (`a, , b`, a trailing comma), which
+/// HTTP says a recipient must ignore, are no hop.
+fn hops_from_right<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
+    items_from_right(headers, name)
+        .filter(|item| !item.is_empty())
         .take(MAX_HOPS)
 }
 
@@ -170,7 +178,7 @@ fn x_forwarded<'a>(headers: &'a HeaderMap, trusted: impl Fn(IpAddr) -> bool) -> 
     // it was added by a proxy we trust. Garbage on the way leaves the client unknown.
     let mut client = None;
     let mut walked = 0;
-    for item in items_from_right(headers, "x-forwarded-for") {
+    for item in hops_from_right(headers, "x-forwarded-for") {
         walked += 1;
         match node_address(item) {
             Some(ip) => {
@@ -210,7 +218,7 @@ fn forwarded<'a>(headers: &'a HeaderMap, trusted: impl Fn(IpAddr) -> bool) -> En
     // client asked for.
     let mut entry = Entry::default();
     let mut walked = 0;
-    for element in items_from_right(headers, "forwarded") {
+    for element in hops_from_right(headers, "forwarded") {
         walked += 1;
         let Some(pairs) = forwarded_pairs(element) else {
             return Entry::default();
@@ -253,7 +261,8 @@ struct ForwardedPairs<'a> {
 /// `for=192.0.2.60;proto=http;host="a.example"` -> its pairs; `None` when malformed.
 fn forwarded_pairs(element: &str) -> Option<ForwardedPairs<'_>> {
     let mut pairs = ForwardedPairs::default();
-    for pair in element.split(';') {
+    // Empty pairs (`a=1;;b=2`, a trailing `;`) are allowed by RFC 7239's grammar.
+    for pair in element.split(';').filter(|pair| !pair.trim().is_empty()) {
         let (key, value) = pair.trim().split_once('=')?;
         let value = match value.strip_prefix('"') {
             Some(quoted) => quoted
@@ -318,6 +327,10 @@ mod tests {
             h.append(*name, HeaderValue::from_str(value).unwrap());
         }
         h
+    }
+
+    fn p_x() -> TrustedProxies {
+        proxies(ProxyHeaders::XForwarded)
     }
 
     fn ip(s: &str) -> Option<IpAddr> {
@@ -409,6 +422,24 @@ mod tests {
         // X-Forwarded-* are not read when Forwarded is the configured family.
         let h = map(&[("x-forwarded-for", "198.51.100.7")]);
         assert_eq!(p.entry(&h, ip("10.0.0.1")).client, ip("10.0.0.1"));
+        // Empty pairs and empty list elements are ignored, as RFC 7239 and RFC 9110 ask.
+        for spelled in [
+            "for=198.51.100.7;proto=https;host=app.example.com;",
+            "for=198.51.100.7;;proto=https;host=app.example.com",
+            "for=198.51.100.7;proto=https;host=app.example.com, , for=10.0.0.5",
+            ", for=198.51.100.7;proto=https;host=app.example.com,",
+        ] {
+            let h = map(&[("forwarded", spelled)]);
+            let e = p.entry(&h, ip("10.0.0.1"));
+            assert_eq!(e.client, ip("198.51.100.7"), "{spelled}");
+            assert_eq!(
+                (e.host, e.proto),
+                (Some("app.example.com"), Some("https")),
+                "{spelled}"
+            );
+        }
+        let h = map(&[("x-forwarded-for", "198.51.100.7, , 10.0.0.9,")]);
+        assert_eq!(p_x().entry(&h, ip("10.0.0.1")).client, ip("198.51.100.7"));
         for garbage in [
             "for",
             "for=1.2.3.4;for=5.6.7.8",

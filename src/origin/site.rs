@@ -47,33 +47,36 @@ impl fmt::Display for SiteOrigin {
     }
 }
 
-/// `Host:443` -> `host` for https: lower-cased, the default port dropped. `None` unless it is
-/// a plain `host[:port]` (a registered name, an IPv4 address, or a bracketed IPv6 address).
+/// `Host:443` -> `host` for https: lower-cased, the default port dropped, the port written as
+/// its number (`0443` is `443`) and an IPv6 address in its one canonical text (RFC 5952, as
+/// browsers write it in an `Origin`). `None` unless it is a plain `host[:port]` (a registered
+/// name, an IPv4 address, or a bracketed IPv6 address; a port of 1 to 5 digits, no sign).
 pub(crate) fn normal_authority(scheme: &str, authority: &str) -> Option<String> {
     let (host, port) = split_host_port(authority)?;
-    let host_ok = if let Some(inner) = host.strip_prefix('[') {
-        inner
-            .strip_suffix(']')
-            .is_some_and(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok())
+    let mut normal = if let Some(inner) = host.strip_prefix('[') {
+        let v6: std::net::Ipv6Addr = inner.strip_suffix(']')?.parse().ok()?;
+        format!("[{v6}]")
     } else {
-        !host.is_empty()
+        let name_ok = !host.is_empty()
             && host
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+        name_ok.then(|| host.to_ascii_lowercase())?
     };
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok());
-    if !host_ok || !port_ok {
-        return None;
-    }
+    let port = match port {
+        None => None,
+        Some(p) if (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(p.parse::<u16>().ok()?)
+        }
+        Some(_) => return None,
+    };
     let default_port = match scheme {
-        "http" | "ws" => Some("80"),
-        "https" | "wss" => Some("443"),
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
         _ => None,
     };
-    let mut normal = host.to_ascii_lowercase();
     if let Some(port) = port.filter(|p| Some(*p) != default_port) {
-        normal.push(':');
-        normal.push_str(port);
+        normal.push_str(&format!(":{port}"));
     }
     Some(normal)
 }
@@ -139,9 +142,30 @@ mod tests {
             "https://[::1",
             "https://[nope]:1",
             "1https://a",
+            "https://app.example.com:+443",
+            "https://app.example.com:-1",
+            "https://app.example.com: 443",
         ] {
             assert!(SiteOrigin::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ports_and_ipv6_addresses_have_one_spelling() {
+        let same = |a: &str, b: &str| {
+            assert_eq!(SiteOrigin::parse(a), SiteOrigin::parse(b), "{a} / {b}");
+            assert!(SiteOrigin::parse(a).is_some(), "{a}");
+        };
+        same("https://app.example.com:0443", "https://app.example.com");
+        same(
+            "http://app.example.com:03000",
+            "http://app.example.com:3000",
+        );
+        same("http://[2001:db8:0::1]:3000", "http://[2001:db8::1]:3000");
+        same("http://[2001:DB8::1]", "http://[2001:db8::1]:80");
+        let o = SiteOrigin::parse("http://[2001:db8:0:0::1]:3000").unwrap();
+        assert_eq!(o.to_string(), "http://[2001:db8::1]:3000");
+        assert!(o.is_origin_of(None, "[2001:db8::1]:3000"));
     }
 
     #[test]
