@@ -80,6 +80,7 @@ every_backend!(
     logout_on_one_instance_reaches_another_within_the_refresh_interval,
     revoke_all_on_one_instance_reaches_another_within_the_refresh_interval,
     an_extension_whose_session_another_instance_rotated_meanwhile_sends_no_cookie,
+    a_user_with_a_long_id_is_revoked_everywhere,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -521,6 +522,32 @@ async fn an_extension_whose_session_another_instance_rotated_meanwhile_sends_no_
         "the re-issued token is not sent after the other instance's rotation: {:?}",
         inside.set_cookies()
     );
+}
+
+/// A JWT's `sub` can be any length (an `issuer|subject` pair, say); the revocation list holds it
+/// on every store: revoke-all and a change to all of the user's sessions reach such a user.
+async fn a_user_with_a_long_id_is_revoked_everywhere(t: Setup) {
+    let app = app!(t);
+    let long = format!("{}-{}", user(), "x".repeat(300));
+    let token = app.login(&long, "user").await.token().unwrap();
+    let changed = send_to(
+        &app.router,
+        request("POST", &format!("/user-role/{long}?role=admin"), None),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let reply = me(&app.router, &token).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.json()["role"], "admin");
+    let all = send_to(
+        &app.router,
+        request("POST", &format!("/revoke-all/{long}"), None),
+    )
+    .await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert_eq!(me(&app.router, &token).await.status, StatusCode::UNAUTHORIZED);
+    let (other, _) = app.second_instance();
+    assert_eq!(me(&other, &token).await.status, StatusCode::UNAUTHORIZED);
 }
 
 async fn revoke_all_on_one_instance_reaches_another_within_the_refresh_interval(t: Setup) {

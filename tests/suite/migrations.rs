@@ -21,7 +21,8 @@ const STORE_VERSIONS: &[i64] = &[
     20261205000018,
     20261205000019,
 ];
-/// On MySQL also the change-notice table (PostgreSQL has `NOTIFY`, SQLite no other instance).
+/// On MySQL also the change-notice table (PostgreSQL has `NOTIFY`, SQLite no other instance),
+/// and the revocation subject widened to any user id (its other stores' columns hold any).
 const MYSQL_STORE_VERSIONS: &[i64] = &[
     20261127000001,
     20261127000002,
@@ -29,6 +30,7 @@ const MYSQL_STORE_VERSIONS: &[i64] = &[
     20261204000017,
     20261205000018,
     20261205000019,
+    20261208000020,
 ];
 
 /// A temporary directory holding the application's own migrations; removed on drop.
