@@ -540,9 +540,10 @@ impl RequestSession {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 
-    /// Whether the session this request extended while resolving it still stands now, at
-    /// the end of the request. A store that cannot answer leaves the extension's cookie to be
-    /// sent, as it was before this check: it is the token the request was served with.
+    /// Whether the session this request extended while resolving it (or, moving a browser off
+    /// the previous cookie, copies into the current one) still stands now, at the end of the
+    /// request. A store that cannot answer leaves the cookie to be sent, as it was before this
+    /// check: it is the token the request was served with.
     async fn extension_stands(&self, state: &State) -> bool {
         let Current::Known(Some(session)) = &state.current else {
             return true;
@@ -603,7 +604,12 @@ impl RequestSession {
                 Some((&issued.token, self.cookie_age(issued)))
             }
             (CookieAction::Extended(_), _) => None,
-            (CookieAction::Keep, Current::Known(Some(session))) => {
+            // The token the request came with, copied into the current cookie, on the same
+            // condition as an extension's: another request of the browser may have replaced it
+            // meanwhile, and its response set the current cookie.
+            (CookieAction::Keep, Current::Known(Some(session)))
+                if self.extension_stands(&state).await =>
+            {
                 let age = (session.info.persistent).then(|| session.info.expires_at - self.now());
                 Some((&session.token, age))
             }

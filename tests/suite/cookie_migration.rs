@@ -91,6 +91,47 @@ async fn the_previous_cookie_moves_to_the_current_one(strategy: Strategy) {
     assert_eq!(set_value(&reply, CURRENT).as_deref(), Some(token.as_str()));
 }
 
+/// Two requests of a browser that still carries the previous cookie: one is held in its
+/// handler while the other rotates the session (its response sets the current cookie to the
+/// new token). The held one, answered last, must not copy its old token into the current
+/// cookie: that would sign the browser out.
+async fn a_move_whose_session_was_rotated_meanwhile_sets_no_current_cookie(strategy: Strategy) {
+    let Some(app) = app(strategy).await else {
+        return;
+    };
+    let token = signed_in(&app).await;
+    let previous = format!("session-id={token}");
+    let (gate, held) = crate::support::Held::open();
+    let inside = send(&app, "GET", &held, &previous);
+    let meanwhile = async {
+        gate.entered.notified().await;
+        let rotated = send(&app, "POST", "/rotate", &previous).await;
+        gate.release.notify_one();
+        rotated
+    };
+    let (inside, rotated) = tokio::join!(inside, meanwhile);
+    assert!(
+        rotated.status.is_success(),
+        "{strategy:?}: {}",
+        rotated.body
+    );
+    let new = set_value(&rotated, CURRENT).expect("the rotation's current cookie");
+    assert_ne!(new, token);
+    assert_eq!(
+        inside.status,
+        StatusCode::OK,
+        "{strategy:?}: {}",
+        inside.body
+    );
+    assert_eq!(
+        set_value(&inside, CURRENT),
+        None,
+        "{strategy:?}: the old token is not copied into the current cookie after the rotation"
+    );
+    let me = send(&app, "GET", "/me", &format!("{CURRENT}={new}")).await;
+    assert_eq!(me.status, StatusCode::OK, "{strategy:?}");
+}
+
 async fn a_dead_previous_cookie_is_removed_and_logout_removes_it_too(strategy: Strategy) {
     let Some(app) = app(strategy).await else {
         return;
@@ -168,6 +209,16 @@ async fn the_previous_cookie_moves_to_the_current_one_database() {
 #[tokio::test]
 async fn the_previous_cookie_moves_to_the_current_one_jwt() {
     the_previous_cookie_moves_to_the_current_one(Strategy::Jwt).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_whose_session_was_rotated_meanwhile_sets_no_current_cookie_database() {
+    a_move_whose_session_was_rotated_meanwhile_sets_no_current_cookie(Strategy::Database).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_whose_session_was_rotated_meanwhile_sets_no_current_cookie_jwt() {
+    a_move_whose_session_was_rotated_meanwhile_sets_no_current_cookie(Strategy::Jwt).await;
 }
 
 #[tokio::test]

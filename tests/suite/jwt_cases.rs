@@ -545,7 +545,10 @@ async fn a_user_with_a_long_id_is_revoked_everywhere(t: Setup) {
     )
     .await;
     assert_eq!(all.status, StatusCode::OK, "{}", all.body);
-    assert_eq!(me(&app.router, &token).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        me(&app.router, &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let (other, _) = app.second_instance();
     assert_eq!(me(&other, &token).await.status, StatusCode::UNAUTHORIZED);
 }
