@@ -233,7 +233,10 @@ impl Sessions {
     /// request came with: nothing is started then, since that session could not be ended
     /// first (any other error that lookup failed with, such as a failing JWT
     /// [issue callback](crate::jwt::JwtConfig::on_issue), is returned the same way);
-    /// [`Error::Data`] when `data` does not serialize; [`Error::SessionLimitReached`] when the
+    /// [`Error::Data`] when `data` does not serialize, or (database sessions) when `data` or
+    /// the user id holds a NUL character (U+0000), which PostgreSQL cannot store: refused on
+    /// every store, before the session the request came with is ended;
+    /// [`Error::SessionLimitReached`] when the
     /// user holds [`max_sessions_per_user`](crate::SessionConfig::max_sessions_per_user)
     /// sessions and the policy refuses new ones (no session is started and none of the user's
     /// is ended; with the default policy the least recently used sessions end instead, each
@@ -480,7 +483,8 @@ impl Sessions {
     /// use [`modify`](Self::modify) to merge instead; on JWT sessions, another update of the
     /// same token came first); [`Error::Unauthenticated`] without a session; [`Error::Store`]
     /// when the store cannot answer; [`Error::TooLarge`] when the data makes the JWT too large
-    /// to hand out (nothing changes then).
+    /// to hand out (nothing changes then); [`Error::Data`] when `data` does not serialize or
+    /// (database sessions) holds a NUL character, as for [`login`](Self::login).
     pub async fn update<D: Serialize>(&self, data: &D) -> Result<(), Error> {
         let data = serde_json::to_string(data)?;
         let mut state = self.request.state_for_new_token().await;
@@ -809,7 +813,8 @@ impl Sessions {
     ///
     /// # Errors
     ///
-    /// [`Error::Data`] when `patch` is not a JSON object or a session's data is not JSON, and on
+    /// [`Error::Data`] when `patch` is not a JSON object, holds a NUL character (database
+    /// sessions, as for [`login`](Self::login)) or a session's data is not JSON, and on
     /// JWT sessions when `patch` names a claim of the token's own (`sub`, `exp`, ...);
     /// [`Error::Store`] when the store cannot answer (sessions changed before that stay
     /// changed: call it again, a patch applied twice is applied once);

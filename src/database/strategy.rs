@@ -214,6 +214,7 @@ impl<S: SessionStore> DatabaseStrategy<S> {
             let Some(data) = crate::merge_patch::patched(&record.data, patch)? else {
                 return Ok(false);
             };
+            crate::store::refuse_unportable(None, &data)?;
             let write = self.store.update_data(record.id, record.version, &data);
             let scope = Change::Session(record.id);
             if self
@@ -420,6 +421,8 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         now: OffsetDateTime,
         _room: TokenRoom,
     ) -> Result<Started, LoginFailed> {
+        // Refused before anything changes, the session it replaces included.
+        crate::store::refuse_unportable(Some(&start.user_id), &start.data)?;
         // Ended first, so that it does not count against the user's session limit: from here
         // on, a failure leaves the request with no session.
         if let Some(old) = replacing {
@@ -478,6 +481,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         _now: OffsetDateTime,
         _room: TokenRoom,
     ) -> Result<(ValidSession, Option<NewToken>), Error> {
+        crate::store::refuse_unportable(None, &data)?;
         let unsettled = self.unsettled(Change::Session(session.info.id));
         let written = within(
             self.timeout,
@@ -628,6 +632,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         now: OffsetDateTime,
         _room: TokenRoom,
     ) -> Result<Vec<Uuid>, Error> {
+        crate::store::refuse_unportable(None, &patch.to_string())?;
         let records = within(self.timeout, self.store.list_user_sessions(user_id)).await?;
         let mut changed = Vec::new();
         for record in records.into_iter().filter(|r| Self::valid_at(r, now)) {

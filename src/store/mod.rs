@@ -12,6 +12,8 @@ use crate::limit::{Held, LimitedCreate, SessionLimit};
 
 mod memory;
 pub use memory::MemoryStore;
+mod portable;
+pub(crate) use portable::refuse_unportable;
 
 #[cfg(feature = "metrics")]
 mod timed;

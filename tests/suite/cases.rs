@@ -580,6 +580,61 @@ pub async fn data_updates_are_stored(t: Setup) {
     assert_eq!(me["version"], if t.is_jwt() { 0 } else { 1 });
 }
 
+/// Data that one backend cannot store (PostgreSQL's `jsonb` refuses the `\u0000` escape) is
+/// refused on every backend, before anything is written: the same answer in development on
+/// SQLite as in production on PostgreSQL, and never a store failure (503) that invites a retry.
+pub async fn data_no_backend_can_store_is_refused_on_every_backend(t: Setup) {
+    let app = app!(t);
+    let alice = user();
+    let token = app.login(&alice, "user").await.token().unwrap();
+    let refused = app.call("POST", "/items/a%00b", Some(&token)).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        refused.body
+    );
+    let me = app.call("GET", "/me", Some(&token)).await;
+    assert_eq!(
+        me.json()["items"],
+        serde_json::json!([]),
+        "nothing was written"
+    );
+    let changed = app
+        .call("POST", &format!("/user-role/{alice}?role=a%00b"), None)
+        .await;
+    assert_eq!(
+        changed.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        changed.body
+    );
+    assert_eq!(
+        app.call("GET", "/me", Some(&token)).await.json()["role"],
+        "user"
+    );
+    let login = app
+        .call("POST", &format!("/login/{alice}?role=a%00b"), Some(&token))
+        .await;
+    assert_eq!(
+        login.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        login.body
+    );
+    assert_eq!(
+        app.call("GET", "/me", Some(&token)).await.status,
+        StatusCode::OK,
+        "a refused login ends nothing"
+    );
+    assert!(
+        app.call("POST", "/items/fine", Some(&token))
+            .await
+            .status
+            .is_success()
+    );
+}
+
 pub async fn concurrent_updates_keep_every_write(t: Setup) {
     let app = app!(t);
     let token = app.login(&user(), "user").await.token().unwrap();

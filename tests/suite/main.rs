@@ -98,6 +98,7 @@ suite!(cases => database, Database; database_cached, DatabaseCached:
     revoke_others_keeps_only_this_session,
     revoke_all_ends_every_session_of_the_user,
     data_updates_are_stored,
+    data_no_backend_can_store_is_refused_on_every_backend,
     concurrent_updates_keep_every_write,
     a_stale_plain_update_is_a_conflict_not_a_lost_write,
     garbage_cookies_are_401_and_cleared_without_a_store_query,
