@@ -14,6 +14,8 @@ struct Found<'a> {
     whole: Vec<&'a str>,
     chunks: Vec<(usize, &'a str)>,
     unusable: bool,
+    /// The bytes of its cookies, together.
+    bytes: usize,
 }
 
 impl Found<'_> {
@@ -63,10 +65,11 @@ pub(super) fn classify<N: AsRef<str>>(
 /// The credential of a strategy that reads cookies under several `names`, in order of
 /// preference, each possibly split into `<name>.0`, `<name>.1`, ... chunks (Auth.js): one
 /// token per name present, chunks joined, its [`Source::Cookie`] index the name's. Empty
-/// cookies are skipped (Auth.js's cleared chunks). [`Credential::Unusable`] when cookies of
-/// those names are there but none can be used (not ASCII, chunks missing or repeated), or
-/// when they hold over `max_len` bytes together. Without any, `Authorization: Bearer` when
-/// `accept_bearer`.
+/// cookies are skipped (Auth.js's cleared chunks). A name whose cookies hold over `max_len`
+/// bytes together cannot be used (a large leftover under an old name does not hide a good
+/// token under another). [`Credential::Unusable`] when cookies of those names are there but
+/// none can be used (not ASCII, chunks missing or repeated, oversized). Without any,
+/// `Authorization: Bearer` when `accept_bearer`.
 pub(crate) fn named_cookies<N: AsRef<str>>(
     headers: &HeaderMap,
     names: &[N],
@@ -74,7 +77,6 @@ pub(crate) fn named_cookies<N: AsRef<str>>(
     accept_bearer: bool,
 ) -> Credential {
     let mut found: Vec<Found<'_>> = names.iter().map(|_| Found::default()).collect();
-    let mut total = 0usize;
     for (name, raw) in cookie_pairs(headers) {
         let Some((i, chunk)) = classify(names, name) else {
             continue;
@@ -82,8 +84,18 @@ pub(crate) fn named_cookies<N: AsRef<str>>(
         if raw.is_empty() {
             continue;
         }
-        total += raw.len();
         let f = &mut found[i];
+        f.bytes += raw.len();
+        if f.bytes > max_len {
+            // Nothing more of it is kept: what one request can make this hold is bounded.
+            if !f.unusable {
+                tracing::info!(reason = "oversized token", "session rejected");
+            }
+            f.unusable = true;
+            f.whole.clear();
+            f.chunks.clear();
+            continue;
+        }
         match ascii(raw) {
             None => f.unusable = true,
             Some(v) => match chunk {
@@ -92,10 +104,6 @@ pub(crate) fn named_cookies<N: AsRef<str>>(
                 Some(_) => f.unusable = true,
             },
         }
-    }
-    if total > max_len {
-        tracing::info!(reason = "oversized token", "session rejected");
-        return Credential::Unusable;
     }
     let present = found.iter().any(|f| !f.is_empty());
     let mut tokens = found.into_iter().enumerate().filter_map(|(index, f)| {
@@ -169,6 +177,22 @@ mod tests {
         assert!(matches!(
             named_cookies(&h, &names, 10, false),
             Credential::Nothing
+        ));
+    }
+
+    #[test]
+    fn an_oversized_cookie_under_one_name_does_not_hide_a_good_one_under_another() {
+        // A v5 cookie within the bound, an old v4 one left over that is over it.
+        let h = headers(&[b"v4.0=0123456; v5.0=abcd; v4.1=789ab; v5.1=efgh"]);
+        let c = named_cookies(&h, &["v5", "v4"], 10, false);
+        assert_eq!(tokens(&c), [("abcdefgh", Source::Cookie { index: 0 })]);
+        let c = named_cookies(&h, &["v4", "v5"], 10, false);
+        assert_eq!(tokens(&c), [("abcdefgh", Source::Cookie { index: 1 })]);
+        // Alone, the oversized one is an unusable cookie (cleared), as before.
+        let h = headers(&[b"v4.0=0123456; v4.1=789ab"]);
+        assert!(matches!(
+            named_cookies(&h, &["v5", "v4"], 10, false),
+            Credential::Unusable
         ));
     }
 
