@@ -13,7 +13,8 @@ use crate::login::LoginOptions;
 use crate::request::{RequestSession, State};
 use crate::session::{Session, SessionInfo, decode_data};
 use crate::strategy::{
-    CHANGE_ATTEMPTS, LoginFailed, NewToken, SessionStart, Started, TokenRoom, ValidSession,
+    CHANGE_ATTEMPTS, LoginFailed, NewToken, SessionStart, Started, TokenChange, TokenRoom,
+    ValidSession,
 };
 
 /// A session token handed to the client: by [`Sessions::login_token`] to an API client, by
@@ -278,7 +279,7 @@ impl Sessions {
         data: &D,
         options: LoginOptions,
     ) -> Result<SessionInfo, Error> {
-        let mut state = self.request.state_for_new_token().await;
+        let mut state = self.request.state_for(TokenChange::LoginOver).await;
         // A session that could not be looked up cannot be ended first: the same error.
         let previous = state.session()?;
         let room = self.request.cookie_room();
@@ -401,7 +402,7 @@ impl Sessions {
     /// first; [`Error::Store`] when the store cannot answer; [`Error::TooLarge`] when the new
     /// token would not fit (nothing changes then).
     pub async fn rotate(&self) -> Result<IssuedToken, Error> {
-        let mut state = self.request.state_for_new_token().await;
+        let mut state = self.request.state_for(TokenChange::Rotate).await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
         let rotate =
             self.request
@@ -487,7 +488,7 @@ impl Sessions {
     /// (database sessions) holds a NUL character, as for [`login`](Self::login).
     pub async fn update<D: Serialize>(&self, data: &D) -> Result<(), Error> {
         let data = serde_json::to_string(data)?;
-        let mut state = self.request.state_for_new_token().await;
+        let mut state = self.request.state_for(TokenChange::Update).await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
         let update = self.request.strategy().update(
             &current,
@@ -539,7 +540,7 @@ impl Sessions {
         D: Serialize + DeserializeOwned,
         F: FnMut(&mut D) -> R,
     {
-        let mut state = self.request.state_for_new_token().await;
+        let mut state = self.request.state_for(TokenChange::Update).await;
         let mut current = state.session()?.ok_or(Error::Unauthenticated)?;
         let strategy = self.request.strategy();
         for _ in 0..CHANGE_ATTEMPTS {
@@ -601,7 +602,7 @@ impl Sessions {
     /// [`Error::Unauthenticated`] without a session (or when it ended meanwhile);
     /// [`Error::Store`] when the store cannot answer.
     pub async fn reauthenticated(&self) -> Result<SessionInfo, Error> {
-        let mut state = self.request.state_for_new_token().await;
+        let mut state = self.request.state_for(TokenChange::Reauthenticate).await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
         let reauthenticate = self.request.strategy().reauthenticate(
             &current,
@@ -648,7 +649,7 @@ impl Sessions {
     /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
     /// answer.
     pub async fn refresh(&self) -> Result<IssuedToken, Error> {
-        let mut state = self.request.state_for_new_token().await;
+        let mut state = self.request.state_for(TokenChange::Refresh).await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
         let refresh = self.request.strategy().refresh(
             &current,
@@ -710,7 +711,7 @@ impl Sessions {
     /// [`Error::Unauthenticated`] without a session; [`Error::Store`] when the store cannot
     /// answer.
     pub async fn revoke_others(&self) -> Result<u64, Error> {
-        let mut state = self.request.state_for_new_token().await;
+        let mut state = self.request.state_for(TokenChange::RevokeOthers).await;
         let current = state.session()?.ok_or(Error::Unauthenticated)?;
         let revoke = self.request.strategy().revoke_others(
             &current,

@@ -15,7 +15,9 @@ use crate::error::Error;
 use crate::event::{RejectReason, SessionEvent, SessionEventKind};
 use crate::instrument::Outcome;
 use crate::replaced_tokens::ReplacedTokens;
-use crate::strategy::{Lookup, NewToken, RequestClient, Strategy, TokenRoom, ValidSession};
+use crate::strategy::{
+    Lookup, NewToken, RequestClient, Strategy, TokenChange, TokenRoom, ValidSession,
+};
 
 /// What the layer shares with every request: configuration and strategy.
 ///
@@ -253,15 +255,18 @@ impl RequestSession {
         state
     }
 
-    /// [`resolved_state`](Self::resolved_state), for an operation that may give the client a
-    /// new token in place of the one its cookie carries (a login over its session, a
-    /// rotation, a re-issue): that token is remembered as replaced first, before the store
-    /// is asked to change anything, so that another request of the same browser, on its way
-    /// with it meanwhile, finds it gone without clearing the cookie the new token goes into
-    /// (see [`ReplacedTokens`]).
-    pub(crate) async fn state_for_new_token(&self) -> MutexGuard<'_, State> {
+    /// [`resolved_state`](Self::resolved_state), for `change`, which may give the client a new
+    /// token in place of the one its cookie carries. When the strategy says the change ends
+    /// that token (a login over the session, a rotation, a JWT re-issue under a new id), it is
+    /// remembered as replaced first, before the store is asked to change anything, so that
+    /// another request of the same browser, on its way with it meanwhile, finds it gone
+    /// without clearing the cookie the new token goes into (see [`ReplacedTokens`]).
+    pub(crate) async fn state_for(&self, change: TokenChange) -> MutexGuard<'_, State> {
         let state = self.resolved_state().await;
-        if self.carried_cookie() && matches!(state.current, Current::Known(Some(_))) {
+        if self.carried_cookie()
+            && matches!(state.current, Current::Known(Some(_)))
+            && self.strategy().ends_the_token(change)
+        {
             let tokens = self.credential.tokens().map(|p| p.token.as_str());
             self.shared.replaced_tokens.remember(tokens, self.now());
         }

@@ -15,6 +15,24 @@ use crate::error::Error;
 use crate::session::SessionInfo;
 pub(crate) use crate::session::ValidSession;
 
+/// A change a request makes to the session it came with, after which the client may hold a
+/// new token ([`Strategy::ends_the_token`] says whether the old one still works).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenChange {
+    /// A login while the request has a session: that session ends.
+    LoginOver,
+    /// [`Sessions::rotate`](crate::Sessions::rotate).
+    Rotate,
+    /// [`Sessions::update`](crate::Sessions::update) or [`modify`](crate::Sessions::modify).
+    Update,
+    /// [`Sessions::revoke_others`](crate::Sessions::revoke_others).
+    RevokeOthers,
+    /// [`Sessions::refresh`](crate::Sessions::refresh).
+    Refresh,
+    /// [`Sessions::reauthenticated`](crate::Sessions::reauthenticated).
+    Reauthenticate,
+}
+
 /// A token to hand to the client in the session cookie.
 #[derive(Clone)]
 pub(crate) struct NewToken {
@@ -287,6 +305,17 @@ pub(crate) trait Strategy: Send + Sync + 'static {
         _now: OffsetDateTime,
     ) -> Result<Option<ValidSession>, Error> {
         Ok(Some(session.clone()))
+    }
+
+    /// Whether `change`, made by a request on the session it came with, ends that request's
+    /// token (the session goes on under another token, or another session starts): another
+    /// request still carrying the token then finds it gone, and must not clear the cookie the
+    /// new token goes into (see [`ReplacedTokens`](crate::replaced_tokens::ReplacedTokens)).
+    ///
+    /// Default: rotations and logins over a session; the other changes keep the token (or
+    /// give a new one beside it).
+    fn ends_the_token(&self, change: TokenChange) -> bool {
+        matches!(change, TokenChange::LoginOver | TokenChange::Rotate)
     }
 
     /// Whether `session`, which this request extended while resolving it, still stands at

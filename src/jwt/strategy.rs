@@ -19,7 +19,8 @@ use crate::jwt::{
     custom_claims,
 };
 use crate::strategy::{
-    LoginFailed, Lookup, NewToken, SessionStart, Started, Strategy, TokenRoom, ValidSession,
+    LoginFailed, Lookup, NewToken, SessionStart, Started, Strategy, TokenChange, TokenRoom,
+    ValidSession,
 };
 
 /// JWT sessions live 30 days after their last re-issue (Auth.js's default), 90 days at most.
@@ -511,6 +512,13 @@ impl Strategy for JwtStrategy {
         _now: OffsetDateTime,
     ) -> Result<Option<ValidSession>, Error> {
         Err(Error::Conflict)
+    }
+
+    /// A JWT session goes on under a new id after an update, and revoke-others covers the
+    /// token it came with (re-issued signed in later): both end it, as rotations and logins
+    /// do. A refresh or a re-authentication signs a token beside it.
+    fn ends_the_token(&self, change: TokenChange) -> bool {
+        !matches!(change, TokenChange::Refresh | TokenChange::Reauthenticate)
     }
 
     /// Against the store's revocation list as it is now (one read, only on a request that
