@@ -257,7 +257,7 @@ impl RequestSession {
 
     /// [`resolved_state`](Self::resolved_state), for `change`, which may give the client a new
     /// token in place of the one its cookie carries. When the strategy says the change ends
-    /// that token (a login over the session, a rotation, a JWT re-issue under a new id), it is
+    /// that token (a login over the session, a rotation, a JWT data update), it is
     /// remembered as replaced first, before the store is asked to change anything, so that
     /// another request of the same browser, on its way with it meanwhile, finds it gone
     /// without clearing the cookie the new token goes into (see [`ReplacedTokens`]).
