@@ -45,6 +45,23 @@ pub(crate) async fn delivered(events: &SessionEvents, n: u64) {
     );
 }
 
+/// Waits until the hook has finished as many events as `expected` holds, then checks that it
+/// heard exactly those (kind and session), in order.
+async fn assert_heard(
+    events: &SessionEvents,
+    heard: &Mutex<Vec<SessionEvent>>,
+    expected: &[(SessionEventKind, Option<Uuid>)],
+) {
+    delivered(events, expected.len() as u64).await;
+    let got: Vec<(SessionEventKind, Option<Uuid>)> = heard
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| (e.kind, e.session_id))
+        .collect();
+    assert_eq!(got, expected);
+}
+
 /// The session id the request with `token` resolves to.
 async fn session_id(app: &TestApp, token: &str) -> Uuid {
     let me = app.call("GET", "/me", Some(token)).await;
@@ -188,14 +205,7 @@ pub async fn a_change_to_every_session_of_a_user_is_a_data_updated_event(t: Setu
     if t.is_jwt() {
         expected.push((K::Refreshed, Some(id)));
     }
-    delivered(&events, expected.len() as u64).await;
-    let got: Vec<(K, Option<Uuid>)> = heard
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|e| (e.kind, e.session_id))
-        .collect();
-    assert_eq!(got, expected);
+    assert_heard(&events, &heard, &expected).await;
 }
 
 /// "Sign out everywhere" from the user's own browser: the request's session is one of those
@@ -225,14 +235,7 @@ pub async fn ending_every_session_of_ones_own_user_is_no_rejection(t: Setup) {
         (K::RevokedAll, None),
         (K::Rejected(RejectReason::Malformed), None),
     ];
-    delivered(&events, expected.len() as u64).await;
-    let got: Vec<(K, Option<Uuid>)> = heard
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|e| (e.kind, e.session_id))
-        .collect();
-    assert_eq!(got, expected);
+    assert_heard(&events, &heard, &expected).await;
 }
 
 pub async fn a_stuck_hook_drops_events_and_never_holds_up_a_request(t: Setup) {
