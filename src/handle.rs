@@ -382,6 +382,7 @@ impl Sessions {
     pub async fn logout(&self) -> Result<bool, Error> {
         let mut state = self.request.resolved_state().await;
         let Some(current) = state.session()? else {
+            self.request.clear_cookie_on_logout(&mut state);
             return Ok(false);
         };
         self.request.strategy().logout(&current).await?;
@@ -844,8 +845,6 @@ impl Sessions {
         patch: &P,
     ) -> Result<u64, Error> {
         let patch = crate::merge_patch::from_value(patch)?;
-        // Looked up first, as for `revoke_all`.
-        let mut state = self.request.resolved_state().await;
         let now = self.request.now();
         let strategy = self.request.strategy();
         let room = self.request.cookie_room();
@@ -856,7 +855,10 @@ impl Sessions {
             self.request
                 .emit(SessionEventKind::DataUpdated, Some(user_id), Some(*id));
         }
-        // This request's own session, if it is one of them, is read again.
+        // This request's own session, if it is one of them, is read again. (Looked up after
+        // the change, not before as by `revoke_all`: a JWT session of the user then takes the
+        // change in this very response.)
+        let mut state = self.request.resolved_state().await;
         if let Ok(Some(current)) = state.session()
             && changed.contains(&current.info.id)
         {

@@ -273,6 +273,16 @@ impl RequestSession {
         state
     }
 
+    /// A logout that found no session clears the session cookie the request came with, even
+    /// one whose token was just replaced (which resolving left alone): the user asked to be
+    /// signed out, and the new token may already be in the browser. (Two cookies of the name
+    /// are still cleared neither: see [`Credential::Ambiguous`].)
+    pub(crate) fn clear_cookie_on_logout(&self, state: &mut State) {
+        if matches!(self.credential, Credential::Tokens { .. }) && self.carried_cookie() {
+            state.cookie = CookieAction::Clear;
+        }
+    }
+
     /// Whether the request's cookie carries a token that a request of this process replaced
     /// moments ago: no session, but its cookie is not cleared.
     fn carries_a_token_just_replaced(&self) -> bool {

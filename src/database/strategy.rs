@@ -214,7 +214,6 @@ impl<S: SessionStore> DatabaseStrategy<S> {
             let Some(data) = crate::merge_patch::patched(&record.data, patch)? else {
                 return Ok(false);
             };
-            crate::store::refuse_unportable(None, &data)?;
             let write = self.store.update_data(record.id, record.version, &data);
             let scope = Change::Session(record.id);
             if self
@@ -632,6 +631,7 @@ impl<S: SessionStore> Strategy for DatabaseStrategy<S> {
         now: OffsetDateTime,
         _room: TokenRoom,
     ) -> Result<Vec<Uuid>, Error> {
+        // The patch, not each session's data: data a store already holds it can hold again.
         crate::store::refuse_unportable(None, &patch.to_string())?;
         let records = within(self.timeout, self.store.list_user_sessions(user_id)).await?;
         let mut changed = Vec::new();

@@ -204,9 +204,11 @@ pub(crate) struct RevocationList {
     /// Nanoseconds from `made_at` to the start of the last successful refresh, plus one; 0
     /// before the first. An atomic, so that checking freshness takes no lock.
     synced_at: std::sync::atomic::AtomicU64,
-    refresh: tokio::sync::Mutex<u32>,
+    refresh: tokio::sync::Mutex<Runs>,
     /// Refresh attempts finished, successful or not.
     attempts: std::sync::atomic::AtomicU64,
+    /// Refresh attempts started: the number of the latest.
+    started: std::sync::atomic::AtomicU64,
     interval: std::time::Duration,
     max_staleness: std::time::Duration,
     timeout: std::time::Duration,
@@ -245,8 +247,9 @@ impl RevocationList {
             keys: ListedKeys::new(),
             made_at: Instant::now(),
             synced_at: std::sync::atomic::AtomicU64::new(0),
-            refresh: tokio::sync::Mutex::new(0),
+            refresh: tokio::sync::Mutex::new(Runs::default()),
             attempts: std::sync::atomic::AtomicU64::new(0),
+            started: std::sync::atomic::AtomicU64::new(0),
             interval,
             max_staleness,
             timeout,
@@ -322,7 +325,7 @@ impl RevocationList {
         token: TokenFacts<'_>,
     ) -> Result<Standing, Error> {
         self.start();
-        self.refresh(false).await?;
+        self.refresh_started_after_now().await?;
         Ok(self.standing_in_copy(&token))
     }
 
@@ -410,11 +413,9 @@ impl RevocationList {
         let first = match stored {
             Ok(()) => true,
             Err(StoreError::Duplicate) => false,
-            Err(e) => {
-                // The caller learns of the failure; the copy stays as fresh as it was.
-                unannounced.done();
-                return Err(e.into());
-            }
+            // Perhaps written all the same (a timeout): the guard tells the other instances
+            // to read the list.
+            Err(e) => return Err(e.into()),
         };
         if first {
             tracing::info!(target_kind = ?kind(&revocation.target), "session revoked (JWT)");
@@ -432,12 +433,6 @@ impl RevocationList {
         }
         unannounced.done();
         Ok(first)
-    }
-
-    /// Marks the copy stale: the next check reads the store first.
-    fn mark_stale(&self) {
-        self.synced_at
-            .store(0, std::sync::atomic::Ordering::Release);
     }
 
     /// Whether one more revoked session of `user` fits: the copy holds fewer than
@@ -534,8 +529,35 @@ impl RevocationList {
         if only_if_stale && self.attempts.load(Ordering::Acquire) != seen {
             return Err(StoreError::Stale(self.max_staleness).into());
         }
-        let result = self.refresh_now(&mut runs).await;
+        self.run_refresh(&mut runs).await
+    }
+
+    /// A refresh that starts after this call, not one already under way (it may have read the
+    /// store before a write the caller must see). Callers that queue meanwhile take the
+    /// outcome of the first one that started after them: however many ask at once (every
+    /// request that re-issued a token checks its session so), the store is read at most
+    /// twice, and while it is down each waits at most about two store timeouts, not one per
+    /// caller ahead of it.
+    async fn refresh_started_after_now(&self) -> Result<(), Error> {
+        use std::sync::atomic::Ordering;
+        let arrival = self.started.load(Ordering::Acquire);
+        let mut runs = self.refresh.lock().await;
+        if let Some((number, outcome)) = &runs.last
+            && *number > arrival
+        {
+            return outcome.clone();
+        }
+        self.run_refresh(&mut runs).await
+    }
+
+    /// One refresh from the store, under the refresh lock, its outcome kept for those queued
+    /// behind it.
+    async fn run_refresh(&self, runs: &mut Runs) -> Result<(), Error> {
+        use std::sync::atomic::Ordering;
+        let number = self.started.fetch_add(1, Ordering::AcqRel) + 1;
+        let result = self.refresh_now(&mut runs.count).await;
         self.attempts.fetch_add(1, Ordering::Release);
+        runs.last = Some((number, result.clone()));
         result
     }
 
@@ -583,17 +605,27 @@ impl RevocationList {
     }
 }
 
+/// What the refresh lock guards: how many refreshes succeeded (cleanup runs every
+/// [`CLEANUP_EVERY`]), and the number and outcome of the last one.
+#[derive(Default)]
+struct Runs {
+    count: u32,
+    last: Option<(u64, Result<(), Error>)>,
+}
+
 /// Armed while [`RevocationList::add`] stores a revocation and announces it. Dropped armed (the
-/// request that made it went away: a client that hung up, a timeout around the handler), the
-/// store may hold the revocation while this copy and the other instances do not know it: the
-/// copy is marked stale, so that the next check here reads the store first, and the other
-/// instances are told to read it too.
+/// request that made it went away: a client that hung up, a timeout around the handler; or
+/// the write failed in a way that does not say it was not made, such as a timeout), the store
+/// may hold a revocation the other instances were not told of: they are told to read the list
+/// (this copy reads it within its refresh interval, as it reads theirs; its freshness is left
+/// alone, so a store that is down meanwhile does not fail every request here before
+/// `max_staleness`).
 struct Unannounced<'a> {
     list: Option<&'a RevocationList>,
 }
 
 impl Unannounced<'_> {
-    /// The revocation is stored and announced, or its failure reported.
+    /// The revocation is stored and announced, or refused as a duplicate.
     fn done(mut self) {
         self.list = None;
     }
@@ -601,11 +633,7 @@ impl Unannounced<'_> {
 
 impl Drop for Unannounced<'_> {
     fn drop(&mut self) {
-        let Some(list) = self.list.take() else {
-            return;
-        };
-        list.mark_stale();
-        if let Some(notifier) = &list.notifier {
+        if let Some(notifier) = self.list.take().and_then(|list| list.notifier.as_ref()) {
             notifier.publish_detached(Change::Revocations);
         }
     }
@@ -694,6 +722,74 @@ mod tests {
             return Standing::Current;
         }
         entries.standing(&token)
+    }
+
+    /// A store whose reads of the list take 50 ms, counted.
+    struct SlowReads {
+        inner: crate::MemoryStore,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl RevocationStore for SlowReads {
+        async fn add_revocation(&self, revocation: &Revocation) -> Result<(), StoreError> {
+            self.inner.add_revocation(revocation).await
+        }
+        async fn revocations_since(
+            &self,
+            since: OffsetDateTime,
+            now: OffsetDateTime,
+        ) -> Result<Vec<Revocation>, StoreError> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            self.inner.revocations_since(since, now).await
+        }
+        async fn delete_expired_revocations(
+            &self,
+            now: OffsetDateTime,
+            batch: u32,
+        ) -> Result<u64, StoreError> {
+            self.inner.delete_expired_revocations(now, batch).await
+        }
+    }
+
+    /// Many requests checking their sessions against the store's list at once (each re-issued
+    /// a token) share refreshes: the store is read at most twice, not once per request in a
+    /// line; and a refresh that started before a caller is never its answer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_checks_against_the_store_share_refreshes_that_started_after_them() {
+        let (clock, _control) = Clock::manual(datetime!(2026-01-01 00:00 UTC));
+        let minute = std::time::Duration::from_secs(60);
+        let store = Arc::new(SlowReads {
+            inner: crate::MemoryStore::new(),
+            reads: Default::default(),
+        });
+        let list = RevocationList::new(
+            store.clone(),
+            minute,
+            minute,
+            minute,
+            (1_000, 10),
+            clock,
+            false,
+        );
+        let checks: Vec<_> = (0..20)
+            .map(|_| {
+                let list = list.clone();
+                tokio::spawn(async move { list.refresh_started_after_now().await })
+            })
+            .collect();
+        for check in checks {
+            check.await.unwrap().unwrap();
+        }
+        let reads = store.reads.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((1..=2).contains(&reads), "{reads} reads for 20 checks");
+        // One more, alone: a read of its own, even right after the others.
+        list.refresh_started_after_now().await.unwrap();
+        assert_eq!(
+            store.reads.load(std::sync::atomic::Ordering::SeqCst),
+            reads + 1
+        );
     }
 
     #[tokio::test]

@@ -521,10 +521,11 @@ impl Strategy for JwtStrategy {
         !matches!(change, TokenChange::Refresh | TokenChange::Reauthenticate)
     }
 
-    /// Against the store's revocation list as it is now (one read, only on a request that
-    /// re-issued its session): this instance's copy would know a rotation made on another
-    /// instance only within the list's refresh interval, and send the re-issued token after
-    /// the rotated one.
+    /// Against the store's revocation list as it is now (a read shared by the requests that
+    /// ask at once, only on a request that re-issued its session or moves a browser off the
+    /// previous cookie): this instance's copy would know a rotation made on another instance
+    /// only within the list's refresh interval, and send the re-issued token after the rotated
+    /// one.
     async fn still_stands(
         &self,
         session: &ValidSession,
