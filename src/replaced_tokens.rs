@@ -3,8 +3,9 @@
 //! clear the cookie the replacement went into.
 //!
 //! A browser sends its requests with the cookie it holds. When one of them logs in again,
-//! rotates the token or (JWT) re-issues the session under a new id, the others already on
-//! their way carry the token that just stopped working. Each of them finds it unknown (or
+//! rotates the token or, on JWT sessions, updates the data or revokes the other sessions (see
+//! `Strategy::ends_the_token`), the others already on their way carry the token that just
+//! stopped working. Each of them finds it unknown (or
 //! revoked) and, if its answer reached the browser after the one that set the new token, a
 //! clearing `Set-Cookie` would remove the new token with it: the browser would be signed out.
 //! So for [`REPLACED_TOKEN_GRACE`] after a request of this process replaced a token, a request

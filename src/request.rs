@@ -544,7 +544,7 @@ impl RequestSession {
         let value = match &state.cookie {
             CookieAction::Keep => return,
             CookieAction::Set(issued) => cookie.set(&issued.token, self.cookie_age(issued)),
-            CookieAction::Extended(issued) if self.extension_stands(&state).await => {
+            CookieAction::Extended(issued) if self.session_still_stands(&state).await => {
                 cookie.set(&issued.token, self.cookie_age(issued))
             }
             CookieAction::Extended(_) => return,
@@ -559,7 +559,7 @@ impl RequestSession {
     /// the previous cookie, copies into the current one) still stands now, at the end of the
     /// request. A store that cannot answer leaves the cookie to be sent, as it was before this
     /// check: it is the token the request was served with.
-    async fn extension_stands(&self, state: &State) -> bool {
+    async fn session_still_stands(&self, state: &State) -> bool {
         let Current::Known(Some(session)) = &state.current else {
             return true;
         };
@@ -615,7 +615,7 @@ impl RequestSession {
         let state = self.resolved_state().await;
         let current = match (&state.cookie, &state.current) {
             (CookieAction::Set(issued), _) => Some((&issued.token, self.cookie_age(issued))),
-            (CookieAction::Extended(issued), _) if self.extension_stands(&state).await => {
+            (CookieAction::Extended(issued), _) if self.session_still_stands(&state).await => {
                 Some((&issued.token, self.cookie_age(issued)))
             }
             (CookieAction::Extended(_), _) => None,
@@ -623,7 +623,7 @@ impl RequestSession {
             // condition as an extension's: another request of the browser may have replaced it
             // meanwhile, and its response set the current cookie.
             (CookieAction::Keep, Current::Known(Some(session)))
-                if self.extension_stands(&state).await =>
+                if self.session_still_stands(&state).await =>
             {
                 let age = (session.info.persistent).then(|| session.info.expires_at - self.now());
                 Some((&session.token, age))
